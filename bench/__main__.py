@@ -1,0 +1,24 @@
+"""``python -m bench [NAME ...]``: run benchmarks by name (default: all)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+BENCHES = {
+    "repository": "bench.repository_cycle",
+    "http-clients": "bench.http_clients",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("names", nargs="*", choices=[*BENCHES, []], help="benchmarks to run (default: all)")
+    parser.add_argument("--quick", action="store_true", help="fewer records and rounds (a smoke run)")
+    args = parser.parse_args()
+    for name in args.names or list(BENCHES):
+        importlib.import_module(BENCHES[name]).main(quick=args.quick)
+
+
+if __name__ == "__main__":
+    main()

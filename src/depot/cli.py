@@ -1,0 +1,18 @@
+"""The ``depot`` command: the depositor's commands and the repository's, in one group."""
+
+from __future__ import annotations
+
+import click
+
+from depot import __version__
+from depot.repository.cli import repo, serve
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="depot")
+def main() -> None:
+    """Deposit natural-history specimens as citable records, and run the repository that keeps them."""
+
+
+main.add_command(serve)
+main.add_command(repo)

@@ -1,0 +1,199 @@
+"""Zenodo deposit metadata rules shared by the repository and the depositor (interim core).
+
+INTERIM: the full rule set (vocabularies, licence aliases, every save-time check) is being written in
+this package's own modules; this file holds the core the server and depositor already rely on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+__all__ = ["FieldError", "MetadataError", "check", "normalize", "publish_errors", "record_metadata"]
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    messages: tuple[str, ...]
+
+
+class MetadataError(Exception):
+    """Raised by ``normalize`` for errors current Zenodo reports at save time (create/PUT)."""
+
+    def __init__(self, errors: list[FieldError], message: str = "A validation error occurred.") -> None:
+        super().__init__(message)
+        self.errors = errors
+        self.message = message
+
+
+UPLOAD_TYPES = {"publication": "Publication", "poster": "Poster", "presentation": "Presentation",
+                "dataset": "Dataset", "image": "Image", "video": "Video/Audio", "software": "Software",
+                "lesson": "Lesson", "physicalobject": "Physical object", "other": "Other", "workflow": "Workflow"}
+IMAGE_TYPES = {"figure": "Figure", "plot": "Plot", "drawing": "Drawing", "diagram": "Diagram", "photo": "Photo",
+               "other": "Other"}
+PUBLICATION_TYPES = {t: t.title() for t in (
+    "annotationcollection", "book", "section", "conferencepaper", "datamanagementplan", "article", "patent",
+    "preprint", "deliverable", "milestone", "proposal", "report", "softwaredocumentation", "taxonomictreatment",
+    "technicalnote", "thesis", "workingpaper", "other", "peerreview")}
+ACCESS_RIGHTS = ("open", "embargoed", "restricted", "closed")
+LICENSES = {"cc-by-4.0": "cc-by-4.0", "cc-by": "cc-by-4.0", "cc-zero": "cc-zero", "cc0-1.0": "cc-zero",
+            "cc0": "cc-zero", "cc-by-sa-4.0": "cc-by-sa-4.0", "cc-by-sa": "cc-by-sa-4.0",
+            "cc-by-nc-4.0": "cc-by-nc-4.0", "cc-by-nd-4.0": "cc-by-nd-4.0", "cc-by-nc-sa-4.0": "cc-by-nc-sa-4.0",
+            "mit": "mit-license", "mit-license": "mit-license", "apache-2.0": "apache-2.0", "apache": "apache-2.0",
+            "odc-by-1.0": "odc-by-1.0", "odbl-1.0": "odbl-1.0", "pddl-1.0": "pddl-1.0", "gpl-3.0": "gpl-3.0"}
+RELATIONS = {r.lower(): r for r in (
+    "isCitedBy", "cites", "isSupplementTo", "isSupplementedBy", "isContinuedBy", "continues", "isDescribedBy",
+    "describes", "hasMetadata", "isMetadataFor", "isNewVersionOf", "isPreviousVersionOf", "isPartOf", "hasPart",
+    "isReferencedBy", "references", "isDocumentedBy", "documents", "isCompiledBy", "compiles", "isVariantFormOf",
+    "isOriginalFormOf", "isIdenticalTo", "isAlternateIdentifier", "isReviewedBy", "reviews", "isDerivedFrom",
+    "isSourceOf", "requires", "isRequiredBy", "isObsoletedBy", "obsoletes", "isPublishedIn")}
+CUSTOM_NAMESPACES = ("dwc", "gbif-dwc", "gbif", "mixs", "ac", "openbiodiv", "obo", "dc")
+KNOWN = {"upload_type", "publication_type", "image_type", "publication_date", "title", "creators", "description",
+         "access_right", "license", "embargo_date", "access_conditions", "doi", "prereserve_doi", "keywords",
+         "notes", "related_identifiers", "contributors", "references", "communities", "grants", "subjects",
+         "version", "language", "locations", "dates", "method", "custom", "imprint_publisher", "imprint_isbn",
+         "imprint_place", "journal_title", "journal_volume", "journal_issue", "journal_pages",
+         "conference_title", "conference_acronym", "conference_dates", "conference_place", "conference_url",
+         "conference_session", "conference_session_part", "partof_title", "partof_pages", "thesis_supervisors",
+         "thesis_university"}
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _is_date(value: object) -> bool:
+    if not isinstance(value, str) or not DATE.match(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def normalize(metadata: object, *, today: date) -> dict[str, Any]:
+    """Current Zenodo's save-time deserializer: defaults, canonical values, unknown keys dropped."""
+    if not isinstance(metadata, dict):
+        raise MetadataError([FieldError("metadata", ("Invalid input type.",))])
+    errors: list[FieldError] = []
+    out = {k: v for k, v in metadata.items() if k in KNOWN}
+    out.setdefault("publication_date", today.isoformat())
+    if not _is_date(out["publication_date"]):
+        errors.append(FieldError("metadata.publication_date", ("Not a valid date.",)))
+    out.setdefault("access_right", "open")
+    if out["access_right"] not in ACCESS_RIGHTS:
+        errors.append(FieldError("metadata.access_right", (f"Must be one of: {', '.join(ACCESS_RIGHTS)}.",)))
+    elif out["access_right"] == "closed":
+        out["access_right"] = "restricted"  # current Zenodo does not keep "closed"
+    lic = out.get("license")
+    if isinstance(lic, dict):
+        lic = lic.get("id")
+    if lic is None:
+        if out["access_right"] in ("open", "embargoed"):
+            out["license"] = "cc-zero" if out.get("upload_type") == "dataset" else "cc-by-4.0"
+    elif not isinstance(lic, str):
+        errors.append(FieldError("metadata.license", (
+            f"Invalid license value provided (expected string, or object with 'id' key): {lic!r}",)))
+    elif lic.lower() not in LICENSES:
+        errors.append(FieldError("metadata.license", (f"Invalid license provided: {lic}",)))
+    else:
+        out["license"] = LICENSES[lic.lower()]
+    if "upload_type" in out and out["upload_type"] not in UPLOAD_TYPES:
+        errors.append(FieldError("metadata.upload_type", (f"Invalid value {out['upload_type']}.",)))
+    if "communities" in out and (not isinstance(out["communities"], list) or not all(
+            isinstance(c, dict) and isinstance(c.get("identifier"), str) for c in out["communities"])):
+        errors.append(FieldError("communities", ("Communities must be a list of {\"identifier\": ...} objects.",)))
+    rels = out.get("related_identifiers")
+    if rels is not None:
+        if not isinstance(rels, list):
+            errors.append(FieldError("metadata.related_identifiers", ("related_identifiers must be a list",)))
+        else:
+            for i, rel in enumerate(rels):
+                rel_name = rel.get("relation") if isinstance(rel, dict) else None
+                if not isinstance(rel_name, str) or rel_name.lower() not in RELATIONS:
+                    errors.append(FieldError(f"metadata.related_identifiers.{i}.relation",
+                                             (f"Invalid value {rel_name}.",)))
+                else:
+                    rel["relation"] = RELATIONS[rel_name.lower()]
+    if isinstance(out.get("keywords"), list):
+        out["keywords"] = [k for k in out["keywords"] if isinstance(k, str) and k.strip()]
+    lang = out.get("language")
+    if isinstance(lang, str) and len(lang) not in (2, 3):
+        errors.append(FieldError("metadata.language", ("Language must be either ISO-639-1 or 639-2 compatible.",)))
+    custom = out.get("custom")
+    if custom is not None:
+        if not isinstance(custom, dict):
+            errors.append(FieldError("metadata.custom", ("Custom metadata must be an object.",)))
+        else:
+            for term, values in custom.items():
+                if term.split(":", 1)[0] not in CUSTOM_NAMESPACES or ":" not in term:
+                    errors.append(FieldError(f"metadata.custom.{term}",
+                                             (f'Zenodo does not support "{term}" as a custom metadata term.',)))
+                elif not isinstance(values, list):
+                    errors.append(FieldError(f"metadata.custom.{term}", (f'Term "{term}" should be of type array.',)))
+    if errors:
+        raise MetadataError(errors)
+    return out
+
+
+def publish_errors(metadata: dict[str, Any], *, file_count: int) -> list[FieldError]:
+    """Current Zenodo's publish-time validation, with RDM field paths; every error at once."""
+    errors: list[FieldError] = []
+    required = ("Missing data for required field.",)
+    title = metadata.get("title")
+    if not title:
+        errors.append(FieldError("metadata.title", required))
+    elif not isinstance(title, str) or len(title.strip()) < 3:
+        errors.append(FieldError("metadata.title", ("Shorter than minimum length 3.",)))
+    creators = metadata.get("creators")
+    if not creators:
+        errors.append(FieldError("metadata.creators", required))
+    else:
+        for i, person in enumerate(creators):
+            if not isinstance(person, dict) or not str(person.get("name") or "").strip():
+                errors.append(FieldError(f"metadata.creators.{i}.person_or_org.name", ("Name is required.",)))
+    upload_type = metadata.get("upload_type")
+    if not upload_type:
+        errors.append(FieldError("metadata.resource_type", required))
+    elif (upload_type == "image" and metadata.get("image_type") not in IMAGE_TYPES) or (
+            upload_type == "publication" and metadata.get("publication_type") not in PUBLICATION_TYPES):
+        errors.append(FieldError("metadata.resource_type", ("Invalid upload, publication or image type.",)))
+    if not metadata.get("publication_date"):
+        errors.append(FieldError("metadata.publication_date", required))
+    if metadata.get("access_right") == "embargoed" and not metadata.get("embargo_date"):
+        errors.append(FieldError("access.embargo", ("Required when access right is embargoed.",)))
+    if file_count < 1:
+        errors.append(FieldError("files.enabled", (
+            "Missing uploaded files. To disable files for this record please mark it as metadata-only.",)))
+    return errors
+
+
+def check(metadata: object, *, today: date, file_count: int) -> list[FieldError]:
+    """What the depositor runs locally: the save-time and publish-time rules together."""
+    try:
+        normalized = normalize(metadata, today=today)
+    except MetadataError as exc:
+        return list(exc.errors)
+    return publish_errors(normalized, file_count=file_count)
+
+
+def record_metadata(metadata: dict[str, Any], *, doi: str | None, concept_recid: str, version_index: int,
+                    is_last: bool) -> dict[str, Any]:
+    """The ``metadata`` object of current Zenodo's records JSON."""
+    out = {k: v for k, v in metadata.items() if k != "prereserve_doi"}
+    if doi:
+        out["doi"] = doi
+    if isinstance(out.get("license"), str):
+        out["license"] = {"id": out["license"]}
+    upload_type = out.get("upload_type")
+    if upload_type:
+        rtype: dict[str, str] = {"type": upload_type, "title": UPLOAD_TYPES.get(upload_type, upload_type)}
+        sub = out.get("image_type") if upload_type == "image" else out.get("publication_type")
+        if sub:
+            rtype["subtype"] = sub
+            rtype["title"] = (IMAGE_TYPES if upload_type == "image" else PUBLICATION_TYPES).get(sub, sub)
+        out["resource_type"] = rtype
+    out["relations"] = {"version": [{"index": version_index, "is_last": is_last,
+                                     "parent": {"pid_type": "recid", "pid_value": concept_recid}}]}
+    return out

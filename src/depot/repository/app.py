@@ -1,0 +1,138 @@
+"""The repository's ASGI application: config -> stores -> services -> resources, wired explicitly."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from depot.repository.config import RepositoryConfig
+from depot.repository.errors import RepositoryError
+from depot.repository.faults.inject import FaultInjector, InjectedDrop
+from depot.repository.faults.profile import FaultProfile
+from depot.repository.resources.context import Context
+from depot.repository.resources.deposits import DepositResource
+from depot.repository.resources.errors import (
+    handle_http_exception,
+    handle_repository_error,
+    handle_unexpected,
+)
+from depot.repository.resources.files import FilesResource
+from depot.repository.resources.gateway import Gateway
+from depot.repository.resources.http import json_response
+from depot.repository.resources.iiif import IIIFResource
+from depot.repository.resources.records import RecordResource
+from depot.repository.resources.serialize import Links
+from depot.repository.services.accounts import AccountService
+from depot.repository.services.actions import ActionService
+from depot.repository.services.deposits import DepositService
+from depot.repository.services.files import FileService
+from depot.repository.services.records import RecordService
+from depot.repository.store.blobs import BlobStore
+from depot.repository.store.db import Database
+
+log = logging.getLogger("depot.repository")
+
+
+def build_context(config: RepositoryConfig, *, clock: Callable[[], datetime] | None = None,
+                  db: Database | None = None) -> Context:
+    clock = clock or (lambda: datetime.now(UTC))
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    db = db or Database.open(config.database_url)
+    deposits = DepositService(db, config, clock)
+    files = FileService(deposits)
+    return Context(
+        config=config,
+        links=Links(config.base_url, config.doi_prefix, config.doi_name),
+        blobs=BlobStore(config.data_dir, fsync=config.fsync),
+        accounts=AccountService(db),
+        deposits=deposits,
+        files=files,
+        actions=ActionService(deposits),
+        records=RecordService(deposits),
+    )
+
+
+def create_app(config: RepositoryConfig, *, context: Context | None = None,
+               faults: FaultProfile | None = None) -> Any:
+    """The ASGI app for ``config``; pass ``context`` to share services with a test, ``faults`` to inject."""
+    ctx = context or build_context(config)
+    deposits, files, records = DepositResource(ctx), FilesResource(ctx), RecordResource(ctx)
+    iiif = IIIFResource(ctx)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        removed = ctx.blobs.clean_temporary()
+        if removed:
+            log.warning("removed %d unfinished upload(s) left by an earlier crash", removed)
+        yield
+        ctx.deposits.db.dispose()
+
+    async def openapi(_request: Request) -> Response:
+        from depot.repository.resources.openapi import document
+
+        return json_response(document(ctx.config.api_url))
+
+    dep = "/api/deposit/depositions"
+    routes = [
+        Route(dep, deposits.list, methods=["GET"]),
+        Route(dep, deposits.create, methods=["POST"]),
+        Route(dep + "/{id}", deposits.read, methods=["GET"]),
+        Route(dep + "/{id}", deposits.update, methods=["PUT"]),
+        Route(dep + "/{id}", deposits.delete, methods=["DELETE"]),
+        Route(dep + "/{id}/files", deposits.list_files, methods=["GET"]),
+        Route(dep + "/{id}/files", deposits.upload_file, methods=["POST"]),
+        Route(dep + "/{id}/files", deposits.not_implemented, methods=["PUT"]),
+        Route(dep + "/{id}/files/{file_id}", deposits.read_file, methods=["GET"]),
+        Route(dep + "/{id}/files/{file_id}", deposits.not_implemented, methods=["PUT"]),
+        Route(dep + "/{id}/files/{file_id}", deposits.delete_file, methods=["DELETE"]),
+        Route(dep + "/{id}/actions/{action}", deposits.action, methods=["POST"]),
+        Route("/api/files/{bucket}", files.list_bucket, methods=["GET"]),
+        Route("/api/files/{bucket}/{key:path}", files.put_object, methods=["PUT"]),
+        Route("/api/files/{bucket}/{key:path}", files.get_object, methods=["GET"]),
+        Route("/api/files/{bucket}/{key:path}", files.delete_object, methods=["DELETE"]),
+        Route("/api/files/{bucket}/{key:path}", files.multipart_not_supported, methods=["POST"]),
+        Route("/api/records", records.search, methods=["GET"]),
+        Route("/api/records/{id}", records.read, methods=["GET"]),
+        Route("/api/records/{id}/files", records.files, methods=["GET"]),
+        Route("/api/records/{id}/files/{key:path}/content", files.record_file_content, methods=["GET"]),
+        Route("/api/records/{id}/draft/files/{key:path}/content", files.draft_file_content, methods=["GET"]),
+        Route("/api/records/{id}/versions", records.versions, methods=["GET"]),
+        Route("/api/records/{id}/versions/latest", records.latest, methods=["GET"]),
+        Route("/api/communities", records.communities, methods=["GET"]),
+        Route("/api/communities/{id}", records.community, methods=["GET"]),
+        Route("/api/iiif/{ident}", iiif.base, methods=["GET"]),
+        Route("/api/iiif/{ident}/info.json", iiif.info, methods=["GET"]),
+        Route("/api/iiif/{ident}/{region}/{size}/{rotation}/{quality_format}", iiif.image, methods=["GET"]),
+        Route("/api/openapi.json", openapi, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            RepositoryError: handle_repository_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+    )
+    app.router.redirect_slashes = False  # Zenodo answers a trailing slash with 404, not a redirect
+    app.state.context = ctx
+    outer: Any = Gateway(app, config, ctx.accounts.user_for_token)
+    if faults is not None:
+        outer = FaultInjector(outer, faults, config.data_dir / "faults.log")
+        logging.getLogger("uvicorn.error").addFilter(_quiet_injected_drops)
+    outer.context = ctx
+    return outer
+
+
+def _quiet_injected_drops(record: logging.LogRecord) -> bool:
+    exc = record.exc_info[1] if record.exc_info else None
+    return not isinstance(exc, InjectedDrop)

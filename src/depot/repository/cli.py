@@ -1,0 +1,123 @@
+"""``depot serve`` and ``depot repo ...``: run the repository and administer it without a browser."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from depot.repository.config import from_env
+from depot.repository.errors import RepositoryError, ValidationError
+
+
+def describe(exc: RepositoryError) -> str:
+    """A one-line message for the terminal, with the field errors a ValidationError carries."""
+    if isinstance(exc, ValidationError) and exc.errors:
+        return "; ".join(f"{e.field}: {' '.join(e.messages)}" for e in exc.errors)
+    return exc.message
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory for the database and files [env DEPOT_DATA_DIR; default ./depot-data].")
+@click.option("--db", "db_url", default=None, help="Database URL, e.g. postgresql://user@host/db [env DEPOT_DB_URL].")
+@click.option("--base-url", default=None, help="Public base URL for links [default http://HOST:PORT].")
+@click.option("--doi-prefix", default=None, help="DOI prefix [default 10.5072].")
+@click.option("--rate-limit", "rate_limit", default=None, metavar="PER_MIN[/PER_HOUR]",
+              help="User rate limit, e.g. 100/5000 (Zenodo's default); 0 disables.")
+@click.option("--search-rate-limit", type=int, default=None, help="Record searches per minute [30]; 0 disables.")
+@click.option("--faults", "fault_profile", default=None, metavar="PROFILE",
+              help="Inject failures from a fault profile (a shipped name such as zenodo-2019, or a TOML file); "
+                   "injected faults are logged to DATA_DIR/faults.log.")
+@click.option("--fault-scale", type=float, default=None, help="Multiply every fault probability of the profile.")
+@click.option("--log-level", default="warning", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, base_url: str | None,
+          doi_prefix: str | None, rate_limit: str | None, search_rate_limit: int | None,
+          fault_profile: str | None, fault_scale: float | None, log_level: str) -> None:
+    """Run the Zenodo-compatible repository (an ASGI server)."""
+    import uvicorn
+
+    from depot.repository.app import create_app
+
+    per_minute = per_hour = None
+    if rate_limit is not None:
+        try:
+            parts = [int(p) for p in rate_limit.split("/")]
+        except ValueError:
+            raise click.BadParameter("expected PER_MIN or PER_MIN/PER_HOUR, e.g. 100/5000",
+                                     param_hint="--rate-limit") from None
+        per_minute, per_hour = parts[0], (parts[1] if len(parts) > 1 else 0)
+    config = from_env(data_dir=data_dir, db_url=db_url, base_url=base_url or f"http://{host}:{port}",
+                      doi_prefix=doi_prefix, user_limit_per_minute=per_minute, user_limit_per_hour=per_hour,
+                      search_limit_per_minute=search_rate_limit)
+    faults = None
+    if fault_profile is not None:
+        from dataclasses import replace
+
+        from depot.repository.faults.profile import FaultProfileError, load
+
+        try:
+            faults = load(fault_profile)
+        except FaultProfileError as exc:
+            raise click.BadParameter(str(exc), param_hint="--faults") from exc
+        if fault_scale is not None:
+            faults = replace(faults, scale=fault_scale)
+    try:
+        app = create_app(config, faults=faults)
+    except Exception as exc:  # a broken database URL or unwritable data dir: say so plainly
+        raise click.ClickException(f"cannot start the repository: {exc}") from exc
+    click.echo(f"depot repository on {config.base_url} (data in {config.data_dir})", err=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, http="httptools", loop="uvloop",
+                access_log=log_level in {"info", "debug"})
+
+
+@click.group("repo")
+def repo() -> None:
+    """Administer a repository's data directory: tokens, communities."""
+
+
+def _services(data_dir: Path | None, db_url: str | None):  # type: ignore[no-untyped-def]
+    from depot.repository.services.accounts import AccountService
+    from depot.repository.store.db import Database
+
+    config = from_env(data_dir=data_dir, db_url=db_url)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    return AccountService(Database.open(config.database_url))
+
+
+@repo.command("create-token")
+@click.argument("email")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--db", "db_url", default=None)
+@click.option("--name", default="cli", show_default=True, help="A label for the token.")
+def create_token(email: str, data_dir: Path | None, db_url: str | None, name: str) -> None:
+    """Create the user EMAIL if needed and print a new personal access token (only the token)."""
+    try:
+        token = _services(data_dir, db_url).create_token(email, _now(), name)
+    except RepositoryError as exc:
+        raise click.ClickException(describe(exc)) from exc
+    sys.stdout.write(token + "\n")
+
+
+@repo.command("create-community")
+@click.argument("identifier")
+@click.option("--owner", required=True, help="E-mail of the owner (created if needed).")
+@click.option("--title", default="", help="Display title.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--db", "db_url", default=None)
+def create_community(identifier: str, owner: str, title: str, data_dir: Path | None, db_url: str | None) -> None:
+    """Create a community IDENTIFIER (its slug) owned by --owner; prints its id."""
+    try:
+        community = _services(data_dir, db_url).create_community(identifier, title, owner, _now())
+    except RepositoryError as exc:
+        raise click.ClickException(describe(exc)) from exc
+    sys.stdout.write(community.id + "\n")

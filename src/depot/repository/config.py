@@ -1,0 +1,85 @@
+"""Settings of the repository server: one table of (name, default, help), read from flags or DEPOT_* env."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+GB = 10**9
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data_dir", "depot-data", "Directory for the embedded database, stored files and temporary uploads."),
+    Setting("db_url", None, "SQLAlchemy database URL; default is SQLite (WAL) at DATA_DIR/repository.sqlite3."),
+    Setting("base_url", "http://127.0.0.1:5000", "Public base URL used in links (scheme, host, port)."),
+    Setting("doi_prefix", "10.5072", "DOI prefix; 10.5072 is DataCite's test prefix, as on the Zenodo sandbox."),
+    Setting("doi_name", "depot", "DOI name part: DOIs are PREFIX/NAME.RECID, as 10.5281/zenodo.123."),
+    Setting("user_limit_per_minute", 100, "Requests per user (or anonymous IP) per minute; 0 disables."),
+    Setting("user_limit_per_hour", 5000, "Requests per user (or anonymous IP) per hour; 0 disables."),
+    Setting("search_limit_per_minute", 30, "Record searches per user per minute (Zenodo: 30); 0 disables."),
+    Setting("max_files_per_record", 100, "Most files one record may hold (Zenodo: 100)."),
+    Setting("record_quota_bytes", 50 * GB, "Most bytes one record may hold (Zenodo: 50 GB)."),
+    Setting("multipart_max_bytes", 100 * MIB, "Largest legacy multipart POST body (Zenodo: 100 MiB)."),
+    Setting("fsync", True, "fsync stored files and their directory before they become visible."),
+)
+
+
+@dataclass(frozen=True)
+class RepositoryConfig:
+    """Everything the server needs, resolved once at start-up (never read at import time)."""
+
+    data_dir: Path = Path("depot-data")
+    db_url: str | None = None
+    base_url: str = "http://127.0.0.1:5000"
+    doi_prefix: str = "10.5072"
+    doi_name: str = "depot"
+    user_limit_per_minute: int = 100
+    user_limit_per_hour: int = 5000
+    search_limit_per_minute: int = 30
+    max_files_per_record: int = 100
+    record_quota_bytes: int = 50 * GB
+    multipart_max_bytes: int = 100 * MIB
+    fsync: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.data_dir / 'repository.sqlite3'}"
+
+    @property
+    def api_url(self) -> str:
+        return self.base_url.rstrip("/") + "/api"
+
+    def with_overrides(self, **values: Any) -> RepositoryConfig:
+        known = {f.name for f in fields(self)}
+        return replace(self, **{k: v for k, v in values.items() if k in known and v is not None})
+
+
+def from_env(environ: dict[str, str] | None = None, **overrides: Any) -> RepositoryConfig:
+    """Build a config from DEPOT_<NAME> variables, then explicit overrides (flags) on top."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = env.get(f"DEPOT_{setting.name.upper()}")
+        if raw is None:
+            continue
+        if isinstance(setting.default, bool):
+            values[setting.name] = raw.strip().lower() in {"1", "true", "yes", "on"}
+        elif isinstance(setting.default, int):
+            values[setting.name] = int(raw)
+        else:
+            values[setting.name] = raw
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if "data_dir" in values:
+        values["data_dir"] = Path(values["data_dir"])
+    return RepositoryConfig().with_overrides(**values)

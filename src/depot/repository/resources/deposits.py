@@ -1,0 +1,123 @@
+"""HTTP handlers of the legacy deposit API: /api/deposit/depositions[/:id[/files|/actions/:action]]."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from depot.repository.errors import MethodNotAllowedError, NotFoundError, QuotaExceededError, ValidationError
+from depot.repository.resources import serialize
+from depot.repository.resources.context import Context
+from depot.repository.resources.http import (
+    bool_param,
+    empty,
+    identity,
+    int_param,
+    json_response,
+    path_int,
+    read_json,
+)
+from depot.repository.services.deposits import ListParams
+from depot.repository.store.blobs import BlobTooLargeError
+
+
+class DepositResource:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    async def list(self, request: Request) -> Response:
+        params = ListParams(
+            q=request.query_params.get("q"), status=request.query_params.get("status"),
+            sort=request.query_params.get("sort"), page=int_param(request, "page", 1),
+            size=int_param(request, "size", 25), all_versions=bool_param(request, "all_versions"))
+        found = self.ctx.deposits.list(identity(request), params)
+        return json_response([serialize.deposition(self.ctx.links, d) for d in found])
+
+    async def create(self, request: Request) -> Response:
+        deposit = self.ctx.deposits.create(identity(request), await read_json(request))
+        return json_response(serialize.deposition(self.ctx.links, deposit), 201)
+
+    async def read(self, request: Request) -> Response:
+        deposit = self.ctx.deposits.read(identity(request), path_int(request, "id"))
+        return json_response(serialize.deposition(self.ctx.links, deposit))
+
+    async def update(self, request: Request) -> Response:
+        deposit = self.ctx.deposits.update(identity(request), path_int(request, "id"), await read_json(request))
+        return json_response(serialize.deposition(self.ctx.links, deposit))
+
+    async def delete(self, request: Request) -> Response:
+        self.ctx.remove_blobs(self.ctx.deposits.delete(identity(request), path_int(request, "id")))
+        return empty(204)
+
+    async def action(self, request: Request) -> Response:
+        ident, deposit_id = identity(request), path_int(request, "id")
+        name = request.path_params["action"]
+        if name == "publish":
+            deposit = self.ctx.actions.publish(ident, deposit_id)
+            return json_response(serialize.deposition(self.ctx.links, deposit), 202)
+        if name == "edit":
+            deposit = self.ctx.actions.edit(ident, deposit_id)
+            return json_response(serialize.deposition(self.ctx.links, deposit), 201)
+        if name == "discard":
+            self.ctx.remove_blobs(self.ctx.actions.discard(ident, deposit_id))
+            return empty(204)
+        if name == "newversion":
+            deposit = self.ctx.actions.new_version(ident, deposit_id)
+            return json_response(serialize.deposition(self.ctx.links, deposit), 201)
+        raise NotFoundError(serialize_not_found())
+
+    # -- legacy files endpoints -------------------------------------------------------------------
+    async def list_files(self, request: Request) -> Response:
+        deposit = self.ctx.files.list_files(identity(request), path_int(request, "id"))
+        return json_response([serialize.deposition_file(self.ctx.links, deposit, f) for f in deposit.files])
+
+    async def upload_file(self, request: Request) -> Response:
+        """Legacy multipart POST: form fields ``file`` and optional ``name`` (≤ 100 MiB request)."""
+        ident, deposit_id = identity(request), path_int(request, "id")
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.ctx.config.multipart_max_bytes:
+            raise QuotaExceededError("The data value transmitted exceeds the capacity limit.", 413)
+        ctype = request.headers.get("content-type", "")
+        if not ctype.startswith("multipart/form-data"):
+            raise ValidationError(message="Expected a multipart/form-data request with a 'file' field.")
+        async with request.form(max_part_size=self.ctx.config.multipart_max_bytes) as form:
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise ValidationError(message="Expected a multipart/form-data request with a 'file' field.")
+            name = form.get("name")
+            key = name if isinstance(name, str) and name else (upload.filename or "")
+            plan = self.ctx.files.prepare_deposit_upload(ident, deposit_id, key, upload.size)
+
+            async def chunks() -> AsyncIterator[bytes]:
+                while chunk := await upload.read(1 << 20):
+                    yield chunk
+
+            try:
+                blob = await self.ctx.blobs.write_stream(chunks(), limit=plan.limit)
+            except BlobTooLargeError as exc:
+                raise QuotaExceededError("Bucket quota exceeded.") from exc
+        stored = self.ctx.commit(ident, plan.deposit.bucket_id, key, blob, replace=False)
+        deposit = self.ctx.deposits.read(ident, deposit_id)
+        return json_response(serialize.deposition_file(self.ctx.links, deposit, stored), 201)
+
+    async def read_file(self, request: Request) -> Response:
+        deposit, stored = self.ctx.files.find_file(identity(request), path_int(request, "id"),
+                                                   request.path_params["file_id"])
+        return json_response(serialize.deposition_file(self.ctx.links, deposit, stored))
+
+    async def delete_file(self, request: Request) -> Response:
+        self.ctx.remove_blobs(self.ctx.files.delete_file(identity(request), path_int(request, "id"),
+                                                         request.path_params["file_id"]))
+        return empty(204)
+
+    async def not_implemented(self, request: Request) -> Response:
+        # File sort and rename: current Zenodo answers 405 (spec §2.1).
+        self.ctx.deposits.read(identity(request), path_int(request, "id"))
+        raise MethodNotAllowedError()
+
+
+def serialize_not_found() -> str:
+    return ("The requested URL was not found on the server. If you entered the URL manually please check your "
+            "spelling and try again.")

@@ -1,0 +1,65 @@
+"""The one table from domain errors to HTTP statuses, and Zenodo's error body for each (spec §3.4)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from depot.repository import errors as e
+from depot.repository.resources.http import json_response
+
+log = logging.getLogger("depot.repository")
+
+STATUS: dict[type[e.RepositoryError], int] = {
+    e.NotFoundError: 404,
+    e.PermissionDeniedError: 403,
+    e.ValidationError: 400,
+    e.ConflictError: 400,
+    e.UnsupportedMediaError: 415,
+    e.MethodNotAllowedError: 405,
+    e.RateLimitedError: 429,
+    e.InvalidStateError: 404,  # overridden by the error's own ``status``
+    e.QuotaExceededError: 400,  # idem
+}
+
+# werkzeug's texts, which Zenodo's flask-resources error handlers pass through.
+HTTP_MESSAGES = {
+    404: "The requested URL was not found on the server. If you entered the URL manually please check your "
+         "spelling and try again.",
+    405: "The method is not allowed for the requested URL.",
+    413: "The data value transmitted exceeds the capacity limit.",
+}
+
+
+def error_body(exc: e.RepositoryError) -> tuple[int, dict[str, Any]]:
+    status = getattr(exc, "status", None) or STATUS.get(type(exc), 400)
+    body: dict[str, Any] = {"status": status, "message": exc.message}
+    if isinstance(exc, e.ValidationError) and exc.errors:
+        body["errors"] = [{"field": fe.field, "messages": list(fe.messages)} for fe in exc.errors]
+    return status, body
+
+
+async def handle_repository_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, e.RepositoryError)
+    status, body = error_body(exc)
+    headers = {"Retry-After": str(max(0, exc.reset))} if isinstance(exc, e.RateLimitedError) else None
+    return json_response(body, status, headers=headers)
+
+
+async def handle_http_exception(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = HTTP_MESSAGES.get(exc.status_code) or str(exc.detail)
+    return json_response({"status": exc.status_code, "message": message}, exc.status_code)
+
+
+async def handle_unexpected(_request: Request, exc: Exception) -> Response:
+    error_id = str(uuid.uuid4())
+    log.exception("unhandled error %s", error_id, exc_info=exc)
+    return json_response({"status": 500, "message": "The server encountered an internal error and was unable to "
+                          "complete your request. Either the server is overloaded or there is an error in the "
+                          "application.", "error_id": error_id}, 500)

@@ -1,0 +1,96 @@
+"""HTTP handlers of the bucket API (/api/files/:bucket/:key) and file downloads."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from depot.repository.errors import (
+    MethodNotAllowedError,
+    NotFoundError,
+    QuotaExceededError,
+    UnsupportedMediaError,
+)
+from depot.repository.resources import serialize
+from depot.repository.resources.context import Context
+from depot.repository.resources.http import empty, identity, json_response, path_int
+from depot.repository.services.files import QUOTA
+from depot.repository.services.views import Deposit, StoredFile
+from depot.repository.store.blobs import BlobTooLargeError
+
+OCTET = "application/octet-stream"
+
+
+class FilesResource:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    async def put_object(self, request: Request) -> Response:
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype and ctype != OCTET:
+            raise UnsupportedMediaError(f"Invalid 'Content-Type' header. Expected one of: {OCTET}")
+        ident, bucket_id, key = identity(request), request.path_params["bucket"], request.path_params["key"]
+        length = request.headers.get("content-length")
+        plan = self.ctx.files.prepare_upload(ident, bucket_id, key,
+                                             int(length) if length and length.isdigit() else None)
+        try:
+            blob = await self.ctx.blobs.write_stream(request.stream(), limit=plan.limit)
+        except BlobTooLargeError as exc:
+            raise QuotaExceededError(QUOTA) from exc
+        stored = self.ctx.commit(ident, bucket_id, key, blob, replace=True)
+        return json_response(serialize.bucket_object(self.ctx.links, bucket_id, stored), 201)
+
+    async def get_object(self, request: Request) -> Response:
+        deposit, stored = self.ctx.files.get_object(identity(request), request.path_params["bucket"],
+                                                    request.path_params["key"])
+        return self.download(deposit, stored)
+
+    async def delete_object(self, request: Request) -> Response:
+        self.ctx.remove_blobs(self.ctx.files.delete_object(identity(request), request.path_params["bucket"],
+                                                           request.path_params["key"]))
+        return empty(204)
+
+    async def multipart_not_supported(self, request: Request) -> Response:
+        # Current Zenodo has no POST route on bucket objects, so the legacy multipart protocol is 405.
+        raise MethodNotAllowedError()
+
+    async def list_bucket(self, request: Request) -> Response:
+        bucket_id = request.path_params["bucket"]
+        deposit = self.ctx.files.read_bucket(identity(request), bucket_id)
+        return json_response({
+            "id": bucket_id,
+            "size": deposit.total_size,
+            "quota_size": self.ctx.config.record_quota_bytes,
+            "max_file_size": self.ctx.config.record_quota_bytes,
+            "locked": deposit.is_published,
+            "contents": [serialize.bucket_object(self.ctx.links, bucket_id, f) for f in deposit.files],
+            "links": {"self": self.ctx.links.bucket(bucket_id)},
+        })
+
+    # -- downloads through the records API -------------------------------------------------------
+    async def record_file_content(self, request: Request) -> Response:
+        deposit = self.ctx.records.read(path_int(request, "id"))
+        return self.download(deposit, _by_key(deposit, request.path_params["key"]))
+
+    async def draft_file_content(self, request: Request) -> Response:
+        """The ``links.download`` of deposition files: owner only before publish, public after."""
+        deposit_id = path_int(request, "id")
+        try:
+            deposit = self.ctx.records.read(deposit_id)
+        except NotFoundError:
+            deposit = self.ctx.deposits.read(identity(request), deposit_id)
+        return self.download(deposit, _by_key(deposit, request.path_params["key"]))
+
+    def download(self, deposit: Deposit, stored: StoredFile) -> Response:
+        path = self.ctx.blobs.path(stored.uri)
+        if not path.exists():
+            raise NotFoundError("The file's content is missing from storage.")
+        return FileResponse(path, media_type=stored.mimetype, filename=stored.key,
+                            headers={"ETag": f'"md5:{stored.md5}"'})
+
+
+def _by_key(deposit: Deposit, key: str) -> StoredFile:
+    for f in deposit.files:
+        if f.key == key:
+            return f
+    raise NotFoundError("File does not exist.")

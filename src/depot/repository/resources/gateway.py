@@ -1,0 +1,125 @@
+"""ASGI middleware in front of every route: resolve the caller's token, then apply rate limits.
+
+Zenodo's limiter (Flask-Limiter, moving window) keys on the user, or on the address for anonymous
+callers; a per-endpoint limit (record search: 30/min) replaces the user limit on that endpoint. Every
+response carries ``X-RateLimit-Limit/-Remaining/-Reset`` and ``Retry-After`` (spec §5.2).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from depot.repository.config import RepositoryConfig
+from depot.repository.services.permissions import Identity
+
+Scope = dict[str, Any]
+ASGIApp = Callable[..., Any]
+SEARCH_PATHS = {"/api/records", "/oai2d"}
+
+
+class TokenCache:
+    """token -> user id lookups, cached: tokens are only ever added, so a hit stays valid."""
+
+    def __init__(self, lookup: Callable[[str], int | None], size: int = 4096) -> None:
+        self.lookup = lookup
+        self.size = size
+        self.cache: OrderedDict[str, int] = OrderedDict()
+
+    def __call__(self, token: str) -> int | None:
+        if token in self.cache:
+            self.cache.move_to_end(token)
+            return self.cache[token]
+        user_id = self.lookup(token)
+        if user_id is not None:
+            self.cache[token] = user_id
+            if len(self.cache) > self.size:
+                self.cache.popitem(last=False)
+        return user_id
+
+
+class Gateway:
+    def __init__(self, app: ASGIApp, config: RepositoryConfig, lookup: Callable[[str], int | None],
+                 clock: Callable[[], float] = time.time) -> None:
+        self.app = app
+        self.tokens = TokenCache(lookup)
+        self.clock = clock
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.user_limits = _items(config.user_limit_per_minute, config.user_limit_per_hour)
+        self.search_limits = _items(config.search_limit_per_minute, 0)
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        user_id = self._authenticate(scope)
+        scope["depot.identity"] = Identity(user_id)
+        is_search = scope["method"] == "GET" and scope["path"].rstrip("/") in SEARCH_PATHS
+        limits = self.search_limits if is_search else self.user_limits
+        if not limits:
+            await self.app(scope, receive, send)
+            return
+        key = f"user:{user_id}" if user_id is not None else f"ip:{(scope.get('client') or ('-',))[0]}"
+        bucket = "search" if is_search else "global"
+        refused = next((item for item in limits if not self.limiter.hit(item, bucket, key)), None)
+        headers = self._headers(limits[0], bucket, key)
+        if refused is not None:
+            await _send_429(send, refused, headers)
+            return
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *headers]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _authenticate(self, scope: Scope) -> int | None:
+        token = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                parts = value.decode("latin-1").split(None, 1)
+                if len(parts) == 2 and parts[0].lower() == "bearer":
+                    token = parts[1].strip()
+                break
+        if token is None and scope.get("query_string"):
+            token = (parse_qs(scope["query_string"].decode("latin-1")).get("access_token") or [None])[0]
+        # A bad token leaves the request anonymous, as on current Zenodo (then 403 where auth is needed).
+        return self.tokens(token) if token else None
+
+    def _headers(self, item: RateLimitItem, bucket: str, key: str) -> list[tuple[bytes, bytes]]:
+        stats = self.limiter.get_window_stats(item, bucket, key)
+        now = self.clock()
+        reset_at = max(stats.reset_time, now)
+        return [
+            (b"x-ratelimit-limit", str(item.amount).encode()),
+            (b"x-ratelimit-remaining", str(max(0, stats.remaining)).encode()),
+            (b"x-ratelimit-reset", str(math.ceil(reset_at)).encode()),
+            (b"retry-after", str(math.ceil(reset_at - now)).encode()),
+        ]
+
+
+def _items(per_minute: int, per_hour: int) -> list[RateLimitItem]:
+    items: list[RateLimitItem] = []
+    if per_minute > 0:
+        items.append(RateLimitItemPerMinute(per_minute))
+    if per_hour > 0:
+        items.append(RateLimitItemPerHour(per_hour))
+    return items
+
+
+async def _send_429(send: Any, item: RateLimitItem, headers: list[tuple[bytes, bytes]]) -> None:
+    unit = "minute" if item.GRANULARITY.seconds == 60 else "hour"
+    body = orjson.dumps({"status": 429, "message": f"{item.amount} per 1 {unit}"})
+    await send({"type": "http.response.start", "status": 429, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": body})

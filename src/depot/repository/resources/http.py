@@ -1,0 +1,66 @@
+"""Small HTTP helpers shared by the resources: fast JSON responses, body parsing, query parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from depot.metadata import FieldError
+from depot.repository.errors import UnsupportedMediaError, ValidationError
+from depot.repository.services.permissions import ANONYMOUS, Identity
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, headers=headers, media_type="application/json")
+
+
+def empty(status: int = 204) -> Response:
+    return Response(b"", status_code=status)
+
+
+async def read_json(request: Request) -> Any:
+    """The JSON body; a missing Content-Type counts as JSON, as on current Zenodo (flask-resources)."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype and ctype != "application/json":
+        raise UnsupportedMediaError("Invalid 'Content-Type' header. Expected one of: application/json")
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ValidationError(message="The browser (or proxy) sent a request that this server could not "
+                                      "understand.") from exc
+
+
+def identity(request: Request) -> Identity:
+    return request.scope.get("depot.identity", ANONYMOUS)  # type: ignore[no-any-return]
+
+
+def int_param(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValidationError([FieldError(name, ("Not a valid integer.",))]) from exc
+
+
+def bool_param(request: Request, name: str) -> bool:
+    if name not in request.query_params:
+        return False
+    raw = request.query_params.get(name, "").strip().lower()
+    return raw in {"", "1", "true", "yes"}  # a bare ?all_versions means true (zenodo-rdm params.py)
+
+
+def path_int(request: Request, name: str) -> int:
+    from depot.repository.errors import NotFoundError
+
+    try:
+        return int(request.path_params[name])
+    except (ValueError, KeyError) as exc:
+        raise NotFoundError() from exc

@@ -1,0 +1,85 @@
+"""Users, personal access tokens and communities, created without a browser."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from depot.metadata import FieldError
+from depot.repository.errors import ConflictError, NotFoundError, ValidationError
+from depot.repository.store.db import Database
+from depot.repository.store.tables import communities, tokens, users
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Community:
+    id: str
+    slug: str
+    title: str
+    owner_id: int
+    created: str
+
+
+class AccountService:
+    def __init__(self, db: Database, now: str | None = None) -> None:
+        self.db = db
+
+    def ensure_user(self, conn: sa.Connection, email: str, now: str) -> int:
+        email = email.strip().lower()
+        if not EMAIL.match(email):
+            raise ValidationError([FieldError("email", (f"Not a valid e-mail address: {email!r}",))])
+        found = conn.execute(sa.select(users.c.id).where(users.c.email == email)).scalar()
+        if found is not None:
+            return int(found)
+        return int(conn.execute(users.insert().values(email=email, created=now)).inserted_primary_key[0])  # type: ignore[index]
+
+    def create_token(self, email: str, now: str, name: str = "cli") -> str:
+        """Create the user if needed and a new token for them; only the token's hash is stored."""
+        token = secrets.token_urlsafe(45)
+        with self.db.write() as conn:
+            user_id = self.ensure_user(conn, email, now)
+            conn.execute(tokens.insert().values(user_id=user_id, token_hash=hash_token(token), name=name, created=now))
+        return token
+
+    def user_for_token(self, token: str) -> int | None:
+        with self.db.read() as conn:
+            found = conn.execute(sa.select(tokens.c.user_id).where(tokens.c.token_hash == hash_token(token))).scalar()
+        return None if found is None else int(found)
+
+    def create_community(self, slug: str, title: str, owner_email: str, now: str) -> Community:
+        if not SLUG.match(slug):
+            raise ValidationError([FieldError("slug", (
+                "A community identifier is 1-100 lower-case letters, digits, '-' or '_'.",))])
+        with self.db.write() as conn:
+            if conn.execute(sa.select(communities.c.id).where(communities.c.slug == slug)).first():
+                raise ConflictError(f"A community with identifier {slug!r} already exists.")
+            owner = self.ensure_user(conn, owner_email, now)
+            cid = str(uuid.uuid4())
+            conn.execute(communities.insert().values(id=cid, slug=slug, title=title or slug, owner_id=owner,
+                                                     created=now))
+        return Community(cid, slug, title or slug, owner, now)
+
+    def get_community(self, id_or_slug: str) -> Community:
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(communities).where(
+                sa.or_(communities.c.id == id_or_slug, communities.c.slug == id_or_slug))).first()
+        if row is None:
+            raise NotFoundError("Community does not exist.")
+        return Community(row.id, row.slug, row.title, row.owner_id, row.created)
+
+    def list_communities(self) -> list[Community]:
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(communities).order_by(communities.c.slug)).all()
+        return [Community(r.id, r.slug, r.title, r.owner_id, r.created) for r in rows]

@@ -1,0 +1,124 @@
+"""Deposit actions: publish, edit, discard and newversion, with current Zenodo's state rules (spec §2.6)."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from depot.metadata import FieldError, publish_errors
+from depot.repository.errors import InvalidStateError, NotFoundError, ValidationError
+from depot.repository.services.deposits import DepositService
+from depot.repository.services.files import import_files
+from depot.repository.services.permissions import Identity
+from depot.repository.services.search import write_terms
+from depot.repository.services.views import Deposit, load_deposit, load_deposits
+from depot.repository.store import statements as st
+from depot.repository.store.tables import communities, community_records, deposits
+
+NOT_REGISTERED = "The persistent identifier is not registered."
+
+
+class ActionService:
+    def __init__(self, deposits_service: DepositService) -> None:
+        self.deposits = deposits_service
+        self.db = deposits_service.db
+        self.config = deposits_service.config
+
+    def doi_for(self, pid: int) -> str:
+        return f"{self.config.doi_prefix}/{self.config.doi_name}.{pid}"
+
+    def publish(self, identity: Identity, deposit_id: int) -> Deposit:
+        now = self.deposits.now()
+        with self.db.write() as conn:
+            deposit = self.deposits.get_owned(conn, identity, deposit_id)
+            if deposit.draft is None:
+                raise InvalidStateError(NOT_REGISTERED, 404)  # already published, no open edit
+            errors = publish_errors(deposit.draft, file_count=len(deposit.files))
+            if errors:
+                raise ValidationError(errors)
+            record = dict(deposit.draft)
+            doi, version_index = deposit.doi, deposit.version_index
+            if doi is None:
+                doi = self.doi_for(deposit.id)
+                version_index = 1 + conn.execute(
+                    sa.select(sa.func.count()).select_from(deposits).where(
+                        deposits.c.concept_id == deposit.concept_id, deposits.c.record.is_not(None))).scalar_one()
+                if deposit.concept_doi is None:
+                    conn.execute(st.UPDATE_CONCEPT, {"b_id": deposit.concept_id,
+                                                     "doi": self.doi_for(deposit.concept_id)})
+            record["doi"] = doi
+            conn.execute(st.UPDATE_DEPOSIT, {
+                "b_id": deposit.id, "draft": None, "record": record, "doi": doi, "version_index": version_index,
+                "title": record.get("title", ""), "modified": now, "published": deposit.published or now})
+            write_terms(conn, deposit.id, "deposit", record)
+            write_terms(conn, deposit.id, "record", record)
+            self._include_in_communities(conn, identity, deposit.concept_id, record, now)
+            found = load_deposit(conn, deposit.id)
+        assert found is not None
+        return found
+
+    def _include_in_communities(self, conn: sa.Connection, identity: Identity, concept_id: int,
+                                record: dict[str, Any], now: str) -> None:
+        """Owned communities accept at once; others stay pending; unknown ones are ignored, as on Zenodo."""
+        slugs = [c.get("identifier") for c in record.get("communities") or [] if isinstance(c, dict)]
+        for slug in slugs:
+            row = conn.execute(sa.select(communities.c.id, communities.c.owner_id)
+                               .where(communities.c.slug == slug)).first()
+            if row is None:
+                continue
+            status = "accepted" if row.owner_id == identity.user_id else "pending"
+            exists = conn.execute(sa.select(community_records.c.status).where(
+                community_records.c.community_id == row.id, community_records.c.concept_id == concept_id)).first()
+            if exists is None:
+                conn.execute(community_records.insert().values(community_id=row.id, concept_id=concept_id,
+                                                               status=status, created=now))
+
+    def edit(self, identity: Identity, deposit_id: int) -> Deposit:
+        with self.db.write() as conn:
+            deposit = self.deposits.get_owned(conn, identity, deposit_id)
+            if deposit.record is None:
+                raise InvalidStateError(NOT_REGISTERED, 404)
+            if deposit.draft is None:  # a second edit returns the open draft again (201), as current Zenodo
+                conn.execute(st.UPDATE_DEPOSIT, {"b_id": deposit.id, "draft": copy.deepcopy(deposit.record),
+                                                 "modified": self.deposits.now()})
+            found = load_deposit(conn, deposit.id)
+        assert found is not None
+        return found
+
+    def discard(self, identity: Identity, deposit_id: int) -> list[str]:
+        """Current Zenodo routes discard to ``delete_draft``: it deletes a never-published deposit."""
+        return self.deposits.delete(identity, deposit_id)
+
+    def new_version(self, identity: Identity, deposit_id: int) -> Deposit:
+        now = self.deposits.now()
+        with self.db.write() as conn:
+            deposit = self.deposits.get_owned(conn, identity, deposit_id)
+            if deposit.record is None:
+                raise NotFoundError(NOT_REGISTERED)
+            pending = load_deposits(conn, sa.and_(deposits.c.concept_id == deposit.concept_id,
+                                                  deposits.c.record.is_(None)))
+            if pending:
+                # One unpublished new-version draft per concept: return it, re-importing files only
+                # when it has none (current Zenodo: new_version returns it, import_files refuses).
+                draft = pending[0]
+                if draft.files:
+                    raise ValidationError([FieldError("files.enabled", ("Please remove all files first.",))])
+                import_files(conn, deposit.bucket_id, draft.bucket_id, now)
+                new_id = draft.id
+            else:
+                new_id = self.deposits.allocate_pid(conn, "record")
+                metadata = {k: v for k, v in copy.deepcopy(deposit.record).items()
+                            if k not in {"doi", "publication_date", "version", "prereserve_doi"}}
+                bucket_id = str(uuid.uuid4())
+                conn.execute(st.INSERT_DEPOSIT, {
+                    "id": new_id, "concept_id": deposit.concept_id, "owner_id": deposit.owner_id,
+                    "bucket_id": bucket_id, "draft": metadata, "record": None, "title": metadata.get("title", ""),
+                    "created": now, "modified": now})
+                write_terms(conn, new_id, "deposit", metadata)
+                import_files(conn, deposit.bucket_id, bucket_id, now)
+            found = load_deposit(conn, new_id)
+        assert found is not None
+        return found

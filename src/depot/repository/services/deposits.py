@@ -1,0 +1,181 @@
+"""The legacy deposit API's service: create, read, update, delete and list depositions.
+
+Actions (publish, edit, discard, newversion) live in ``actions.py``; file operations in ``files.py``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from depot.metadata import FieldError, MetadataError, normalize
+from depot.repository.config import RepositoryConfig
+from depot.repository.errors import InvalidStateError, NotFoundError, ValidationError
+from depot.repository.services.permissions import Identity, can_manage, require_user
+from depot.repository.services.search import compile_query, write_terms
+from depot.repository.services.views import Deposit, load_deposit, load_deposits, utcnow_iso
+from depot.repository.store import statements as st
+from depot.repository.store.db import Database
+from depot.repository.store.tables import concepts, deposits
+
+MAX_WINDOW = 10_000  # Zenodo's search window: page * size may not pass it
+
+
+@dataclass(frozen=True)
+class ListParams:
+    q: str | None = None
+    status: str | None = None
+    sort: str | None = None
+    page: int = 1
+    size: int = 25
+    all_versions: bool = False
+
+
+class DepositService:
+    """Depositions of the legacy API; every method takes the caller's identity first."""
+
+    def __init__(self, db: Database, config: RepositoryConfig, clock: Callable[[], datetime]) -> None:
+        self.db = db
+        self.config = config
+        self.clock = clock
+
+    # -- helpers shared with the other services -------------------------------------------------
+    def now(self) -> str:
+        return utcnow_iso(self.clock())
+
+    def today(self) -> date:
+        return self.clock().date()
+
+    def get_owned(self, conn: sa.Connection, identity: Identity, deposit_id: int) -> Deposit:
+        return can_manage(identity, load_deposit(conn, deposit_id))
+
+    def normalize_body(self, body: object, *, required: bool) -> dict[str, Any] | None:
+        """The ``metadata`` of a create/update body, normalised; None when absent and not required."""
+        if body is None or body == b"":
+            body = {}
+        if not isinstance(body, dict):
+            raise ValidationError([FieldError("_schema", ("Invalid input type.",))])
+        unknown = [k for k in body if k != "metadata"]
+        if unknown:
+            raise ValidationError([FieldError(k, ("Unknown field.",)) for k in unknown])
+        if "metadata" not in body:
+            if required:
+                raise ValidationError([FieldError("metadata", ("Missing data for required field.",))])
+            return None
+        try:
+            normalized: dict[str, Any] = normalize(body["metadata"], today=self.today())
+            return normalized
+        except MetadataError as exc:
+            raise ValidationError(exc.errors, exc.message) from exc
+
+    def allocate_pid(self, conn: sa.Connection, kind: str) -> int:
+        return int(conn.execute(st.INSERT_PID, {"kind": kind}).inserted_primary_key[0])  # type: ignore[index]
+
+    # -- CRUD -------------------------------------------------------------------------------------
+    def create(self, identity: Identity, body: object) -> Deposit:
+        user_id = require_user(identity)
+        metadata = self.normalize_body(body, required=False) or {}
+        now = self.now()
+        with self.db.write() as conn:
+            concept_id = self.allocate_pid(conn, "concept")
+            deposit_id = self.allocate_pid(conn, "record")
+            conn.execute(st.INSERT_CONCEPT, {"id": concept_id, "owner_id": user_id, "created": now})
+            conn.execute(st.INSERT_DEPOSIT, {
+                "id": deposit_id, "concept_id": concept_id, "owner_id": user_id, "bucket_id": str(uuid.uuid4()),
+                "draft": metadata, "record": None, "title": metadata.get("title", ""), "created": now,
+                "modified": now})
+            write_terms(conn, deposit_id, "deposit", metadata)
+            found = load_deposit(conn, deposit_id)
+        assert found is not None
+        return found
+
+    def read(self, identity: Identity, deposit_id: int) -> Deposit:
+        with self.db.read() as conn:
+            return self.get_owned(conn, identity, deposit_id)
+
+    def update(self, identity: Identity, deposit_id: int, body: object) -> Deposit:
+        metadata = self.normalize_body(body, required=True) or {}
+        with self.db.write() as conn:
+            deposit = self.get_owned(conn, identity, deposit_id)
+            if deposit.draft is None:
+                # Current Zenodo: a published deposit without an open edit answers PUT with 404.
+                raise InvalidStateError("The persistent identifier is not registered.", 404)
+            if deposit.doi:
+                metadata["doi"] = deposit.doi  # a minted DOI cannot be changed by an edit
+            conn.execute(st.UPDATE_DEPOSIT, {"b_id": deposit_id, "draft": metadata,
+                                             "title": metadata.get("title", ""), "modified": self.now()})
+            write_terms(conn, deposit_id, "deposit", metadata)
+            found = load_deposit(conn, deposit_id)
+        assert found is not None
+        return found
+
+    def delete(self, identity: Identity, deposit_id: int) -> list[str]:
+        """Delete a never-published deposit, or drop the open draft of a published one.
+
+        Returns the storage URIs that became unreferenced, for the caller to remove from disk after
+        the transaction commits. Current Zenodo routes DELETE and discard alike (to ``delete_draft``).
+        """
+        from depot.repository.services.files import delete_bucket_objects
+
+        with self.db.write() as conn:
+            deposit = self.get_owned(conn, identity, deposit_id)
+            if deposit.draft is None:
+                raise NotFoundError()
+            if deposit.record is not None:
+                conn.execute(st.UPDATE_DEPOSIT, {"b_id": deposit_id, "draft": None,
+                                                 "title": deposit.record.get("title", ""), "modified": self.now()})
+                write_terms(conn, deposit_id, "deposit", deposit.record)
+                return []
+            orphans = delete_bucket_objects(conn, deposit.bucket_id)
+            conn.execute(deposits.delete().where(deposits.c.id == deposit_id))
+            others = conn.execute(sa.select(sa.func.count()).select_from(deposits)
+                                  .where(deposits.c.concept_id == deposit.concept_id)).scalar_one()
+            if not others:
+                conn.execute(concepts.delete().where(concepts.c.id == deposit.concept_id))
+            return orphans
+
+    def list(self, identity: Identity, params: ListParams) -> list[Deposit]:
+        user_id = require_user(identity)
+        if params.size > 100:
+            raise ValidationError([FieldError("size", ("Page size cannot be greater than 100.",))])
+        if params.size < 1 or params.page < 1 or params.page * params.size > MAX_WINDOW:
+            raise ValidationError(message="Invalid querystring parameters.")
+        where = sa.and_(deposits.c.owner_id == user_id, compile_query(params.q, "deposit"))
+        if params.status == "draft":
+            where = sa.and_(where, deposits.c.draft.is_not(None))
+        elif params.status == "published":
+            where = sa.and_(where, deposits.c.record.is_not(None))
+        if not params.all_versions:
+            # Only the newest version of each concept (a concept's open new-version draft counts).
+            newest = (sa.select(sa.func.max(deposits.c.id)).where(deposits.c.owner_id == user_id)
+                      .group_by(deposits.c.concept_id))
+            where = sa.and_(where, deposits.c.id.in_(newest))
+        with self.db.read() as conn:
+            return load_deposits(conn, where, order=_order(params.sort), limit=params.size,
+                                 offset=(params.page - 1) * params.size)
+
+
+# Sort options: (column, newest-first?) — a leading "-" flips the direction, as in legacy Zenodo where
+# "mostrecent" is newest first and "-mostrecent" oldest first.
+_SORTS = {
+    "mostrecent": (deposits.c.created, True), "bestmatch": (deposits.c.created, True),
+    "newest": (deposits.c.created, True), "oldest": (deposits.c.created, False),
+    "title": (deposits.c.title, False), "publication_date": (deposits.c.published, True),
+    "version": (deposits.c.version_index, True),
+}
+
+
+def _order(sort: str | None) -> tuple[Any, ...]:
+    sort = sort or "mostrecent"
+    name = sort.lstrip("-")
+    if name not in _SORTS:
+        raise ValidationError([FieldError("sort", (f"Invalid sort option: {sort}",))])
+    column, descending = _SORTS[name]
+    if sort.startswith("-"):
+        descending = not descending
+    return (column.desc(), deposits.c.id.desc()) if descending else (column.asc(), deposits.c.id.asc())

@@ -1,0 +1,216 @@
+"""Files of a deposit: the bucket API (PUT/GET/DELETE by key), the legacy files endpoints, imports.
+
+Bytes are streamed to storage by the resource layer (``BlobStore.write_stream``) between
+``prepare_upload`` (checks that can be made before reading the body) and ``commit_upload`` (the
+database write, which re-checks count and quota inside the transaction).
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from depot.metadata import FieldError
+from depot.repository.errors import (
+    ConflictError,
+    InvalidStateError,
+    NotFoundError,
+    PermissionDeniedError,
+    QuotaExceededError,
+    ValidationError,
+)
+from depot.repository.services.deposits import DepositService
+from depot.repository.services.permissions import Identity, can_manage
+from depot.repository.services.views import Deposit, StoredFile, load_by_bucket
+from depot.repository.store import statements as st
+from depot.repository.store.blobs import StoredBlob
+from depot.repository.store.tables import file_instances, objects
+
+LOCKED = "The files of a published record are locked; create a new version to change them."
+EMPTY = "Empty files are not accepted."
+TOO_MANY = "Uploading selected files will result in exceeding the max amount per record."
+QUOTA = "Bucket quota exceeded."
+
+
+def check_key(key: str) -> str:
+    """Return ``key`` if it is a safe file name, else raise ValidationError saying why (nothing is written)."""
+    reason = None
+    if not key or not key.strip():
+        reason = "it is empty"
+    elif "/" in key or "\\" in key:
+        reason = "it contains a path separator"
+    elif ".." in key or key == ".":
+        reason = "it contains '..'"
+    elif any(ord(c) < 32 or ord(c) == 127 for c in key):
+        reason = "it contains control characters"
+    elif len(key.encode("utf-8")) > 255:
+        reason = "it is longer than 255 bytes"
+    if reason:
+        raise ValidationError([FieldError("filename", (f"Invalid file name: {reason}.",))],
+                              message=f"Invalid file name: {reason}.")
+    return key
+
+
+def guess_mimetype(key: str) -> str:
+    return mimetypes.guess_type(key, strict=False)[0] or "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class UploadPlan:
+    deposit: Deposit
+    limit: int  # most bytes the body may have
+
+
+def delete_bucket_objects(conn: sa.Connection, bucket_id: str) -> list[str]:
+    """Remove every object of a bucket; return storage URIs no longer referenced anywhere."""
+    file_ids = list(conn.execute(sa.select(objects.c.file_id).where(objects.c.bucket_id == bucket_id)).scalars())
+    conn.execute(objects.delete().where(objects.c.bucket_id == bucket_id))
+    return _collect_orphans(conn, file_ids)
+
+
+def _collect_orphans(conn: sa.Connection, file_ids: list[str]) -> list[str]:
+    uris: list[str] = []
+    for file_id in set(file_ids):
+        still_used = conn.execute(st.OBJECT_USES, {"b_file": file_id}).first()
+        if still_used is None:
+            uri = conn.execute(sa.select(file_instances.c.uri).where(file_instances.c.id == file_id)).scalar()
+            conn.execute(file_instances.delete().where(file_instances.c.id == file_id))
+            if uri:
+                uris.append(uri)
+    return uris
+
+
+class FileService:
+    def __init__(self, deposits_service: DepositService) -> None:
+        self.deposits = deposits_service
+        self.db = deposits_service.db
+        self.config = deposits_service.config
+
+    def _by_bucket(self, conn: sa.Connection, bucket_id: str) -> Deposit | None:
+        return load_by_bucket(conn, bucket_id)
+
+    def _writable(self, identity: Identity, deposit: Deposit | None) -> Deposit:
+        deposit = can_manage(identity, deposit)
+        if deposit.draft is None:
+            raise InvalidStateError("The persistent identifier is not registered.", 404)
+        if deposit.record is not None:
+            raise InvalidStateError(LOCKED, 403)
+        return deposit
+
+    def prepare_upload(self, identity: Identity, bucket_id: str, key: str, content_length: int | None) -> UploadPlan:
+        check_key(key)
+        with self.db.read() as conn:
+            deposit = self._writable(identity, self._by_bucket(conn, bucket_id))
+        return UploadPlan(deposit, self._room(deposit, key, content_length))
+
+    def prepare_deposit_upload(self, identity: Identity, deposit_id: int, key: str,
+                               content_length: int | None) -> UploadPlan:
+        check_key(key)
+        with self.db.read() as conn:
+            deposit = can_manage(identity, self.deposits.get_owned(conn, identity, deposit_id))
+        if deposit.record is not None:
+            # Current Zenodo: POST /files on a published deposit is 404 (legacy: 403).
+            raise InvalidStateError("The persistent identifier is not registered.", 404)
+        if any(f.key == key for f in deposit.files):
+            raise ConflictError(f"File with key {key} already exists.")
+        return UploadPlan(deposit, self._room(deposit, key, content_length))
+
+    def _room(self, deposit: Deposit, key: str, content_length: int | None) -> int:
+        existing = {f.key: f.size for f in deposit.files}
+        if key not in existing and len(existing) >= self.config.max_files_per_record:
+            raise QuotaExceededError(TOO_MANY)
+        room = self.config.record_quota_bytes - (deposit.total_size - existing.get(key, 0))
+        if content_length is not None and content_length > room:
+            raise QuotaExceededError(QUOTA)
+        return room
+
+    def commit_upload(self, identity: Identity, bucket_id: str, key: str, blob: StoredBlob,
+                      *, replace: bool = True) -> tuple[StoredFile, list[str]]:
+        """Record an uploaded blob under ``key``; returns the file and storage URIs to delete."""
+        if blob.size == 0:
+            raise ValidationError(message=EMPTY)
+        now = self.deposits.now()
+        with self.db.write() as conn:
+            deposit = self._writable(identity, self._by_bucket(conn, bucket_id))
+            existing = {f.key: f for f in deposit.files}
+            if key in existing and not replace:
+                raise ConflictError(f"File with key {key} already exists.")
+            self._room(deposit, key, blob.size)
+            conn.execute(st.INSERT_FILE_INSTANCE, {"id": blob.id, "uri": blob.uri, "size": blob.size,
+                                                   "md5": blob.md5, "sha256": blob.sha256, "created": now})
+            orphans: list[str] = []
+            old = existing.get(key)
+            version_id = str(uuid.uuid4())
+            if old is not None:
+                # Current Zenodo deletes and re-creates the file on a second PUT: an overwrite.
+                conn.execute(st.UPDATE_OBJECT, {"b_bucket": bucket_id, "b_key": key, "file_id": blob.id,
+                                                "version_id": version_id, "updated": now})
+                orphans = _collect_orphans(conn, [old.file_id])
+                created = old.created
+            else:
+                conn.execute(st.INSERT_OBJECT, {"bucket_id": bucket_id, "key": key, "file_id": blob.id,
+                                                "version_id": version_id, "mimetype": guess_mimetype(key),
+                                                "created": now, "updated": now})
+                created = now
+            conn.execute(st.UPDATE_DEPOSIT, {"b_id": deposit.id, "modified": now})
+        stored = StoredFile(blob.id, key, blob.size, blob.md5, blob.sha256, guess_mimetype(key), version_id,
+                            blob.uri, created, now)
+        return stored, orphans
+
+    def read_bucket(self, identity: Identity, bucket_id: str) -> Deposit:
+        """The deposit owning a bucket: public once published, else owner only."""
+        with self.db.read() as conn:
+            deposit = self._by_bucket(conn, bucket_id)
+        if deposit is None:
+            raise NotFoundError()
+        if deposit.record is None:
+            can_manage(identity, deposit)
+        return deposit
+
+    def get_object(self, identity: Identity, bucket_id: str, key: str) -> tuple[Deposit, StoredFile]:
+        """A file by bucket and key: public once published, else owner only."""
+        deposit = self.read_bucket(identity, bucket_id)
+        for f in deposit.files:
+            if f.key == key:
+                return deposit, f
+        raise NotFoundError("Object does not exist.")
+
+    def delete_object(self, identity: Identity, bucket_id: str, key: str) -> list[str]:
+        with self.db.write() as conn:
+            deposit = self._writable(identity, self._by_bucket(conn, bucket_id))
+            match = [f for f in deposit.files if f.key == key]
+            if not match:
+                raise NotFoundError("Object does not exist.")
+            conn.execute(st.DELETE_OBJECT, {"b_bucket": bucket_id, "b_key": key})
+            conn.execute(st.UPDATE_DEPOSIT, {"b_id": deposit.id, "modified": self.deposits.now()})
+            return _collect_orphans(conn, [match[0].file_id])
+
+    def list_files(self, identity: Identity, deposit_id: int) -> Deposit:
+        return self.deposits.read(identity, deposit_id)
+
+    def find_file(self, identity: Identity, deposit_id: int, file_id: str) -> tuple[Deposit, StoredFile]:
+        deposit = self.deposits.read(identity, deposit_id)
+        for f in deposit.files:
+            if f.file_id == file_id:
+                return deposit, f
+        raise NotFoundError("File does not exist.")
+
+    def delete_file(self, identity: Identity, deposit_id: int, file_id: str) -> list[str]:
+        deposit, stored = self.find_file(identity, deposit_id, file_id)
+        if deposit.record is not None:
+            # Both legacy and current Zenodo answer a file delete on a published deposit with 403.
+            raise PermissionDeniedError()
+        return self.delete_object(identity, deposit.bucket_id, stored.key)
+
+
+def import_files(conn: sa.Connection, source_bucket: str, target_bucket: str, now: str) -> int:
+    """Copy a bucket's objects into another, sharing the stored content (a new version's files)."""
+    rows = conn.execute(sa.select(objects).where(objects.c.bucket_id == source_bucket).order_by(objects.c.id)).all()
+    if rows:
+        conn.execute(objects.insert(), [
+            {"bucket_id": target_bucket, "key": r.key, "file_id": r.file_id, "version_id": str(uuid.uuid4()),
+             "mimetype": r.mimetype, "created": now, "updated": now} for r in rows])
+    return len(rows)

@@ -1,0 +1,46 @@
+"""Who may do what (pure). One verb each: service ``publish`` <-> ``can_publish`` <-> route ``.../publish``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from depot.repository.errors import NotFoundError, PermissionDeniedError
+from depot.repository.services.views import Deposit
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The caller: a user id, or None for an anonymous (or bad-token) request, as Zenodo treats both."""
+
+    user_id: int | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        return self.user_id is not None
+
+
+ANONYMOUS = Identity(None)
+
+
+def require_user(identity: Identity) -> int:
+    """The caller's user id; anonymous callers get Zenodo's 403 "Permission denied." (not 401)."""
+    if identity.user_id is None:
+        raise PermissionDeniedError()
+    return identity.user_id
+
+
+def can_manage(identity: Identity, deposit: Deposit | None) -> Deposit:
+    """Owner-only access to a deposit: anonymous → 403, unknown id → 404, another user's → 403."""
+    require_user(identity)
+    if deposit is None:
+        raise NotFoundError()
+    if deposit.owner_id != identity.user_id:
+        raise PermissionDeniedError()
+    return deposit
+
+
+def can_read_record(deposit: Deposit | None) -> Deposit:
+    """Published records are public; a never-published id is unknown to the records API."""
+    if deposit is None or deposit.record is None:
+        raise NotFoundError()
+    return deposit

@@ -1,0 +1,102 @@
+"""The public records API: read a published record, search records, versions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from depot.metadata import FieldError
+from depot.repository.errors import NotFoundError, ValidationError
+from depot.repository.services.deposits import MAX_WINDOW, DepositService, _order
+from depot.repository.services.permissions import Identity, can_read_record
+from depot.repository.services.search import compile_query
+from depot.repository.services.views import Deposit, load_deposit, load_deposits
+from depot.repository.store.tables import communities, community_records, deposits
+
+
+@dataclass(frozen=True)
+class RecordSearch:
+    q: str | None = None
+    communities: str | None = None
+    sort: str | None = None
+    page: int = 1
+    size: int = 10
+    all_versions: bool = False
+
+
+@dataclass(frozen=True)
+class Page:
+    hits: list[Deposit]
+    total: int
+
+
+class RecordService:
+    def __init__(self, deposits_service: DepositService) -> None:
+        self.deposits = deposits_service
+        self.db = deposits_service.db
+
+    def read(self, record_id: int) -> Deposit:
+        with self.db.read() as conn:
+            return can_read_record(load_deposit(conn, record_id))
+
+    def latest(self, record_id: int) -> Deposit:
+        """The newest published version of the record's concept (a concept id resolves too)."""
+        with self.db.read() as conn:
+            concept = conn.execute(sa.select(deposits.c.concept_id).where(deposits.c.id == record_id)).scalar()
+            if concept is None:
+                concept = record_id
+            found = load_deposits(conn, sa.and_(deposits.c.concept_id == concept, deposits.c.record.is_not(None)),
+                                  order=(deposits.c.version_index.desc(),), limit=1)
+        if not found:
+            raise NotFoundError()
+        return found[0]
+
+    def versions(self, record_id: int) -> list[Deposit]:
+        record = self.read(record_id)
+        with self.db.read() as conn:
+            return load_deposits(conn, sa.and_(deposits.c.concept_id == record.concept_id,
+                                               deposits.c.record.is_not(None)),
+                                 order=(deposits.c.version_index.asc(),))
+
+    def search(self, identity: Identity, params: RecordSearch) -> Page:
+        cap = 100 if identity.authenticated else 25
+        if params.size > cap:
+            message = (f"Page size cannot be greater than {cap}." if cap == 100 else
+                       "Page size cannot be greater than 25. Please use authenticated requests to increase "
+                       "the limit to 100.")
+            raise ValidationError([FieldError("size", (message,))])
+        if params.size < 1 or params.page < 1 or params.page * params.size > MAX_WINDOW:
+            raise ValidationError(message="Invalid querystring parameters.")
+        where = sa.and_(deposits.c.record.is_not(None), compile_query(params.q, "record"))
+        if not params.all_versions:
+            newest = (sa.select(sa.func.max(deposits.c.id)).where(deposits.c.record.is_not(None))
+                      .group_by(deposits.c.concept_id))
+            where = sa.and_(where, deposits.c.id.in_(newest))
+        if params.communities:
+            # Unknown communities are ignored, as on current Zenodo (LegacyCommunitiesParam).
+            members = (sa.select(community_records.c.concept_id)
+                       .join(communities, communities.c.id == community_records.c.community_id)
+                       .where(sa.or_(communities.c.slug == params.communities, communities.c.id == params.communities),
+                              community_records.c.status == "accepted"))
+            known = self._community_exists(params.communities)
+            if known:
+                where = sa.and_(where, deposits.c.concept_id.in_(members))
+        with self.db.read() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(deposits).where(where)).scalar_one()
+            hits = load_deposits(conn, where, order=_order(params.sort), limit=params.size,
+                                 offset=(params.page - 1) * params.size)
+        return Page(hits, int(total))
+
+    def _community_exists(self, ident: str) -> bool:
+        with self.db.read() as conn:
+            return conn.execute(sa.select(communities.c.id).where(
+                sa.or_(communities.c.slug == ident, communities.c.id == ident))).first() is not None
+
+    def communities_of(self, concept_id: int) -> list[tuple[str, str]]:
+        """(slug, status) of each community the concept was submitted to."""
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(communities.c.slug, community_records.c.status)
+                                .join(communities, communities.c.id == community_records.c.community_id)
+                                .where(community_records.c.concept_id == concept_id)).all()
+        return [(r.slug, r.status) for r in rows]

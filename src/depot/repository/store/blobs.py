@@ -1,0 +1,129 @@
+"""File content on the local filesystem, never visible half-written.
+
+Bytes stream into ``tmp/<uuid>.part`` while md5 and sha256 are computed, then the file is fsynced and
+renamed into ``files/<aa>/<bb>/<uuid>``; a crash before the rename leaves only a ``.part`` file, which
+``clean_temporary`` removes at start-up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import anyio.to_thread
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    id: str
+    uri: str  # relative to the files root
+    size: int
+    md5: str
+    sha256: str
+
+
+class BlobTooLargeError(Exception):
+    """Raised while streaming when the body passes ``limit`` bytes; the partial file is already removed."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit} bytes")
+        self.limit = limit
+
+
+class BlobStore:
+    """Content files under ``root/files`` with a staging area ``root/tmp`` on the same filesystem."""
+
+    def __init__(self, root: Path, *, fsync: bool = True) -> None:
+        self.files_root = root / "files"
+        self.tmp_root = root / "tmp"
+        self.fsync = fsync
+        self.files_root.mkdir(parents=True, exist_ok=True)
+        self.tmp_root.mkdir(parents=True, exist_ok=True)
+
+    def clean_temporary(self) -> int:
+        """Remove uploads a crash left behind; returns how many were removed."""
+        removed = 0
+        for part in self.tmp_root.glob("*.part"):
+            part.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
+    def path(self, uri: str) -> Path:
+        return self.files_root / uri
+
+    async def write_stream(self, chunks: AsyncIterator[bytes], *, limit: int | None = None) -> StoredBlob:
+        """Store an async byte stream; raises BlobTooLargeError past ``limit`` bytes."""
+        blob_id = str(uuid.uuid4())
+        part = self.tmp_root / f"{blob_id}.part"
+        md5, sha256, size = hashlib.md5(), hashlib.sha256(), 0
+        fh = part.open("wb")
+        try:
+            async for chunk in chunks:
+                if not chunk:
+                    continue
+                size += len(chunk)
+                if limit is not None and size > limit:
+                    raise BlobTooLargeError(limit)
+                md5.update(chunk)
+                sha256.update(chunk)
+                fh.write(chunk)
+            await anyio.to_thread.run_sync(self._finish, fh)
+        except BaseException:
+            fh.close()
+            part.unlink(missing_ok=True)
+            raise
+        return await anyio.to_thread.run_sync(self._publish, blob_id, part, size, md5.hexdigest(), sha256.hexdigest())
+
+    def write_file(self, source: BinaryIO) -> StoredBlob:
+        """Store a synchronous file object (used by bulk ingest and rebuilds)."""
+        blob_id = str(uuid.uuid4())
+        part = self.tmp_root / f"{blob_id}.part"
+        md5, sha256, size = hashlib.md5(), hashlib.sha256(), 0
+        try:
+            with part.open("wb") as fh:
+                while chunk := source.read(1 << 20):
+                    size += len(chunk)
+                    md5.update(chunk)
+                    sha256.update(chunk)
+                    fh.write(chunk)
+                self._finish(fh)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        return self._publish(blob_id, part, size, md5.hexdigest(), sha256.hexdigest())
+
+    def _finish(self, fh: BinaryIO) -> None:
+        fh.flush()
+        if self.fsync:
+            os.fsync(fh.fileno())
+        fh.close()
+
+    def _publish(self, blob_id: str, part: Path, size: int, md5: str, sha256: str) -> StoredBlob:
+        uri = f"{blob_id[:2]}/{blob_id[2:4]}/{blob_id}"
+        target = self.files_root / uri
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(part, target)
+        if self.fsync:
+            _fsync_dir(target.parent)
+        return StoredBlob(blob_id, uri, size, md5, sha256)
+
+    def delete(self, uri: str) -> None:
+        self.path(uri).unlink(missing_ok=True)
+
+    def open(self, uri: str) -> BinaryIO:
+        return self.path(uri).open("rb")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+

@@ -1,0 +1,126 @@
+"""The repository's tables (SQLAlchemy Core). Migrations in ``migrations/versions`` create them.
+
+Ids follow Zenodo: a record id (``recid``) and a concept id (``conceptrecid``) come from one integer
+sequence (``pids``), and a deposit and the record it becomes share one id. Timestamps are UTC ISO 8601
+text in the exact form Zenodo prints, so they sort as text and need no conversion.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(255), nullable=False, unique=True),
+    sa.Column("created", sa.String(40), nullable=False),
+)
+
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    # Only a SHA-256 of the token is kept: a leaked database leaks no credentials.
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("created", sa.String(40), nullable=False),
+)
+
+communities = sa.Table(
+    "communities",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("slug", sa.String(100), nullable=False, unique=True),
+    sa.Column("title", sa.String(255), nullable=False),
+    sa.Column("owner_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("created", sa.String(40), nullable=False),
+)
+
+pids = sa.Table(
+    "pids",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(10), nullable=False),  # "concept" or "record"
+    sqlite_autoincrement=True,  # never reuse an id, even after the highest row is deleted
+)
+
+concepts = sa.Table(
+    "concepts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("owner_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("doi", sa.String(255), nullable=True),
+    sa.Column("created", sa.String(40), nullable=False),
+)
+
+deposits = sa.Table(
+    "deposits",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("concept_id", sa.Integer, sa.ForeignKey("concepts.id"), nullable=False, index=True),
+    sa.Column("owner_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("bucket_id", sa.String(36), nullable=False, unique=True),
+    # The open draft's metadata (None when no draft is open) and the published metadata (None until
+    # the first publish). A deposit is "unsubmitted", "inprogress" or "done" from these two alone.
+    sa.Column("draft", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("record", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("doi", sa.String(255), nullable=True, unique=True),
+    sa.Column("version_index", sa.Integer, nullable=True),
+    sa.Column("title", sa.Text, nullable=False, default=""),
+    sa.Column("created", sa.String(40), nullable=False),
+    sa.Column("modified", sa.String(40), nullable=False),
+    sa.Column("published", sa.String(40), nullable=True),
+    sa.Index("ix_deposits_owner_created", "owner_id", "created"),
+    sa.Index("ix_deposits_published", "published"),
+)
+
+# Exact-match search terms ("alternate.identifier", "keywords", ...) of the draft and of the record,
+# so that a depositor's probe by specimen key is an index lookup, not a scan.
+terms = sa.Table(
+    "terms",
+    metadata,
+    sa.Column("deposit_id", sa.Integer, sa.ForeignKey("deposits.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("scope", sa.String(10), nullable=False),  # "deposit" or "record"
+    sa.Column("field", sa.String(100), nullable=False),
+    sa.Column("value", sa.String(1000), nullable=False),
+    sa.Index("ix_terms_lookup", "field", "value"),
+    sa.Index("ix_terms_deposit", "deposit_id", "scope"),
+)
+
+file_instances = sa.Table(
+    "file_instances",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("uri", sa.String(255), nullable=False),  # path relative to DATA_DIR/files
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("md5", sa.String(32), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("created", sa.String(40), nullable=False),
+)
+
+objects = sa.Table(
+    "objects",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("bucket_id", sa.String(36), nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("file_id", sa.String(36), sa.ForeignKey("file_instances.id"), nullable=False, index=True),
+    sa.Column("version_id", sa.String(36), nullable=False),
+    sa.Column("mimetype", sa.String(255), nullable=False),
+    sa.Column("created", sa.String(40), nullable=False),
+    sa.Column("updated", sa.String(40), nullable=False),
+    sa.UniqueConstraint("bucket_id", "key", name="uq_objects_bucket_key"),
+)
+
+community_records = sa.Table(
+    "community_records",
+    metadata,
+    sa.Column("community_id", sa.String(36), sa.ForeignKey("communities.id"), primary_key=True),
+    sa.Column("concept_id", sa.Integer, sa.ForeignKey("concepts.id"), primary_key=True),
+    sa.Column("status", sa.String(10), nullable=False),  # "accepted" or "pending", as Zenodo's requests
+    sa.Column("created", sa.String(40), nullable=False),
+)

@@ -1,0 +1,137 @@
+"""Shared fixtures: repository backends (SQLite, PostgreSQL) reached in-process or over loopback.
+
+PostgreSQL tests need DEPOT_TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/test). Without it
+they skip, unless DEPOT_REQUIRE_SERVICES=1 (as in .ci/run), where a missing server fails them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from depot.repository.app import create_app
+from depot.repository.config import RepositoryConfig
+from depot.repository.services.accounts import AccountService
+from depot.repository.store.db import Database
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CORPUS = Path(os.environ.get("DEPOT_CORPUS", REPO_ROOT.parent / "shared" / "corpus"))
+REQUIRE_SERVICES = os.environ.get("DEPOT_REQUIRE_SERVICES") == "1"
+
+
+def postgres_admin_url() -> str | None:
+    url = os.environ.get("DEPOT_TEST_POSTGRES_URL")
+    if url is None:
+        if REQUIRE_SERVICES:
+            pytest.fail("DEPOT_REQUIRE_SERVICES=1 but DEPOT_TEST_POSTGRES_URL is not set")
+        pytest.skip("PostgreSQL not configured: set DEPOT_TEST_POSTGRES_URL to run these tests")
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    admin = postgres_admin_url()
+    assert admin is not None
+    admin_url = sa.engine.make_url(admin).set(drivername="postgresql+psycopg")
+    name = f"depot_test_{uuid.uuid4().hex[:10]}"
+    try:
+        engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sa.exc.OperationalError as exc:
+        if REQUIRE_SERVICES:
+            raise
+        pytest.skip(f"PostgreSQL at {admin} is not reachable: {exc}")
+    yield admin_url.set(database=name).render_as_string(hide_password=False)
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    engine.dispose()
+
+
+def _db_url(kind: str, tmp: Path, request: pytest.FixtureRequest) -> str | None:
+    if kind == "sqlite":
+        return None  # default: SQLite in the data dir
+    return str(request.getfixturevalue("postgres_database"))
+
+
+@dataclass
+class Api:
+    """One repository under test: an httpx client and a way to mint users' tokens."""
+
+    client: httpx.Client
+    accounts: AccountService
+    config: RepositoryConfig
+
+    def token(self, email: str | None = None) -> str:
+        email = email or f"user-{uuid.uuid4().hex[:8]}@example.org"
+        return self.accounts.create_token(email, datetime.now(UTC).isoformat())
+
+    def auth(self, email: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(email)}"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(data_dir: Path, db_url: str | None, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    """Run ``depot serve`` on a free loopback port; returns the process and its base URL."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "depot", "serve", "--port", str(port), "--data-dir", str(data_dir), *extra]
+    if db_url:
+        cmd += ["--db", db_url]
+    log = data_dir / "serve.log"
+    with log.open("ab") as sink:
+        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"depot serve exited: {log.read_text()}")
+        try:
+            httpx.get(base + "/api/records", timeout=1)
+            return proc, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("depot serve did not start within 30 s")
+
+
+@pytest.fixture(params=["inprocess-sqlite", "inprocess-postgres", "loopback-sqlite", "loopback-postgres"])
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+    mode, kind = request.param.split("-")
+    db_url = _db_url(kind, tmp_path, request)
+    config = RepositoryConfig(data_dir=tmp_path / "repo", db_url=db_url, base_url="http://testserver",
+                              user_limit_per_minute=0, user_limit_per_hour=0, search_limit_per_minute=0)
+    config.data_dir.mkdir(parents=True)
+    if mode == "inprocess":
+        from starlette.testclient import TestClient
+
+        app = create_app(config)
+        with TestClient(app, base_url="http://testserver") as client:
+            yield Api(client, app.context.accounts, config)  # type: ignore[attr-defined]
+        return
+    proc, base = start_server(config.data_dir, db_url, "--rate-limit", "0", "--search-rate-limit", "0")
+    db = Database.open(config.database_url)
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            yield Api(client, AccountService(db), config)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        db.dispose()

@@ -1,0 +1,59 @@
+"""The circuit breaker and the adaptive concurrency limit, driven with plain values and a fake clock."""
+
+from __future__ import annotations
+
+from depot.deposit.breaker import CLOSED, HALF_OPEN, OPEN, Breaker
+from depot.deposit.concurrency import AdaptiveLimit
+
+
+def test_breaker_opens_on_an_outage_and_probes_back() -> None:
+    b = Breaker(consecutive=5, cooldown=10, max_cooldown=40)
+    for t in range(5):
+        assert b.allow(t)
+        b.record(False, t)
+    assert b.state == OPEN and not b.allow(6)
+    assert b.allow(15) and b.state == HALF_OPEN  # one probe after the cooldown
+    assert not b.allow(15.1)  # and only one
+    b.record(False, 16)  # the probe failed: open again, twice as long
+    assert b.state == OPEN and b.current_cooldown == 20 and not b.allow(30)
+    assert b.allow(36)
+    b.record(True, 37)
+    assert b.state == CLOSED and b.allow(37) and b.trips == 2
+
+
+def test_breaker_opens_on_error_share_not_on_scattered_errors() -> None:
+    b = Breaker(window=20, min_samples=20, threshold=0.5, consecutive=100)
+    for i in range(40):
+        b.record(i % 4 != 0, i)  # 25 % failures: stays closed
+    assert b.state == CLOSED
+    for i in range(20):
+        b.record(i % 2 == 0, 100 + i)  # 50 % failures
+    assert b.state == OPEN
+
+
+def test_cooldown_is_capped() -> None:
+    b = Breaker(consecutive=1, cooldown=10, max_cooldown=25)
+    b.record(False, 0)
+    for t in (10, 30, 60, 90):
+        assert b.allow(t + 100)
+        b.record(False, t + 100)
+    assert b.current_cooldown == 25
+
+
+def test_adaptive_limit_backs_off_and_recovers() -> None:
+    limit = AdaptiveLimit(maximum=16, minimum=2, period=10)
+    for _ in range(10):
+        limit.record(0.05, False)
+    assert limit.limit == 16 and limit.baseline == 0.05
+    for _ in range(10):
+        limit.record(0.05, True)  # all 5xx
+    assert limit.limit == 8
+    for _ in range(10):
+        limit.record(0.5, False)  # 10x slower than the baseline
+    assert limit.limit == 4
+    for _ in range(10):
+        limit.record(None, True)  # timeouts
+    assert limit.limit == 2
+    for _ in range(30):
+        limit.record(0.05, False)
+    assert limit.limit == 5
