@@ -8,6 +8,7 @@ import importlib
 BENCHES = {
     "repository": "bench.repository_cycle",
     "http-clients": "bench.http_clients",
+    "deposit": "bench.deposit_run",
 }
 
 

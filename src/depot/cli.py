@@ -5,6 +5,10 @@ from __future__ import annotations
 import click
 
 from depot import __version__
+from depot.deposit.commands.check import check
+from depot.deposit.commands.demo import demo
+from depot.deposit.commands.run import run
+from depot.deposit.commands.status import report, status
 from depot.repository.cli import repo, serve
 
 
@@ -14,5 +18,5 @@ def main() -> None:
     """Deposit natural-history specimens as citable records, and run the repository that keeps them."""
 
 
-main.add_command(serve)
-main.add_command(repo)
+for command in (check, run, status, report, demo, serve, repo):
+    main.add_command(command)

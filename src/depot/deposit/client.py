@@ -1,0 +1,218 @@
+"""I/O: the repository client. One method per endpoint of Zenodo's legacy deposit API, over aiohttp.
+
+Every request goes through the run's rate limiter first and reports its answer to it, so that the
+``X-RateLimit-*`` and ``Retry-After`` headers of the very first response already pace the run. HTTP
+and transport failures are turned into the depositor's errors here, once; *what to do* about them is
+``policy.classify``'s job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import aiohttp
+
+from depot import __version__
+from depot.deposit.errors import AuthError, HTTPStatusError, IntegrityError, TransportError, ValidationError
+
+USER_AGENT = f"depot/{__version__} (bulk specimen depositor) aiohttp/{aiohttp.__version__}"
+CHUNK = 1 << 20
+
+
+class Limiter(Protocol):
+    async def acquire(self, bucket: str = "default") -> None: ...
+
+    def observe(self, status: int, headers: Any, bucket: str = "default") -> None: ...
+
+
+class NoLimit:
+    async def acquire(self, bucket: str = "default") -> None:
+        return None
+
+    def observe(self, status: int, headers: Any, bucket: str = "default") -> None:
+        return None
+
+
+@dataclass
+class Reply:
+    """One HTTP answer: status, headers, decoded body and how long it took."""
+
+    status: int
+    headers: dict[str, str]
+    body: Any
+    seconds: float
+
+
+@dataclass
+class Upload:
+    """A finished file upload: what the server answered and what we hashed while sending."""
+
+    reply: Reply
+    size: int
+    md5: str
+    sha256: str
+
+
+@dataclass
+class ClientStats:
+    requests: int = 0
+    bytes_sent: int = 0
+    by_status: dict[int, int] = field(default_factory=dict)
+
+
+class RepositoryClient:
+    """A Zenodo-compatible repository at ``api_url`` (e.g. ``https://zenodo.org/api``)."""
+
+    def __init__(self, api_url: str, token: str, *, limiter: Limiter | None = None,
+                 timeout: float = 120.0, upload_timeout: float = 3600.0,
+                 on_reply: Callable[[str, Reply | None, BaseException | None], None] | None = None,
+                 connections: int = 32) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.limiter = limiter or NoLimit()
+        self.timeout = aiohttp.ClientTimeout(total=timeout, connect=30)
+        self.upload_timeout = aiohttp.ClientTimeout(total=upload_timeout, connect=30, sock_read=timeout)
+        self.on_reply = on_reply
+        self.stats = ClientStats()
+        self._headers = {"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT,
+                         "Accept": "application/json"}
+        self._connections = connections
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> RepositoryClient:
+        self._session = aiohttp.ClientSession(headers=self._headers,
+                                              connector=aiohttp.TCPConnector(limit=self._connections))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("use the client inside 'async with'")
+        return self._session
+
+    # -- one method per endpoint --------------------------------------------------------------------
+    async def create(self, metadata: dict[str, Any]) -> dict[str, Any]:
+        reply = await self.request("create", "POST", f"{self.api_url}/deposit/depositions", json={"metadata": metadata})
+        return reply.body  # type: ignore[no-any-return]
+
+    async def get(self, deposition_id: int) -> dict[str, Any]:
+        return (await self.request("get", "GET", self._dep(deposition_id))).body  # type: ignore[no-any-return]
+
+    async def update(self, deposition_id: int, metadata: dict[str, Any]) -> dict[str, Any]:
+        reply = await self.request("update", "PUT", self._dep(deposition_id), json={"metadata": metadata})
+        return reply.body  # type: ignore[no-any-return]
+
+    async def delete(self, deposition_id: int) -> None:
+        await self.request("delete", "DELETE", self._dep(deposition_id))
+
+    async def action(self, deposition_id: int, name: str) -> dict[str, Any] | None:
+        """``publish``, ``edit``, ``discard`` or ``newversion``; discard answers 204 with no body."""
+        reply = await self.request(name, "POST", f"{self._dep(deposition_id)}/actions/{name}")
+        return reply.body if isinstance(reply.body, dict) else None
+
+    async def publish(self, deposition_id: int) -> dict[str, Any]:
+        body = await self.action(deposition_id, "publish")
+        assert body is not None
+        return body
+
+    async def list_depositions(self, *, q: str | None = None, page: int = 1, size: int = 100,
+                               sort: str = "mostrecent", all_versions: bool = False) -> list[dict[str, Any]]:
+        params: dict[str, str] = {"page": str(page), "size": str(size), "sort": sort}
+        if q:
+            params["q"] = q
+        if all_versions:
+            params["all_versions"] = "true"
+        reply = await self.request("list", "GET", f"{self.api_url}/deposit/depositions", params=params)
+        return reply.body  # type: ignore[no-any-return]
+
+    async def delete_file(self, bucket_url: str, name: str) -> None:
+        await self.request("delete-file", "DELETE", f"{bucket_url}/{quote(name)}")
+
+    async def put_file(self, bucket_url: str, name: str, path: Path) -> Upload:
+        """Stream ``path`` to ``bucket_url/name``, hashing as it is read; verify the server's md5."""
+        size = path.stat().st_size
+        md5, sha256 = hashlib.md5(), hashlib.sha256()
+
+        async def body() -> AsyncIterator[bytes]:
+            with path.open("rb") as fh:
+                while chunk := await asyncio.to_thread(fh.read, CHUNK):
+                    md5.update(chunk)
+                    sha256.update(chunk)
+                    self.stats.bytes_sent += len(chunk)
+                    yield chunk
+
+        reply = await self.request("upload", "PUT", f"{bucket_url}/{quote(name)}", data=body(),
+                                   headers={"Content-Type": "application/octet-stream",
+                                            "Content-Length": str(size)},
+                                   timeout=self.upload_timeout)
+        local = md5.hexdigest()
+        remote = str((reply.body or {}).get("checksum", "")).removeprefix("md5:")
+        if remote != local:
+            raise IntegrityError(str(path), "md5", local, remote or None)
+        return Upload(reply, size, local, sha256.hexdigest())
+
+    # -- plumbing -------------------------------------------------------------------------------------
+    def _dep(self, deposition_id: int) -> str:
+        return f"{self.api_url}/deposit/depositions/{deposition_id}"
+
+    async def request(self, step: str, method: str, url: str, *, json: Any = None, data: Any = None,
+                      params: dict[str, str] | None = None, headers: dict[str, str] | None = None,
+                      timeout: aiohttp.ClientTimeout | None = None, bucket: str = "default") -> Reply:
+        """One request: rate-limited, timed, counted; non-2xx and transport failures raised as errors."""
+        await self.limiter.acquire(bucket)
+        started = time.perf_counter()
+        self.stats.requests += 1
+        try:
+            async with self.session.request(method, url, json=json, data=data, params=params, headers=headers,
+                                            timeout=timeout or self.timeout) as resp:
+                raw = await resp.read()
+                reply = Reply(resp.status, dict(resp.headers), _decode(raw, resp.content_type),
+                              time.perf_counter() - started)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            # Whether the server acted on the request cannot be known here: a connection refused
+            # never reached it, but a timeout or a dropped connection after sending may have.
+            sent = not isinstance(exc, aiohttp.ClientConnectorError)
+            error = TransportError(f"{method} {url}: {type(exc).__name__}: {exc}", sent=sent)
+            if self.on_reply:
+                self.on_reply(step, None, error)
+            raise error from exc
+        self.stats.by_status[reply.status] = self.stats.by_status.get(reply.status, 0) + 1
+        self.limiter.observe(reply.status, reply.headers, bucket)
+        if self.on_reply:
+            self.on_reply(step, reply, None)
+        if reply.status >= 400:
+            raise _status_error(reply)
+        return reply
+
+
+def _decode(raw: bytes, content_type: str) -> Any:
+    if not raw:
+        return None
+    if content_type == "application/json" or raw[:1] in (b"{", b"["):
+        import orjson
+
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return raw.decode("utf-8", "replace")
+
+
+def _status_error(reply: Reply) -> HTTPStatusError:
+    body = reply.body if isinstance(reply.body, dict) else {}
+    message = str(body.get("message") or reply.body or f"HTTP {reply.status}")[:2000]
+    if reply.status in (401, 403):
+        return AuthError(reply.status, message, reply.headers)
+    if reply.status == 400 and body.get("errors"):
+        return ValidationError(reply.status, message, reply.headers, errors=list(body["errors"]))
+    return HTTPStatusError(reply.status, message, reply.headers)

@@ -1,0 +1,118 @@
+"""``depot run``: plan a source into the ledger, then deposit every planned specimen."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import click
+
+from depot.deposit.cli import install_stop_handlers, planned_records, run_with_exit_codes, source_options
+from depot.deposit.errors import ConfigError, ExitCode
+from depot.deposit.progress import ProgressDisplay, Stats, render_line
+
+
+def target_options(fn: Any) -> Any:
+    for option in reversed([
+        click.option("--target", default="local", show_default=True,
+                     help="local (an embedded Depot repository), zenodo, sandbox, or an API URL "
+                          "(https://host/api)."),
+        click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="File holding the access token [the token is read from DEPOT_TOKEN first]."),
+        click.option("--repo-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("depot-data"),
+                     show_default=True, help="Data folder of the embedded repository (--target local)."),
+        click.option("--rate-limit", default=None, metavar="PER_MIN[/PER_HOUR]",
+                     help="Requests to allow [Zenodo: 100/5000; learnt from the server's headers as it answers]."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+def parse_rate(rate: str | None) -> tuple[int | None, int | None]:
+    if rate is None:
+        return None, None
+    try:
+        parts = [int(p) for p in rate.split("/")]
+    except ValueError as exc:
+        raise ConfigError(f"--rate-limit expects PER_MIN or PER_MIN/PER_HOUR, got {rate!r}") from exc
+    return parts[0] or None, (parts[1] or None) if len(parts) > 1 else None
+
+
+@click.command("run")
+@source_options
+@target_options
+@click.option("--ledger", "ledger_path", default="depot-ledger.sqlite3", show_default=True,
+              help="The ledger: a SQLite file, or a postgresql:// URL.")
+@click.option("--transfers", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="Records in flight at once.")
+@click.option("--retries", type=click.IntRange(0), default=3, show_default=True,
+              help="Attempts per record in this run before it is marked failed.")
+@click.option("--low-level-retries", type=click.IntRange(0), default=5, show_default=True,
+              help="Retries of one repeatable request (upload, read) before the record backs off.")
+@click.option("--progress", "progress_mode", type=click.Choice(["auto", "live", "json", "quiet"]), default="auto",
+              show_default=True, help="Live line on a terminal, JSON lines on stderr, or nothing.")
+def run(**options: Any) -> None:
+    """Deposit SOURCE: one published record per specimen; resumable, run it again to continue."""
+    run_with_exit_codes(lambda: deposit(**options))
+
+
+def deposit(*, ledger_path: str, target: str, token_file: Path | None, repo_dir: Path, rate_limit: str | None,
+            transfers: int, retries: int, low_level_retries: int, progress_mode: str, **source: Any) -> int:
+    from depot.deposit.ledger import Ledger
+
+    ledger = Ledger.open(ledger_path)
+    try:
+        profile, records = planned_records(**source)
+        sidecars = Path(ledger_path).with_suffix(".sidecars") if "://" not in ledger_path else Path("depot-sidecars")
+        summary = ledger.plan(records, sidecar_dir=sidecars)
+        click.echo(f"plan: {summary.new} new, {summary.changed} changed, {summary.retried} to retry, "
+                   f"{summary.unchanged} unchanged, {summary.skipped} with problems"
+                   + (f", {summary.published_changed} published but changed since (use depot sync)"
+                      if summary.published_changed else ""), err=True)
+        for key, problem in summary.problems[:10]:
+            click.echo(f"  skipped {key}: {problem}", err=True)
+        per_minute, per_hour = parse_rate(rate_limit)
+        return asyncio.run(_deposit(ledger, target, token_file, repo_dir, per_minute, per_hour, transfers, retries,
+                                    low_level_retries, progress_mode, str(source["source"]), profile.name))
+    finally:
+        ledger.close()
+
+
+async def _deposit(ledger: Any, target_name: str, token_file: Path | None, repo_dir: Path, per_minute: int | None,
+                   per_hour: int | None, transfers: int, retries: int, low_level_retries: int, progress_mode: str,
+                   source: str, profile: str) -> int:
+    from depot.deposit.client import RepositoryClient
+    from depot.deposit.ratelimit import RateLimiter
+    from depot.deposit.runner import Runner, RunSettings
+    from depot.deposit.targets import open_target
+
+    counts = ledger.counts_by_state()
+    stats = Stats(total=sum(counts.get(s, 0) for s in ("planned", "created", "uploaded", "uncertain")))
+    stats.already = counts.get("published", 0) + counts.get("verified", 0)
+    with open_target(target_name, token_file=token_file, repo_dir=repo_dir, per_minute=per_minute,
+                     per_hour=per_hour) as target:
+        limiter = RateLimiter(target.per_minute, target.per_hour)
+        run_id = ledger.start_run(target=target.api_url, source=source, profile=profile)
+        async with RepositoryClient(target.api_url, target.token, limiter=limiter,
+                                    connections=transfers * 2) as client:
+            display = ProgressDisplay(stats, progress_mode)
+            runner = Runner(ledger, client, RunSettings(transfers=transfers, retries=retries,
+                                                        low_level_retries=low_level_retries), stats,
+                            tick=display.tick)
+            install_stop_handlers(runner.stop)
+            with display:
+                await runner.run()
+        counts = ledger.counts_by_state()
+        waiting = sum(counts.get(s, 0) for s in ("planned", "created", "uploaded", "uncertain"))
+        outcome = "interrupted" if runner.stopping else ("failures" if counts.get("failed") else
+                                                          ("waiting" if waiting else "complete"))
+        ledger.finish_run(run_id, published=stats.done, failed=stats.failed, outcome=outcome)
+    click.echo(render_line(stats.snapshot()), err=True)
+    click.echo(f"ledger: {counts.get('published', 0) + counts.get('verified', 0)} published, "
+               f"{counts.get('failed', 0)} failed, {waiting} waiting", err=True)
+    if runner.stopping:
+        return ExitCode.INTERRUPTED
+    if counts.get("failed"):
+        return ExitCode.RECORDS_FAILED
+    return ExitCode.RETRY_LATER if waiting else ExitCode.OK

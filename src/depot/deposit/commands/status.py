@@ -1,0 +1,124 @@
+"""``depot status`` and ``depot report``: what the ledger knows, for people and for programs."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from typing import Any, TextIO
+from urllib.parse import quote
+
+import click
+import orjson
+
+from depot.deposit.cli import run_with_exit_codes
+from depot.deposit.errors import ExitCode
+
+LEDGER = click.option("--ledger", "ledger_path", default="depot-ledger.sqlite3", show_default=True,
+                      help="The ledger: a SQLite file, or a postgresql:// URL.")
+STATE_ORDER = ("planned", "uncertain", "created", "uploaded", "published", "verified", "failed")
+
+
+@click.command("status")
+@LEDGER
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def status(ledger_path: str, as_json: bool) -> None:
+    """Counts by state, errors by HTTP status (as the pilot's Table 5), throughput and what is left."""
+    run_with_exit_codes(lambda: show_status(ledger_path, as_json))
+
+
+def show_status(ledger_path: str, as_json: bool, out: TextIO | None = None) -> int:
+    from depot.deposit.ledger import Ledger
+
+    out = out or sys.stdout
+    ledger = Ledger.open(ledger_path)
+    try:
+        counts = ledger.counts_by_state()
+        errors = ledger.errors_by_status()
+        speed = ledger.throughput()
+        failures = ledger.failures()
+    finally:
+        ledger.close()
+    left = sum(counts.get(s, 0) for s in ("planned", "uncertain", "created", "uploaded"))
+    if as_json:
+        out.write(orjson.dumps({"states": counts, "left": left, "errors_by_status": errors, "throughput": speed,
+                                "failures": [{"key": k, "step": s, "status": st, "message": m}
+                                             for k, s, st, m in failures]}).decode() + "\n")
+        return ExitCode.OK
+    total = sum(counts.values())
+    out.write(f"specimens: {total}\n")
+    for state in STATE_ORDER:
+        if counts.get(state):
+            out.write(f"  {state:<10} {counts[state]:>8}\n")
+    out.write(f"left to do: {left}\n")
+    if errors:
+        n = sum(errors.values())
+        out.write("errors by HTTP status (requests):\n")
+        for code, count in sorted(errors.items(), key=lambda kv: -kv[1]):
+            out.write(f"  {code:<8} {count:>7}  {100 * count / n:5.1f} %\n")
+    if speed.get("records_per_hour"):
+        out.write(f"throughput: {speed['records_per_hour']:.0f} records/hour over {speed['published']} records, "
+                  f"{speed['requests']} requests\n")
+    for key, step, status_code, message in failures:
+        out.write(f"failed {key} at {step} ({status_code}): {message}\n")
+    return ExitCode.OK
+
+
+@click.command("report")
+@LEDGER
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default="-", show_default=True,
+              help="File to write ('-' for standard output).")
+def report(ledger_path: str, fmt: str, output: str) -> None:
+    """Per specimen: key, state, DOI, record URL, concept DOI, and each file's link and checksum."""
+    def go() -> int:
+        with click.open_file(output, "w", encoding="utf-8", lazy=False) as fh:
+            write_report(ledger_path, fmt, fh)  # type: ignore[arg-type]
+        return ExitCode.OK
+
+    run_with_exit_codes(go)
+
+
+def file_link(record_url: str | None, name: str) -> str | None:
+    """The download URL of a record's file, from the record's landing page URL (Zenodo and Depot alike)."""
+    if not record_url or "/records/" not in record_url:
+        return None
+    base, _, recid = record_url.rstrip("/").rpartition("/records/")
+    return f"{base}/api/records/{recid}/files/{quote(name)}/content"
+
+
+def rows(ledger_path: str) -> Any:
+    from depot.deposit.ledger import Ledger
+
+    ledger = Ledger.open(ledger_path)
+    try:
+        for claim, record_url, concept_doi in ledger.iter_report():
+            yield {
+                "key": claim.key, "state": claim.state, "doi": claim.doi, "record_url": record_url,
+                "concept_doi": concept_doi, "deposition_id": claim.deposition_id,
+                "error": claim.last_error if claim.state == "failed" else None,
+                "files": [{"name": f.name, "size": f.size, "md5": f.md5, "sha256": f.sha256,
+                           "link": file_link(record_url, f.name)} for f in claim.files],
+            }
+    finally:
+        ledger.close()
+
+
+def write_report(ledger_path: str, fmt: str, fh: TextIO) -> int:
+    count = 0
+    if fmt == "json":
+        fh.write("[\n")
+        for i, row in enumerate(rows(ledger_path)):
+            fh.write(("," if i else "") + orjson.dumps(row).decode() + "\n")
+            count += 1
+        fh.write("]\n")
+        return count
+    writer = csv.writer(fh)
+    writer.writerow(["key", "state", "doi", "record_url", "concept_doi", "file", "size", "md5", "sha256", "link",
+                     "error"])
+    for row in rows(ledger_path):
+        for f in row["files"] or [{}]:
+            writer.writerow([row["key"], row["state"], row["doi"], row["record_url"], row["concept_doi"],
+                             f.get("name"), f.get("size"), f.get("md5"), f.get("sha256"), f.get("link"),
+                             row["error"]])
+        count += 1
+    return count

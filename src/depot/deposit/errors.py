@@ -1,0 +1,105 @@
+"""The depositor's errors. One base, classified by behaviour in ``policy.classify``.
+
+DepotError
+ ├── ConfigError          bad settings, flags, token or target: fix and rerun (exit USAGE)
+ ├── SourceError          a dataset that cannot be read at all (one bad row is a problem, not an error)
+ ├── ProfileError         a mapping profile that cannot be loaded
+ ├── LedgerError          the ledger database is unusable (locked, newer schema, unreachable): fatal
+ ├── TransportError       no HTTP answer: refused, reset, timed out (``sent`` says if it may have arrived)
+ ├── HTTPStatusError      an HTTP answer >= 400 (status, message, headers)
+ │    ├── ValidationError 400 with Zenodo's field errors: the record fails alone, with this message
+ │    └── AuthError       401/403: the token is wrong or lacks rights: the run stops
+ └── IntegrityError       the server's checksum differs from the bytes we sent
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import IntEnum
+from typing import Any
+
+
+class DepotError(Exception):
+    """Base of every error the depositor raises on purpose."""
+
+    step: str | None = None  # the request step (create, upload, publish...) it happened in, if any
+
+
+class ConfigError(DepotError):
+    """Raised for unusable settings: an unknown target, a missing token, a bad flag value."""
+
+
+class SourceError(DepotError):
+    """Raised when a source as a whole cannot be read (missing file, not an archive, no core)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class ProfileError(DepotError):
+    """Raised when a mapping profile cannot be loaded: unknown name, bad TOML, a broken template."""
+
+
+class LedgerError(DepotError):
+    """Raised when the ledger database cannot be opened or written; the run stops (nothing is lost)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"ledger {url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+class TransportError(DepotError):
+    """Raised when a request got no HTTP answer; ``sent`` is False only if it surely never arrived."""
+
+    def __init__(self, message: str, *, sent: bool = True) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
+class HTTPStatusError(DepotError):
+    """Raised for an HTTP answer with status >= 400; carries the repository's message and headers."""
+
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.message = message
+        self.headers: Mapping[str, str] = headers or {}
+
+
+class ValidationError(HTTPStatusError):
+    """Raised for a 400 answer listing field errors (``errors`` = [{"field", "messages"}])."""
+
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None, *,
+                 errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(status, message, headers)
+        self.errors = errors or []
+
+
+class AuthError(HTTPStatusError):
+    """Raised for 401/403: the token is missing, wrong, or may not do this."""
+
+
+class IntegrityError(DepotError):
+    """Raised when a file's checksum on the server differs from what was read and sent."""
+
+    def __init__(self, path: str, algorithm: str, expected: str, found: str | None) -> None:
+        super().__init__(f"{path}: {algorithm} {found or 'missing'} on the repository, {expected} sent")
+        self.path = path
+        self.algorithm = algorithm
+        self.expected = expected
+        self.found = found
+
+
+class ExitCode(IntEnum):
+    """``depot`` exit codes (closed set, as rclone's): documented in docs/errors.md."""
+
+    OK = 0  # everything planned is published (or nothing to do)
+    RECORDS_FAILED = 1  # the run finished, but some records failed (see depot status / report)
+    USAGE = 2  # bad flags, settings, source or profile: nothing was sent
+    FATAL = 3  # stopped early: credentials refused, ledger unusable
+    INTERRUPTED = 4  # stopped by Ctrl-C or SIGTERM; run again to resume
+    CHECK_FAILED = 5  # depot check found problems
+    RETRY_LATER = 6  # records are waiting for a retry (e.g. an outage outlasted the run's patience)

@@ -1,0 +1,5 @@
+"""The ledger: the depositor's durable journal, one row per specimen (SQLite by default, PostgreSQL by URL)."""
+
+from depot.deposit.ledger.store import Claim, FileRow, Ledger, PlanSummary
+
+__all__ = ["Claim", "FileRow", "Ledger", "PlanSummary"]

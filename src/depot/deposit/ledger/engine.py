@@ -1,0 +1,80 @@
+"""Opening the ledger's database: SQLite (WAL) from a path, PostgreSQL from a URL, migrated on open."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from depot.deposit.errors import LedgerError
+
+VERSION_TABLE = "depot_ledger_version"
+
+
+def database_url(path_or_url: str | Path) -> str:
+    text = str(path_or_url)
+    if "://" in text:
+        return "postgresql+psycopg://" + text[len("postgresql://"):] if text.startswith("postgresql://") else text
+    return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+def create_engine(url: str) -> sa.Engine:
+    dumps = lambda v: orjson.dumps(v).decode()  # noqa: E731
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, json_serializer=dumps, json_deserializer=orjson.loads,
+                                  connect_args={"check_same_thread": False, "timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a committed transition survives kill -9 of the depositor (the
+            # stated requirement); only an OS crash could lose the last few, never corrupt the file.
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(conn: sa.Connection) -> None:
+            # Every ledger transaction may write: take the write lock up front so two depositors on one
+            # ledger queue instead of failing on a read-to-write upgrade.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return sa.create_engine(url, json_serializer=dumps, json_deserializer=orjson.loads, pool_pre_ping=True)
+
+
+def _alembic_config() -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(files("depot.deposit.ledger") / "migrations"))
+    return cfg
+
+
+def migrate(engine: sa.Engine, url: str) -> None:
+    """Upgrade to the newest schema; a ledger written by a newer Depot is refused, not touched."""
+    cfg = _alembic_config()
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
+            known = {rev.revision for rev in ScriptDirectory.from_config(cfg).walk_revisions()}
+            if current is not None and current not in known:
+                raise LedgerError(url, f"written by a newer Depot (schema {current}, this one knows up to {head})")
+            if current != head:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                conn.commit()
+    except sa.exc.SQLAlchemyError as exc:
+        raise LedgerError(url, f"cannot open: {exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc

@@ -1,0 +1,395 @@
+"""I/O: the Ledger. Every state transition is one short, durable transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from depot.deposit.errors import LedgerError
+from depot.deposit.ledger.engine import create_engine, database_url, migrate
+from depot.deposit.ledger.tables import ACTIVE, attempts, files, runs, specimens, versions
+from depot.deposit.models import PlannedRecord
+
+BATCH = 500
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _now() -> str:
+    return _iso(datetime.now(UTC))
+
+
+def _hash(value: Any) -> str:
+    return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+@dataclass(frozen=True)
+class FileRow:
+    name: str
+    path: str
+    size: int | None
+    md5: str | None
+    sha256: str | None
+    uploaded: bool
+    server_checksum: str | None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A specimen as the runner sees it while it holds the lease."""
+
+    key: str
+    state: str
+    step: str | None
+    deposition_id: int | None
+    bucket_url: str | None
+    doi: str | None
+    metadata: dict[str, Any]
+    attempts: int
+    files: tuple[FileRow, ...]
+    last_status: int | None = None
+    last_error: str | None = None
+
+
+@dataclass
+class PlanSummary:
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    retried: int = 0  # failed before, planned again
+    published_changed: int = 0  # published, but the source changed since (a job for depot sync)
+    skipped: int = 0  # records with problems: not planned
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.new + self.changed + self.unchanged + self.retried + self.published_changed + self.skipped
+
+
+def _fingerprint(record: PlannedRecord) -> str:
+    parts: list[tuple[str, int | None, int | str | None]] = []
+    for spec in record.files:
+        try:
+            st = os.stat(spec.path)
+            parts.append((spec.name, st.st_size, st.st_mtime_ns))
+        except OSError:
+            parts.append((spec.name, None, None))
+    parts += [(name, len(data), hashlib.md5(data).hexdigest()) for name, data in record.sidecars]
+    return _hash([record.metadata, parts])
+
+
+class Ledger:
+    """The journal of one deposit job. ``Ledger.open(path_or_url)`` creates or migrates it."""
+
+    def __init__(self, engine: sa.Engine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+
+    @classmethod
+    def open(cls, path_or_url: str | Path) -> Ledger:
+        url = database_url(path_or_url)
+        engine = create_engine(url)
+        migrate(engine, url)
+        return cls(engine, url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _tx(self) -> Any:
+        try:
+            return self.engine.begin()
+        except sa.exc.OperationalError as exc:
+            raise LedgerError(self.url, str(exc).splitlines()[0]) from exc
+
+    # -- planning -------------------------------------------------------------------------------------
+    def plan(self, records: Iterable[PlannedRecord], *, sidecar_dir: Path | None = None) -> PlanSummary:
+        """Insert new specimens, refresh changed ones not yet created; streams in batches of 500."""
+        summary = PlanSummary()
+        batch: list[PlannedRecord] = []
+        seq = self._max_seq()
+        for record in records:
+            if record.problems:
+                summary.skipped += 1
+                summary.problems.extend((record.key, p) for p in record.problems)
+                continue
+            batch.append(record)
+            if len(batch) >= BATCH:
+                seq = self._plan_batch(batch, summary, seq, sidecar_dir)
+                batch = []
+        if batch:
+            self._plan_batch(batch, summary, seq, sidecar_dir)
+        return summary
+
+    def _max_seq(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(specimens.c.seq), 0))).scalar_one())
+
+    def _plan_batch(self, batch: list[PlannedRecord], summary: PlanSummary, seq: int,
+                    sidecar_dir: Path | None) -> int:
+        now = _now()
+        with self._tx() as conn:
+            existing = {r.key: r for r in conn.execute(
+                sa.select(specimens.c.key, specimens.c.state, specimens.c.fingerprint, specimens.c.last_status)
+                .where(specimens.c.key.in_([r.key for r in batch])))}
+            for record in batch:
+                fingerprint = _fingerprint(record)
+                old = existing.get(record.key)
+                if old is not None and old.fingerprint == fingerprint and old.state != "failed":
+                    summary.unchanged += 1
+                    continue
+                if old is not None and old.state in ("published", "verified"):
+                    summary.published_changed += 1
+                    continue
+                if old is not None and old.state not in ("planned", "failed"):
+                    summary.unchanged += 1  # in flight: finish with what was created
+                    continue
+                if old is not None and old.state == "failed" and old.fingerprint == fingerprint and \
+                        old.last_status is not None and 400 <= old.last_status < 500:
+                    summary.unchanged += 1  # the repository refused it; unchanged data would be refused again
+                    continue
+                specs = list(record.files) + self._write_sidecars(record, sidecar_dir)
+                values = {"state": "planned", "step": None, "metadata": record.metadata,
+                          "metadata_hash": _hash(record.metadata), "fingerprint": fingerprint, "attempts": 0,
+                          "retry_at": None, "last_status": None, "last_error": None, "updated_at": now}
+                if old is None:
+                    seq += 1
+                    conn.execute(specimens.insert().values(key=record.key, seq=seq, created_at=now, **values))
+                    summary.new += 1
+                else:
+                    conn.execute(specimens.update().where(specimens.c.key == record.key).values(**values))
+                    conn.execute(files.delete().where(files.c.specimen_key == record.key))
+                    if old.state == "failed":
+                        summary.retried += 1
+                    else:
+                        summary.changed += 1
+                if specs:
+                    conn.execute(files.insert(), [
+                        {"specimen_key": record.key, "name": s.name, "position": i, "path": s.path, "size": s.size,
+                         "md5": s.md5, "sha256": s.sha256, "uploaded": False} for i, s in enumerate(specs)])
+        return seq
+
+    def _write_sidecars(self, record: PlannedRecord, sidecar_dir: Path | None) -> list[Any]:
+        from depot.deposit.models import FileSpec
+
+        out = []
+        for name, data in record.sidecars:
+            if sidecar_dir is None:
+                raise LedgerError(self.url, "a profile made sidecar files but no folder was given for them")
+            folder = sidecar_dir / hashlib.sha256(record.key.encode()).hexdigest()[:16]
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / name
+            tmp = path.with_suffix(path.suffix + ".tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+            out.append(FileSpec(str(path), name, len(data)))
+        return out
+
+    # -- claiming -------------------------------------------------------------------------------------
+    def claim(self, n: int, *, owner: str, lease_seconds: float, now: datetime) -> list[Claim]:
+        """Lease up to ``n`` ready specimens to ``owner``; a lease that expires frees the specimen again."""
+        stamp, until = _iso(now), _iso(now + timedelta(seconds=lease_seconds))
+        ready = sa.and_(specimens.c.state.in_(ACTIVE),
+                        sa.or_(specimens.c.retry_at.is_(None), specimens.c.retry_at <= stamp),
+                        sa.or_(specimens.c.lease_until.is_(None), specimens.c.lease_until < stamp))
+        with self._tx() as conn:
+            query = sa.select(specimens.c.key).where(ready).order_by(specimens.c.seq).limit(n)
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            keys = list(conn.execute(query).scalars())
+            if not keys:
+                return []
+            conn.execute(specimens.update().where(specimens.c.key.in_(keys), ready)
+                         .values(lease_owner=owner, lease_until=until))
+            return self._load(conn, keys)
+
+    def next_ready_in(self, *, now: datetime) -> float | None:
+        """Seconds until some active specimen may be claimed (0 if one is ready); None if none is active."""
+        stamp = _iso(now)
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(sa.func.count(), sa.func.min(specimens.c.retry_at),
+                                         sa.func.min(specimens.c.lease_until))
+                               .where(specimens.c.state.in_(ACTIVE))).one()
+        if not row[0]:
+            return None
+        times = [t for t in (row[1], row[2]) if t and t > stamp]
+        if not times:
+            return 0.0
+        return max(0.0, (datetime.fromisoformat(min(times)) - now).total_seconds())
+
+    def release_dead_leases(self, hostname: str, alive: Any) -> int:
+        """Free leases held by processes of this host that no longer run (a killed depositor's claims).
+
+        Owners are ``host:pid:nonce``; leases of other hosts can only expire. ``alive(pid)`` says if a
+        process runs. Returns how many specimens were freed.
+        """
+        with self._tx() as conn:
+            owners = [o for o in conn.execute(sa.select(specimens.c.lease_owner).where(
+                specimens.c.lease_owner.is_not(None)).distinct()).scalars()]
+            dead = [o for o in owners if o.split(":")[0] == hostname and o.split(":")[1].isdigit()
+                    and not alive(int(o.split(":")[1]))]
+            if not dead:
+                return 0
+            result = conn.execute(specimens.update().where(specimens.c.lease_owner.in_(dead))
+                                  .values(lease_owner=None, lease_until=None))
+            return int(result.rowcount or 0)
+
+    def release(self, key: str, owner: str) -> None:
+        with self._tx() as conn:
+            conn.execute(specimens.update().where(specimens.c.key == key, specimens.c.lease_owner == owner)
+                         .values(lease_owner=None, lease_until=None))
+
+    def get(self, key: str) -> Claim:
+        with self.engine.connect() as conn:
+            found = self._load(conn, [key])
+        if not found:
+            raise LedgerError(self.url, f"no specimen {key!r}")
+        return found[0]
+
+    def _load(self, conn: sa.Connection, keys: list[str]) -> list[Claim]:
+        rows = conn.execute(sa.select(specimens).where(specimens.c.key.in_(keys)).order_by(specimens.c.seq)).all()
+        file_rows: dict[str, list[FileRow]] = {k: [] for k in keys}
+        for f in conn.execute(sa.select(files).where(files.c.specimen_key.in_(keys)).order_by(files.c.position)):
+            file_rows[f.specimen_key].append(FileRow(f.name, f.path, f.size, f.md5, f.sha256, bool(f.uploaded),
+                                                     f.server_checksum))
+        return [Claim(r.key, r.state, r.step, r.deposition_id, r.bucket_url, r.doi, r.metadata, r.attempts,
+                      tuple(file_rows[r.key]), r.last_status, r.last_error) for r in rows]
+
+    # -- transitions ----------------------------------------------------------------------------------
+    def _set(self, key: str, **values: Any) -> None:
+        values["updated_at"] = _now()
+        with self._tx() as conn:
+            conn.execute(specimens.update().where(specimens.c.key == key).values(**values))
+
+    def mark_uncertain(self, key: str, step: str) -> None:
+        self._set(key, state="uncertain", step=step)
+
+    def mark_planned(self, key: str) -> None:
+        self._set(key, state="planned", step=None, deposition_id=None, bucket_url=None)
+
+    def mark_uploaded(self, key: str) -> None:
+        self._set(key, state="uploaded", step=None)
+
+    def mark_created(self, key: str, *, deposition_id: int, bucket_url: str,
+                     record: dict[str, Any] | None = None) -> None:
+        state = "created"
+        with self._tx() as conn:
+            pending = conn.execute(sa.select(sa.func.count()).select_from(files).where(
+                files.c.specimen_key == key, files.c.uploaded.is_(False))).scalar_one()
+            if not pending:
+                state = "uploaded"
+            conn.execute(specimens.update().where(specimens.c.key == key).values(
+                state=state, step=None, deposition_id=deposition_id, bucket_url=bucket_url, updated_at=_now()))
+
+    def mark_file_uploaded(self, key: str, name: str, *, server_checksum: str, md5: str, sha256: str,
+                           size: int) -> None:
+        with self._tx() as conn:
+            conn.execute(files.update().where(files.c.specimen_key == key, files.c.name == name).values(
+                uploaded=True, server_checksum=server_checksum, md5=md5, sha256=sha256, size=size))
+            pending = conn.execute(sa.select(sa.func.count()).select_from(files).where(
+                files.c.specimen_key == key, files.c.uploaded.is_(False))).scalar_one()
+            if not pending:
+                conn.execute(specimens.update().where(specimens.c.key == key, specimens.c.state == "created")
+                             .values(state="uploaded", updated_at=_now()))
+
+    def mark_published(self, key: str, *, doi: str | None, concept_doi: str | None, record_url: str | None,
+                       record: dict[str, Any] | None = None) -> None:
+        now = _now()
+        with self._tx() as conn:
+            row = conn.execute(sa.select(specimens.c.deposition_id, specimens.c.metadata_hash)
+                               .where(specimens.c.key == key)).one()
+            deposition_id = int((record or {}).get("id") or row.deposition_id)
+            conn.execute(specimens.update().where(specimens.c.key == key).values(
+                state="published", step=None, doi=doi, concept_doi=concept_doi, record_url=record_url,
+                deposition_id=deposition_id, retry_at=None, published_at=now, updated_at=now))
+            checksums = sorted((f.name, f.md5) for f in conn.execute(
+                sa.select(files.c.name, files.c.md5).where(files.c.specimen_key == key)))
+            number = conn.execute(sa.select(sa.func.count()).select_from(versions)
+                                  .where(versions.c.specimen_key == key)).scalar_one()
+            exists = conn.execute(sa.select(versions.c.version).where(
+                versions.c.specimen_key == key, versions.c.deposition_id == deposition_id)).first()
+            if exists is None:
+                conn.execute(versions.insert().values(
+                    specimen_key=key, deposition_id=deposition_id, version=number + 1, doi=doi,
+                    concept_doi=concept_doi, metadata_hash=row.metadata_hash, files_hash=_hash(checksums),
+                    published_at=now))
+
+    def mark_retry(self, key: str, *, step: str, status: int | None, message: str, retry_at: datetime) -> None:
+        with self._tx() as conn:
+            conn.execute(specimens.update().where(specimens.c.key == key).values(
+                attempts=specimens.c.attempts + 1, retry_at=_iso(retry_at), last_status=status,
+                last_error=message[:4000], updated_at=_now()))
+
+    def mark_failed(self, key: str, *, step: str, status: int | None, message: str) -> None:
+        self._set(key, state="failed", step=step, last_status=status, last_error=message[:4000],
+                  attempts=specimens.c.attempts + 1)
+
+    def record_attempt(self, key: str | None, step: str, status: int | None, error: str | None,
+                       seconds: float) -> None:
+        with self._tx() as conn:
+            conn.execute(attempts.insert().values(specimen_key=key, step=step, status=status, error=error,
+                                                  duration_ms=int(seconds * 1000), at=_now()))
+
+    # -- runs and reports -----------------------------------------------------------------------------
+    def start_run(self, *, target: str, source: str, profile: str) -> int:
+        with self._tx() as conn:
+            return int(conn.execute(runs.insert().values(started=_now(), target=target, source=source,
+                                                         profile=profile)).inserted_primary_key[0])
+
+    def finish_run(self, run_id: int, *, published: int, failed: int, outcome: str) -> None:
+        with self._tx() as conn:
+            conn.execute(runs.update().where(runs.c.id == run_id).values(
+                finished=_now(), published=published, failed=failed, outcome=outcome))
+
+    def counts_by_state(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return {r[0]: int(r[1]) for r in conn.execute(
+                sa.select(specimens.c.state, sa.func.count()).group_by(specimens.c.state))}
+
+    def errors_by_status(self) -> dict[str, int]:
+        """Failed requests by HTTP status ("network" when no answer came), as the seed's Table 5."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(attempts.c.status, sa.func.count()).where(
+                sa.or_(attempts.c.status.is_(None), attempts.c.status >= 400)).group_by(attempts.c.status)).all()
+        return {str(s) if s is not None else "network": int(n) for s, n in sorted(rows, key=lambda r: r[0] or 0)}
+
+    def failures(self, limit: int = 20) -> list[tuple[str, str | None, int | None, str | None]]:
+        with self.engine.connect() as conn:
+            return [(r.key, r.step, r.last_status, r.last_error) for r in conn.execute(
+                sa.select(specimens).where(specimens.c.state == "failed").order_by(specimens.c.seq).limit(limit))]
+
+    def iter_report(self) -> Iterator[tuple[Claim, str | None, str | None]]:
+        """(specimen, record URL, concept DOI) in source order, in pages (bounded memory)."""
+        last = 0
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(sa.select(specimens.c.key, specimens.c.seq, specimens.c.record_url,
+                                              specimens.c.concept_doi).where(specimens.c.seq > last)
+                                    .order_by(specimens.c.seq).limit(BATCH)).all()
+                if not rows:
+                    return
+                claims = {c.key: c for c in self._load(conn, [r.key for r in rows])}
+            for r in rows:
+                yield claims[r.key], r.record_url, r.concept_doi
+            last = rows[-1].seq
+
+    def throughput(self) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(sa.func.min(specimens.c.published_at), sa.func.max(specimens.c.published_at),
+                                         sa.func.count(specimens.c.published_at))).one()
+            reqs = conn.execute(sa.select(sa.func.count(), sa.func.min(attempts.c.at), sa.func.max(attempts.c.at))
+                                .select_from(attempts)).one()
+        out: dict[str, Any] = {"published": int(row[2]), "requests": int(reqs[0])}
+        if row[0] and row[1] and row[2] > 1:
+            seconds = (datetime.fromisoformat(row[1]) - datetime.fromisoformat(row[0])).total_seconds()
+            out["records_per_hour"] = round(row[2] / seconds * 3600, 1) if seconds > 0 else None
+        return out

@@ -1,0 +1,87 @@
+"""The ledger's tables: one row per specimen, its files, every attempt, every published version, runs."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+STATES = ("planned", "created", "uploaded", "published", "verified", "failed", "uncertain")
+ACTIVE = ("planned", "created", "uploaded", "uncertain")
+
+specimens = sa.Table(
+    "specimens", metadata,
+    sa.Column("key", sa.String(500), primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=False),  # source order, so work proceeds as the data manager expects
+    sa.Column("state", sa.String(12), nullable=False),
+    sa.Column("step", sa.String(20), nullable=True),  # the uncertain or failed step
+    sa.Column("deposition_id", sa.BigInteger, nullable=True),
+    sa.Column("bucket_url", sa.String(1000), nullable=True),
+    sa.Column("doi", sa.String(255), nullable=True),
+    sa.Column("concept_doi", sa.String(255), nullable=True),
+    sa.Column("record_url", sa.String(1000), nullable=True),
+    sa.Column("metadata", sa.JSON(none_as_null=True), nullable=False),
+    sa.Column("metadata_hash", sa.String(64), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),  # metadata + file names/sizes/mtimes
+    sa.Column("problems", sa.Text, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("retry_at", sa.String(40), nullable=True),
+    sa.Column("lease_owner", sa.String(100), nullable=True),
+    sa.Column("lease_until", sa.String(40), nullable=True),
+    sa.Column("last_status", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+    sa.Column("published_at", sa.String(40), nullable=True),
+    sa.Index("ix_specimens_state_seq", "state", "seq"),
+)
+
+files = sa.Table(
+    "files", metadata,
+    sa.Column("specimen_key", sa.String(500), sa.ForeignKey("specimens.key", ondelete="CASCADE"), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("path", sa.String(4096), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=True),
+    sa.Column("mtime_ns", sa.BigInteger, nullable=True),
+    sa.Column("md5", sa.String(32), nullable=True),
+    sa.Column("sha256", sa.String(64), nullable=True),
+    sa.Column("uploaded", sa.Boolean, nullable=False, default=False),
+    sa.Column("server_checksum", sa.String(100), nullable=True),
+)
+
+attempts = sa.Table(
+    "attempts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("specimen_key", sa.String(500), nullable=True, index=True),
+    sa.Column("step", sa.String(20), nullable=False),
+    sa.Column("status", sa.Integer, nullable=True),  # None: no HTTP answer
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+    sa.Column("at", sa.String(40), nullable=False),
+)
+
+versions = sa.Table(
+    "versions", metadata,
+    sa.Column("specimen_key", sa.String(500), primary_key=True),
+    sa.Column("deposition_id", sa.BigInteger, primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("doi", sa.String(255), nullable=True),
+    sa.Column("concept_doi", sa.String(255), nullable=True),
+    sa.Column("metadata_hash", sa.String(64), nullable=False),
+    sa.Column("files_hash", sa.String(64), nullable=False),
+    sa.Column("published_at", sa.String(40), nullable=False),
+)
+
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("started", sa.String(40), nullable=False),
+    sa.Column("finished", sa.String(40), nullable=True),
+    sa.Column("target", sa.String(1000), nullable=False),
+    sa.Column("source", sa.String(4096), nullable=False),
+    sa.Column("profile", sa.String(255), nullable=False),
+    sa.Column("published", sa.Integer, nullable=False, default=0),
+    sa.Column("failed", sa.Integer, nullable=False, default=0),
+    sa.Column("outcome", sa.String(20), nullable=True),
+)

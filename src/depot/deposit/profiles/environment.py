@@ -1,0 +1,102 @@
+"""The sandboxed Jinja environment profile templates run in, and what a template sees of a specimen.
+
+A term a specimen lacks is a :class:`MissingTerm`: printing it, iterating it or computing with it raises
+:class:`MissingTermError` naming the term (as jinja's StrictUndefined does), but it is false in a test, so
+``{% if family %}`` and ``locality or country`` work on specimens that lack a term.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict
+from functools import partial
+from typing import Any
+
+from jinja2 import Undefined, UndefinedError
+from jinja2.sandbox import SandboxedEnvironment
+from jinja2.utils import missing
+
+from depot.deposit.models import Specimen
+from depot.deposit.profiles.filters import FILTERS
+from depot.deposit.sources.terms import term_prefix, term_uri
+
+# names a template sees besides the specimen's terms; they win over a column of the same name
+RESERVED = frozenset({"key", "terms", "files", "media", "vars", "cetaf_id", "known_terms", "row"})
+
+
+class MissingTermError(UndefinedError):
+    """Raised inside a template that prints or computes with a term the specimen does not have."""
+
+    def __init__(self, name: str, message: str | None = None) -> None:
+        super().__init__(message or f"{name!r} is undefined")
+        self.name = name
+
+
+class MissingTerm(Undefined):
+    """Like jinja's StrictUndefined for printing, iterating and arithmetic, but false in tests (as the
+    plain Undefined is); its errors are MissingTermError with the missing name."""
+
+    __slots__ = ()
+
+    def __init__(self, hint: str | None = None, obj: Any = missing, name: str | None = None,
+                 exc: type[Exception] = UndefinedError) -> None:
+        super().__init__(hint, obj, name, exc)  # type: ignore[arg-type]
+        if exc is UndefinedError:  # the sandbox passes SecurityError for unsafe access: keep that one
+            self._undefined_exception = partial(MissingTermError, name or "?")  # type: ignore[assignment]
+
+    def __str__(self) -> str:
+        self._fail_with_undefined_error()
+
+    def __iter__(self) -> Iterator[Any]:
+        self._fail_with_undefined_error()
+
+    def __len__(self) -> int:
+        self._fail_with_undefined_error()
+
+    def __contains__(self, item: object) -> bool:
+        self._fail_with_undefined_error()
+
+
+def _finalize(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def make_environment() -> SandboxedEnvironment:
+    """A sandbox with MissingTerm and the profile filters (HTML fields turn autoescape on themselves)."""
+    env = SandboxedEnvironment(undefined=MissingTerm, finalize=_finalize,
+                               trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(FILTERS)
+    return env
+
+
+def specimen_context(specimen: Specimen, variables: Mapping[str, Any], *, cetaf_term: str,
+                     known_terms: bool) -> dict[str, Any]:
+    """The names a template sees: every term by its simple name, plus ``key``, ``terms``, ``files``,
+    ``media``, ``vars``, ``row``, ``cetaf_id`` (when the CETAF term holds an http(s) URI) and, if asked
+    for, ``known_terms`` (the Darwin/Dublin Core terms with their URIs, in source order)."""
+    context: dict[str, Any] = dict(specimen.terms)
+    context.update(
+        key=specimen.key,
+        terms=dict(specimen.terms),
+        row=specimen.row,
+        vars=variables,
+        files=[{"name": f.name, "path": f.path, "size": f.size,
+                "extension": os.path.splitext(f.name)[1].lower().lstrip(".")} for f in specimen.files],
+        media=[asdict(m) for m in specimen.media],
+    )
+    cetaf = specimen.terms.get(cetaf_term, "").strip()
+    if cetaf.lower().startswith(("http://", "https://")):
+        context["cetaf_id"] = cetaf
+    else:
+        context.pop("cetaf_id", None)
+    if known_terms:
+        context["known_terms"] = [
+            {"name": name, "value": value, "uri": term_uri(name), "prefix": term_prefix(name)}
+            for name, value in specimen.terms.items() if term_uri(name) is not None
+        ]
+    return context
+
+
+def is_missing(value: Any) -> bool:
+    return isinstance(value, Undefined)

@@ -1,0 +1,91 @@
+"""What every source has in common: iteration as a fresh generator, dataset facts, and the specimen key."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from depot.deposit.models import MediaRef, Specimen
+from depot.deposit.sources.errors import SourceError
+from depot.deposit.sources.media import MediaResolver
+from depot.deposit.sources.terms import simple_name
+
+# Chosen once per dataset, never per row: if a row without an occurrenceID fell back to its catalogNumber,
+# filling in that occurrenceID later would change the key and deposit the specimen a second time.
+DEFAULT_KEY_TERMS = ("occurrenceID", "catalogNumber")
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Facts about the whole dataset. ``license`` is the *data* licence (EML or the caller), never a media's."""
+
+    title: str | None = None
+    license: str | None = None
+
+
+class Source(ABC):
+    """A dataset that yields one :class:`Specimen` per specimen, streaming.
+
+    Each ``iter(source)`` is a new generator that reads the data again from the start, holding one row
+    at a time. Use the source as a context manager (or call ``close``) to free what it holds open.
+    """
+
+    kind: str = ""
+
+    def __init__(self, path: Path, *, key_term: str, dataset: DatasetInfo | None = None) -> None:
+        self.path = path
+        self.key_term = key_term  # the term whose value is every specimen's key
+        self.dataset = dataset or DatasetInfo()
+
+    @abstractmethod
+    def _specimens(self) -> Iterator[Specimen]: ...
+
+    def __iter__(self) -> Iterator[Specimen]:
+        return self._specimens()
+
+    def close(self) -> None:  # noqa: B027 - most sources hold nothing open between iterations
+        """Release open files and temporary copies; the source cannot be iterated afterwards."""
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.path} key={self.key_term}>"
+
+
+def choose_key_term(path: Path, available: Collection[str], key_term: str | None) -> str:
+    """The key term for a dataset with these terms: ``key_term`` if given, else occurrenceID, else catalogNumber.
+
+    Raises SourceError when the chosen term is not in the data at all.
+    """
+    if key_term is not None:
+        wanted = simple_name(key_term)
+        if wanted in available:
+            return wanted
+        for name in available:  # unknown names keep their spelling (GBIF downloads lower-case "gbifid")
+            if name.lower() == wanted.lower():
+                return name
+        raise SourceError(path, f"key term {wanted!r} is not in the data (terms: {', '.join(sorted(available))})")
+    for name in DEFAULT_KEY_TERMS:
+        if name in available:
+            return name
+    raise SourceError(path, "no key term: the data has neither occurrenceID nor catalogNumber; "
+                            "choose one with key_term (e.g. key_term='barcode')")
+
+
+def build_specimen(*, key: str, key_term: str, terms: dict[str, str], media: Sequence[MediaRef],
+                   resolver: MediaResolver, row: int | None, problems: Sequence[str] = ()) -> Specimen:
+    """A Specimen with its files resolved; a missing key or image is recorded as a problem."""
+    found: list[str] = list(problems)
+    key = key.strip()
+    if not key:
+        found.append(f"no key: {key_term} is empty")
+    files, missing = resolver.resolve(key, terms, media)
+    return Specimen(key=key, terms=terms, media=tuple(media), files=files, problems=(*found, *missing), row=row)

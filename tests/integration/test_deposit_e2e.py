@@ -1,0 +1,121 @@
+"""End to end: `depot run` against a real `depot serve` on loopback, checked on the server's side."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from depot.deposit.commands.demo import stage
+
+from conftest import start_server
+
+KEYS = 24  # specimens in the bundled TROM subset
+
+
+def depot(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "depot", *args], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Any:
+    data = tmp_path / "repo"
+    data.mkdir()
+    proc, base = start_server(data, None, "--rate-limit", "0", "--search-rate-limit", "0")
+    token = subprocess.run([sys.executable, "-m", "depot", "repo", "create-token", "museum@example.org",
+                            "--data-dir", str(data)], capture_output=True, text=True, check=True).stdout.strip()
+    env = {**os.environ, "DEPOT_TOKEN": token}
+    yield base, env, {"Authorization": f"Bearer {token}"}
+    proc.terminate()
+    proc.wait(10)
+
+
+def server_depositions(base: str, headers: dict[str, str]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        batch = httpx.get(f"{base}/api/deposit/depositions", params={"size": 100, "page": page, "all_versions": 1},
+                          headers=headers).json()
+        out += batch
+        if len(batch) < 100:
+            return out
+        page += 1
+
+
+def keys_of(deposition: dict[str, Any]) -> list[str]:
+    return [r["identifier"] for r in deposition["metadata"].get("related_identifiers", [])
+            if r["relation"] == "isAlternateIdentifier" and r["identifier"].startswith("urn:catalog:TROM")]
+
+
+def run_args(tmp_path: Path, base: str, archive: Path, images: Path, *extra: str) -> list[str]:
+    return ["run", str(archive), "--images", str(images), "--path-template", "{images}/{catalogNumber}.png",
+            "--target", f"{base}/api", "--ledger", str(tmp_path / "ledger.sqlite3"), "--profile", "specimen",
+            "--var", "institution=The Arctic University Museum of Norway", "--progress", "json", *extra]
+
+
+def test_run_publishes_each_specimen_once_with_k_plus_2_requests(served: Any, tmp_path: Path) -> None:
+    base, env, headers = served
+    archive, images = stage(tmp_path)
+    result = depot(*run_args(tmp_path, base, archive, images, "--transfers", "6"), env=env)
+    assert result.returncode == 0, result.stderr
+    progress = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert progress[-1]["published"] == KEYS and progress[-1]["failed"] == 0
+    assert progress[-1]["requests"] == KEYS * 3  # create (with metadata) + one PUT + publish
+    deps = server_depositions(base, headers)
+    assert len(deps) == KEYS and all(d["state"] == "done" and d["doi"] for d in deps)
+    assert sorted(k for d in deps for k in keys_of(d)) == sorted({k for d in deps for k in keys_of(d)})
+    local_md5 = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in images.iterdir()}
+    for d in deps:
+        (f,) = d["files"]
+        assert f["checksum"] == local_md5[f["filename"]]
+    # A second run finds nothing to do and sends nothing.
+    again = depot(*run_args(tmp_path, base, archive, images), env=env)
+    assert again.returncode == 0 and "0 new" in again.stderr
+    assert [json.loads(x) for x in again.stderr.splitlines() if x.startswith("{")][-1]["requests"] == 0
+    status = json.loads(depot("status", "--ledger", str(tmp_path / "ledger.sqlite3"), "--json", env=env).stdout)
+    assert status["states"] == {"published": KEYS} and status["left"] == 0
+    report = depot("report", "--ledger", str(tmp_path / "ledger.sqlite3"), "--format", "json", env=env)
+    rows = json.loads(report.stdout)
+    assert len(rows) == KEYS and all(r["doi"] and r["files"][0]["link"] for r in rows)
+    r = httpx.get(rows[0]["files"][0]["link"])
+    assert r.status_code == 200 and hashlib.md5(r.content).hexdigest() == rows[0]["files"][0]["md5"]
+
+
+def test_kill_and_resume_publishes_each_specimen_exactly_once(tmp_path: Path) -> None:
+    data = tmp_path / "repo"
+    data.mkdir()
+    profile = tmp_path / "slow.toml"
+    profile.write_text("[rules.publish]\nlatency = { median_ms = 150, sigma = 0.3 }\n")
+    proc, base = start_server(data, None, "--rate-limit", "0", "--faults", str(profile))
+    try:
+        token = subprocess.run([sys.executable, "-m", "depot", "repo", "create-token", "m@example.org",
+                                "--data-dir", str(data)], capture_output=True, text=True, check=True).stdout.strip()
+        env = {**os.environ, "DEPOT_TOKEN": token}
+        archive, images = stage(tmp_path)
+        for pause in (1.0, 1.5):
+            runner = subprocess.Popen([sys.executable, "-m", "depot", *run_args(tmp_path, base, archive, images,
+                                                                                "--transfers", "3")],
+                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(pause)
+            runner.send_signal(signal.SIGKILL)
+            runner.wait(10)
+        final = depot(*run_args(tmp_path, base, archive, images), env=env)
+        assert final.returncode == 0, final.stderr
+        deps = server_depositions(base, {"Authorization": f"Bearer {token}"})
+        published = [d for d in deps if d["submitted"]]
+        keys = [k for d in published for k in keys_of(d)]
+        assert len(keys) == KEYS and len(set(keys)) == KEYS  # every specimen, none twice
+        assert [d for d in deps if not d["submitted"]] == []  # no stray draft
+    finally:
+        proc.terminate()
+        proc.wait(10)
