@@ -41,6 +41,7 @@ def deposit(base: str, token: str, csv: Path, images: Path, ledger: Path, *extra
     result = subprocess.run([sys.executable, "-m", "depot", "run", str(csv), "--images", str(images),
                              "--path-template", "{images}/sheet.png", "--target", f"{base}/api", "--ledger",
                              str(ledger), "--profile", "specimen", "--var", "institution=Bench Herbarium",
+                             "--var", "license=cc-by-4.0",
                              "--progress", "json", *extra], capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - started
     if result.returncode != 0:

@@ -103,7 +103,8 @@ class Runner:
                     idle_rounds += 1
                     if idle_rounds > 2:
                         return  # nothing left to do by anyone
-                await asyncio.sleep(min(wait if wait is not None else 0.2, 2.0))
+                # Others of ours are busy: their records may finish (or fail) any moment, so look again soon.
+                await asyncio.sleep(0.05 if self._in_flight else min(wait if wait is not None else 0.2, 2.0))
                 continue
             idle_rounds = 0
             self._in_flight += 1

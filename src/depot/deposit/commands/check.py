@@ -57,7 +57,7 @@ def dry_run(source: dict[str, Any], rate_limit: str, problems_file: Path, out: T
             n += 1
             bad = False
             for message in record.problems:
-                problem(record.key, "source", message)
+                problem(record.key, "record", message)
                 bad = True
             file_count = len(record.files) + len(record.sidecars)
             for spec in record.files:

@@ -73,8 +73,13 @@ def deposit(*, ledger_path: str, target: str, token_file: Path | None, repo_dir:
         for key, problem in summary.problems[:10]:
             click.echo(f"  skipped {key}: {problem}", err=True)
         per_minute, per_hour = parse_rate(rate_limit)
-        return asyncio.run(_deposit(ledger, target, token_file, repo_dir, per_minute, per_hour, transfers, retries,
+        code = asyncio.run(_deposit(ledger, target, token_file, repo_dir, per_minute, per_hour, transfers, retries,
                                     low_level_retries, progress_mode, str(source["source"]), profile.name))
+        if code == ExitCode.OK and summary.skipped:
+            click.echo(f"{summary.skipped} specimens were not deposited because of problems; "
+                       "depot check lists them all", err=True)
+            return ExitCode.RECORDS_FAILED
+        return code
     finally:
         ledger.close()
 

@@ -1,0 +1,100 @@
+"""A bad record fails alone with the repository's message; depot check finds problems without sending."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import start_server
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Any:
+    data = tmp_path / "repo"
+    data.mkdir()
+    proc, base = start_server(data, None, "--rate-limit", "0", "--search-rate-limit", "0")
+    token = subprocess.run([sys.executable, "-m", "depot", "repo", "create-token", "museum@example.org",
+                            "--data-dir", str(data)], capture_output=True, text=True, check=True).stdout.strip()
+    yield base, {**os.environ, "DEPOT_TOKEN": token}, {"Authorization": f"Bearer {token}"}
+    proc.terminate()
+    proc.wait(10)
+
+
+def table(tmp_path: Path) -> tuple[Path, Path]:
+    images = tmp_path / "images"
+    images.mkdir()
+    for barcode in ("BR001", "BR002", "BR003"):
+        (images / f"{barcode}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + barcode.encode() * 100)
+    csv = tmp_path / "sheets.csv"
+    # BR002's name is too short for a title: the repository refuses to publish that record.
+    csv.write_text("catalogNumber,scientificName,family\n"
+                   "BR001,Quercus robur L.,Fagaceae\n"
+                   "BR002,Qu,Fagaceae\n"
+                   "BR003,Betula pendula Roth,Betulaceae\n", encoding="utf-8")
+    return csv, images
+
+
+PROFILE = """
+[profile]
+name = "titles-only"
+[metadata]
+upload_type = "image"
+image_type = "photo"
+title = "{{ scientificName }}"
+creators = [{ name = "Test Herbarium" }]
+[[metadata.related_identifiers]]
+identifier = "{{ key }}"
+relation = "isAlternateIdentifier"
+scheme = "other"
+"""
+
+
+def test_bad_record_fails_alone_with_the_repository_message(served: Any, tmp_path: Path) -> None:
+    base, env, headers = served
+    csv, images = table(tmp_path)
+    ledger = tmp_path / "ledger.sqlite3"
+    profile = tmp_path / "titles.toml"
+    profile.write_text(PROFILE, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "depot", "run", str(csv), "--images", str(images),
+                             "--path-template", "{images}/{catalogNumber}.png", "--profile", str(profile),
+                             "--target", f"{base}/api", "--ledger", str(ledger), "--progress", "quiet"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 1, result.stderr  # RECORDS_FAILED
+    status = json.loads(subprocess.run([sys.executable, "-m", "depot", "status", "--ledger", str(ledger), "--json"],
+                                       capture_output=True, text=True, check=True).stdout)
+    assert status["states"] == {"published": 2, "failed": 1}
+    (failure,) = status["failures"]
+    assert failure["key"] == "BR002" and failure["status"] == 400
+    assert "metadata.title" in failure["message"] and "minimum length 3" in failure["message"]
+    deps = httpx.get(f"{base}/api/deposit/depositions", headers=headers).json()
+    assert sorted(d["title"] for d in deps if d["submitted"]) == ["Betula pendula Roth", "Quercus robur L."]
+    assert status["errors_by_status"] == {"400": 1}
+
+
+def test_check_reports_problems_and_budget_without_sending(tmp_path: Path) -> None:
+    csv, images = table(tmp_path)
+    (images / "BR003.png").unlink()  # a missing image
+    problems = tmp_path / "problems.tsv"
+    profile = tmp_path / "titles.toml"
+    profile.write_text(PROFILE, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "depot", "check", str(csv), "--images", str(images),
+                             "--path-template", "{images}/{catalogNumber}.png", "--profile", str(profile),
+                             "--problems-file", str(problems)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 5, result.stdout + result.stderr  # CHECK_FAILED
+    out = result.stdout
+    assert "3 specimens read" in out and "1 ready" in out
+    assert "requests: " in out and "duration at 100/5000" in out
+    listing = problems.read_text().splitlines()
+    assert listing[0] == "key\tkind\tmessage"
+    kinds: dict[str, set[str]] = {}
+    for line in listing[1:]:
+        key, kind, _message = line.split("\t")
+        kinds.setdefault(key, set()).add(kind)
+    assert kinds["BR002"] == {"metadata"} and "record" in kinds["BR003"] and "BR001" not in kinds

@@ -1,0 +1,159 @@
+"""The ledger on SQLite and PostgreSQL: plans, claims and leases, transitions, versions, durability."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from depot.deposit.errors import LedgerError
+from depot.deposit.ledger import Ledger
+from depot.deposit.models import FileSpec, PlannedRecord
+
+from conftest import postgres_admin_url
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield str(tmp_path / "ledger.sqlite3")
+        return
+    admin = sa.engine.make_url(postgres_admin_url()).set(drivername="postgresql+psycopg")
+    name = f"depot_ledger_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield admin.set(database=name).render_as_string(hide_password=False)
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    engine.dispose()
+
+
+def record(key: str, title: str = "A sheet", path: Path | None = None) -> PlannedRecord:
+    files = (FileSpec(str(path), path.name),) if path else ()
+    return PlannedRecord(key, {"title": title}, files)
+
+
+def test_plan_is_incremental(ledger_url: str, tmp_path: Path) -> None:
+    image = tmp_path / "a.png"
+    image.write_bytes(b"png")
+    ledger = Ledger.open(ledger_url)
+    first = ledger.plan([record("k1", path=image), record("k2"), PlannedRecord("k3", {}, problems=("no image",))])
+    assert (first.new, first.skipped, first.problems) == (2, 1, [("k3", "no image")])
+    again = ledger.plan([record("k1", path=image), record("k2", title="Renamed")])
+    assert (again.new, again.unchanged, again.changed) == (0, 1, 1)
+    assert ledger.get("k2").metadata == {"title": "Renamed"}
+    image.write_bytes(b"a new scan")  # a changed file is a changed record too
+    assert ledger.plan([record("k1", path=image)]).changed == 1
+    ledger.close()
+
+
+def test_state_machine_and_versions(ledger_url: str, tmp_path: Path) -> None:
+    image = tmp_path / "a.png"
+    image.write_bytes(b"png")
+    ledger = Ledger.open(ledger_url)
+    ledger.plan([record("k1", path=image)])
+    (claim,) = ledger.claim(5, owner="w1", lease_seconds=60, now=NOW)
+    assert claim.state == "planned" and claim.files[0].name == "a.png"
+    ledger.mark_uncertain("k1", "create")
+    assert ledger.get("k1").state == "uncertain" and ledger.get("k1").step == "create"
+    ledger.mark_created("k1", deposition_id=7, bucket_url="http://x/api/files/b")
+    ledger.mark_file_uploaded("k1", "a.png", server_checksum="md5:abc", md5="abc", sha256="def", size=3)
+    assert ledger.get("k1").state == "uploaded"
+    ledger.mark_published("k1", doi="10.5072/depot.7", concept_doi="10.5072/depot.6",
+                          record_url="http://x/records/7")
+    assert ledger.counts_by_state() == {"published": 1}
+    ledger.record_attempt("k1", "publish", 504, "Gateway Timeout", 1.5)
+    ledger.record_attempt("k1", "create", None, "reset", 0.1)
+    assert ledger.errors_by_status() == {"network": 1, "504": 1}
+    (row, url, concept) = next(ledger.iter_report())
+    assert row.doi == "10.5072/depot.7" and url == "http://x/records/7" and concept == "10.5072/depot.6"
+    with ledger.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT version, doi FROM versions").all() == [(1, "10.5072/depot.7")]
+    ledger.close()
+
+
+def test_leases_expire_and_are_not_shared(ledger_url: str) -> None:
+    a, b = Ledger.open(ledger_url), Ledger.open(ledger_url)  # two connections, as two workers would have
+    a.plan([record(f"k{i}") for i in range(4)])
+    got_a = a.claim(3, owner="a", lease_seconds=60, now=NOW)
+    got_b = b.claim(3, owner="b", lease_seconds=60, now=NOW)
+    assert [c.key for c in got_a] == ["k0", "k1", "k2"] and [c.key for c in got_b] == ["k3"]
+    assert b.claim(3, owner="b", lease_seconds=60, now=NOW + timedelta(seconds=30)) == []
+    later = b.claim(3, owner="b", lease_seconds=60, now=NOW + timedelta(seconds=61))
+    assert [c.key for c in later] == ["k0", "k1", "k2"]
+    assert a.next_ready_in(now=NOW + timedelta(seconds=61)) == 0.0  # k3's lease has run out
+    assert a.next_ready_in(now=NOW + timedelta(seconds=62)) == 0.0
+    a.claim(1, owner="a", lease_seconds=60, now=NOW + timedelta(seconds=61))
+    assert b.next_ready_in(now=NOW + timedelta(seconds=61)) == pytest.approx(60, abs=1)
+    a.close()
+    b.close()
+
+
+def test_retry_waits_and_failure_is_kept(ledger_url: str) -> None:
+    ledger = Ledger.open(ledger_url)
+    ledger.plan([record("k1"), record("k2")])
+    ledger.mark_retry("k1", step="create", status=503, message="Service Unavailable",
+                      retry_at=NOW + timedelta(seconds=30))
+    assert [c.key for c in ledger.claim(5, owner="w", lease_seconds=300, now=NOW)] == ["k2"]
+    assert [c.key for c in ledger.claim(5, owner="w", lease_seconds=300, now=NOW + timedelta(seconds=31))] == ["k1"]
+    ledger.mark_failed("k2", step="publish", status=400, message="metadata.title: too short")
+    assert ledger.failures() == [("k2", "publish", 400, "metadata.title: too short")]
+    # A record the repository refused is not planned again unchanged, but is once changed.
+    assert ledger.plan([record("k2")]).unchanged == 1
+    assert ledger.plan([record("k2", title="A longer title")]).retried == 1
+    ledger.close()
+
+
+def test_dead_leases_of_this_host_are_freed(ledger_url: str) -> None:
+    ledger = Ledger.open(ledger_url)
+    ledger.plan([record("k1")])
+    ledger.claim(1, owner="here:999999:x", lease_seconds=300, now=NOW)
+    assert ledger.release_dead_leases("elsewhere", lambda pid: False) == 0
+    assert ledger.release_dead_leases("here", lambda pid: True) == 0
+    assert ledger.release_dead_leases("here", lambda pid: False) == 1
+    assert ledger.claim(1, owner="me", lease_seconds=1, now=NOW)
+    ledger.close()
+
+
+def test_a_killed_writer_leaves_nothing_half_written(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    Ledger.open(path).plan([record("k1")])
+    code = (
+        "import os, sqlalchemy as sa\n"
+        "from depot.deposit.ledger import Ledger\n"
+        f"l = Ledger.open({str(path)!r})\n"
+        "conn = l.engine.connect(); tx = conn.begin()\n"
+        "conn.exec_driver_sql(\"UPDATE specimens SET state='published', doi='x' WHERE key='k1'\")\n"
+        "os._exit(9)  # die inside the transaction, as kill -9 would\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=False)
+    ledger = Ledger.open(path)
+    assert ledger.get("k1").state == "planned" and ledger.get("k1").doi is None
+    ledger.close()
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    Ledger.open(path).close()
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE depot_ledger_version SET version_num='9999'")
+    engine.dispose()
+    with pytest.raises(LedgerError, match="newer Depot"):
+        Ledger.open(path)
+
+
+def test_unusable_ledger_path_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "not-a-db.sqlite3"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(LedgerError, match="cannot open"):
+        Ledger.open(bad)
