@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from depot.deposit.errors import ConfigError, DepotError, ExitCode, LedgerError, ProfileError, SourceError
+from depot.deposit.errors import ConfigError, DepotError, ExitCode, LedgerError
+from depot.deposit.models import PlannedRecord
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,20 +68,23 @@ def planned_records(source: Path, kind: str | None, images: Path | None, path_te
     profile = load_profile(profile_name, overrides={str(k): v for k, v in _pairs(profile_vars, "--var").items()})
     src = open_source(source, kind=kind, images=images, path_template=path_template, key_term=key_term,
                       columns=_pairs(columns, "--column") or None, delimiter=delimiter)
-    specimens = iter(src)
-    if limit is not None:
-        specimens = itertools.islice(specimens, limit)
-    return profile, (profile.apply(s) for s in specimens)
+
+    def records() -> Iterator[PlannedRecord]:
+        # Closing the source removes the unpacked copy of a zipped archive.
+        with src:
+            yield from (profile.apply(s) for s in itertools.islice(src, limit))
+
+    return profile, records()
 
 
 def run_with_exit_codes(fn: Callable[[], int]) -> None:
     """Call ``fn`` and exit with its code, turning the depositor's errors into clear messages and codes."""
-    from depot.deposit.profiles.errors import ProfileError as ProfileLoadError
-    from depot.deposit.sources.errors import SourceError as SourceReadError
+    from depot.deposit.profiles.errors import ProfileError
+    from depot.deposit.sources.errors import SourceError
 
     try:
         code = fn()
-    except (ConfigError, SourceError, ProfileError, SourceReadError, ProfileLoadError) as exc:
+    except (ConfigError, SourceError, ProfileError) as exc:
         click.echo(f"depot: {exc}", err=True)
         code = ExitCode.USAGE
     except LedgerError as exc:

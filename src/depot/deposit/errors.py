@@ -2,8 +2,8 @@
 
 DepotError
  ├── ConfigError          bad settings, flags, token or target: fix and rerun (exit USAGE)
- ├── SourceError          a dataset that cannot be read at all (one bad row is a problem, not an error)
- ├── ProfileError         a mapping profile that cannot be loaded
+ ├── SourceError          a dataset that cannot be read at all (depot.deposit.sources.errors)
+ ├── ProfileError         a mapping profile that cannot be loaded (depot.deposit.profiles.errors)
  ├── LedgerError          the ledger database is unusable (locked, newer schema, unreachable): fatal
  ├── TransportError       no HTTP answer: refused, reset, timed out (``sent`` says if it may have arrived)
  ├── HTTPStatusError      an HTTP answer >= 400 (status, message, headers)
@@ -27,19 +27,6 @@ class DepotError(Exception):
 
 class ConfigError(DepotError):
     """Raised for unusable settings: an unknown target, a missing token, a bad flag value."""
-
-
-class SourceError(DepotError):
-    """Raised when a source as a whole cannot be read (missing file, not an archive, no core)."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
-
-
-class ProfileError(DepotError):
-    """Raised when a mapping profile cannot be loaded: unknown name, bad TOML, a broken template."""
 
 
 class LedgerError(DepotError):

@@ -3,8 +3,10 @@ for one specimen becomes a problem on that specimen's PlannedRecord."""
 
 from __future__ import annotations
 
+from depot.deposit.errors import DepotError
 
-class ProfileError(Exception):
+
+class ProfileError(DepotError):
     """Raised when a profile cannot be loaded: no such profile, a TOML syntax error, an unknown section,
     key or variable, a template that does not compile, or a name that is neither a Darwin Core term nor
     a template variable (usually a typo).

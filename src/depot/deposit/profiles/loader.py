@@ -121,14 +121,19 @@ class _Compiler:
         for key in required:
             if key not in metadata:
                 raise self.fail(f"required field {key!r} is not in [metadata]", "profile.required", "required")
-        sidecar_name = self._string(settings, "sidecar_name", _DEFAULT_SIDECAR_NAME)
+        sidecar_name = self.compile(self._string(settings, "sidecar_name", _DEFAULT_SIDECAR_NAME),
+                                    "profile.sidecar_name", html=False, in_list=False, loop=set())
         return Profile(
-            name=self._string(settings, "name", default_name), source=self.source,
-            description=self._string(settings, "description", ""), variables=variables,
-            required=frozenset(required), sidecar=sidecar, cetaf_term=self._string(settings, "cetaf_term",
-                                                                                    "occurrenceID"),
-            fields=fields, uses_known_terms=self.uses_known_terms,
-            sidecar_name=self.compile(sidecar_name, "profile.sidecar_name", html=False, in_list=False, loop=set()),
+            name=self._string(settings, "name", default_name),
+            source=self.source,
+            description=self._string(settings, "description", ""),
+            variables=variables,
+            required=frozenset(required),
+            sidecar=sidecar,
+            cetaf_term=self._string(settings, "cetaf_term", "occurrenceID"),
+            fields=fields,
+            sidecar_name=sidecar_name,
+            uses_known_terms=self.uses_known_terms,
         )
 
     def _table(self, value: Any, key: str) -> dict[str, Any]:
@@ -194,29 +199,32 @@ class _Compiler:
         if "{" not in source:
             return Literal(key, source.strip())
         wrapped = f"{{% autoescape true %}}{source}{{% endautoescape %}}" if html else source
-        self._check(wrapped, key, source, loop)
-        return Text(key, self.env.from_string(wrapped))
+        names = self._check(wrapped, key, source, loop)
+        return Text(key, self.env.from_string(wrapped), names)
 
     def _expression(self, source: str, key: str, loop: set[str]) -> Expression:
-        self._check(f"{{{{ ({source}) }}}}", key, source, loop)
+        names = self._check(f"{{{{ ({source}) }}}}", key, source, loop)
         try:
-            return Expression(key, self.env.compile_expression(source, undefined_to_none=False))
+            return Expression(key, self.env.compile_expression(source, undefined_to_none=False), names)
         except TemplateSyntaxError as exc:
             raise self.fail(f"expression syntax error: {exc.message}", key, source) from exc
 
-    def _check(self, template: str, key: str, snippet: str, loop: set[str]) -> None:
+    def _check(self, template: str, key: str, snippet: str, loop: set[str]) -> tuple[str, ...]:
+        """The names the template reads; ProfileError for bad syntax or a name nothing will define."""
         try:
             tree = self.env.parse(template)
         except TemplateSyntaxError as exc:
             raise self.fail(f"template syntax error: {exc.message}", key, snippet) from exc
-        for name in sorted(meta.find_undeclared_variables(tree) - self.allowed - loop):
+        names = meta.find_undeclared_variables(tree)
+        for name in sorted(names - self.allowed - loop):
             raise self.fail(f"unknown name {name!r}: not a Darwin Core term nor a template variable "
                             f"({', '.join(sorted(RESERVED))}); if the data has such a column, list it in "
                             "[profile] extra_terms", key, snippet)
-        self.uses_known_terms |= "known_terms" in meta.find_undeclared_variables(tree)
+        self.uses_known_terms |= "known_terms" in names
         for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
             attr = getattr(node, "attr", None) or getattr(getattr(node, "arg", None), "value", None)
             target = getattr(node, "node", None)
             if isinstance(target, nodes.Name) and target.name == "vars" and isinstance(attr, str) \
                     and attr not in self.var_names:
                 raise self.fail(f"vars.{attr} is not declared in [vars]", key, snippet)
+        return tuple(sorted(names))

@@ -67,14 +67,21 @@ class Literal(Node):
         return DROP if _is_empty(self.literal) else self.literal
 
 
+def _only(names: tuple[str, ...], context: Context) -> dict[str, Any]:
+    # jinja copies everything it is given into each render's context; a template reads a few names
+    # (known at load time), not the specimen's forty-odd terms
+    return {name: context[name] for name in names if name in context}
+
+
 @dataclass
 class Text(Node):
     template: Template | None = None
+    names: tuple[str, ...] = ()  # the context names the template reads
 
     def value(self, context: Context, inside_item: bool) -> Any:
         assert self.template is not None
         try:
-            text = str(self.template.render(context)).strip()
+            text = str(self.template.render(_only(self.names, context))).strip()
         except MissingTermError:
             raise
         except Exception as exc:  # user templates can fail in any way; one specimen must not stop the run
@@ -85,11 +92,12 @@ class Text(Node):
 @dataclass
 class Expression(Node):
     function: Callable[..., Any] | None = None
+    names: tuple[str, ...] = ()  # as for Text
 
     def raw(self, context: Context) -> Any:
         assert self.function is not None
         try:
-            return self.function(**context)
+            return self.function(**_only(self.names, context))
         except MissingTermError:
             raise
         except Exception as exc:  # as for Text

@@ -98,13 +98,16 @@ class DwcaSource(Source):
             _discard(reader)
             raise
         self._reader = reader
+        self._closed = False
         self._media_files: list[CSVDataFile] = [
             f for f in reader.extension_files if f.file_descriptor.type in (GBIF_MULTIMEDIA, AUDUBON_MULTIMEDIA)]
         self._resolver = MediaResolver(images=images, path_template=path_template,
                                        base=path if path.is_dir() else path.parent)
 
     def close(self) -> None:
-        self._reader.close()
+        if not self._closed:  # a second close would retry deleting the unpacked copy, sleeping each time
+            self._closed = True
+            self._reader.close()
 
     def _specimens(self) -> Iterator[Specimen]:
         core_location = self._reader.core_file_location

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from depot.deposit.errors import DepotError
 
-class SourceError(Exception):
+
+class SourceError(DepotError):
     """Raised when a dataset cannot be opened or read on: a missing path, a file that is not an archive
     or table, a malformed or unreadable ``meta.xml``, no core file, no key column, bad options, or a row
     that the archive reader cannot get past.

@@ -8,7 +8,8 @@ Resolution order for one specimen:
 3. else, with an image folder, files named after the catalogNumber (then the key) with any image extension.
 
 Extensions match case-insensitively. Nothing here raises for a specimen: what is not found becomes a
-problem string.
+problem string. The first look-up that misses in a folder lists it once and keeps the file names
+(about 100 bytes each), so that 281k look-ups do not list a 281k-file folder 281k times.
 """
 
 from __future__ import annotations

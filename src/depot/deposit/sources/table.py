@@ -1,7 +1,8 @@
 """CSV and TSV tables, with or without a header line or a UTF-8 byte-order mark, plus a column mapping.
 
 ``columns`` maps a source column to a term name: ``{"Barcode": "catalogNumber"}`` for a file with a
-header, ``{1: "catalogNumber", 2: "scientificName"}`` (1-based positions) for one without. Header names
+header, ``{1: "catalogNumber", 2: "scientificName"}`` (1-based positions; ``"1"`` works too) for one
+without. Header names
 that are Darwin Core terms are recognised in any case and as URIs or ``dwc:`` names; other columns keep
 their header name. Rows are read one at a time.
 """
@@ -34,7 +35,7 @@ class TableSource(Source):
                  encoding: str = "utf-8-sig", data_license: str | None = None) -> None:
         columns = dict(columns or {})
         if header is None:  # positions only in the mapping means there is no header to name columns by
-            header = not (columns and all(isinstance(k, int) for k in columns))
+            header = not (columns and all(_is_position(k) for k in columns))
         self._encoding = encoding
         self._delimiter = delimiter or _sniff_delimiter(path, encoding)
         self._quoted = quoted if quoted is not None else self._delimiter != "\t"
@@ -135,21 +136,27 @@ def _sniff_delimiter(path: Path, encoding: str) -> str:
         return counts[0][1]
 
 
+def _is_position(column: str | int) -> bool:
+    return isinstance(column, int) or column.strip().isdigit()
+
+
 def _column_names(path: Path, header: list[str] | None, width: int,
                   columns: Mapping[str | int, str]) -> list[str | None]:
     """The term name of every column position (None: not kept)."""
     names: list[str | None] = [simple_name(h) or None for h in header] if header else [None] * width
     raw = [h.strip() for h in header] if header else []
     for source, term in columns.items():
-        if isinstance(source, int):
-            if not 1 <= source <= width:
-                raise SourceError(path, f"column position {source} is outside 1..{width}")
-            index = source - 1
+        if _is_position(source) and not (isinstance(source, str) and source.strip() in raw):
+            position = int(source)  # "2" from a command line is a position unless a column has that name
+            if not 1 <= position <= width:
+                raise SourceError(path, f"column position {position} is outside 1..{width}")
+            index = position - 1
         elif not header:
             raise SourceError(path, f"column {source!r} needs a header line; without one, map positions: {{1: ...}}")
         else:
-            matches = [i for i, h in enumerate(raw) if h == source.strip()] or \
-                      [i for i, h in enumerate(raw) if h.lower() == source.strip().lower()]
+            wanted = str(source).strip()
+            matches = [i for i, h in enumerate(raw) if h == wanted] or \
+                      [i for i, h in enumerate(raw) if h.lower() == wanted.lower()]
             if not matches:
                 raise SourceError(path, f"column {source!r} is not in the header ({', '.join(raw)})")
             index = matches[0]
