@@ -119,3 +119,46 @@ def test_kill_and_resume_publishes_each_specimen_exactly_once(tmp_path: Path) ->
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_demo_deposits_the_bundled_dataset(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = subprocess.run([sys.executable, "-m", "depot", "demo", "--output", str(out)], capture_output=True,
+                            text=True, timeout=180, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = [line.split() for line in result.stdout.splitlines()]
+    assert len(lines) == KEYS and all(parts[0].startswith("10.5072/depot.") for parts in lines)
+    assert len({parts[0] for parts in lines}) == KEYS  # one DOI per specimen
+    report = (out / "report.csv").read_text(encoding="utf-8").splitlines()
+    assert report[0].startswith("key,state,doi") and len(report) == 1 + KEYS  # one stand-in image each
+    assert "stand-in" in (out / "repository" / "repository.sqlite3").read_bytes().decode("latin-1")
+
+
+def test_ctrl_c_stops_cleanly_and_a_second_run_resumes(tmp_path: Path) -> None:
+    data = tmp_path / "repo"
+    data.mkdir()
+    profile = tmp_path / "slow.toml"
+    profile.write_text("[rules.create]\nlatency = { median_ms = 100, sigma = 0.1 }\n")
+    proc, base = start_server(data, None, "--rate-limit", "0", "--faults", str(profile))
+    try:
+        token = subprocess.run([sys.executable, "-m", "depot", "repo", "create-token", "c@example.org",
+                                "--data-dir", str(data)], capture_output=True, text=True, check=True).stdout.strip()
+        env = {**os.environ, "DEPOT_TOKEN": token}
+        archive, images = stage(tmp_path)
+        runner = subprocess.Popen([sys.executable, "-m", "depot", *run_args(tmp_path, base, archive, images,
+                                                                            "--transfers", "2")],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        runner.send_signal(signal.SIGINT)
+        _, stderr = runner.communicate(timeout=60)
+        assert runner.returncode == 4, stderr  # INTERRUPTED
+        status = json.loads(depot("status", "--ledger", str(tmp_path / "ledger.sqlite3"), "--json", env=env).stdout)
+        assert 0 < status["states"].get("published", 0) < KEYS
+        assert set(status["states"]) <= {"published", "planned"}  # nothing left half-way
+        final = depot(*run_args(tmp_path, base, archive, images), env=env)
+        assert final.returncode == 0, final.stderr
+        keys = [k for d in server_depositions(base, {"Authorization": f"Bearer {token}"}) for k in keys_of(d)]
+        assert sorted(keys) == sorted(set(keys)) and len(keys) == KEYS
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -15,6 +15,8 @@ from depot.deposit.cli import run_with_exit_codes
 from depot.deposit.errors import ExitCode
 
 INSTITUTION = "The Arctic University Museum of Norway"
+NOTE = ("Depot demo: the image is a stand-in herbarium sheet of the Royal Botanic Garden Edinburgh "
+        "(CC BY 4.0), not this specimen; the label data are from TROM (CC BY 4.0).")
 
 
 @click.command("demo")
@@ -59,7 +61,7 @@ def run_demo(output: Path, transfers: int) -> int:
                    rate_limit=None, transfers=transfers, retries=3, low_level_retries=5, progress_mode="quiet",
                    source=archive, kind="dwca", images=images, path_template="{images}/{catalogNumber}.png",
                    key_term=None, columns=(), delimiter=None, profile_name="specimen",
-                   profile_vars=(f"institution={INSTITUTION}",),
+                   profile_vars=(f"institution={INSTITUTION}", f"note={NOTE}"),
                    limit=None)
     report = output / "report.csv"
     with report.open("w", encoding="utf-8", newline="") as fh:
@@ -71,4 +73,5 @@ def run_demo(output: Path, transfers: int) -> int:
     finally:
         led.close()
     click.echo(f"report: {report}", err=True)
+    click.echo(f"browse the records: depot serve --data-dir {output / 'repository'} (then /api/records)", err=True)
     return int(code) if code != ExitCode.OK else ExitCode.OK
