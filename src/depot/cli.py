@@ -7,6 +7,7 @@ import click
 from depot import __version__
 from depot.deposit.commands.check import check
 from depot.deposit.commands.demo import demo
+from depot.deposit.commands.reconcile import reconcile, verify
 from depot.deposit.commands.run import run
 from depot.deposit.commands.status import report, status
 from depot.repository.cli import repo, serve
@@ -18,5 +19,5 @@ def main() -> None:
     """Deposit natural-history specimens as citable records, and run the repository that keeps them."""
 
 
-for command in (check, run, status, report, demo, serve, repo):
+for command in (check, run, status, report, reconcile, verify, demo, serve, repo):
     main.add_command(command)

@@ -131,7 +131,9 @@ class Runner:
 
     def _observe(self, step: str, reply: Reply | None, error: BaseException | None) -> None:
         self.stats.requests += 1
-        server_failure = reply is None or reply.status >= 500 or reply.status == 429
+        # 404 counts too: the depositor only asks for things that exist, so a run of 404s is an outage
+        # (the 2019 database incident answered every request with 404 for a day).
+        server_failure = reply is None or reply.status >= 500 or reply.status in (404, 429)
         if reply is not None and reply.status >= 400:
             self.stats.error(reply.status)
         elif reply is None:

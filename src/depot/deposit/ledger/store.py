@@ -88,6 +88,11 @@ def _fingerprint(record: PlannedRecord) -> str:
     return _hash([record.metadata, parts])
 
 
+def _refused(status: int | None) -> bool:
+    """Did the repository refuse the record itself (not a transient or an outage answer)?"""
+    return status is not None and 400 <= status < 500 and status not in (404, 408, 409, 410, 429)
+
+
 class Ledger:
     """The journal of one deposit job. ``Ledger.open(path_or_url)`` creates or migrates it."""
 
@@ -154,7 +159,7 @@ class Ledger:
                     summary.unchanged += 1  # in flight: finish with what was created
                     continue
                 if old is not None and old.state == "failed" and old.fingerprint == fingerprint and \
-                        old.last_status is not None and 400 <= old.last_status < 500:
+                        _refused(old.last_status):
                     summary.unchanged += 1  # the repository refused it; unchanged data would be refused again
                     continue
                 specs = list(record.files) + self._write_sidecars(record, sidecar_dir)
@@ -322,6 +327,11 @@ class Ledger:
                     specimen_key=key, deposition_id=deposition_id, version=number + 1, doi=doi,
                     concept_doi=concept_doi, metadata_hash=row.metadata_hash, files_hash=_hash(checksums),
                     published_at=now))
+
+    def mark_verified(self, key: str) -> None:
+        with self._tx() as conn:
+            conn.execute(specimens.update().where(specimens.c.key == key, specimens.c.state == "published")
+                         .values(state="verified", updated_at=_now()))
 
     def mark_retry(self, key: str, *, step: str, status: int | None, message: str, retry_at: datetime) -> None:
         with self._tx() as conn:

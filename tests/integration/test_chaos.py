@@ -1,0 +1,104 @@
+"""Chaos: `depot run` against `depot serve --faults` (the 2019 pilot's failure mix, raised), killed with
+kill -9 at three random moments and restarted; the server's own state must show every specimen published
+exactly once, no stray drafts, matching checksums, and `depot reconcile` must report only "=".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from importlib.resources import files
+from pathlib import Path
+
+import httpx
+
+from conftest import start_server
+
+SPECIMENS = 150
+
+
+def make_source(folder: Path) -> tuple[Path, Path]:
+    images = folder / "images"
+    images.mkdir()
+    rows = ["occurrenceID,catalogNumber,scientificName,institutionCode"]
+    for i in range(SPECIMENS):
+        (images / f"C{i:05d}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + hashlib.sha256(str(i).encode()).digest() * 40)
+        rows.append(f"urn:catalog:CHAOS:{i},C{i:05d},Fucus vesiculosus L.,CHAOS")
+    csv = folder / "specimens.csv"
+    csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return csv, images
+
+
+def fault_profile(folder: Path) -> Path:
+    # The shipped zenodo-2019 mix, 25 times as often, with its outage window moved into the test's time.
+    text = (files("depot.repository.faults") / "profiles" / "zenodo-2019.toml").read_text(encoding="utf-8")
+    text = text.replace("scale = 1.0", "scale = 25.0").replace("start = 30.0", "start = 4.0")
+    text = text.replace("duration = 10.0", "duration = 3.0")
+    path = folder / "chaos.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_exactly_once_under_faults_and_kill_9(tmp_path: Path) -> None:
+    rng = random.Random(2019)
+    csv, images = make_source(tmp_path)
+    data = tmp_path / "repo"
+    data.mkdir()
+    proc, base = start_server(data, None, "--rate-limit", "0", "--search-rate-limit", "0", "--faults",
+                              str(fault_profile(tmp_path)))
+    token = subprocess.run([sys.executable, "-m", "depot", "repo", "create-token", "chaos@example.org", "--data-dir",
+                            str(data)], capture_output=True, text=True, check=True).stdout.strip()
+    env = {**os.environ, "DEPOT_TOKEN": token}
+    ledger = tmp_path / "ledger.sqlite3"
+    args = [sys.executable, "-m", "depot", "run", str(csv), "--images", str(images), "--path-template",
+            "{images}/{catalogNumber}.png", "--profile", "specimen", "--var", "license=cc-by-4.0",
+            "--target", f"{base}/api", "--ledger", str(ledger), "--transfers", "8", "--progress", "quiet"]
+    try:
+        for _ in range(3):
+            runner = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(0.8, 2.5))
+            runner.send_signal(signal.SIGKILL)
+            runner.wait(10)
+        codes = []
+        for _ in range(8):  # records whose retries ran out during the storm are planned again by the next run
+            codes.append(subprocess.run(args, env=env, capture_output=True, timeout=300).returncode)
+            if codes[-1] == 0:
+                break
+        assert codes[-1] == 0, codes
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    faults = (data / "faults.log").read_text().splitlines()
+    assert sum('"after-' in line or '"drop-after"' in line for line in faults) > 0  # lost answers did happen
+    # Check against the server's own state, with the faults off.
+    proc, base = start_server(data, None, "--rate-limit", "0", "--search-rate-limit", "0")
+    try:
+        h = {"Authorization": f"Bearer {token}"}
+        deps = []
+        for page in (1, 2, 3):
+            deps += httpx.get(f"{base}/api/deposit/depositions", params={"size": 100, "page": page,
+                                                                        "all_versions": 1}, headers=h).json()
+        keys = [r["identifier"] for d in deps for r in d["metadata"]["related_identifiers"]
+                if r["identifier"].startswith("urn:catalog:CHAOS:")]
+        assert len(keys) == SPECIMENS and len(set(keys)) == SPECIMENS  # each exactly once
+        assert all(d["submitted"] and d["doi"] for d in deps)  # no stray or partial draft
+        for d in deps:
+            (f,) = d["files"]
+            assert f["checksum"] == hashlib.md5((images / f["filename"]).read_bytes()).hexdigest()
+        result = subprocess.run([sys.executable, "-m", "depot", "reconcile", "--ledger", str(ledger), "--target",
+                                 f"{base}/api"], env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        lines = result.stdout.splitlines()
+        assert lines[-1] == f"= {SPECIMENS} + 0 - 0 * 0 ! 0"
+        assert all(line.startswith("= ") for line in lines[:-1])
+        verify = subprocess.run([sys.executable, "-m", "depot", "verify", "--ledger", str(ledger), "--target",
+                                 f"{base}/api"], env=env, capture_output=True, text=True, timeout=120)
+        assert verify.returncode == 0 and f"verified {SPECIMENS} of {SPECIMENS}" in verify.stdout, verify.stdout
+    finally:
+        proc.terminate()
+        proc.wait(10)
