@@ -78,6 +78,7 @@ class Runner:
     async def run(self) -> None:
         """Work until nothing is ready, or stop() is called, or a fatal error occurs."""
         self.ledger.release_dead_leases(socket.gethostname(), _alive)
+        await self.settle_uncertain_creates()
         workers = [asyncio.create_task(self._worker(i)) for i in range(self.settings.transfers)]
         try:
             await asyncio.gather(*workers)
@@ -266,6 +267,29 @@ class Runner:
             return None
         self.ledger.mark_created(claim.key, deposition_id=int(full["id"]), bucket_url=_bucket(full), record=full)
         return "created"
+
+    async def settle_uncertain_creates(self) -> None:
+        """Settle every create a crash left uncertain with batched listing queries (20 keys a request),
+        instead of one search per record against Zenodo's 30/min search budget."""
+        keys = self.ledger.uncertain_keys("create")
+        if not keys:
+            return
+        await asyncio.sleep(self.settings.probe_delay)
+        found = await self.find_by_keys(keys)
+        for key in keys:
+            self.stats.probes += 1
+            matches = sorted(found.get(key, []), key=lambda d: int(d["id"]))
+            if not matches:
+                self.ledger.mark_planned(key)
+                continue
+            keep = matches[0]
+            for extra in matches[1:]:
+                if not extra.get("submitted"):
+                    await self._call(key, "discard", self.client.action, int(extra["id"]), "discard")
+            full = await self._call(key, "get", self.client.get, int(keep["id"]))
+            self.ledger.mark_created(key, deposition_id=int(full["id"]), bucket_url=_bucket(full), record=full)
+            if full.get("submitted"):
+                self._published(key, full)
 
     async def find_by_keys(self, keys: list[str]) -> dict[str, list[dict[str, Any]]]:
         """The account's depositions carrying each key as an alternate identifier (batched OR queries)."""

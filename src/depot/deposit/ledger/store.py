@@ -248,6 +248,12 @@ class Ledger:
                                   .values(lease_owner=None, lease_until=None))
             return int(result.rowcount or 0)
 
+    def uncertain_keys(self, step: str) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(specimens.c.key).where(
+                specimens.c.state == "uncertain", specimens.c.step == step, specimens.c.lease_owner.is_(None))
+                .order_by(specimens.c.seq)).scalars())
+
     def release(self, key: str, owner: str) -> None:
         with self._tx() as conn:
             conn.execute(specimens.update().where(specimens.c.key == key, specimens.c.lease_owner == owner)
