@@ -50,6 +50,14 @@ RELATIONS = {r.lower(): r for r in (
     "isReferencedBy", "references", "isDocumentedBy", "documents", "isCompiledBy", "compiles", "isVariantFormOf",
     "isOriginalFormOf", "isIdenticalTo", "isAlternateIdentifier", "isReviewedBy", "reviews", "isDerivedFrom",
     "isSourceOf", "requires", "isRequiredBy", "isObsoletedBy", "obsoletes", "isPublishedIn")}
+# Every Creative Commons licence and version Zenodo's vocabulary has (SPDX ids, lower-cased), as the
+# depositor's profiles emit them.
+LICENSES.update({f"cc-{code}-{version}": f"cc-{code}-{version}"
+                 for code in ("by", "by-sa", "by-nc", "by-nd", "by-nc-sa", "by-nc-nd")
+                 for version in ("1.0", "2.0", "2.5", "3.0", "4.0")})
+LICENSES.update({"cc-by-4.0": "cc-by-4.0", "bsd-3-clause": "bsd-3-clause", "bsd-2-clause": "bsd-2-clause",
+                 "lgpl-3.0": "lgpl-3.0", "gpl-2.0": "gpl-2.0", "etalab-2.0": "etalab-2.0", "other-open": "other-open",
+                 "other-at": "other-at", "other-pd": "other-pd", "other-closed": "other-closed"})
 CUSTOM_NAMESPACES = ("dwc", "gbif-dwc", "gbif", "mixs", "ac", "openbiodiv", "obo", "dc")
 KNOWN = {"upload_type", "publication_type", "image_type", "publication_date", "title", "creators", "description",
          "access_right", "license", "embargo_date", "access_conditions", "doi", "prereserve_doi", "keywords",
@@ -60,6 +68,99 @@ KNOWN = {"upload_type", "publication_type", "image_type", "publication_date", "t
          "conference_session", "conference_session_part", "partof_title", "partof_pages", "thesis_supervisors",
          "thesis_university"}
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ORCID = re.compile(r"^(\d{4})-?(\d{4})-?(\d{4})-?(\d{3}[\dX])$")
+CONTRIBUTOR_TYPES = {t.lower(): t for t in (
+    "ContactPerson", "DataCollector", "DataCurator", "DataManager", "Distributor", "Editor", "HostingInstitution",
+    "Producer", "ProjectLeader", "ProjectManager", "ProjectMember", "RegistrationAgency", "RegistrationAuthority",
+    "RelatedPerson", "Researcher", "ResearchGroup", "RightsHolder", "Supervisor", "Sponsor", "WorkPackageLeader",
+    "Other")}
+DATE_TYPES = ("Collected", "Valid", "Withdrawn")
+PERSON_KEYS = ("name", "affiliation", "orcid", "gnd", "type")
+
+
+def _orcid(raw: object) -> str | None:
+    """The canonical ORCID iD (with its ISO 7064 11,2 check digit verified), or None if it is not one."""
+    text = str(raw).strip().upper().removeprefix("HTTPS://ORCID.ORG/").removeprefix("HTTP://ORCID.ORG/")
+    m = ORCID.match(text)
+    if not m:
+        return None
+    digits = "".join(m.groups())
+    total = 0
+    for d in digits[:-1]:
+        total = (total + int(d)) * 2
+    check = (12 - total % 11) % 11
+    return "-".join(m.groups()) if digits[-1] == ("X" if check == 10 else str(check)) else None
+
+
+def _people(value: object, field: str, errors: list[FieldError], *, contributors: bool = False) -> object:
+    if not isinstance(value, list):
+        errors.append(FieldError(f"metadata.{field}", ("Not a valid list.",)))
+        return value
+    out = []
+    for i, person in enumerate(value):
+        if not isinstance(person, dict):
+            errors.append(FieldError(f"metadata.{field}.{i}", ("Invalid input type.",)))
+            continue
+        entry = {k: v for k, v in person.items() if k in PERSON_KEYS}
+        if not isinstance(entry.get("name"), str) or not entry["name"].strip():
+            errors.append(FieldError(f"metadata.{field}.{i}.name", ("Name is required.",)))
+        if entry.get("orcid"):
+            orcid = _orcid(entry["orcid"])
+            if orcid is None:
+                errors.append(FieldError(f"metadata.{field}.{i}.orcid", ("Not a valid ORCID identifier.",)))
+            else:
+                entry["orcid"] = orcid
+        if contributors:
+            kind = str(entry.get("type", "")).lower()
+            if kind not in CONTRIBUTOR_TYPES:
+                errors.append(FieldError(f"metadata.{field}.{i}.type", ("Invalid contributor type.",)))
+            else:
+                entry["type"] = CONTRIBUTOR_TYPES[kind]
+        out.append(entry)
+    return out
+
+
+def _check_dates(value: object, errors: list[FieldError]) -> None:
+    if not isinstance(value, list):
+        errors.append(FieldError("metadata.dates", ("Not a valid list.",)))
+        return
+    for i, item in enumerate(value):
+        if not isinstance(item, dict) or not (item.get("start") or item.get("end")):
+            errors.append(FieldError(f"metadata.dates.{i}", ("Invalid date provided.",)))
+            continue
+        for end in ("start", "end"):
+            if item.get(end) and not _is_date(item[end]):
+                errors.append(FieldError(f"metadata.dates.{i}.{end}", ("Not a valid date.",)))
+        if _is_date(item.get("start")) and _is_date(item.get("end")) and item["start"] > item["end"]:
+            errors.append(FieldError(f"metadata.dates.{i}", ("Start date must be before the end date.",)))
+        if item.get("type") not in DATE_TYPES:
+            errors.append(FieldError(f"metadata.dates.{i}.type", (f"Must be one of: {', '.join(DATE_TYPES)}.",)))
+
+
+def _check_locations(value: object, errors: list[FieldError]) -> None:
+    if not isinstance(value, list):
+        errors.append(FieldError("metadata.locations", ("Not a valid list.",)))
+        return
+    for i, loc in enumerate(value):
+        if not isinstance(loc, dict) or not isinstance(loc.get("place"), str) or not loc["place"].strip():
+            errors.append(FieldError(f"metadata.locations.{i}.place", ("Missing data for required field.",)))
+            continue
+        lat, lon = loc.get("lat"), loc.get("lon")
+        if (lat is None) != (lon is None):
+            errors.append(FieldError(f"metadata.locations.{i}", ("Give both lat and lon, or neither.",)))
+        for name, number, bound in (("lat", lat, 90), ("lon", lon, 180)):
+            if number is not None and (not isinstance(number, int | float) or not -bound <= number <= bound):
+                errors.append(FieldError(f"metadata.locations.{i}.{name}", (f"Must be between -{bound} and {bound}.",)))
+
+
+def _check_list_of(value: object, field: str, required: tuple[str, ...], errors: list[FieldError]) -> None:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        errors.append(FieldError(f"metadata.{field}", ("Not a valid list of objects.",)))
+        return
+    for i, item in enumerate(value):
+        for key in required:
+            if not item.get(key):
+                errors.append(FieldError(f"metadata.{field}.{i}.{key}", ("Missing data for required field.",)))
 
 
 def _is_date(value: object) -> bool:
@@ -116,8 +217,30 @@ def normalize(metadata: object, *, today: date) -> dict[str, Any]:
                                              (f"Invalid value {rel_name}.",)))
                 else:
                     rel["relation"] = RELATIONS[rel_name.lower()]
-    if isinstance(out.get("keywords"), list):
-        out["keywords"] = [k for k in out["keywords"] if isinstance(k, str) and k.strip()]
+    if "keywords" in out:
+        if not isinstance(out["keywords"], list) or not all(isinstance(k, str) for k in out["keywords"]):
+            errors.append(FieldError("metadata.keywords", ("Keywords must be a list of strings.",)))
+        else:
+            out["keywords"] = [k for k in out["keywords"] if k.strip()]
+    for field in ("creators", "contributors", "thesis_supervisors"):
+        if field in out:
+            out[field] = _people(out[field], field, errors, contributors=field == "contributors")
+    if "dates" in out:
+        _check_dates(out["dates"], errors)
+    if "locations" in out:
+        _check_locations(out["locations"], errors)
+    if "grants" in out:
+        _check_list_of(out["grants"], "grants", ("id",), errors)
+    if "subjects" in out:
+        _check_list_of(out["subjects"], "subjects", ("term", "identifier"), errors)
+    for field in ("title", "description", "notes", "method", "version", "access_conditions", "imprint_publisher"):
+        if field in out and not isinstance(out[field], str):
+            errors.append(FieldError(f"metadata.{field}", ("Not a valid string.",)))
+    if out.get("access_right") == "embargoed" and out.get("embargo_date") is not None:
+        if not _is_date(out["embargo_date"]):
+            errors.append(FieldError("metadata.embargo_date", ("Not a valid date.",)))
+        elif out["embargo_date"] <= today.isoformat():
+            errors.append(FieldError("metadata.embargo_date", ("Embargo date must be in the future.",)))
     lang = out.get("language")
     if isinstance(lang, str) and len(lang) not in (2, 3):
         errors.append(FieldError("metadata.language", ("Language must be either ISO-639-1 or 639-2 compatible.",)))
