@@ -157,3 +157,22 @@ def test_unusable_ledger_path_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(LedgerError, match="cannot open"):
         Ledger.open(bad)
+
+
+def test_failed_records_resume_their_deposition_never_a_new_one(ledger_url: str) -> None:
+    ledger = Ledger.open(ledger_url)
+    ledger.plan([record("k1"), record("k2"), record("k3"), record("k4")])
+    ledger.mark_created("k1", deposition_id=1, bucket_url="b1")
+    ledger.mark_failed("k1", step="publish", status=504, message="Gateway Timeout")  # may have published
+    ledger.mark_created("k2", deposition_id=2, bucket_url="b2")
+    ledger.mark_failed("k2", step="upload", status=502, message="Bad Gateway")
+    ledger.mark_failed("k3", step="create", status=None, message="connection refused")
+    ledger.mark_failed("k4", step="create", status=400, message="metadata.title")  # refused: stays failed
+    assert ledger.retry_failed() == 3
+    states = {k: (ledger.get(k).state, ledger.get(k).step) for k in ("k1", "k2", "k3", "k4")}
+    assert states == {"k1": ("uncertain", "publish"), "k2": ("created", None), "k3": ("planned", None),
+                      "k4": ("failed", "create")}
+    ledger.mark_failed("k2", step="upload", status=502, message="Bad Gateway")
+    assert ledger.plan([record("k2", title="changed")]).retried == 1
+    assert ledger.get("k2").state == "created" and ledger.get("k2").deposition_id == 2
+    ledger.close()

@@ -46,8 +46,10 @@ def parse_rate(rate: str | None) -> tuple[int | None, int | None]:
               help="The ledger: a SQLite file, or a postgresql:// URL.")
 @click.option("--transfers", type=click.IntRange(1, 256), default=8, show_default=True,
               help="Records in flight at once.")
-@click.option("--retries", type=click.IntRange(0), default=3, show_default=True,
-              help="Attempts per record in this run before it is marked failed.")
+@click.option("--attempts", type=click.IntRange(1), default=3, show_default=True,
+              help="Tries per record (with backoff) before it is marked failed in a pass.")
+@click.option("--retries", type=click.IntRange(0), default=2, show_default=True,
+              help="Passes over the records that failed for a retryable reason (5xx, timeouts, outages).")
 @click.option("--low-level-retries", type=click.IntRange(0), default=5, show_default=True,
               help="Retries of one repeatable request (upload, read) before the record backs off.")
 @click.option("--progress", "progress_mode", type=click.Choice(["auto", "live", "json", "quiet"]), default="auto",
@@ -58,7 +60,8 @@ def run(**options: Any) -> None:
 
 
 def deposit(*, ledger_path: str, target: str, token_file: Path | None, repo_dir: Path, rate_limit: str | None,
-            transfers: int, retries: int, low_level_retries: int, progress_mode: str, **source: Any) -> int:
+            transfers: int, retries: int, low_level_retries: int, progress_mode: str, attempts: int = 3,
+            **source: Any) -> int:
     from depot.deposit.ledger import Ledger
 
     ledger = Ledger.open(ledger_path)
@@ -73,8 +76,8 @@ def deposit(*, ledger_path: str, target: str, token_file: Path | None, repo_dir:
         for key, problem in summary.problems[:10]:
             click.echo(f"  skipped {key}: {problem}", err=True)
         per_minute, per_hour = parse_rate(rate_limit)
-        code = asyncio.run(_deposit(ledger, target, token_file, repo_dir, per_minute, per_hour, transfers, retries,
-                                    low_level_retries, progress_mode, str(source["source"]), profile.name))
+        code = asyncio.run(_deposit(ledger, target, token_file, repo_dir, per_minute, per_hour, transfers, attempts,
+                                    retries, low_level_retries, progress_mode, str(source["source"]), profile.name))
         if code == ExitCode.OK and summary.skipped:
             click.echo(f"{summary.skipped} specimens were not deposited because of problems; "
                        "depot check lists them all", err=True)
@@ -85,8 +88,8 @@ def deposit(*, ledger_path: str, target: str, token_file: Path | None, repo_dir:
 
 
 async def _deposit(ledger: Any, target_name: str, token_file: Path | None, repo_dir: Path, per_minute: int | None,
-                   per_hour: int | None, transfers: int, retries: int, low_level_retries: int, progress_mode: str,
-                   source: str, profile: str) -> int:
+                   per_hour: int | None, transfers: int, attempts: int, passes: int, low_level_retries: int,
+                   progress_mode: str, source: str, profile: str) -> int:
     from depot.deposit.client import RepositoryClient
     from depot.deposit.ratelimit import RateLimiter
     from depot.deposit.runner import Runner, RunSettings
@@ -102,12 +105,17 @@ async def _deposit(ledger: Any, target_name: str, token_file: Path | None, repo_
         async with RepositoryClient(target.api_url, target.token, limiter=limiter,
                                     connections=transfers * 2) as client:
             display = ProgressDisplay(stats, progress_mode)
-            runner = Runner(ledger, client, RunSettings(transfers=transfers, retries=retries,
+            runner = Runner(ledger, client, RunSettings(transfers=transfers, retries=attempts,
                                                         low_level_retries=low_level_retries), stats,
                             tick=display.tick)
             install_stop_handlers(runner.stop)
             with display:
                 await runner.run()
+                for _ in range(passes):  # per-run retries: another pass over retryable failures
+                    if runner.stopping or not ledger.retry_failed():
+                        break
+                    stats.failed = ledger.counts_by_state().get("failed", 0)
+                    await runner.run()
         counts = ledger.counts_by_state()
         waiting = sum(counts.get(s, 0) for s in ("planned", "created", "uploaded", "uncertain"))
         outcome = "interrupted" if runner.stopping else ("failures" if counts.get("failed") else

@@ -88,6 +88,18 @@ def _fingerprint(record: PlannedRecord) -> str:
     return _hash([record.metadata, parts])
 
 
+def _resume(step: str | None) -> dict[str, Any]:
+    """Where a failed record with a deposition starts again: publish failures are settled by a probe
+    (the publish may have happened), anything earlier re-uploads what is missing."""
+    return {"state": "uncertain", "step": "publish"} if step == "publish" else {"state": "created", "step": None}
+
+
+def replan_condition() -> Any:
+    return sa.and_(specimens.c.state == "failed", sa.or_(specimens.c.last_status.is_(None), sa.not_(sa.and_(
+        specimens.c.last_status >= 400, specimens.c.last_status < 500,
+        specimens.c.last_status.not_in((404, 408, 409, 410, 429))))))
+
+
 def _refused(status: int | None) -> bool:
     """Did the repository refuse the record itself (not a transient or an outage answer)?"""
     return status is not None and 400 <= status < 500 and status not in (404, 408, 409, 410, 429)
@@ -144,7 +156,8 @@ class Ledger:
         now = _now()
         with self._tx() as conn:
             existing = {r.key: r for r in conn.execute(
-                sa.select(specimens.c.key, specimens.c.state, specimens.c.fingerprint, specimens.c.last_status)
+                sa.select(specimens.c.key, specimens.c.state, specimens.c.fingerprint, specimens.c.last_status,
+                          specimens.c.deposition_id, specimens.c.step)
                 .where(specimens.c.key.in_([r.key for r in batch])))}
             for record in batch:
                 fingerprint = _fingerprint(record)
@@ -161,6 +174,13 @@ class Ledger:
                 if old is not None and old.state == "failed" and old.fingerprint == fingerprint and \
                         _refused(old.last_status):
                     summary.unchanged += 1  # the repository refused it; unchanged data would be refused again
+                    continue
+                if old is not None and old.deposition_id is not None:
+                    # A failed record that has a deposition: carry on with that deposition, never create a
+                    # second one. (A source change to such a record is not pushed to its draft yet.)
+                    conn.execute(specimens.update().where(specimens.c.key == record.key).values(
+                        **_resume(old.step), attempts=0, retry_at=None, updated_at=now))
+                    summary.retried += 1
                     continue
                 specs = list(record.files) + self._write_sidecars(record, sidecar_dir)
                 values = {"state": "planned", "step": None, "metadata": record.metadata,
@@ -247,6 +267,17 @@ class Ledger:
             result = conn.execute(specimens.update().where(specimens.c.lease_owner.in_(dead))
                                   .values(lease_owner=None, lease_until=None))
             return int(result.rowcount or 0)
+
+    def retry_failed(self) -> int:
+        """Put every failed record the repository did not refuse back to work (a per-run retry pass)."""
+        with self._tx() as conn:
+            rows = conn.execute(sa.select(specimens.c.key, specimens.c.deposition_id, specimens.c.step)
+                                .where(replan_condition())).all()
+            for row in rows:
+                values = _resume(row.step) if row.deposition_id is not None else {"state": "planned", "step": None}
+                conn.execute(specimens.update().where(specimens.c.key == row.key).values(
+                    **values, attempts=0, retry_at=None, updated_at=_now()))
+        return len(rows)
 
     def uncertain_keys(self, step: str) -> list[str]:
         with self.engine.connect() as conn:
