@@ -102,3 +102,36 @@ def test_exactly_once_under_faults_and_kill_9(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_an_outage_pauses_the_run_instead_of_failing_records(tmp_path: Path) -> None:
+    """Every request answers 404 for the first 4 s (the 2019 database incident): the breaker opens after a
+    few failures, probes, and the run resumes by itself; no record is burnt as a failure."""
+    csv, images = make_source(tmp_path)
+    data = tmp_path / "repo"
+    data.mkdir()
+    profile = tmp_path / "outage.toml"
+    profile.write_text("[[outages]]\nstart = 0.0\nduration = 4.0\nstatus = 404\n", encoding="utf-8")
+    proc, base = start_server(data, None, "--rate-limit", "0", "--faults", str(profile))
+    try:
+        token = subprocess.run([sys.executable, "-m", "depot", "repo", "create-token", "o@example.org", "--data-dir",
+                                str(data)], capture_output=True, text=True, check=True).stdout.strip()
+        ledger = tmp_path / "ledger.sqlite3"
+        result = subprocess.run(
+            [sys.executable, "-m", "depot", "run", str(csv), "--images", str(images), "--path-template",
+             "{images}/{catalogNumber}.png", "--profile", "specimen", "--var", "license=cc-by-4.0", "--limit", "40",
+             "--target", f"{base}/api", "--ledger", str(ledger), "--transfers", "8", "--retries", "0",
+             "--progress", "quiet"], env={**os.environ, "DEPOT_TOKEN": token}, capture_output=True, text=True,
+            timeout=120)
+        assert result.returncode == 0, result.stderr  # one run, no failed record
+        status = subprocess.run([sys.executable, "-m", "depot", "status", "--ledger", str(ledger), "--json"],
+                                capture_output=True, text=True, check=True).stdout
+        import json
+
+        parsed = json.loads(status)
+        assert parsed["states"] == {"published": 40}
+        outage_answers = parsed["errors_by_status"].get("404", 0)
+        assert 0 < outage_answers <= 30  # the breaker stopped the hammering within a few dozen requests
+    finally:
+        proc.terminate()
+        proc.wait(10)
