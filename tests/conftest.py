@@ -6,6 +6,7 @@ they skip, unless DEPOT_REQUIRE_SERVICES=1 (as in .ci/run), where a missing serv
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -135,3 +136,35 @@ def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
         proc.terminate()
         proc.wait(10)
         db.dispose()
+
+
+@dataclass
+class Served:
+    """A `depot serve` on loopback with a user whose token is in ``env`` (DEPOT_TOKEN) and ``headers``."""
+
+    base: str
+    token: str
+    data: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "DEPOT_TOKEN": self.token}
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@contextlib.contextmanager
+def serve_repository(tmp_path: Path, *extra: str) -> Iterator[Served]:
+    """`depot serve` in tmp_path/repo without rate limits (plus ``extra`` flags), and a token minted by the CLI."""
+    data = tmp_path / "repo"
+    data.mkdir(exist_ok=True)
+    proc, base = start_server(data, None, "--rate-limit", "0", "--search-rate-limit", "0", *extra)
+    try:
+        token = subprocess.run([sys.executable, "-m", "depot", "repo", "create-token", "museum@example.org",
+                                "--data-dir", str(data)], capture_output=True, text=True, check=True).stdout.strip()
+        yield Served(base, token, data)
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import pytest
 
 from depot.deposit.commands.demo import stage
 
-from conftest import start_server
+from conftest import serve_repository
 
 KEYS = 24  # specimens in the bundled TROM subset
 
@@ -29,15 +28,8 @@ def depot(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.C
 
 @pytest.fixture
 def served(tmp_path: Path) -> Any:
-    data = tmp_path / "repo"
-    data.mkdir()
-    proc, base = start_server(data, None, "--rate-limit", "0", "--search-rate-limit", "0")
-    token = subprocess.run([sys.executable, "-m", "depot", "repo", "create-token", "museum@example.org",
-                            "--data-dir", str(data)], capture_output=True, text=True, check=True).stdout.strip()
-    env = {**os.environ, "DEPOT_TOKEN": token}
-    yield base, env, {"Authorization": f"Bearer {token}"}
-    proc.terminate()
-    proc.wait(10)
+    with serve_repository(tmp_path) as repo:
+        yield repo.base, repo.env, repo.headers
 
 
 def server_depositions(base: str, headers: dict[str, str]) -> list[dict[str, Any]]:
@@ -92,15 +84,10 @@ def test_run_publishes_each_specimen_once_with_k_plus_2_requests(served: Any, tm
 
 
 def test_kill_and_resume_publishes_each_specimen_exactly_once(tmp_path: Path) -> None:
-    data = tmp_path / "repo"
-    data.mkdir()
     profile = tmp_path / "slow.toml"
     profile.write_text("[rules.publish]\nlatency = { median_ms = 150, sigma = 0.3 }\n")
-    proc, base = start_server(data, None, "--rate-limit", "0", "--faults", str(profile))
-    try:
-        token = subprocess.run([sys.executable, "-m", "depot", "repo", "create-token", "m@example.org",
-                                "--data-dir", str(data)], capture_output=True, text=True, check=True).stdout.strip()
-        env = {**os.environ, "DEPOT_TOKEN": token}
+    with serve_repository(tmp_path, "--faults", str(profile)) as repo:
+        base, env, token = repo.base, repo.env, repo.token
         archive, images = stage(tmp_path)
         for pause in (1.0, 1.5):
             runner = subprocess.Popen([sys.executable, "-m", "depot", *run_args(tmp_path, base, archive, images,
@@ -116,9 +103,6 @@ def test_kill_and_resume_publishes_each_specimen_exactly_once(tmp_path: Path) ->
         keys = [k for d in published for k in keys_of(d)]
         assert len(keys) == KEYS and len(set(keys)) == KEYS  # every specimen, none twice
         assert [d for d in deps if not d["submitted"]] == []  # no stray draft
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def test_demo_deposits_the_bundled_dataset(tmp_path: Path) -> None:
@@ -135,15 +119,10 @@ def test_demo_deposits_the_bundled_dataset(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_stops_cleanly_and_a_second_run_resumes(tmp_path: Path) -> None:
-    data = tmp_path / "repo"
-    data.mkdir()
     profile = tmp_path / "slow.toml"
     profile.write_text("[rules.create]\nlatency = { median_ms = 100, sigma = 0.1 }\n")
-    proc, base = start_server(data, None, "--rate-limit", "0", "--faults", str(profile))
-    try:
-        token = subprocess.run([sys.executable, "-m", "depot", "repo", "create-token", "c@example.org",
-                                "--data-dir", str(data)], capture_output=True, text=True, check=True).stdout.strip()
-        env = {**os.environ, "DEPOT_TOKEN": token}
+    with serve_repository(tmp_path, "--faults", str(profile)) as repo:
+        base, env, token = repo.base, repo.env, repo.token
         archive, images = stage(tmp_path)
         runner = subprocess.Popen([sys.executable, "-m", "depot", *run_args(tmp_path, base, archive, images,
                                                                             "--transfers", "2")],
@@ -159,6 +138,3 @@ def test_ctrl_c_stops_cleanly_and_a_second_run_resumes(tmp_path: Path) -> None:
         assert final.returncode == 0, final.stderr
         keys = [k for d in server_depositions(base, {"Authorization": f"Bearer {token}"}) for k in keys_of(d)]
         assert sorted(keys) == sorted(set(keys)) and len(keys) == KEYS
-    finally:
-        proc.terminate()
-        proc.wait(10)

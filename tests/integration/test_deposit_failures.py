@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,19 +11,13 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import start_server
+from conftest import serve_repository
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Any:
-    data = tmp_path / "repo"
-    data.mkdir()
-    proc, base = start_server(data, None, "--rate-limit", "0", "--search-rate-limit", "0")
-    token = subprocess.run([sys.executable, "-m", "depot", "repo", "create-token", "museum@example.org",
-                            "--data-dir", str(data)], capture_output=True, text=True, check=True).stdout.strip()
-    yield base, {**os.environ, "DEPOT_TOKEN": token}, {"Authorization": f"Bearer {token}"}
-    proc.terminate()
-    proc.wait(10)
+    with serve_repository(tmp_path) as repo:
+        yield repo.base, repo.env, repo.headers
 
 
 def table(tmp_path: Path) -> tuple[Path, Path]:
