@@ -69,5 +69,31 @@ def test_openapi_document(api: Api) -> None:
     doc = r.json()
     assert doc["openapi"].startswith("3.")
     for path in ("/deposit/depositions", "/deposit/depositions/{id}/actions/publish", "/files/{bucket}/{key}",
-                 "/records/{id}", "/records"):
+                 "/records/{id}", "/records", "/communities/{id}/listing"):
         assert path in doc["paths"], path
+
+
+def test_community_listing_streams_every_record(api: Api) -> None:
+    import csv
+    import io
+
+    slug = f"list-{uuid.uuid4().hex[:6]}"
+    owner = f"owner-{slug}@example.org"
+    api.accounts.create_community(slug, "Listing test", owner, "2026-01-01T00:00:00+00:00")
+    h = api.auth(owner)
+    recs = [published(api.client, h, metadata(title=f"Sheet {i} {slug}", communities=[{"identifier": slug}],
+                                               related_identifiers=[{"identifier": f"urn:x:{slug}:{i}",
+                                                                     "relation": "isAlternateIdentifier"}]),
+                      files={f"s{i}.jpg": b"jpeg" * (i + 1)}) for i in range(3)]
+    published(api.client, api.auth(), metadata(communities=[{"identifier": slug}]))  # pending: not listed
+    r = api.client.get(f"/api/communities/{slug}/listing")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    rows = r.json()
+    assert [row["doi"] for row in rows] == [rec["doi"] for rec in recs]
+    assert rows[1]["keys"] == [f"urn:x:{slug}:1"] and rows[1]["files"][0]["key"] == "s1.jpg"
+    assert rows[1]["files"][0]["size"] == 8 and rows[1]["files"][0]["checksum"].startswith("md5:")
+    r = api.client.get(f"/api/communities/{slug}/listing", params={"format": "csv"})
+    table = list(csv.DictReader(io.StringIO(r.text)))
+    assert [t["doi"] for t in table] == [rec["doi"] for rec in recs] and table[2]["file"] == "s2.jpg"
+    assert api.client.get(f"/api/communities/{slug}/listing", params={"format": "xml"}).status_code == 400
+    assert api.client.get("/api/communities/nope/listing").status_code == 404

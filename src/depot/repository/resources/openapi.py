@@ -93,6 +93,10 @@ def document(api_url: str) -> dict[str, Any]:
         "/communities": {"get": _op("List communities", {200: "Hits"}, tag="communities", public=True)},
         "/communities/{id}": {"get": _op("Read a community", {200: "Community", 404: "Not found"},
                                          tag="communities", public=True)},
+        "/communities/{id}/listing": {"get": _op("Every record of a community: DOI, title, keys, files (streamed)",
+                                                 {200: "CSV or JSON", 400: "Bad format", 404: "Not found"},
+                                                 tag="communities", params=("format", "all_versions"),
+                                                 public=True)},
     }
     for action, code in (("publish", 202), ("edit", 201), ("discard", 204), ("newversion", 201)):
         paths[f"{d}/{{id}}/actions/{action}"] = {"post": _op(f"Action: {action}", {

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from starlette.requests import Request
 from starlette.responses import Response
 
+from depot.metadata import FieldError
+from depot.repository.errors import ValidationError
 from depot.repository.resources import serialize
 from depot.repository.resources.context import Context
 from depot.repository.resources.http import bool_param, identity, int_param, json_response, path_int
@@ -56,6 +60,49 @@ class RecordResource:
         found = self.ctx.accounts.list_communities()
         hits = [_community(c) for c in found]
         return json_response({"hits": {"hits": hits, "total": len(hits)}})
+
+    async def listing(self, request: Request) -> Response:
+        """Every record of a community in one streamed CSV or JSON answer (issue 5)."""
+        import csv
+        import io
+
+        import orjson
+        from starlette.responses import StreamingResponse
+
+        from depot.repository.services.listing import iter_listing
+
+        community = self.ctx.accounts.get_community(request.path_params["id"])
+        fmt = request.query_params.get("format", "json")
+        if fmt not in {"json", "csv"}:
+            raise ValidationError([FieldError("format", ("Must be one of: csv, json.",))])
+        rows = iter_listing(self.ctx.deposits.db, community.id, all_versions=bool_param(request, "all_versions"))
+        doi_url = self.ctx.links.doi_url
+
+        def as_json() -> Iterator[bytes]:
+            yield b"["
+            for i, row in enumerate(rows):
+                yield (b"," if i else b"") + b"\n" + orjson.dumps(row)
+            yield b"\n]\n"
+
+        def as_csv() -> Iterator[bytes]:
+            buf = io.StringIO()
+            writer = csv.writer(buf)
+            writer.writerow(["recid", "doi", "doi_url", "title", "keys", "file", "size", "checksum"])
+            for n, row in enumerate(rows):
+                for f in row["files"] or [{}]:
+                    writer.writerow([row["recid"], row["doi"], doi_url(row["doi"]), row["title"],
+                                     " ".join(k for k in row["keys"] if k), f.get("key"), f.get("size"),
+                                     f.get("checksum")])
+                if n % 200 == 0:
+                    yield buf.getvalue().encode()
+                    buf.seek(0)
+                    buf.truncate()
+            yield buf.getvalue().encode()
+
+        body, media = (as_csv(), "text/csv; charset=utf-8") if fmt == "csv" else (as_json(), "application/json")
+        name = f"{community.slug}-listing.{fmt}"
+        return StreamingResponse(body, media_type=media,
+                                 headers={"content-disposition": f'attachment; filename="{name}"'})
 
     async def community(self, request: Request) -> Response:
         return json_response(_community(self.ctx.accounts.get_community(request.path_params["id"])))
