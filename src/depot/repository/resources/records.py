@@ -79,10 +79,15 @@ class RecordResource:
         doi_url = self.ctx.links.doi_url
 
         def as_json() -> Iterator[bytes]:
-            yield b"["
+            # Chunks of 200 rows: every chunk crosses from a worker thread to the event loop.
+            chunk = [b"["]
             for i, row in enumerate(rows):
-                yield (b"," if i else b"") + b"\n" + orjson.dumps(row)
-            yield b"\n]\n"
+                chunk.append((b"," if i else b"") + b"\n" + orjson.dumps(row))
+                if len(chunk) >= 200:
+                    yield b"".join(chunk)
+                    chunk = []
+            chunk.append(b"\n]\n")
+            yield b"".join(chunk)
 
         def as_csv() -> Iterator[bytes]:
             buf = io.StringIO()

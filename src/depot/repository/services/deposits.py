@@ -18,7 +18,7 @@ from depot.repository.config import RepositoryConfig
 from depot.repository.errors import InvalidStateError, NotFoundError, ValidationError
 from depot.repository.services.permissions import Identity, can_manage, require_user
 from depot.repository.services.search import compile_query, write_terms
-from depot.repository.services.views import Deposit, load_deposit, load_deposits, utcnow_iso
+from depot.repository.services.views import Deposit, latest_of_concept, load_deposit, load_deposits, utcnow_iso
 from depot.repository.store import statements as st
 from depot.repository.store.db import Database
 from depot.repository.store.tables import concepts, deposits
@@ -152,9 +152,7 @@ class DepositService:
             where = sa.and_(where, deposits.c.record.is_not(None))
         if not params.all_versions:
             # Only the newest version of each concept (a concept's open new-version draft counts).
-            newest = (sa.select(sa.func.max(deposits.c.id)).where(deposits.c.owner_id == user_id)
-                      .group_by(deposits.c.concept_id))
-            where = sa.and_(where, deposits.c.id.in_(newest))
+            where = sa.and_(where, latest_of_concept(published_only=False))
         with self.db.read() as conn:
             return load_deposits(conn, where, order=_order(params.sort), limit=params.size,
                                  offset=(params.page - 1) * params.size)

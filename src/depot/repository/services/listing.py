@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from depot.repository.services.views import files_in_buckets
+from depot.repository.services.views import files_in_buckets, latest_of_concept
 from depot.repository.store.db import Database
 from depot.repository.store.tables import community_records, deposits
 
@@ -22,13 +22,14 @@ COLUMNS = ("recid", "doi", "conceptdoi", "title", "keys", "publication_date", "f
 def iter_listing(db: Database, community_id: str, *, all_versions: bool = False,
                  batch: int = 1000) -> Iterator[dict[str, Any]]:
     """Records of the community (accepted inclusions only), oldest first."""
-    members = sa.select(community_records.c.concept_id).where(community_records.c.community_id == community_id,
-                                                              community_records.c.status == "accepted")
-    where = sa.and_(deposits.c.record.is_not(None), deposits.c.concept_id.in_(members))
+    # EXISTS (a primary-key probe per record) rather than IN (members): with IN, SQLite walks every member
+    # concept for every page, which made 100,000 records take 13.5 s instead of 3.6 (bench/community_listing.py).
+    member = sa.exists().where(community_records.c.community_id == community_id,
+                               community_records.c.concept_id == deposits.c.concept_id,
+                               community_records.c.status == "accepted")
+    where = sa.and_(deposits.c.record.is_not(None), member)
     if not all_versions:
-        newest = (sa.select(sa.func.max(deposits.c.id)).where(deposits.c.record.is_not(None))
-                  .group_by(deposits.c.concept_id))
-        where = sa.and_(where, deposits.c.id.in_(newest))
+        where = sa.and_(where, latest_of_concept(published_only=True))
     last = 0
     while True:
         with db.read() as conn:

@@ -11,7 +11,7 @@ from depot.repository.errors import NotFoundError, ValidationError
 from depot.repository.services.deposits import MAX_WINDOW, DepositService, _order
 from depot.repository.services.permissions import Identity, can_read_record
 from depot.repository.services.search import compile_query
-from depot.repository.services.views import Deposit, load_deposit, load_deposits
+from depot.repository.services.views import Deposit, latest_of_concept, load_deposit, load_deposits
 from depot.repository.store.tables import communities, community_records, deposits
 
 
@@ -70,9 +70,7 @@ class RecordService:
             raise ValidationError(message="Invalid querystring parameters.")
         where = sa.and_(deposits.c.record.is_not(None), compile_query(params.q, "record"))
         if not params.all_versions:
-            newest = (sa.select(sa.func.max(deposits.c.id)).where(deposits.c.record.is_not(None))
-                      .group_by(deposits.c.concept_id))
-            where = sa.and_(where, deposits.c.id.in_(newest))
+            where = sa.and_(where, latest_of_concept(published_only=True))
         if params.communities:
             # Unknown communities are ignored, as on current Zenodo (LegacyCommunitiesParam).
             members = (sa.select(community_records.c.concept_id)

@@ -79,6 +79,16 @@ FILE_COLUMNS = (
 )
 
 
+def latest_of_concept(*, published_only: bool) -> Any:
+    """WHERE clause: no newer version of the same concept exists (a correlated, index-backed test; a
+    GROUP BY subquery would be recomputed over the whole table for every page)."""
+    newer = deposits.alias("newer")
+    cond = [newer.c.concept_id == deposits.c.concept_id, newer.c.id > deposits.c.id]
+    if published_only:
+        cond.append(newer.c.record.is_not(None))
+    return ~sa.exists().where(*cond)
+
+
 def deposit_query() -> sa.Select[Any]:
     return sa.select(*DEPOSIT_COLUMNS).join(concepts, concepts.c.id == deposits.c.concept_id)
 
