@@ -107,7 +107,8 @@ def test_kill_and_resume_publishes_each_specimen_exactly_once(tmp_path: Path) ->
 
 def test_demo_deposits_the_bundled_dataset(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    result = subprocess.run([sys.executable, "-m", "depot", "demo", "--output", str(out)], capture_output=True,
+    # A relative --output, as `make demo` gives, run from another folder.
+    result = subprocess.run([sys.executable, "-m", "depot", "demo", "--output", "demo"], capture_output=True,
                             text=True, timeout=180, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = [line.split() for line in result.stdout.splitlines()]

@@ -77,9 +77,11 @@ def test_check_reports_problems_and_budget_without_sending(tmp_path: Path) -> No
     problems = tmp_path / "problems.tsv"
     profile = tmp_path / "titles.toml"
     profile.write_text(PROFILE, encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "depot", "check", str(csv), "--images", str(images),
+    # Relative paths, as a data manager types them in the dataset's folder.
+    result = subprocess.run([sys.executable, "-m", "depot", "check", csv.name, "--images", images.name,
                              "--path-template", "{images}/{catalogNumber}.png", "--profile", str(profile),
-                             "--problems-file", str(problems)], capture_output=True, text=True, timeout=60)
+                             "--problems-file", str(problems)], capture_output=True, text=True, timeout=60,
+                            cwd=tmp_path)
     assert result.returncode == 5, result.stdout + result.stderr  # CHECK_FAILED
     out = result.stdout
     assert "3 specimens read" in out and "1 ready" in out

@@ -66,7 +66,9 @@ def planned_records(source: Path, kind: str | None, images: Path | None, path_te
     from depot.deposit.sources import open_source
 
     profile = load_profile(profile_name, overrides={str(k): v for k, v in _pairs(profile_vars, "--var").items()})
-    src = open_source(source, kind=kind, images=images, path_template=path_template, key_term=key_term,
+    # Absolute paths: a relative --images would otherwise be taken relative to the source's own folder.
+    src = open_source(source.resolve(), kind=kind, images=images.resolve() if images else None,
+                      path_template=path_template, key_term=key_term,
                       columns=_pairs(columns, "--column") or None, delimiter=delimiter)
 
     def records() -> Iterator[PlannedRecord]:

@@ -50,6 +50,7 @@ def run_demo(output: Path, transfers: int) -> int:
     from depot.deposit.commands.status import write_report
     from depot.deposit.ledger import Ledger
 
+    output = output.resolve()
     if output.exists():
         shutil.rmtree(output)
     output.mkdir(parents=True)
