@@ -14,6 +14,7 @@ import orjson
 import sqlalchemy as sa
 
 from depot.deposit.errors import LedgerError
+from depot.deposit.ledger import statements as st
 from depot.deposit.ledger.engine import create_engine, database_url, migrate
 from depot.deposit.ledger.tables import ACTIVE, attempts, files, runs, specimens, versions
 from depot.deposit.models import PlannedRecord
@@ -223,18 +224,14 @@ class Ledger:
     def claim(self, n: int, *, owner: str, lease_seconds: float, now: datetime) -> list[Claim]:
         """Lease up to ``n`` ready specimens to ``owner``; a lease that expires frees the specimen again."""
         stamp, until = _iso(now), _iso(now + timedelta(seconds=lease_seconds))
-        ready = sa.and_(specimens.c.state.in_(ACTIVE),
-                        sa.or_(specimens.c.retry_at.is_(None), specimens.c.retry_at <= stamp),
-                        sa.or_(specimens.c.lease_until.is_(None), specimens.c.lease_until < stamp))
         with self._tx() as conn:
-            query = sa.select(specimens.c.key).where(ready).order_by(specimens.c.seq).limit(n)
+            query = st.READY_KEYS
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
-            keys = list(conn.execute(query).scalars())
+            keys = list(conn.execute(query, {"b_now": stamp, "b_limit": n}).scalars())
             if not keys:
                 return []
-            conn.execute(specimens.update().where(specimens.c.key.in_(keys), ready)
-                         .values(lease_owner=owner, lease_until=until))
+            conn.execute(st.LEASE, {"b_keys": keys, "b_now": stamp, "lease_owner": owner, "lease_until": until})
             return self._load(conn, keys)
 
     def next_ready_in(self, *, now: datetime) -> float | None:
@@ -287,8 +284,7 @@ class Ledger:
 
     def release(self, key: str, owner: str) -> None:
         with self._tx() as conn:
-            conn.execute(specimens.update().where(specimens.c.key == key, specimens.c.lease_owner == owner)
-                         .values(lease_owner=None, lease_until=None))
+            conn.execute(st.RELEASE, {"b_key": key, "b_owner": owner, "lease_owner": None, "lease_until": None})
 
     def get(self, key: str) -> Claim:
         with self.engine.connect() as conn:
@@ -298,9 +294,9 @@ class Ledger:
         return found[0]
 
     def _load(self, conn: sa.Connection, keys: list[str]) -> list[Claim]:
-        rows = conn.execute(sa.select(specimens).where(specimens.c.key.in_(keys)).order_by(specimens.c.seq)).all()
+        rows = conn.execute(st.SPECIMENS_BY_KEYS, {"b_keys": keys}).all()
         file_rows: dict[str, list[FileRow]] = {k: [] for k in keys}
-        for f in conn.execute(sa.select(files).where(files.c.specimen_key.in_(keys)).order_by(files.c.position)):
+        for f in conn.execute(st.FILES_BY_KEYS, {"b_keys": keys}):
             file_rows[f.specimen_key].append(FileRow(f.name, f.path, f.size, f.md5, f.sha256, bool(f.uploaded),
                                                      f.server_checksum))
         return [Claim(r.key, r.state, r.step, r.deposition_id, r.bucket_url, r.doi, r.metadata, r.attempts,
@@ -309,8 +305,9 @@ class Ledger:
     # -- transitions ----------------------------------------------------------------------------------
     def _set(self, key: str, **values: Any) -> None:
         values["updated_at"] = _now()
+        values["b_key"] = key
         with self._tx() as conn:
-            conn.execute(specimens.update().where(specimens.c.key == key).values(**values))
+            conn.execute(st.UPDATE_SPECIMEN, values)
 
     def mark_uncertain(self, key: str, step: str) -> None:
         self._set(key, state="uncertain", step=step)
@@ -325,23 +322,20 @@ class Ledger:
                      record: dict[str, Any] | None = None) -> None:
         state = "created"
         with self._tx() as conn:
-            pending = conn.execute(sa.select(sa.func.count()).select_from(files).where(
-                files.c.specimen_key == key, files.c.uploaded.is_(False))).scalar_one()
-            if not pending:
+            if not conn.execute(st.PENDING_FILES, {"b_key": key}).scalar_one():
                 state = "uploaded"
-            conn.execute(specimens.update().where(specimens.c.key == key).values(
-                state=state, step=None, deposition_id=deposition_id, bucket_url=bucket_url, updated_at=_now()))
+            conn.execute(st.UPDATE_SPECIMEN, {"b_key": key, "state": state, "step": None,
+                                              "deposition_id": deposition_id, "bucket_url": bucket_url,
+                                              "updated_at": _now()})
 
     def mark_file_uploaded(self, key: str, name: str, *, server_checksum: str, md5: str, sha256: str,
                            size: int) -> None:
         with self._tx() as conn:
-            conn.execute(files.update().where(files.c.specimen_key == key, files.c.name == name).values(
-                uploaded=True, server_checksum=server_checksum, md5=md5, sha256=sha256, size=size))
-            pending = conn.execute(sa.select(sa.func.count()).select_from(files).where(
-                files.c.specimen_key == key, files.c.uploaded.is_(False))).scalar_one()
-            if not pending:
-                conn.execute(specimens.update().where(specimens.c.key == key, specimens.c.state == "created")
-                             .values(state="uploaded", updated_at=_now()))
+            conn.execute(st.UPDATE_FILE, {"b_key": key, "b_name": name, "uploaded": True,
+                                          "server_checksum": server_checksum, "md5": md5, "sha256": sha256,
+                                          "size": size})
+            if not conn.execute(st.PENDING_FILES, {"b_key": key}).scalar_one():
+                conn.execute(st.CREATED_TO_UPLOADED, {"b_key": key, "state": "uploaded", "updated_at": _now()})
 
     def mark_published(self, key: str, *, doi: str | None, concept_doi: str | None, record_url: str | None,
                        record: dict[str, Any] | None = None) -> None:
@@ -372,19 +366,19 @@ class Ledger:
 
     def mark_retry(self, key: str, *, step: str, status: int | None, message: str, retry_at: datetime) -> None:
         with self._tx() as conn:
-            conn.execute(specimens.update().where(specimens.c.key == key).values(
-                attempts=specimens.c.attempts + 1, retry_at=_iso(retry_at), last_status=status,
-                last_error=message[:4000], updated_at=_now()))
+            conn.execute(st.BUMP_ATTEMPTS, {"b_key": key, "retry_at": _iso(retry_at), "last_status": status,
+                                            "last_error": message[:4000], "updated_at": _now()})
 
     def mark_failed(self, key: str, *, step: str, status: int | None, message: str) -> None:
-        self._set(key, state="failed", step=step, last_status=status, last_error=message[:4000],
-                  attempts=specimens.c.attempts + 1)
+        with self._tx() as conn:
+            conn.execute(st.BUMP_ATTEMPTS, {"b_key": key, "state": "failed", "step": step, "last_status": status,
+                                            "last_error": message[:4000], "updated_at": _now()})
 
     def record_attempt(self, key: str | None, step: str, status: int | None, error: str | None,
                        seconds: float) -> None:
         with self._tx() as conn:
-            conn.execute(attempts.insert().values(specimen_key=key, step=step, status=status, error=error,
-                                                  duration_ms=int(seconds * 1000), at=_now()))
+            conn.execute(st.INSERT_ATTEMPT, {"specimen_key": key, "step": step, "status": status, "error": error,
+                                             "duration_ms": int(seconds * 1000), "at": _now()})
 
     # -- runs and reports -----------------------------------------------------------------------------
     def start_run(self, *, target: str, source: str, profile: str) -> int:
