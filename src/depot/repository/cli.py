@@ -10,6 +10,7 @@ import click
 
 from depot.repository.config import from_env
 from depot.repository.errors import RepositoryError, ValidationError
+from depot.repository.services.accounts import AccountService
 
 
 def describe(exc: RepositoryError) -> str:
@@ -85,8 +86,7 @@ def repo() -> None:
     """Administer a repository's data directory: tokens, communities."""
 
 
-def _services(data_dir: Path | None, db_url: str | None):  # type: ignore[no-untyped-def]
-    from depot.repository.services.accounts import AccountService
+def _services(data_dir: Path | None, db_url: str | None) -> AccountService:
     from depot.repository.store.db import Database
 
     config = from_env(data_dir=data_dir, db_url=db_url)

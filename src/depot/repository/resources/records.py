@@ -12,6 +12,7 @@ from depot.repository.errors import ValidationError
 from depot.repository.resources import serialize
 from depot.repository.resources.context import Context
 from depot.repository.resources.http import bool_param, identity, int_param, json_response, path_int
+from depot.repository.services.accounts import Community
 from depot.repository.services.records import RecordSearch
 from depot.repository.services.views import Deposit
 
@@ -113,6 +114,5 @@ class RecordResource:
         return json_response(_community(self.ctx.accounts.get_community(request.path_params["id"])))
 
 
-def _community(c: object) -> dict[str, object]:
-    return {"id": c.id, "slug": c.slug, "metadata": {"title": c.title}, "created": c.created,  # type: ignore[attr-defined]
-            "owner": str(c.owner_id)}  # type: ignore[attr-defined]
+def _community(c: Community) -> dict[str, object]:
+    return {"id": c.id, "slug": c.slug, "metadata": {"title": c.title}, "created": c.created, "owner": str(c.owner_id)}
