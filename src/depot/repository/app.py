@@ -18,6 +18,7 @@ from depot.repository.config import RepositoryConfig
 from depot.repository.errors import RepositoryError
 from depot.repository.faults.inject import FaultInjector, InjectedDrop
 from depot.repository.faults.profile import FaultProfile
+from depot.repository.resources import admin, exports, oai, pages
 from depot.repository.resources.context import Context
 from depot.repository.resources.deposits import DepositResource
 from depot.repository.resources.errors import (
@@ -114,6 +115,11 @@ def create_app(config: RepositoryConfig, *, context: Context | None = None,
         Route("/api/iiif/{ident}/info.json", iiif.info, methods=["GET"]),
         Route("/api/iiif/{ident}/{region}/{size}/{rotation}/{quality_format}", iiif.image, methods=["GET"]),
         Route("/api/openapi.json", openapi, methods=["GET"]),
+        # Preservation and discovery (issue 5): each module owns its routes.
+        *exports.routes(ctx),
+        *oai.routes(ctx),
+        *admin.routes(ctx),
+        *pages.routes(ctx),
     ]
     app = Starlette(
         routes=routes,
