@@ -97,14 +97,15 @@ class Database:
         cfg = _alembic_config()
         with self.engine.connect() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            # "heads": independent features add migrations that each revise the same parent.
+            command.upgrade(cfg, "heads")
             conn.commit()
 
     def schema_is_current(self) -> bool:
-        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+        heads = set(ScriptDirectory.from_config(_alembic_config()).get_heads())
         with self.engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-            return ctx.get_current_revision() == head
+            return set(ctx.get_current_heads()) == heads
 
     def dispose(self) -> None:
         self.engine.dispose()
