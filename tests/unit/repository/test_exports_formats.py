@@ -3,15 +3,22 @@ serializer so the input is exactly what ``GET /api/records/{id}`` returns."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
+from datacite import schema45
+from lxml import etree
 
 from depot.metadata import normalize
-from depot.repository.exports import schemaorg
+from depot.repository.exports import bibtex, csl, datacite, dublincore, marc21, registry, schemaorg
 from depot.repository.resources.serialize import Links, record
 from depot.repository.services.views import Deposit, StoredFile
+
+from conftest import REPO_ROOT
 
 SPECIMEN = {
     "title": "Quercus robur L. (BR0000008525000)", "upload_type": "image", "image_type": "photo",
@@ -85,3 +92,146 @@ def test_schemaorg_restricted_record_announces_no_content() -> None:
     doc = schemaorg.jsonld(specimen_record(access_right="restricted", license=None, access_conditions="Ask."))
     assert doc["isAccessibleForFree"] is False
     assert "distribution" not in doc and "image" not in doc and "license" not in doc
+
+
+# --- DataCite -------------------------------------------------------------------------------------------
+
+XSD = REPO_ROOT.parent / "shared" / "schemas" / "datacite-4.5" / "metadata.xsd"
+VARIANTS = {
+    "full": {},
+    "minimal": {k: None for k in ("contributors", "dates", "locations", "subjects", "related_identifiers", "custom",
+                                  "communities", "version", "language", "notes", "keywords", "description")},
+    "dataset-cc0-no-doi-links": {"upload_type": "dataset", "image_type": None, "license": "cc-zero",
+                                 "related_identifiers": [{"identifier": "weird id", "relation": "cites"}]},
+    "restricted-article": {"upload_type": "publication", "publication_type": "article", "image_type": None,
+                           "access_right": "restricted", "license": None, "access_conditions": "On request."},
+    "place-without-point": {"locations": [{"place": "Herbarium, Meise"}], "dates": [{"start": "1890-05-01",
+                                                                                    "type": "Valid"}]},
+}
+
+
+@pytest.fixture(scope="module")
+def datacite_xsd() -> etree.XMLSchema:
+    if not XSD.exists():
+        pytest.skip(f"DataCite XSD not found at {XSD}")
+    return etree.XMLSchema(file=str(XSD))
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_datacite_xml_validates_against_kernel_45_xsd(variant: str, datacite_xsd: etree.XMLSchema) -> None:
+    xml = datacite.as_xml(specimen_record(**VARIANTS[variant]))
+    doc = etree.fromstring(xml)
+    assert datacite_xsd.validate(doc), datacite_xsd.error_log
+    assert doc.findtext("{http://datacite.org/schema/kernel-4}identifier") == "10.5072/depot.8525"
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_datacite_json_validates_with_the_datacite_package(variant: str) -> None:
+    doc = datacite.as_json(specimen_record(**VARIANTS[variant]))
+    schema = json.loads((Path(schema45.__file__).parent / "schemas" / "datacite-v4.5.json").read_text())
+    errors = [e.message for e in jsonschema.validators.validator_for(schema)(schema).iter_errors(doc)]
+    assert errors == [] and schema45.validate(doc)
+
+
+def test_datacite_says_what_a_specimen_image_is() -> None:
+    doc = datacite.as_json(specimen_record())
+    assert doc["types"] == {"resourceTypeGeneral": "Image", "resourceType": "Photo"}
+    assert doc["creators"][0] == {"name": "Meise Botanic Garden", "nameType": "Organizational",
+                                  "affiliation": [{"name": "Meise"}]}
+    assert doc["creators"][1]["nameIdentifiers"][0]["nameIdentifier"] == "0000-0002-1825-0097"
+    assert {"date": "1890-05-01/1890-05-31", "dateType": "Collected"} in doc["dates"]
+    assert {"relatedIdentifier": "https://www.botanicalcollections.be/specimen/BR0000008525000",
+            "relatedIdentifierType": "URL", "relationType": "IsDerivedFrom",
+            "resourceTypeGeneral": "PhysicalObject"} in doc["relatedIdentifiers"]
+    assert {"relatedIdentifier": "10.5072/depot.8524", "relatedIdentifierType": "DOI",
+            "relationType": "IsVersionOf"} in doc["relatedIdentifiers"]
+    assert {"alternateIdentifier": "BR0000008525000", "alternateIdentifierType": "other"} in \
+        doc["alternateIdentifiers"]
+    assert {"subject": "Fagaceae", "subjectScheme": "Darwin Core family",
+            "schemeUri": "http://rs.tdwg.org/dwc/terms/"} in doc["subjects"]
+    assert doc["geoLocations"] == [{"geoLocationPlace": "Belgium, Brabant",
+                                    "geoLocationPoint": {"pointLatitude": 50.9, "pointLongitude": 4.3}}]
+    assert doc["rightsList"][1]["rightsUri"] == "https://creativecommons.org/licenses/by/4.0/legalcode"
+    assert doc["descriptions"][0]["description"].startswith("Herbarium sheet of Quercus robur L. from Meise")
+    assert doc["sizes"] == ["4718592 Bytes"] and doc["formats"] == ["image/jpeg"]
+
+
+def test_datacite_xml_survives_control_characters(datacite_xsd: etree.XMLSchema) -> None:
+    doc = etree.fromstring(datacite.as_xml(specimen_record(title="Sheet\x0b with a vertical tab")))
+    assert datacite_xsd.validate(doc)
+    assert doc.findtext(".//{http://datacite.org/schema/kernel-4}title") == "Sheet with a vertical tab"
+
+
+def test_oai_datacite_wraps_the_resource() -> None:
+    root = datacite.oai_datacite_etree(specimen_record(), "DEPOT.TEST")
+    ns = {"o": datacite.OAI_DATACITE_NS, "d": datacite.NS}
+    assert root.findtext("o:schemaVersion", namespaces=ns) == "4.5"
+    assert root.findtext("o:datacentreSymbol", namespaces=ns) == "DEPOT.TEST"
+    assert root.find("o:payload/d:resource", namespaces=ns) is not None
+
+
+# --- Dublin Core, MARC21, CSL, BibTeX ---------------------------------------------------------------------
+
+def test_dublin_core() -> None:
+    root = etree.fromstring(dublincore.as_xml(specimen_record()))
+    values = [(el.tag.split("}")[1], el.text) for el in root]
+    assert root.tag == "{http://www.openarchives.org/OAI/2.0/oai_dc/}dc"
+    assert ("title", "Quercus robur L. (BR0000008525000)") in values
+    assert [v for k, v in values if k == "creator"] == ["Meise Botanic Garden", "Dillen, Mathias"]
+    assert ("identifier", "https://doi.org/10.5072/depot.8525") in values
+    assert ("identifier", "oai:depot.example.org:8525") in values
+    assert ("type", "info:eu-repo/semantics/other") in values and ("type", "Image") in values
+    assert ("rights", "https://creativecommons.org/licenses/by/4.0/legalcode") in values
+    assert ("relation", "url:https://depot.example.org/communities/icedig") in values
+    assert ("format", "image/jpeg") in values and ("coverage", "Belgium, Brabant") in values
+
+
+def test_marc21() -> None:
+    root = etree.fromstring(marc21.as_xml(specimen_record()))
+    ns = {"m": marc21.NS}
+    assert root.findtext("m:leader", namespaces=ns) == "00000nkm a2200000uu 4500"
+    assert root.findtext("m:controlfield[@tag='001']", namespaces=ns) == "8525"
+
+    def sub(tag: str, code: str) -> list[str | None]:
+        return [el.text for el in root.findall(f"m:datafield[@tag='{tag}']/m:subfield[@code='{code}']",
+                                                namespaces=ns)]
+    assert sub("024", "a") == ["10.5072/depot.8525", "BR0000008525000"]
+    assert sub("245", "a") == ["Quercus robur L. (BR0000008525000)"]
+    assert sub("100", "a") == ["Meise Botanic Garden"] and sub("700", "a") == ["Dillen, Mathias", "Groom, Quentin"]
+    assert sub("700", "0") == ["(orcid)0000-0002-1825-0097"]
+    assert sub("909", "o") == ["oai:depot.example.org:8525"] and sub("909", "p") == ["user-icedig"]
+    assert sub("980", "a") == ["image"] and sub("980", "b") == ["photo"]
+    assert "https://depot.example.org/api/records/8525/files/BR0000008525000.jpg/content" in sub("856", "u")
+
+
+def test_csl() -> None:
+    item = csl.item(specimen_record())
+    assert item["type"] == "graphic" and item["id"] == "8525" and item["DOI"] == "10.5072/depot.8525"
+    assert item["issued"] == {"date-parts": [[2024, 3, 1]]}
+    assert item["author"] == [{"literal": "Meise Botanic Garden"}, {"family": "Dillen", "given": "Mathias"}]
+    assert csl.item(specimen_record(image_type="figure"))["type"] == "figure"
+
+
+def test_bibtex() -> None:
+    text = bibtex.as_bibtex(specimen_record(title="Quercus robur {L.} & 100% _oak_"))
+    assert text.startswith("@misc{meise_2024_8525,\n")
+    assert "author = {{Meise Botanic Garden} and Dillen, Mathias}" in text
+    assert r"title = {{Quercus robur \{L.\} \& 100\% \_oak\_}}" in text
+    assert "doi = {10.5072/depot.8525}" in text and "month = mar" in text
+    assert text.count("{") == text.count("}") + text.count(r"\{") - text.count(r"\}")
+
+
+def test_every_export_renders_the_minimal_record() -> None:
+    minimal = specimen_record(**VARIANTS["minimal"])
+    for fmt in registry.FORMATS:
+        assert fmt.render(minimal), fmt.name
+
+
+@pytest.mark.parametrize(("accept", "expected"), [
+    (None, "json"), ("*/*", "json"), ("text/html,application/xhtml+xml,*/*;q=0.8", "json"),
+    ("application/x-bibtex;q=0.5, application/ld+json", "json-ld"), ("application/x-datacite+xml", "datacite-xml"),
+    ("application/vnd.zenodo.v1+json", "json"), ("application/marcxml+xml", "marcxml"),
+    ("text/plain", None), ("application/x-bibtex;q=0", None)])
+def test_negotiation(accept: str | None, expected: str | None) -> None:
+    chosen = registry.negotiate(accept)
+    assert (chosen[1].name if chosen else None) == expected

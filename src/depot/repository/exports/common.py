@@ -22,6 +22,12 @@ def meta(record: dict[str, Any]) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def custom(m: dict[str, Any]) -> dict[str, Any]:
+    """The ``custom`` (Darwin Core etc.) fields of a metadata object."""
+    value = m.get("custom")
+    return value if isinstance(value, dict) else {}
+
+
 def license_id(record: dict[str, Any]) -> str | None:
     lic = meta(record).get("license")
     if isinstance(lic, dict):
@@ -142,6 +148,23 @@ def resource_type(record: dict[str, Any]) -> tuple[str, str | None]:
     return kind, (str(sub) if sub else None)
 
 
+# Characters XML 1.0 cannot carry (C0 controls other than tab, newline and carriage return).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_text(value: str) -> str:
+    """``value`` without the characters XML 1.0 forbids; lxml would refuse the whole document otherwise."""
+    return _NOT_XML.sub("", value)
+
+
 def plain_text(html: str) -> str:
     """Descriptions are HTML on Zenodo; formats without markup get the text."""
     return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html))).strip()
+
+
+def oai_identifier(record: dict[str, Any]) -> str:
+    """``oai:<host>:<recid>``, the host taken from the record's landing page (the server's public base URL)."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(landing_url(record) or "").hostname or "localhost"
+    return f"oai:{host}:{recid(record)}"

@@ -24,12 +24,18 @@ class RecordResource:
     def _record(self, deposit: Deposit, *, is_last: bool | None = None) -> dict[str, object]:
         if is_last is None:
             is_last = self.ctx.records.latest(deposit.id).id == deposit.id
+        from depot.repository.services.usage import usage_service
+
         accepted = [slug for slug, status in self.ctx.records.communities_of(deposit.concept_id)
                     if status == "accepted"]
-        return serialize.record(self.ctx.links, deposit, is_last=is_last, communities=accepted)
+        stats = usage_service(self.ctx.deposits.db, self.ctx.config.data_dir, self.ctx.deposits.clock).stats(deposit)
+        return serialize.record(self.ctx.links, deposit, is_last=is_last, communities=accepted, stats=stats)
 
     async def read(self, request: Request) -> Response:
-        return json_response(self._record(self.ctx.records.read(path_int(request, "id"))))
+        from depot.repository.resources.exports import acceptable, render
+
+        media_type, fmt = acceptable(request)  # 406 before any lookup, as flask-resources does
+        return render(self._record(self.ctx.records.read(path_int(request, "id"))), media_type, fmt)
 
     async def latest(self, request: Request) -> Response:
         return json_response(self._record(self.ctx.records.latest(path_int(request, "id")), is_last=True))
