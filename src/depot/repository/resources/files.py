@@ -69,8 +69,16 @@ class FilesResource:
 
     # -- downloads through the records API -------------------------------------------------------
     async def record_file_content(self, request: Request) -> Response:
+        from depot.repository.services.usage import counts_as_access, usage_service
+        from depot.repository.usage.counter import DOWNLOAD
+
         deposit = self.ctx.records.read(path_int(request, "id"))
-        return self.download(deposit, _by_key(deposit, request.path_params["key"]))
+        response = self.download(deposit, _by_key(deposit, request.path_params["key"]))
+        if counts_as_access(request.method, request.headers.get("range")):  # a COUNTER request (download)
+            usage_service(self.ctx.deposits.db, self.ctx.config.data_dir, self.ctx.deposits.clock).record(
+                DOWNLOAD, deposit, item=request.path_params["key"], ip=request.client.host if request.client else "",
+                user_agent=request.headers.get("user-agent", ""))
+        return response
 
     async def draft_file_content(self, request: Request) -> Response:
         """The ``links.download`` of deposition files: owner only before publish, public after."""

@@ -1,11 +1,222 @@
-"""Routes for issue 5 (pages); filled in by the work on that issue."""
+"""HTML landing pages (issue 5): records, versions, search and communities, with schema.org JSON-LD.
+
+Server-rendered with Jinja2 (autoescaped). A landing-page request is a COUNTER view of the record.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import math
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote, urlencode
 
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from depot.repository.errors import NotFoundError, ValidationError
+from depot.repository.exports.schemaorg import jsonld
+from depot.repository.resources import serialize
 from depot.repository.resources.context import Context
+from depot.repository.resources.http import identity
+from depot.repository.resources.iiif import IMAGE_TYPES
+from depot.repository.services.records import RecordSearch
+from depot.repository.services.usage import UsageService, counts_as_access, usage_service
+from depot.repository.services.views import Deposit
+from depot.repository.usage.counter import VIEW
+
+PAGE_SIZE = 20
+PREVIEW_SIZE = "!800,800"
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    return Environment(loader=PackageLoader("depot.repository", "templates"),
+                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+
+
+def render(template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    return HTMLResponse(environment().get_template(template).render(**values), status_code=status)
+
+
+def not_found(message: str = "There is no published record, page or community at this address.") -> HTMLResponse:
+    return render("not_found.html", 404, title="Not found", message=message)
+
+
+def size_label(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"  # unreachable: the loop returns at TB
+
+
+def citation(record: dict[str, Any], publisher: str) -> str:
+    """"Creator (Year). Title (Version v). Publisher. DOI URL" — the short form Zenodo's landing page offers."""
+    meta = record.get("metadata") or {}
+    names = [str(c.get("name")) for c in meta.get("creators") or [] if isinstance(c, dict) and c.get("name")]
+    who = (", ".join(names[:-1]) + " & " + names[-1]) if len(names) > 1 else (names[0] if names else "Anonymous")
+    year = str(meta.get("publication_date") or record.get("created") or "")[:4] or "n.d."
+    title = str(meta.get("title") or record.get("title") or "").rstrip(".")
+    version = f" (Version {meta['version']})" if meta.get("version") else ""
+    doi = f" {record['doi_url']}" if record.get("doi_url") else ""
+    return f"{who} ({year}). {title}{version}. {publisher}.{doi}"
+
+
+def _custom_fields(meta: dict[str, Any]) -> list[tuple[str, str]]:
+    custom = meta.get("custom")
+    if not isinstance(custom, dict):
+        return []
+    return [(str(term), "; ".join(str(v) for v in (values if isinstance(values, list) else [values])))
+            for term, values in sorted(custom.items())]
+
+
+def _hit(ctx: Context, deposit: Deposit) -> dict[str, Any]:
+    meta = deposit.record or {}
+    names = [str(c.get("name")) for c in meta.get("creators") or [] if isinstance(c, dict)]
+    description = str(meta.get("description") or "")
+    return {"url": f"/records/{deposit.id}", "title": meta.get("title") or f"Record {deposit.id}",
+            "creators": "; ".join(names), "date": meta.get("publication_date"), "doi": deposit.doi,
+            "description": _snippet(description)}
+
+
+def _snippet(html: str, limit: int = 240) -> str:
+    from markupsafe import Markup
+
+    text = Markup(html).striptags()
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def _pager(request: Request, page: int, total: int) -> dict[str, Any]:
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+
+    def url(n: int) -> str:
+        params = {k: v for k, v in request.query_params.items() if k != "page"}
+        return f"{request.url.path}?{urlencode({**params, 'page': n})}"
+
+    return {"page": page, "pages": pages, "previous_url": url(page - 1) if page > 1 else None,
+            "next_url": url(page + 1) if page < pages else None}
+
+
+def _page_number(request: Request) -> int:
+    raw = request.query_params.get("page", "1")
+    return int(raw) if raw.isdigit() and int(raw) >= 1 else 1
+
+
+class Pages:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    @property
+    def usage(self) -> UsageService:
+        return usage_service(self.ctx.deposits.db, self.ctx.config.data_dir, self.ctx.deposits.clock)
+
+    def _published(self, raw: str) -> Deposit | None:
+        if not raw.isdigit():
+            return None
+        try:
+            return self.ctx.records.read(int(raw))
+        except NotFoundError:
+            return None
+
+    async def record(self, request: Request) -> Response:
+        deposit = self._published(request.path_params["id"])
+        if deposit is None:
+            return not_found()
+        if counts_as_access(request.method, None):  # a landing-page view (a COUNTER investigation)
+            self.usage.record(VIEW, deposit, item=str(deposit.id), ip=request.client.host if request.client else "",
+                              user_agent=request.headers.get("user-agent", ""))
+        return render("record.html", **self.record_values(deposit))
+
+    def record_values(self, deposit: Deposit) -> dict[str, Any]:
+        """Everything the record template shows, from the same JSON the records API serves."""
+        ctx = self.ctx
+        versions = ctx.records.versions(deposit.id)
+        accepted = [slug for slug, status in ctx.records.communities_of(deposit.concept_id) if status == "accepted"]
+        stats = self.usage.stats(deposit)
+        record = serialize.record(ctx.links, deposit, is_last=versions[-1].id == deposit.id, stats=stats,
+                                  communities=accepted)
+        meta: dict[str, Any] = record["metadata"]
+        # Relative links in the page work behind any proxy; the JSON-LD keeps the absolute ones.
+        files = [{"key": f.key, "size": f.size, "size_label": size_label(f.size), "md5": f.md5,
+                  "url": f"/api/records/{deposit.id}/files/{quote(f.key)}/content"} for f in deposit.files]
+        image = next((f for f in deposit.files if f.mimetype in IMAGE_TYPES), None)
+        doc = jsonld(record)
+        preview_url = iiif_info_url = None
+        if image is not None:
+            path = f"/api/iiif/{quote(f'record:{deposit.id}:{image.key}', safe=':')}"
+            preview_url = f"{path}/full/{PREVIEW_SIZE}/0/default.jpg"
+            iiif_info_url = f"{path}/info.json"
+            doc.setdefault("thumbnailUrl", ctx.links.base + preview_url)
+            doc.setdefault("image", [f"{ctx.links.record(deposit.id)}/files/{quote(image.key)}/content"])
+        publisher = doc.get("publisher", {}).get("name") if isinstance(doc.get("publisher"), dict) else None
+        lic = meta.get("license")
+        license_id = lic.get("id") if isinstance(lic, dict) else lic
+        return {
+            "title": meta.get("title") or record["title"], "url": record["links"]["self_html"],
+            "creators": [c for c in meta.get("creators") or [] if isinstance(c, dict)],
+            "description": meta.get("description"), "publication_date": meta.get("publication_date"),
+            "version": meta.get("version"), "doi": record["doi"], "doi_url": record["doi_url"],
+            "resource_type": (meta.get("resource_type") or {}).get("title"),
+            "license": license_id, "license_url": doc.get("license"),
+            "keywords": meta.get("keywords") or [], "created": record["created"], "modified": record["modified"],
+            "dates": [{"type": d.get("type", ""), "value": "/".join(x for x in (d.get("start"), d.get("end")) if x)}
+                      for d in meta.get("dates") or [] if isinstance(d, dict)],
+            "communities": accepted, "custom": _custom_fields(meta), "files": files,
+            "preview_url": preview_url, "iiif_info_url": iiif_info_url,
+            "preview_key": image.key if image else None,
+            "citation": citation(record, str(publisher or "Depot")),
+            "versions": [{"url": f"/records/{v.id}", "current": v.id == deposit.id, "doi": v.doi,
+                          "label": (v.record or {}).get("version") or f"Version {v.version_index or i + 1}",
+                          "date": (v.record or {}).get("publication_date")}
+                         for i, v in enumerate(reversed(versions))],
+            "stats": stats, "jsonld": doc,
+        }
+
+    async def latest(self, request: Request) -> Response:
+        raw = request.path_params["id"]
+        if not raw.isdigit():
+            return not_found()
+        try:
+            newest = self.ctx.records.latest(int(raw))
+        except NotFoundError:
+            return not_found()
+        return RedirectResponse(f"/records/{newest.id}", status_code=302)
+
+    async def search(self, request: Request) -> Response:
+        query = request.query_params.get("q") or None
+        page = _page_number(request)
+        values: dict[str, Any] = {"title": f"Search: {query}" if query else "Records", "query": query}
+        try:
+            found = self.ctx.records.search(identity(request), RecordSearch(q=query, page=page, size=PAGE_SIZE))
+        except ValidationError as exc:
+            return render("search.html", 400, error=f"The search could not run: {exc}", **values)
+        return render("search.html", **values, total=found.total, hits=[_hit(self.ctx, d) for d in found.hits],
+                      **_pager(request, page, found.total))
+
+    async def community(self, request: Request) -> Response:
+        try:
+            community = self.ctx.accounts.get_community(request.path_params["slug"])
+        except NotFoundError:
+            return not_found("There is no community with this name.")
+        page = _page_number(request)
+        try:
+            found = self.ctx.records.search(identity(request), RecordSearch(communities=community.slug, page=page,
+                                                                            size=PAGE_SIZE))
+        except ValidationError:
+            return not_found("There is no such page of this community.")
+        return render("community.html", title=community.title, community=community, total=found.total,
+                      hits=[_hit(self.ctx, d) for d in found.hits], **_pager(request, page, found.total),
+                      listing_url=f"{self.ctx.links.api}/communities/{quote(community.id)}/listing")
 
 
 def routes(ctx: Context) -> list[BaseRoute]:
-    return []
+    pages = Pages(ctx)
+    return [
+        Route("/records/{id}", pages.record, methods=["GET"]),
+        Route("/records/{id}/latest", pages.latest, methods=["GET"]),
+        Route("/search", pages.search, methods=["GET"]),
+        Route("/communities/{slug}", pages.community, methods=["GET"]),
+    ]

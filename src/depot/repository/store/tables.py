@@ -124,3 +124,18 @@ community_records = sa.Table(
     sa.Column("status", sa.String(10), nullable=False),  # "accepted" or "pending", as Zenodo's requests
     sa.Column("created", sa.String(40), nullable=False),
 )
+
+# COUNTER usage events (issue 5): one row per counted landing-page view or file download. Robots are
+# dropped before the insert; ``session`` is a keyed hash of IP + User-Agent + hour, never the address.
+usage_events = sa.Table(
+    "usage_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),  # "view" or "download"
+    sa.Column("record_id", sa.Integer, nullable=False),
+    sa.Column("concept_id", sa.Integer, nullable=False),
+    sa.Column("session", sa.String(32), nullable=False),
+    sa.Column("item", sa.String(255), nullable=False),  # the record id for a view, the file key for a download
+    sa.Index("ix_usage_events_concept", "concept_id", "id"),
+)

@@ -1,0 +1,1 @@
+"""Usage statistics (COUNTER Code of Practice for Research Data), pure."""
