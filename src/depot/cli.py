@@ -8,7 +8,7 @@ from depot import __version__
 from depot.deposit.commands.check import check
 from depot.deposit.commands.demo import demo
 from depot.deposit.commands.reconcile import reconcile, verify
-from depot.deposit.commands.run import run
+from depot.deposit.commands.run import run, sync
 from depot.deposit.commands.status import report, status
 from depot.repository.cli import repo, serve
 
@@ -19,5 +19,5 @@ def main() -> None:
     """Deposit natural-history specimens as citable records, and run the repository that keeps them."""
 
 
-for command in (check, run, status, report, reconcile, verify, demo, serve, repo):
+for command in (check, run, sync, status, report, reconcile, verify, demo, serve, repo):
     main.add_command(command)

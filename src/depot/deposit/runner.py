@@ -7,6 +7,13 @@ connection therefore leaves an uncertain row, which a probe settles before anyth
 created deposits are found among the account's depositions by the specimen key (many keys per listing
 request), publishes by reading the deposition back. That is how a lost answer becomes neither a
 duplicate record nor a false "failed".
+
+`depot sync` adds two operations on published records (``op``), walking the same states: an *edit*
+(``edit`` -> PUT metadata -> ``publish``, same DOI) and a *new version* (``newversion`` -> align the
+draft's imported files -> PUT metadata -> ``publish``, new DOI under the same concept). Edit is
+idempotent on current Zenodo (a second edit returns the open draft), so it is simply repeated; a lost
+newversion answer is settled like a create, by finding the concept's unpublished draft. A draft the
+repository refuses is discarded, so a published record is never left half-edited.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from depot.deposit.errors import (
     TransportError,
     ValidationError,
 )
+from depot.deposit.inspect_files import md5_of
 from depot.deposit.ledger import Ledger
 from depot.deposit.policy import Decision, backoff, classify
 from depot.deposit.progress import Stats
@@ -72,6 +80,7 @@ class Runner:
         self.stopping = False
         self.fatal: BaseException | None = None
         self._in_flight = 0
+        self._drafts: dict[str, dict[str, Any]] = {}  # a new version's draft as newversion returned it
         client.on_reply = self._observe
 
     # -- the loop ------------------------------------------------------------------------------------
@@ -155,7 +164,8 @@ class Runner:
                     return
                 claim = self.ledger.get(key)
             if state == "planned":
-                await self._create(claim)
+                start = {"edit": self._edit, "version": self._new_version}.get(claim.op or "", self._create)
+                await start(claim)
                 claim = self.ledger.get(key)
                 state = claim.state
             if state == "created":
@@ -167,6 +177,7 @@ class Runner:
         except IntegrityError as exc:
             self._retry_or_fail(claim, "upload", None, f"checksum mismatch: {exc}")
         except ValidationError as exc:
+            await self._drop_refused_draft(self.ledger.get(key))
             self.ledger.mark_failed(key, step=exc.step or "publish", status=exc.status, message=_describe(exc))
             self.stats.failed += 1
         except HTTPStatusError as exc:
@@ -210,9 +221,71 @@ class Runner:
         self.ledger.mark_created(claim.key, deposition_id=int(deposition["id"]),
                                  bucket_url=_bucket(deposition), record=deposition)
 
+    async def _edit(self, claim: Any) -> None:
+        """Open the published record for editing (repeatable: a second edit returns the same draft)."""
+        deposition = await self._call(claim.key, "edit", self.client.action, claim.record_id, "edit")
+        self.ledger.mark_created(claim.key, deposition_id=int(claim.record_id),
+                                 bucket_url=_bucket(deposition or {}), record=deposition)
+
+    async def _new_version(self, claim: Any) -> None:
+        self.ledger.mark_uncertain(claim.key, "newversion")
+        try:
+            draft = await self._call(claim.key, "newversion", self.client.action, claim.record_id, "newversion")
+        except ValidationError:
+            # "Please remove all files first.": the concept already has an unpublished new version (ours,
+            # from a run that lost the answer). Find it and carry on with it.
+            if await self._adopt_version_draft(claim) is None:
+                raise
+            return
+        except (TransportError, HTTPStatusError) as exc:
+            if _definitely_not_done(exc):
+                self.ledger.mark_planned(claim.key)
+            raise
+        assert draft is not None
+        if int(draft["id"]) == int(claim.record_id):
+            # Legacy Zenodo answered with the original deposition and the draft under links.latest_draft.
+            latest = str((draft.get("links") or {}).get("latest_draft", "")).rstrip("/").rsplit("/", 1)[-1]
+            draft = await self._call(claim.key, "get", self.client.get, int(latest))
+        self._drafts[claim.key] = draft
+        self.ledger.mark_created(claim.key, deposition_id=int(draft["id"]), bucket_url=_bucket(draft), record=draft)
+
+    async def _adopt_version_draft(self, claim: Any) -> int | None:
+        """Settle a newversion whose answer was lost: the concept's unpublished draft, if there is one."""
+        found = await self.find_by_keys([claim.key])
+        drafts = [d for d in found.get(claim.key, [])
+                  if not d.get("submitted") and int(d["id"]) != int(claim.record_id)]
+        if not drafts:
+            self.ledger.mark_planned(claim.key)
+            return None
+        draft = await self._call(claim.key, "get", self.client.get, int(drafts[0]["id"]))
+        self._drafts[claim.key] = draft
+        self.ledger.mark_created(claim.key, deposition_id=int(draft["id"]), bucket_url=_bucket(draft), record=draft)
+        return int(draft["id"])
+
+    async def _align_files(self, claim: Any) -> Any:
+        """Make a new version's draft hold exactly the wanted files: keep the imported ones whose content
+        is unchanged, delete the rest. Works from the draft's own list, so it is safe to repeat."""
+        draft = self._drafts.pop(claim.key, None) or await self._call(claim.key, "get", self.client.get,
+                                                                      claim.deposition_id)
+        present = {str(f.get("filename") or f.get("key")): str(f.get("checksum", "")).removeprefix("md5:")
+                   for f in draft.get("files") or []}
+        wanted = {}
+        for spec in claim.files:
+            md5 = spec.md5 or await asyncio.to_thread(md5_of, spec.path)
+            wanted[spec.name] = md5
+            if present.get(spec.name) == md5 and not spec.uploaded:
+                self.ledger.mark_file_present(claim.key, spec.name, md5=md5)
+        bucket = claim.bucket_url or _bucket(draft)
+        for name, md5 in present.items():
+            if wanted.get(name) != md5:
+                await self._call(claim.key, "delete-file", self.client.delete_file, bucket, name)
+        return self.ledger.get(claim.key)
+
     async def _upload(self, claim: Any) -> None:
+        if claim.op == "version":
+            claim = await self._align_files(claim)
         bucket = claim.bucket_url
-        if not bucket:
+        if not bucket and any(not f.uploaded for f in claim.files):
             deposition = await self._call(claim.key, "get", self.client.get, claim.deposition_id)
             bucket = _bucket(deposition)
         for spec in claim.files:
@@ -222,6 +295,22 @@ class Runner:
             self.stats.bytes_sent += upload.size
             self.ledger.mark_file_uploaded(claim.key, spec.name, server_checksum=f"md5:{upload.md5}",
                                            md5=upload.md5, sha256=upload.sha256, size=upload.size)
+        if claim.pending_put:
+            # newversion drops publication_date and version; an edit carries the new metadata.
+            await self._call(claim.key, "update", self.client.update, claim.deposition_id, claim.metadata)
+            self.ledger.mark_metadata_sent(claim.key)
+        self.ledger.mark_ready(claim.key)
+
+    async def _drop_refused_draft(self, claim: Any) -> None:
+        """The repository refused an edit or a new version: discard its draft so the published record stays
+        as it was (and a later sync can start clean). A failed discard is left for the next run."""
+        if claim.op not in ("edit", "version") or claim.deposition_id is None:
+            return
+        try:
+            await self._call(claim.key, "discard", self.client.action, claim.deposition_id, "discard")
+        except (HTTPStatusError, TransportError):
+            return
+        self.ledger.mark_draft_dropped(claim.key)
 
     async def _publish(self, claim: Any) -> None:
         self.ledger.mark_uncertain(claim.key, "publish")
@@ -244,11 +333,16 @@ class Runner:
         self.stats.probes += 1
         if claim.step == "publish":
             deposition = await self._call(claim.key, "probe", self.client.get, claim.deposition_id)
-            if deposition.get("submitted") and deposition.get("doi"):
+            # "done": published with no open draft. An edit is "inprogress" (and submitted) until published.
+            done = deposition.get("state") == "done" if "state" in deposition else deposition.get("submitted")
+            if done and deposition.get("doi"):
                 self._published(claim.key, deposition)
                 return None
             self.ledger.mark_uploaded(claim.key)
             return "uploaded"
+        if claim.step == "newversion":
+            await asyncio.sleep(self.settings.probe_delay)
+            return "created" if await self._adopt_version_draft(claim) is not None else "planned"
         # An uncertain create: give the repository's search time to catch up, then look for the key.
         await asyncio.sleep(self.settings.probe_delay)
         found = await self.find_by_keys([claim.key])
@@ -309,7 +403,7 @@ class Runner:
     # -- one request with low-level retries -----------------------------------------------------------
     async def _call(self, key: str | None, step: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run one client call; retry in place what is safe to repeat (not create/publish)."""
-        repeatable = step not in {"create", "publish"}
+        repeatable = step not in {"create", "publish", "newversion"}
         attempt = 0
         while True:
             started = time.perf_counter()
@@ -349,6 +443,7 @@ def _escape(key: str) -> str:
 def _describe(exc: ValidationError) -> str:
     parts = [f"{e.get('field')}: {' '.join(e.get('messages') or [e.get('message', '')])}" for e in exc.errors]
     return f"{exc}: " + "; ".join(parts) if parts else str(exc)
+
 
 
 def _alive(pid: int) -> bool:

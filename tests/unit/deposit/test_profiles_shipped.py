@@ -50,7 +50,7 @@ def records(corpus: Path, dataset: str, profile: str) -> Iterator[PlannedRecord]
 
 
 def test_list_profiles() -> None:
-    assert list_profiles() == ["icedig-benchmark", "meise-belgium-herbarium", "specimen"]
+    assert list_profiles() == ["icedig-benchmark", "meise-belgium-herbarium", "minimal", "specimen"]
 
 
 def test_icedig_profile_reproduces_the_pilot_deposit(corpus: Path) -> None:
@@ -149,7 +149,7 @@ def test_specimen_profile_on_trom(corpus: Path) -> None:
     assert "custom" not in plain and plain["title"] == meta["title"]
 
 
-@pytest.mark.parametrize("profile", ["icedig-benchmark", "meise-belgium-herbarium", "specimen"])
+@pytest.mark.parametrize("profile", ["icedig-benchmark", "meise-belgium-herbarium", "minimal", "specimen"])
 @pytest.mark.parametrize("dataset", [TROM, NATURALIS, MNHNL])
 def test_every_shipped_profile_gives_valid_metadata_for_every_real_specimen(corpus: Path, dataset: str,
                                                                             profile: str) -> None:

@@ -28,12 +28,38 @@ FIRST = 5  # problems shown per kind
 @click.option("--problems-file", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("depot-check-problems.tsv"), show_default=True,
               help="Where to list every problem found (key, kind, message).")
-def check(rate_limit: str, problems_file: Path, **source: Any) -> None:
+@click.option("--ledger", "ledger_path", default=None,
+              help="Also show what `depot sync` would do against this ledger (SQLite file or postgresql:// URL).")
+def check(rate_limit: str, problems_file: Path, ledger_path: str | None, **source: Any) -> None:
     """Dry-run SOURCE: validate every record and file, count problems, estimate requests and time."""
-    run_with_exit_codes(lambda: dry_run(source, rate_limit, problems_file))
+    run_with_exit_codes(lambda: dry_run(source, rate_limit, problems_file, ledger_path=ledger_path))
 
 
-def dry_run(source: dict[str, Any], rate_limit: str, problems_file: Path, out: TextIO | None = None) -> int:
+def sync_plan(source: dict[str, Any], ledger_path: str, rate_limit: str, out: TextIO) -> None:
+    """What `depot sync` would send, per kind of change, without writing to the ledger or the network."""
+    from depot.deposit.commands.run import parse_rate
+    from depot.deposit.ledger import Ledger
+
+    per_minute, per_hour = parse_rate(rate_limit)
+    ledger = Ledger.open(ledger_path)
+    try:
+        _profile, records = planned_records(**source)
+        plan = ledger.plan(records, sync=True, dry_run=True)
+    finally:
+        ledger.close()
+    out.write(f"sync plan against {ledger_path}:\n"
+              f"  new specimens:   {plan.new + plan.changed + plan.retried} (create, one PUT per file, publish)\n"
+              f"  edits in place:  {plan.edits} (3 requests each: edit, PUT metadata, publish; same DOI)\n"
+              f"  new versions:    {plan.versions} (newversion, DELETE/PUT per changed file, PUT metadata, "
+              f"publish; new DOI, same concept DOI)\n"
+              f"  unchanged:       {plan.unchanged} (no request)\n"
+              f"  gone from source: {len(plan.gone)} (reported, never deleted)\n"
+              f"  requests: {plan.requests}; duration at {rate_limit}: "
+              f"{_duration(plan.requests, per_minute, per_hour)}\n")
+
+
+def dry_run(source: dict[str, Any], rate_limit: str, problems_file: Path, out: TextIO | None = None, *,
+            ledger_path: str | None = None) -> int:
     from depot.deposit.commands.run import parse_rate
 
     out = out or sys.stdout
@@ -85,6 +111,8 @@ def dry_run(source: dict[str, Any], rate_limit: str, problems_file: Path, out: T
         for line in first[kind]:
             out.write(f"  {line}\n")
     out.write(f"every problem is listed in {problems_file}\n")
+    if ledger_path is not None:
+        sync_plan(source, ledger_path, rate_limit, out)
     blocking = sum(c for k, c in counts.items() if k != "note")
     return ExitCode.CHECK_FAILED if blocking else ExitCode.OK
 

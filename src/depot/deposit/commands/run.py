@@ -1,4 +1,7 @@
-"""``depot run``: plan a source into the ledger, then deposit every planned specimen."""
+"""``depot run`` and ``depot sync``: plan a source into the ledger, then work through what was planned.
+
+``run`` deposits new specimens; ``sync`` also brings published ones up to date with the source (edits in
+place and new versions, see depot.deposit.changes)."""
 
 from __future__ import annotations
 
@@ -39,42 +42,66 @@ def parse_rate(rate: str | None) -> tuple[int | None, int | None]:
     return parts[0] or None, (parts[1] or None) if len(parts) > 1 else None
 
 
+def work_options(fn: Any) -> Any:
+    for option in reversed([
+        click.option("--ledger", "ledger_path", default="depot-ledger.sqlite3", show_default=True,
+                     help="The ledger: a SQLite file, or a postgresql:// URL."),
+        click.option("--transfers", type=click.IntRange(1, 256), default=8, show_default=True,
+                     help="Records in flight at once."),
+        click.option("--attempts", type=click.IntRange(1), default=3, show_default=True,
+                     help="Tries per record (with backoff) before it is marked failed in a pass."),
+        click.option("--retries", type=click.IntRange(0), default=2, show_default=True,
+                     help="Passes over the records that failed for a retryable reason (5xx, timeouts, outages)."),
+        click.option("--low-level-retries", type=click.IntRange(0), default=5, show_default=True,
+                     help="Retries of one repeatable request (upload, read) before the record backs off."),
+        click.option("--progress", "progress_mode", type=click.Choice(["auto", "live", "json", "quiet"]),
+                     default="auto", show_default=True,
+                     help="Live line on a terminal, JSON lines on stderr, or nothing."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
 @click.command("run")
 @source_options
 @target_options
-@click.option("--ledger", "ledger_path", default="depot-ledger.sqlite3", show_default=True,
-              help="The ledger: a SQLite file, or a postgresql:// URL.")
-@click.option("--transfers", type=click.IntRange(1, 256), default=8, show_default=True,
-              help="Records in flight at once.")
-@click.option("--attempts", type=click.IntRange(1), default=3, show_default=True,
-              help="Tries per record (with backoff) before it is marked failed in a pass.")
-@click.option("--retries", type=click.IntRange(0), default=2, show_default=True,
-              help="Passes over the records that failed for a retryable reason (5xx, timeouts, outages).")
-@click.option("--low-level-retries", type=click.IntRange(0), default=5, show_default=True,
-              help="Retries of one repeatable request (upload, read) before the record backs off.")
-@click.option("--progress", "progress_mode", type=click.Choice(["auto", "live", "json", "quiet"]), default="auto",
-              show_default=True, help="Live line on a terminal, JSON lines on stderr, or nothing.")
+@work_options
 def run(**options: Any) -> None:
     """Deposit SOURCE: one published record per specimen; resumable, run it again to continue."""
     run_with_exit_codes(lambda: deposit(**options))
 
 
+@click.command("sync")
+@source_options
+@target_options
+@work_options
+def sync(**options: Any) -> None:
+    """Bring the published records up to date with SOURCE: changed metadata is edited in place (same DOI,
+    3 requests), changed files make a new version (new DOI, same concept DOI), unchanged specimens cost
+    nothing, new ones are deposited; specimens gone from SOURCE are listed, never deleted."""
+    run_with_exit_codes(lambda: deposit(**options, sync=True))
+
+
 def deposit(*, ledger_path: str, target: str, token_file: Path | None, repo_dir: Path, rate_limit: str | None,
             transfers: int, retries: int, low_level_retries: int, progress_mode: str, attempts: int = 3,
-            **source: Any) -> int:
+            sync: bool = False, **source: Any) -> int:
     from depot.deposit.ledger import Ledger
 
     ledger = Ledger.open(ledger_path)
     try:
         profile, records = planned_records(**source)
         sidecars = Path(ledger_path).with_suffix(".sidecars") if "://" not in ledger_path else Path("depot-sidecars")
-        summary = ledger.plan(records, sidecar_dir=sidecars)
+        summary = ledger.plan(records, sidecar_dir=sidecars, sync=sync)
         click.echo(f"plan: {summary.new} new, {summary.changed} changed, {summary.retried} to retry, "
-                   f"{summary.unchanged} unchanged, {summary.skipped} with problems"
+                   + (f"{summary.edits} to edit, {summary.versions} new versions, " if sync else "")
+                   + f"{summary.unchanged} unchanged, {summary.skipped} with problems"
                    + (f", {summary.published_changed} published but changed since (use depot sync)"
                       if summary.published_changed else ""), err=True)
         for key, problem in summary.problems[:10]:
             click.echo(f"  skipped {key}: {problem}", err=True)
+        if sync and summary.gone:
+            click.echo(f"{len(summary.gone)} published specimens are no longer in the source (kept as they are): "
+                       + ", ".join(summary.gone[:10]) + (" ..." if len(summary.gone) > 10 else ""), err=True)
         per_minute, per_hour = parse_rate(rate_limit)
         code = asyncio.run(_deposit(ledger, target, token_file, repo_dir, per_minute, per_hour, transfers, attempts,
                                     retries, low_level_retries, progress_mode, str(source["source"]), profile.name))

@@ -68,11 +68,16 @@ def show_status(ledger_path: str, as_json: bool, out: TextIO | None = None) -> i
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default="-", show_default=True,
               help="File to write ('-' for standard output).")
-def report(ledger_path: str, fmt: str, output: str) -> None:
-    """Per specimen: key, state, DOI, record URL, concept DOI, and each file's link and checksum."""
+@click.option("--all-versions", is_flag=True,
+              help="One row per published version (DOI, version number, files, dates) instead of per specimen.")
+def report(ledger_path: str, fmt: str, output: str, all_versions: bool) -> None:
+    """Per specimen: key, state, latest DOI, concept DOI, record URL, and each file's link and checksum."""
     def go() -> int:
         with click.open_file(output, "w", encoding="utf-8", lazy=False) as fh:
-            write_report(ledger_path, fmt, fh)  # type: ignore[arg-type]
+            if all_versions:
+                write_versions(ledger_path, fmt, fh)  # type: ignore[arg-type]
+            else:
+                write_report(ledger_path, fmt, fh)  # type: ignore[arg-type]
         return ExitCode.OK
 
     run_with_exit_codes(go)
@@ -122,3 +127,31 @@ def write_report(ledger_path: str, fmt: str, fh: TextIO) -> int:
                              row["error"]])
         count += 1
     return count
+
+
+def write_versions(ledger_path: str, fmt: str, fh: TextIO) -> int:
+    """Every version the ledger saw published: the concept DOI ties a specimen's versions together."""
+    from depot.deposit.ledger import Ledger
+
+    ledger = Ledger.open(ledger_path)
+    count = 0
+    try:
+        if fmt == "json":
+            fh.write("[\n")
+            for i, row in enumerate(ledger.iter_versions()):
+                fh.write(("," if i else "") + orjson.dumps(row).decode() + "\n")
+                count += 1
+            fh.write("]\n")
+            return count
+        writer = csv.writer(fh)
+        writer.writerow(["key", "version", "doi", "concept_doi", "deposition_id", "published_at", "modified_at",
+                         "metadata_hash", "file", "size", "md5"])
+        for row in ledger.iter_versions():
+            for f in row["files"] or [{}]:
+                writer.writerow([row["key"], row["version"], row["doi"], row["concept_doi"], row["deposition_id"],
+                                 row["published_at"], row["modified_at"], row["metadata_hash"], f.get("name"),
+                                 f.get("size"), f.get("md5")])
+            count += 1
+        return count
+    finally:
+        ledger.close()

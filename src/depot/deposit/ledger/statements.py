@@ -29,6 +29,7 @@ PENDING_FILES = sa.select(sa.func.count()).select_from(files).where(
     files.c.specimen_key == sa.bindparam("b_key"), files.c.uploaded.is_(False))
 UPDATE_FILE = files.update().where(files.c.specimen_key == sa.bindparam("b_key"),
                                    files.c.name == sa.bindparam("b_name"))
+# Only once the metadata of an edit or new version is sent too (pending_put).
 CREATED_TO_UPLOADED = specimens.update().where(specimens.c.key == sa.bindparam("b_key"),
-                                               specimens.c.state == "created")
+                                               specimens.c.state == "created", specimens.c.pending_put == sa.false())
 INSERT_ATTEMPT = attempts.insert()

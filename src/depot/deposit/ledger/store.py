@@ -13,7 +13,9 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from depot.deposit.changes import PublishedFile, WantedFile, compare
 from depot.deposit.errors import LedgerError
+from depot.deposit.inspect_files import md5_of
 from depot.deposit.ledger import statements as st
 from depot.deposit.ledger.engine import create_engine, database_url, migrate
 from depot.deposit.ledger.tables import ACTIVE, attempts, files, runs, specimens, versions
@@ -60,6 +62,9 @@ class Claim:
     files: tuple[FileRow, ...]
     last_status: int | None = None
     last_error: str | None = None
+    op: str | None = None  # None: create; "edit" or "version" (depot sync)
+    record_id: int | None = None  # the latest published version
+    pending_put: bool = False
 
 
 @dataclass
@@ -69,22 +74,32 @@ class PlanSummary:
     unchanged: int = 0
     retried: int = 0  # failed before, planned again
     published_changed: int = 0  # published, but the source changed since (a job for depot sync)
+    edits: int = 0  # depot sync: published records whose metadata changes in place
+    versions: int = 0  # depot sync: published records that get a new version (their files changed)
     skipped: int = 0  # records with problems: not planned
+    requests: int = 0  # what the planned work costs at least (no retries, no probes)
     problems: list[tuple[str, str]] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)  # published specimens no longer in the source
 
     @property
     def total(self) -> int:
-        return self.new + self.changed + self.unchanged + self.retried + self.published_changed + self.skipped
+        return (self.new + self.changed + self.unchanged + self.retried + self.published_changed + self.edits
+                + self.versions + self.skipped)
+
+
+def _stat(path: str) -> tuple[int | None, int | None]:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None, None
+    return found.st_size, found.st_mtime_ns
+
 
 
 def _fingerprint(record: PlannedRecord) -> str:
     parts: list[tuple[str, int | None, int | str | None]] = []
     for spec in record.files:
-        try:
-            st = os.stat(spec.path)
-            parts.append((spec.name, st.st_size, st.st_mtime_ns))
-        except OSError:
-            parts.append((spec.name, None, None))
+        parts.append((spec.name, *_stat(spec.path)))
     parts += [(name, len(data), hashlib.md5(data).hexdigest()) for name, data in record.sidecars]
     return _hash([record.metadata, parts])
 
@@ -130,79 +145,187 @@ class Ledger:
             raise LedgerError(self.url, str(exc).splitlines()[0]) from exc
 
     # -- planning -------------------------------------------------------------------------------------
-    def plan(self, records: Iterable[PlannedRecord], *, sidecar_dir: Path | None = None) -> PlanSummary:
-        """Insert new specimens, refresh changed ones not yet created; streams in batches of 500."""
+    def plan(self, records: Iterable[PlannedRecord], *, sidecar_dir: Path | None = None,
+             sync: bool = False, dry_run: bool = False) -> PlanSummary:
+        """Insert new specimens, refresh changed ones not yet created; streams in batches of 500.
+
+        With ``sync``, a published specimen whose source changed is planned as an edit in place or a new
+        version (see depot.deposit.changes). With ``dry_run`` nothing is written: the summary is the plan
+        ``depot check`` shows.
+        """
         summary = PlanSummary()
         batch: list[PlannedRecord] = []
+        seen: set[str] = set()
         seq = self._max_seq()
         for record in records:
+            seen.add(record.key)
             if record.problems:
                 summary.skipped += 1
                 summary.problems.extend((record.key, p) for p in record.problems)
                 continue
             batch.append(record)
             if len(batch) >= BATCH:
-                seq = self._plan_batch(batch, summary, seq, sidecar_dir)
+                seq = self._plan_batch(batch, summary, seq, sidecar_dir, sync=sync, dry_run=dry_run)
                 batch = []
         if batch:
-            self._plan_batch(batch, summary, seq, sidecar_dir)
+            self._plan_batch(batch, summary, seq, sidecar_dir, sync=sync, dry_run=dry_run)
+        summary.gone = self._not_in(seen)
         return summary
 
     def _max_seq(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(specimens.c.seq), 0))).scalar_one())
 
-    def _plan_batch(self, batch: list[PlannedRecord], summary: PlanSummary, seq: int,
-                    sidecar_dir: Path | None) -> int:
+    def _not_in(self, seen: set[str]) -> list[str]:
+        """Specimens the ledger has published that the source no longer lists (reported, never deleted)."""
+        out: list[str] = []
+        last = 0
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(sa.select(specimens.c.key, specimens.c.seq).where(
+                    specimens.c.seq > last, specimens.c.record_id.is_not(None)).order_by(specimens.c.seq)
+                    .limit(BATCH)).all()
+            if not rows:
+                return out
+            out.extend(r.key for r in rows if r.key not in seen)
+            last = rows[-1].seq
+
+    def _plan_batch(self, batch: list[PlannedRecord], summary: PlanSummary, seq: int, sidecar_dir: Path | None,
+                    *, sync: bool, dry_run: bool) -> int:
         now = _now()
         with self._tx() as conn:
             existing = {r.key: r for r in conn.execute(
                 sa.select(specimens.c.key, specimens.c.state, specimens.c.fingerprint, specimens.c.last_status,
-                          specimens.c.deposition_id, specimens.c.step)
+                          specimens.c.deposition_id, specimens.c.step, specimens.c.record_id,
+                          specimens.c.metadata_hash)
                 .where(specimens.c.key.in_([r.key for r in batch])))}
+            baselines = self._baselines(conn, {k: r.metadata_hash for k, r in existing.items()
+                                               if r.record_id is not None})
             for record in batch:
                 fingerprint = _fingerprint(record)
                 old = existing.get(record.key)
                 if old is not None and old.fingerprint == fingerprint and old.state != "failed":
                     summary.unchanged += 1
                     continue
-                if old is not None and old.state in ("published", "verified"):
-                    summary.published_changed += 1
-                    continue
-                if old is not None and old.state not in ("planned", "failed"):
+                if old is not None and old.state in ("created", "uploaded", "uncertain"):
                     summary.unchanged += 1  # in flight: finish with what was created
                     continue
                 if old is not None and old.state == "failed" and old.fingerprint == fingerprint and \
                         _refused(old.last_status):
                     summary.unchanged += 1  # the repository refused it; unchanged data would be refused again
                     continue
+                if old is not None and old.record_id is not None and old.fingerprint != fingerprint:
+                    if not sync:
+                        summary.published_changed += 1
+                    else:
+                        self._plan_sync(conn, record, fingerprint, baselines[record.key], summary, now,
+                                        sidecar_dir, dry_run)
+                    continue
                 if old is not None and old.deposition_id is not None:
                     # A failed record that has a deposition: carry on with that deposition, never create a
                     # second one. (A source change to such a record is not pushed to its draft yet.)
-                    conn.execute(specimens.update().where(specimens.c.key == record.key).values(
-                        **_resume(old.step), attempts=0, retry_at=None, updated_at=now))
+                    if not dry_run:
+                        conn.execute(specimens.update().where(specimens.c.key == record.key).values(
+                            **_resume(old.step), attempts=0, retry_at=None, updated_at=now))
                     summary.retried += 1
                     continue
+                if old is None:
+                    summary.new += 1
+                elif old.state == "failed":
+                    summary.retried += 1
+                else:
+                    summary.changed += 1
+                summary.requests += 2 + len(record.files) + len(record.sidecars)
+                if dry_run:
+                    continue
                 specs = list(record.files) + self._write_sidecars(record, sidecar_dir)
-                values = {"state": "planned", "step": None, "metadata": record.metadata,
+                values = {"state": "planned", "step": None, "op": None, "metadata": record.metadata,
                           "metadata_hash": _hash(record.metadata), "fingerprint": fingerprint, "attempts": 0,
                           "retry_at": None, "last_status": None, "last_error": None, "updated_at": now}
                 if old is None:
                     seq += 1
                     conn.execute(specimens.insert().values(key=record.key, seq=seq, created_at=now, **values))
-                    summary.new += 1
                 else:
                     conn.execute(specimens.update().where(specimens.c.key == record.key).values(**values))
                     conn.execute(files.delete().where(files.c.specimen_key == record.key))
-                    if old.state == "failed":
-                        summary.retried += 1
-                    else:
-                        summary.changed += 1
-                if specs:
-                    conn.execute(files.insert(), [
-                        {"specimen_key": record.key, "name": s.name, "position": i, "path": s.path, "size": s.size,
-                         "md5": s.md5, "sha256": s.sha256, "uploaded": False} for i, s in enumerate(specs)])
+                self._insert_files(conn, record.key, specs)
         return seq
+
+    def _plan_sync(self, conn: sa.Connection, record: PlannedRecord, fingerprint: str,
+                   baseline: tuple[str, list[PublishedFile]], summary: PlanSummary, now: str,
+                   sidecar_dir: Path | None, dry_run: bool) -> None:
+        """Plan a published specimen whose source changed: an edit, a new version, or nothing after all."""
+        metadata_hash = _hash(record.metadata)
+        wanted = [WantedFile(s.name, s.path, *_stat(s.path), md5=s.md5) for s in record.files]
+        wanted += [WantedFile(name, "", len(data), None, md5=hashlib.md5(data).hexdigest())
+                   for name, data in record.sidecars]
+        change = compare(published_metadata_hash=baseline[0], published_files=baseline[1],
+                         metadata_hash=metadata_hash, wanted=wanted, md5_of=md5_of)
+        summary.requests += change.requests
+        if change.kind == "unchanged":
+            summary.unchanged += 1
+        elif change.kind == "edit":
+            summary.edits += 1
+        else:
+            summary.versions += 1
+        if dry_run:
+            return
+        key = record.key
+        if change.kind == "unchanged":
+            # Touched or moved files with the same content: remember the new stat, send nothing.
+            conn.execute(specimens.update().where(specimens.c.key == key).values(fingerprint=fingerprint,
+                                                                                 updated_at=now))
+            for w in wanted:
+                conn.execute(files.update().where(files.c.specimen_key == key, files.c.name == w.name)
+                             .values(path=w.path or files.c.path, mtime_ns=w.mtime_ns))
+            return
+        specs = list(record.files) + self._write_sidecars(record, sidecar_dir)
+        carried = {f.name: f for f in baseline[1]}
+        conn.execute(specimens.update().where(specimens.c.key == key).values(
+            state="planned", step=None, op=change.kind, pending_put=True, metadata=record.metadata,
+            metadata_hash=metadata_hash, fingerprint=fingerprint, attempts=0, retry_at=None, last_status=None,
+            last_error=None, updated_at=now))
+        conn.execute(files.delete().where(files.c.specimen_key == key))
+        # An edit keeps the published files; a new version learns which are already there from its draft.
+        self._insert_files(conn, key, specs, md5=change.md5,
+                           uploaded={n for n in change.same if n in carried} if change.kind == "edit" else set())
+
+    def _insert_files(self, conn: sa.Connection, key: str, specs: list[Any], *, md5: dict[str, str] | None = None,
+                      uploaded: set[str] | None = None) -> None:
+        if not specs:
+            return
+        md5, uploaded = md5 or {}, uploaded or set()
+        conn.execute(files.insert(), [
+            {"specimen_key": key, "name": s.name, "position": i, "path": s.path, "size": _stat(s.path)[0] or s.size,
+             "mtime_ns": _stat(s.path)[1], "md5": s.md5 or md5.get(s.name), "sha256": s.sha256,
+             "uploaded": s.name in uploaded, "server_checksum": f"md5:{md5[s.name]}" if s.name in uploaded else None}
+            for i, s in enumerate(specs)])
+
+    def _baselines(self, conn: sa.Connection,
+                   hashes: dict[str, str]) -> dict[str, tuple[str, list[PublishedFile]]]:
+        """Each specimen's latest published version: its metadata hash and files (name, size, mtime, MD5).
+
+        ``hashes`` gives the specimens' own metadata hashes, the fallback for a record adopted by
+        reconcile or published by an older Depot, whose versions rows lack the files."""
+        keys = list(hashes)
+        if not keys:
+            return {}
+        latest: dict[str, Any] = {}
+        for version in conn.execute(sa.select(versions).where(versions.c.specimen_key.in_(keys))
+                                    .order_by(versions.c.version)):
+            latest[version.specimen_key] = version
+        current: dict[str, list[PublishedFile]] = {k: [] for k in keys}
+        for f in conn.execute(sa.select(files).where(files.c.specimen_key.in_(keys))):
+            current[f.specimen_key].append(PublishedFile(f.name, f.size, f.mtime_ns, f.md5))
+        out = {}
+        for key in keys:
+            row: Any = latest.get(key)
+            if row is None or row.files is None:
+                out[key] = (row.metadata_hash if row is not None else hashes[key], current[key])
+            else:
+                out[key] = (row.metadata_hash, [PublishedFile(f["name"], f.get("size"), f.get("mtime_ns"),
+                                                              f.get("md5")) for f in row.files])
+        return out
 
     def _write_sidecars(self, record: PlannedRecord, sidecar_dir: Path | None) -> list[Any]:
         from depot.deposit.models import FileSpec
@@ -217,7 +340,7 @@ class Ledger:
             tmp = path.with_suffix(path.suffix + ".tmp")
             tmp.write_bytes(data)
             os.replace(tmp, path)
-            out.append(FileSpec(str(path), name, len(data)))
+            out.append(FileSpec(str(path), name, len(data), md5=hashlib.md5(data).hexdigest()))
         return out
 
     # -- claiming -------------------------------------------------------------------------------------
@@ -300,7 +423,8 @@ class Ledger:
             file_rows[f.specimen_key].append(FileRow(f.name, f.path, f.size, f.md5, f.sha256, bool(f.uploaded),
                                                      f.server_checksum))
         return [Claim(r.key, r.state, r.step, r.deposition_id, r.bucket_url, r.doi, r.metadata, r.attempts,
-                      tuple(file_rows[r.key]), r.last_status, r.last_error) for r in rows]
+                      tuple(file_rows[r.key]), r.last_status, r.last_error, r.op, r.record_id, bool(r.pending_put))
+                for r in rows]
 
     # -- transitions ----------------------------------------------------------------------------------
     def _set(self, key: str, **values: Any) -> None:
@@ -313,7 +437,32 @@ class Ledger:
         self._set(key, state="uncertain", step=step)
 
     def mark_planned(self, key: str) -> None:
+        """Nothing was created (or no new-version draft exists): start the specimen's operation again."""
         self._set(key, state="planned", step=None, deposition_id=None, bucket_url=None)
+
+    def mark_metadata_sent(self, key: str) -> None:
+        with self._tx() as conn:
+            conn.execute(st.UPDATE_SPECIMEN, {"b_key": key, "pending_put": False, "updated_at": _now()})
+            if not conn.execute(st.PENDING_FILES, {"b_key": key}).scalar_one():
+                conn.execute(st.CREATED_TO_UPLOADED, {"b_key": key, "state": "uploaded", "updated_at": _now()})
+
+    def mark_ready(self, key: str) -> None:
+        """Created with nothing left to send (every file already there): ready to publish."""
+        with self._tx() as conn:
+            if not conn.execute(st.PENDING_FILES, {"b_key": key}).scalar_one():
+                conn.execute(st.CREATED_TO_UPLOADED, {"b_key": key, "state": "uploaded", "updated_at": _now()})
+
+    def mark_file_present(self, key: str, name: str, *, md5: str) -> None:
+        """A new version's draft already holds this file with this content (imported from the last one)."""
+        with self._tx() as conn:
+            conn.execute(st.UPDATE_FILE, {"b_key": key, "b_name": name, "uploaded": True,
+                                          "server_checksum": f"md5:{md5}", "md5": md5})
+
+    def mark_draft_dropped(self, key: str) -> None:
+        """The edit or new-version draft was discarded: the published record is what it was."""
+        with self._tx() as conn:
+            conn.execute(sa.update(specimens).where(specimens.c.key == key).values(
+                deposition_id=specimens.c.record_id, bucket_url=None, updated_at=_now()))
 
     def mark_uploaded(self, key: str) -> None:
         self._set(key, state="uploaded", step=None)
@@ -322,7 +471,8 @@ class Ledger:
                      record: dict[str, Any] | None = None) -> None:
         state = "created"
         with self._tx() as conn:
-            if not conn.execute(st.PENDING_FILES, {"b_key": key}).scalar_one():
+            pending_put = conn.execute(sa.select(specimens.c.pending_put).where(specimens.c.key == key)).scalar()
+            if not pending_put and not conn.execute(st.PENDING_FILES, {"b_key": key}).scalar_one():
                 state = "uploaded"
             conn.execute(st.UPDATE_SPECIMEN, {"b_key": key, "state": state, "step": None,
                                               "deposition_id": deposition_id, "bucket_url": bucket_url,
@@ -339,16 +489,21 @@ class Ledger:
 
     def mark_published(self, key: str, *, doi: str | None, concept_doi: str | None, record_url: str | None,
                        record: dict[str, Any] | None = None) -> None:
+        """The published version is the specimen's latest: a new versions row, or, for an edit in place,
+        the same row with the new metadata hash."""
         now = _now()
         with self._tx() as conn:
             row = conn.execute(sa.select(specimens.c.deposition_id, specimens.c.metadata_hash)
                                .where(specimens.c.key == key)).one()
             deposition_id = int((record or {}).get("id") or row.deposition_id)
             conn.execute(specimens.update().where(specimens.c.key == key).values(
-                state="published", step=None, doi=doi, concept_doi=concept_doi, record_url=record_url,
-                deposition_id=deposition_id, retry_at=None, published_at=now, updated_at=now))
-            checksums = sorted((f.name, f.md5) for f in conn.execute(
-                sa.select(files.c.name, files.c.md5).where(files.c.specimen_key == key)))
+                state="published", step=None, op=None, pending_put=False, doi=doi, concept_doi=concept_doi,
+                record_url=record_url, deposition_id=deposition_id, record_id=deposition_id, retry_at=None,
+                published_at=now, updated_at=now))
+            published = [{"name": f.name, "size": f.size, "mtime_ns": f.mtime_ns, "md5": f.md5}
+                         for f in conn.execute(sa.select(files.c.name, files.c.size, files.c.mtime_ns, files.c.md5)
+                                               .where(files.c.specimen_key == key).order_by(files.c.position))]
+            files_hash = _hash(sorted((f["name"], f["md5"]) for f in published))
             number = conn.execute(sa.select(sa.func.count()).select_from(versions)
                                   .where(versions.c.specimen_key == key)).scalar_one()
             exists = conn.execute(sa.select(versions.c.version).where(
@@ -356,8 +511,32 @@ class Ledger:
             if exists is None:
                 conn.execute(versions.insert().values(
                     specimen_key=key, deposition_id=deposition_id, version=number + 1, doi=doi,
-                    concept_doi=concept_doi, metadata_hash=row.metadata_hash, files_hash=_hash(checksums),
-                    published_at=now))
+                    concept_doi=concept_doi, metadata_hash=row.metadata_hash, files_hash=files_hash,
+                    files=published, published_at=now))
+            else:
+                conn.execute(versions.update().where(versions.c.specimen_key == key,
+                                                     versions.c.deposition_id == deposition_id).values(
+                    metadata_hash=row.metadata_hash, files_hash=files_hash, files=published, modified_at=now))
+
+    def iter_versions(self) -> Iterator[dict[str, Any]]:
+        """Every published version of every specimen, in source order then version order."""
+        last = 0
+        while True:
+            with self.engine.connect() as conn:
+                keys = conn.execute(sa.select(specimens.c.key, specimens.c.seq).where(specimens.c.seq > last)
+                                    .order_by(specimens.c.seq).limit(BATCH)).all()
+                if not keys:
+                    return
+                found: dict[str, list[Any]] = {k.key: [] for k in keys}
+                for v in conn.execute(sa.select(versions).where(versions.c.specimen_key.in_(list(found)))
+                                      .order_by(versions.c.version)):
+                    found[v.specimen_key].append(v)
+            for k in keys:
+                for v in found[k.key]:
+                    yield {"key": k.key, "version": v.version, "deposition_id": v.deposition_id, "doi": v.doi,
+                           "concept_doi": v.concept_doi, "metadata_hash": v.metadata_hash,
+                           "files": v.files, "published_at": v.published_at, "modified_at": v.modified_at}
+            last = keys[-1].seq
 
     def mark_verified(self, key: str) -> None:
         with self._tx() as conn:

@@ -15,6 +15,12 @@ specimens = sa.Table(
     sa.Column("seq", sa.Integer, nullable=False),  # source order, so work proceeds as the data manager expects
     sa.Column("state", sa.String(12), nullable=False),
     sa.Column("step", sa.String(20), nullable=True),  # the uncertain or failed step
+    # What the pending work does: None creates a record; "edit" changes a published record's metadata in
+    # place (same DOI); "version" publishes a new version (new DOI, same concept DOI). See depot sync.
+    sa.Column("op", sa.String(10), nullable=True),
+    sa.Column("record_id", sa.BigInteger, nullable=True),  # the latest published version
+    # The metadata is still to be sent (PUT) before the edit or new version may be published.
+    sa.Column("pending_put", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
     sa.Column("deposition_id", sa.BigInteger, nullable=True),
     sa.Column("bucket_url", sa.String(1000), nullable=True),
     sa.Column("doi", sa.String(255), nullable=True),
@@ -70,7 +76,9 @@ versions = sa.Table(
     sa.Column("concept_doi", sa.String(255), nullable=True),
     sa.Column("metadata_hash", sa.String(64), nullable=False),
     sa.Column("files_hash", sa.String(64), nullable=False),
+    sa.Column("files", sa.JSON, nullable=True),  # [{name, size, md5}] of this version
     sa.Column("published_at", sa.String(40), nullable=False),
+    sa.Column("modified_at", sa.String(40), nullable=True),  # the last edit in place, if any
 )
 
 runs = sa.Table(
