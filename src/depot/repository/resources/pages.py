@@ -20,14 +20,15 @@ from depot.repository.exports.schemaorg import jsonld
 from depot.repository.resources import serialize
 from depot.repository.resources.context import Context
 from depot.repository.resources.http import identity
-from depot.repository.resources.iiif import IMAGE_TYPES
+from depot.repository.resources.iiif import IMAGE_TYPES, _dimensions
 from depot.repository.services.records import RecordSearch
 from depot.repository.services.usage import UsageService, counts_as_access, usage_service
-from depot.repository.services.views import Deposit
+from depot.repository.services.views import Deposit, StoredFile
 from depot.repository.usage.counter import VIEW
 
 PAGE_SIZE = 20
-PREVIEW_SIZE = "!800,800"
+PREVIEW_EDGE = 800
+PREVIEW_SIZE = f"!{PREVIEW_EDGE},{PREVIEW_EDGE}"
 
 
 @lru_cache(maxsize=1)
@@ -147,7 +148,7 @@ class Pages:
         preview_url = iiif_info_url = None
         if image is not None:
             path = f"/api/iiif/{quote(f'record:{deposit.id}:{image.key}', safe=':')}"
-            preview_url = f"{path}/full/{PREVIEW_SIZE}/0/default.jpg"
+            preview_url = f"{path}/full/{self._preview_size(image)}/0/default.jpg"
             iiif_info_url = f"{path}/info.json"
             doc.setdefault("thumbnailUrl", ctx.links.base + preview_url)
             doc.setdefault("image", [f"{ctx.links.record(deposit.id)}/files/{quote(image.key)}/content"])
@@ -174,6 +175,14 @@ class Pages:
                          for i, v in enumerate(reversed(versions))],
             "stats": stats, "jsonld": doc,
         }
+
+    def _preview_size(self, image: StoredFile) -> str:
+        """``!800,800``, or ``max`` for a smaller image: our IIIF server refuses ``!w,h`` above the image's size."""
+        try:
+            width, height = _dimensions(str(self.ctx.blobs.path(image.uri)), image.file_id)
+        except Exception:  # an unreadable image still gets a page; its preview will show the IIIF error
+            return PREVIEW_SIZE
+        return PREVIEW_SIZE if width > PREVIEW_EDGE or height > PREVIEW_EDGE else "max"
 
     async def latest(self, request: Request) -> Response:
         raw = request.path_params["id"]

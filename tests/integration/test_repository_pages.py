@@ -1,0 +1,234 @@
+"""Landing pages in headless Chromium against a real `depot serve`, and their JSON-LD as a crawler sees it."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import extruct
+import httpx
+import pytest
+
+from contract.payloads import metadata, published
+
+from conftest import REPO_ROOT, REQUIRE_SERVICES, Served, serve_repository
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+IMAGE = REPO_ROOT / "src" / "depot" / "demo" / "data" / "images" / "RBGE_specimen_with_sellotape.png"
+# HeadlessChrome is on the COUNTER robot list, so the browser presents itself as a desktop Chrome.
+DESKTOP_CHROME = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                  "Chrome/131.0.0.0 Safari/537.36")
+SLUG = "rbge-herbarium"
+TITLE = "Eriophorum angustifolium Honck. (E00001234)"
+
+
+def _browser_or_skip() -> None:
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    if missing:
+        message = f"headless browser tests need {' and '.join(missing)} (Debian packages chromium, chromium-driver)"
+        if REQUIRE_SERVICES:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture
+def driver(tmp_path: Path) -> Iterator[Any]:
+    _browser_or_skip()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                f"--user-agent={DESKTOP_CHROME}", "--window-size=1200,1600"):
+        options.add_argument(arg)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                              "download.prompt_for_download": False})
+    browser = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    browser.set_page_load_timeout(60)
+    browser.downloads_dir = downloads
+    try:
+        yield browser
+    finally:
+        browser.quit()
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[tuple[Served, dict[str, Any], dict[str, Any]]]:
+    """A served repository with a community and a two-version image record in it: (served, v1, v2)."""
+    if not IMAGE.exists():
+        pytest.skip(f"demo image missing: {IMAGE}")
+    with serve_repository(tmp_path) as served:
+        subprocess.run([sys.executable, "-m", "depot", "repo", "create-community", SLUG, "--owner",
+                        "museum@example.org", "--title", "RBGE herbarium", "--data-dir", str(served.data)],
+                       check=True, capture_output=True)
+        with httpx.Client(base_url=served.base, timeout=60) as client:
+            meta = metadata(title=TITLE, creators=[{"name": "Royal Botanic Garden Edinburgh"}],
+                            publication_date="2025-06-01", version="1",
+                            description="<p>Herbarium sheet of <em>Eriophorum</em>, digitised at RBGE.</p>",
+                            communities=[{"identifier": SLUG}],
+                            custom={"dwc:scientificName": ["Eriophorum angustifolium Honck."],
+                                    "dwc:catalogNumber": ["E00001234"]})
+            v1 = published(client, served.headers, meta, files={"sheet.png": IMAGE.read_bytes()})
+            r = client.post(f"/api/deposit/depositions/{v1['id']}/actions/newversion", headers=served.headers)
+            draft = client.get(r.json()["links"]["latest_draft"], headers=served.headers).json()
+            r = client.put(draft["links"]["self"], headers=served.headers,
+                           json={"metadata": {**meta, "version": "2", "publication_date": "2025-07-01"}})
+            assert r.status_code == 200, r.text
+            r = client.post(draft["links"]["publish"], headers=served.headers)
+            assert r.status_code == 202, r.text
+            yield served, v1, r.json()
+
+
+def _text(browser: Any, css: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    return str(browser.find_element(By.CSS_SELECTOR, css).text)
+
+
+def _count(browser: Any, ident: str) -> int:
+    return int(_text(browser, f"#{ident}"))
+
+
+def test_record_pages_in_a_browser(driver: Any, site: tuple[Served, dict[str, Any], dict[str, Any]]) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    served, v1, v2 = site
+    md5 = hashlib.md5(IMAGE.read_bytes()).hexdigest()
+    driver.get(f"{served.base}/records/{v1['id']}/latest")
+    assert driver.current_url == f"{served.base}/records/{v2['id']}"
+    assert _text(driver, "#title") == TITLE
+    assert driver.title.startswith(TITLE)
+    assert md5 in _text(driver, ".md5")
+    assert "Royal Botanic Garden Edinburgh" in _text(driver, "#creators")
+    assert _text(driver, "#citation") == (f"Royal Botanic Garden Edinburgh (2025). {TITLE} (Version 2). "
+                                          f"Depot. https://doi.org/{v2['doi']}")
+    assert "Herbarium sheet of Eriophorum" in _text(driver, "#description")
+    assert "<em>" not in driver.find_element(By.ID, "description").get_attribute("innerHTML")
+    assert "Eriophorum angustifolium Honck." in _text(driver, "#darwin-core")
+    assert "cc-by-4.0" in _text(driver, "#license")
+    versions = driver.find_elements(By.CSS_SELECTOR, "#versions li")
+    assert [v.text.split()[0] for v in versions] == ["2", "1"]
+    assert "current" in versions[0].get_attribute("class") and "current" not in versions[1].get_attribute("class")
+
+    preview = driver.find_element(By.ID, "preview")
+    # The image (355 x 568) is within 800 x 800, so the preview asks IIIF for its full size.
+    assert preview.get_attribute("src").endswith(f"/api/iiif/record:{v2['id']}:sheet.png/full/max/0/default.jpg")
+    loaded = WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", preview))
+    assert loaded == 355
+
+    # This view counts; the download link adds a download.
+    assert (_count(driver, "version-views"), _count(driver, "views"), _count(driver, "downloads")) == (1, 1, 0)
+    driver.find_element(By.CSS_SELECTOR, "a.download").click()
+    target = driver.downloads_dir / "sheet.png"
+    deadline = time.monotonic() + 30
+    while not target.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert hashlib.md5(target.read_bytes()).hexdigest() == md5
+
+    # Version 1 through the versions list: a view of another version adds to the concept's views.
+    versions[1].find_element(By.TAG_NAME, "a").click()
+    assert driver.current_url == f"{served.base}/records/{v1['id']}"
+    assert (_count(driver, "version-views"), _count(driver, "views")) == (1, 2)
+    assert (_count(driver, "version-downloads"), _count(driver, "downloads")) == (0, 1)
+    # Back to version 2 within 30 s: a double click, so its views stay at 1; its download shows.
+    driver.find_element(By.CSS_SELECTOR, "#versions li:first-child a").click()
+    assert (_count(driver, "version-views"), _count(driver, "views")) == (1, 2)
+    assert (_count(driver, "version-downloads"), _count(driver, "unique-downloads")) == (1, 1)
+    stats = httpx.get(f"{served.base}/api/records/{v2['id']}").json()["stats"]
+    assert (stats["version_views"], stats["views"], stats["unique_views"], stats["downloads"]) == (1, 2, 1, 1)
+
+    # Search from the header's search box, then follow the hit.
+    driver.get(f"{served.base}/search")
+    box = driver.find_element(By.NAME, "q")
+    box.send_keys("Eriophorum")
+    box.submit()
+    WebDriverWait(driver, 10).until(lambda d: "q=Eriophorum" in d.current_url)
+    assert _text(driver, "#total") == "1 record"
+    hits = driver.find_elements(By.CSS_SELECTOR, "a.hit")
+    assert [h.text for h in hits] == [TITLE]
+    hits[0].click()
+    assert driver.current_url == f"{served.base}/records/{v2['id']}"
+
+    # The community page lists the record and links its listing.
+    driver.get(f"{served.base}/communities/{SLUG}")
+    assert _text(driver, "h1") == "RBGE herbarium"
+    assert [h.get_attribute("href") for h in driver.find_elements(By.CSS_SELECTOR, "a.hit")] == [
+        f"{served.base}/records/{v2['id']}"]
+    listing = httpx.get(driver.find_element(By.ID, "listing-json").get_attribute("href"))
+    assert listing.status_code == 200 and [row["doi"] for row in listing.json()] == [v2["doi"]]
+
+    driver.get(f"{served.base}/records/999999")
+    assert _text(driver, "h1") == "Not found"
+
+
+def test_record_page_json_ld_and_errors(site: tuple[Served, dict[str, Any], dict[str, Any]]) -> None:
+    served, _, v2 = site
+    url = f"{served.base}/records/{v2['id']}"
+    page = httpx.get(url)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    docs = extruct.extract(page.text, base_url=url, syntaxes=["json-ld"], uniform=True)["json-ld"]
+    assert len(docs) == 1
+    doc = docs[0]
+    types = doc["@type"] if isinstance(doc["@type"], list) else [doc["@type"]]
+    assert "Dataset" in types and "Photograph" in types
+    doi_url = f"https://doi.org/{v2['doi']}"
+    assert doc["@id"] == doi_url and doi_url in str(doc["identifier"])
+    assert doc["license"] == "https://creativecommons.org/licenses/by/4.0/legalcode"
+    assert doc["name"] == TITLE and doc["url"] == url
+    images = doc["image"] if isinstance(doc["image"], list) else [doc["image"]]
+    content = f"{served.base}/api/records/{v2['id']}/files/sheet.png/content"
+    assert images == [content] and doc["contentUrl"] == content
+    assert httpx.get(content).content == IMAGE.read_bytes()
+    thumbnail = httpx.get(doc["thumbnailUrl"])
+    assert thumbnail.status_code == 200 and thumbnail.headers["content-type"] == "image/jpeg"
+
+    # Scripts (python-httpx here) are robots to COUNTER: none of the fetches above counted.
+    stats = httpx.get(f"{served.base}/api/records/{v2['id']}").json()["stats"]
+    assert stats["views"] == 0 and stats["downloads"] == 0
+
+    for missing in ("/records/999999", "/records/abc", "/records/999999/latest", "/communities/nope"):
+        r = httpx.get(served.base + missing)
+        assert r.status_code == 404 and r.headers["content-type"].startswith("text/html"), missing
+        assert "Not found" in r.text
+    draft = httpx.post(f"{served.base}/api/deposit/depositions", json={"metadata": metadata()},
+                       headers=served.headers).json()
+    assert httpx.get(f"{served.base}/records/{draft['id']}").status_code == 404  # unpublished
+
+
+def test_large_image_preview_is_confined_to_800(tmp_path: Path) -> None:
+    import io
+
+    from PIL import Image
+    from starlette.testclient import TestClient
+
+    from depot.repository.app import create_app
+    from depot.repository.config import RepositoryConfig
+
+    from conftest import CORPUS
+
+    sheet = CORPUS / "icedig-benchmark-BR0000008525000" / "BR0000008525000.jpg"
+    if not sheet.exists():
+        pytest.skip(f"corpus image missing: {sheet}")
+    app = create_app(RepositoryConfig(data_dir=tmp_path, base_url="http://testserver", user_limit_per_minute=0,
+                                      user_limit_per_hour=0, search_limit_per_minute=0, fsync=False))
+    token = app.context.accounts.create_token("p@example.org", "2026-01-01T00:00:00+00:00")  # type: ignore[attr-defined]
+    with TestClient(app, base_url="http://testserver") as client:
+        rec = published(client, {"Authorization": f"Bearer {token}"}, metadata(),
+                        files={"BR0000008525000.jpg": sheet.read_bytes()})
+        page = client.get(f"/records/{rec['id']}").text
+        src = f"/api/iiif/record:{rec['id']}:BR0000008525000.jpg/full/!800,800/0/default.jpg"
+        assert f'src="{src}"' in page
+        preview = client.get(src)
+        assert preview.status_code == 200
+        assert Image.open(io.BytesIO(preview.content)).size == (567, 800)  # 7319 x 10319 confined to 800 x 800
