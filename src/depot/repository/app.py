@@ -18,6 +18,8 @@ from depot.repository.config import RepositoryConfig
 from depot.repository.errors import RepositoryError
 from depot.repository.faults.inject import FaultInjector, InjectedDrop
 from depot.repository.faults.profile import FaultProfile
+from depot.repository.preservation.service import Preservation
+from depot.repository.preservation.service import of as preservation_of
 from depot.repository.resources import admin, exports, oai, pages
 from depot.repository.resources.context import Context
 from depot.repository.resources.deposits import DepositResource
@@ -50,14 +52,18 @@ def build_context(config: RepositoryConfig, *, clock: Callable[[], datetime] | N
     db = db or Database.open(config.database_url)
     deposits = DepositService(db, config, clock)
     files = FileService(deposits)
+    links = Links(config.base_url, config.doi_prefix, config.doi_name)
+    blobs = BlobStore(config.data_dir, fsync=config.fsync)
+    actions = ActionService(deposits)
+    actions.after_publish.append(Preservation(db, config, links, blobs, clock))  # bags + fixity cycle
     return Context(
         config=config,
-        links=Links(config.base_url, config.doi_prefix, config.doi_name),
-        blobs=BlobStore(config.data_dir, fsync=config.fsync),
+        links=links,
+        blobs=blobs,
         accounts=AccountService(db),
         deposits=deposits,
         files=files,
-        actions=ActionService(deposits),
+        actions=actions,
         records=RecordService(deposits),
     )
 
@@ -74,7 +80,12 @@ def create_app(config: RepositoryConfig, *, context: Context | None = None,
         removed = ctx.blobs.clean_temporary()
         if removed:
             log.warning("removed %d unfinished upload(s) left by an earlier crash", removed)
+        preservation = preservation_of(ctx)
+        if preservation is not None:
+            await preservation.start()
         yield
+        if preservation is not None:
+            await preservation.stop()
         ctx.deposits.db.dispose()
 
     async def openapi(_request: Request) -> Response:

@@ -121,3 +121,62 @@ def create_community(identifier: str, owner: str, title: str, data_dir: Path | N
     except RepositoryError as exc:
         raise click.ClickException(describe(exc)) from exc
     sys.stdout.write(community.id + "\n")
+
+
+@repo.command("audit")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--db", "db_url", default=None)
+@click.option("--mb-per-s", type=float, default=0, show_default=True, help="Cap the read rate (0: no cap).")
+def audit(data_dir: Path | None, db_url: str | None, mb_per_s: float) -> None:
+    """Re-hash every stored file against its md5 and sha256; list mismatches and missing files.
+
+    Exits 1 when any file is missing, unreadable or changed. The run and its problems are kept in the
+    database (shown at GET /api/admin/fixity)."""
+    from depot.repository.preservation.audit import Auditor
+    from depot.repository.preservation.audit import where_used as where_used_
+    from depot.repository.store.blobs import BlobStore
+    from depot.repository.store.db import Database
+
+    config = from_env(data_dir=data_dir, db_url=db_url)
+    db = Database.open(config.database_url)
+    try:
+        report = Auditor(db, BlobStore(config.data_dir, fsync=False), lambda: datetime.now(UTC)).full(
+            mb_per_s=mb_per_s)
+        with db.read() as conn:
+            used = where_used_(conn, [p.file_id for p in report.problems])
+    finally:
+        db.dispose()
+    for p in report.problems:
+        held = ", ".join(f"record {u['recid']} {u['key']!r}" for u in used.get(p.file_id, [])) or "no record"
+        click.echo(f"{p.status.upper()}\t{p.file_id}\t{held}\t{p.detail}")
+    click.echo(f"audit run {report.run_id}: {report.files} file(s), {report.bytes / 1e6:.1f} MB in "
+               f"{report.seconds:.2f} s ({report.mb_per_s:.0f} MB/s); {len(report.problems)} problem(s)", err=True)
+    if report.problems:
+        sys.exit(1)
+
+
+@repo.command("rebuild")
+@click.option("--from-bags", "source", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="A bags directory (DATA_DIR/bags of the old repository: <recid>/<bag>/).")
+@click.option("--data-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The new, empty data directory.")
+@click.option("--db", "db_url", default=None, help="Database URL for the new repository (must be empty).")
+@click.option("--no-validate", is_flag=True, help="Skip the full validation of each bag (checksums still compared).")
+def rebuild(source: Path, data_dir: Path, db_url: str | None, no_validate: bool) -> None:
+    """Rebuild a working repository from bags alone: records, versions, DOIs, files, communities.
+
+    Exits 1 if some record had no valid bag (the others are rebuilt)."""
+    from depot.repository.preservation.rebuild import RebuildError
+    from depot.repository.preservation.rebuild import rebuild as rebuild_
+
+    config = from_env(data_dir=data_dir, db_url=db_url)
+    try:
+        report = rebuild_(source, config, validate=not no_validate)
+    except RebuildError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for problem in report.problems:
+        click.echo(f"passed over: {problem}", err=True)
+    click.echo(f"rebuilt {report.records} record(s) of {report.concepts} concept(s), {report.files} file(s) "
+               f"({report.bytes / 1e6:.1f} MB), {report.communities} communit(y/ies) in {config.data_dir}", err=True)
+    if any(p.startswith("record ") for p in report.problems):
+        sys.exit(1)

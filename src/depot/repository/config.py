@@ -24,6 +24,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("base_url", "http://127.0.0.1:5000", "Public base URL used in links (scheme, host, port)."),
     Setting("doi_prefix", "10.5072", "DOI prefix; 10.5072 is DataCite's test prefix, as on the Zenodo sandbox."),
     Setting("doi_name", "depot", "DOI name part: DOIs are PREFIX/NAME.RECID, as 10.5281/zenodo.123."),
+    Setting("oai_page_size", 50, "Records or identifiers per OAI-PMH list response (Zenodo: 50)."),
+    Setting("oai_token_seconds", 120, "Lifetime of an OAI-PMH resumption token in seconds (Zenodo: 120)."),
+    Setting("admin_email", None, "Contact address in OAI-PMH Identify; default repository@HOST of base_url."),
     Setting("user_limit_per_minute", 100, "Requests per user (or anonymous IP) per minute; 0 disables."),
     Setting("user_limit_per_hour", 5000, "Requests per user (or anonymous IP) per hour; 0 disables."),
     Setting("search_limit_per_minute", 30, "Record searches per user per minute (Zenodo: 30); 0 disables."),
@@ -31,6 +34,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("record_quota_bytes", 50 * GB, "Most bytes one record may hold (Zenodo: 50 GB)."),
     Setting("multipart_max_bytes", 100 * MIB, "Largest legacy multipart POST body (Zenodo: 100 MiB)."),
     Setting("fsync", True, "fsync stored files and their directory before they become visible."),
+    Setting("bags", True, "Write a BagIt bag of every published version under DATA_DIR/bags (the AIP)."),
+    Setting("bag_source_organization", "Depot repository", "Source-Organization in every bag's bag-info.txt."),
+    Setting("fixity_cycle", True, "Re-hash stored files in the background of `depot serve` (the fixity cycle)."),
+    Setting("fixity_period_days", 14, "The fixity cycle checks every stored file once per this many days."),
+    Setting("fixity_tick_seconds", 3600, "Seconds between the fixity cycle's batches (oldest-checked first)."),
+    Setting("fixity_mb_per_s", 50, "Read rate cap of the fixity cycle in MB/s (leaves I/O for requests); 0 = none."),
+    Setting("admin_token", None, "Bearer token for /api/admin/* (fixity report); unset disables those routes."),
 )
 
 
@@ -43,6 +53,9 @@ class RepositoryConfig:
     base_url: str = "http://127.0.0.1:5000"
     doi_prefix: str = "10.5072"
     doi_name: str = "depot"
+    oai_page_size: int = 50
+    oai_token_seconds: int = 120
+    admin_email: str | None = None
     user_limit_per_minute: int = 100
     user_limit_per_hour: int = 5000
     search_limit_per_minute: int = 30
@@ -50,6 +63,13 @@ class RepositoryConfig:
     record_quota_bytes: int = 50 * GB
     multipart_max_bytes: int = 100 * MIB
     fsync: bool = True
+    bags: bool = True
+    bag_source_organization: str = "Depot repository"
+    fixity_cycle: bool = True
+    fixity_period_days: int = 14
+    fixity_tick_seconds: int = 3600
+    fixity_mb_per_s: int = 50
+    admin_token: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +21,7 @@ from depot.repository.store import statements as st
 from depot.repository.store.tables import communities, community_records, deposits
 
 NOT_REGISTERED = "The persistent identifier is not registered."
+log = logging.getLogger("depot.repository")
 
 
 class ActionService:
@@ -26,6 +29,8 @@ class ActionService:
         self.deposits = deposits_service
         self.db = deposits_service.db
         self.config = deposits_service.config
+        # Called with the published deposit after the publish committed (preservation: write its bag).
+        self.after_publish: list[Callable[[Deposit], None]] = []
 
     def doi_for(self, pid: int) -> str:
         return f"{self.config.doi_prefix}/{self.config.doi_name}.{pid}"
@@ -58,6 +63,11 @@ class ActionService:
             self._include_in_communities(conn, identity, deposit.concept_id, record, now)
             found = load_deposit(conn, deposit.id)
         assert found is not None
+        for hook in self.after_publish:
+            try:
+                hook(found)
+            except Exception:  # the publish has committed: a hook's failure must not turn it into an error
+                log.exception("after-publish hook %r failed for record %s", hook, found.id)
         return found
 
     def _include_in_communities(self, conn: sa.Connection, identity: Identity, concept_id: int,

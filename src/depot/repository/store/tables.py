@@ -139,3 +139,40 @@ usage_events = sa.Table(
     sa.Column("item", sa.String(255), nullable=False),  # the record id for a view, the file key for a download
     sa.Index("ix_usage_events_concept", "concept_id", "id"),
 )
+
+# Fixity audit (issue 5). A run is one CLI audit or one tick of the background cycle; ``fixity_problems``
+# keeps every failed check of every run (the history an OAIS audit asks for; passing checks are counted
+# in the run, not stored one by one), and ``fixity_state`` each file's latest check, so that the cycle
+# can pick the files checked longest ago. No foreign key to file_instances: a discarded draft's files go
+# away, their history stays.
+fixity_runs = sa.Table(
+    "fixity_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(10), nullable=False),  # "full" (CLI) or "cycle"
+    sa.Column("started", sa.String(40), nullable=False),
+    sa.Column("finished", sa.String(40), nullable=True),
+    sa.Column("files", sa.Integer, nullable=False, default=0),
+    sa.Column("bytes", sa.BigInteger, nullable=False, default=0),
+    sa.Column("problems", sa.Integer, nullable=False, default=0),
+)
+
+fixity_problems = sa.Table(
+    "fixity_problems",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("fixity_runs.id"), nullable=False, index=True),
+    sa.Column("file_id", sa.String(36), nullable=False, index=True),
+    sa.Column("checked", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),  # "mismatch", "missing" or "error"
+    sa.Column("detail", sa.Text, nullable=False),
+)
+
+fixity_state = sa.Table(
+    "fixity_state",
+    metadata,
+    sa.Column("file_id", sa.String(36), primary_key=True),
+    sa.Column("checked", sa.String(40), nullable=False, index=True),
+    sa.Column("status", sa.String(10), nullable=False),  # "ok", "mismatch", "missing" or "error"
+    sa.Column("detail", sa.Text, nullable=False, default=""),
+)

@@ -1,0 +1,312 @@
+"""Write a BagIt 1.0 bag (an AIP) of every published version, outside the database, under DATA_DIR/bags.
+
+Layout: ``bags/<recid>/<publish timestamp>_<state digest>/`` (see ``bagspec``); a publish, an edit's
+publish and a new version each get a bag, and a re-publish that changed nothing maps onto the bag that
+exists. Bags are built in ``bags/<recid>/.tmp-*`` and renamed into place, so a bag directory with a
+proper name is always complete.
+
+Unchanged files are **hard-linked** from an earlier bag of the same concept, not listed in fetch.txt:
+a bag with fetch.txt is incomplete until something fetches it, bagit-python cannot fetch, and a rebuild
+from bags must work with the bags alone. A hard link costs no space and keeps every bag complete and
+valid on its own. Files new to the concept are **copied** from the blob store (never linked to it), so
+the bags are a second copy that a damaged blob does not also damage; the copy is hashed on the way and
+compared with the checksums taken at upload, so a blob that rotted before bagging fails the bag instead
+of being archived as if sound. (A hard link would share one inode with the stored blob: a bit flip in
+one would be a bit flip in both.)
+
+bagit-python's ``make_bag`` and ``Bag.save`` ``chdir`` the whole process (unsafe in a threaded server,
+whose data dir may be relative) and re-hash the payload we already hashed, so the tag files are written
+here to RFC 8493 and bagit-python then checks the result (``Bag(path).validate(completeness_only=True)``;
+the tests run the full validation).
+
+Writing happens on a worker thread fed by the publish hook: a publish never waits for, or fails because
+of, its bag. Failures are logged, kept in ``failed`` (shown at /api/admin/fixity) and retried by the
+fixity cycle's ticks; at start-up every published record whose current state has no bag is queued.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import queue
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import bagit
+import orjson
+import sqlalchemy as sa
+
+from depot.repository.config import RepositoryConfig
+from depot.repository.exports import datacite
+from depot.repository.preservation import bagspec
+from depot.repository.resources import serialize
+from depot.repository.resources.serialize import Links
+from depot.repository.services.views import Deposit, load_deposit
+from depot.repository.store.blobs import BlobStore
+from depot.repository.store.db import Database
+from depot.repository.store.tables import communities, community_records, concepts, deposits
+
+log = logging.getLogger("depot.repository.bags")
+CHUNK = 1 << 20
+_SCAN = "scan"
+
+
+class BagWriteError(Exception):
+    """A bag could not be written (a blob is missing or does not match its checksums)."""
+
+
+def datacite_xml(record_json: dict[str, Any]) -> bytes:
+    """The record's DataCite 4.5 XML for ``metadata/datacite.xml`` (representation information)."""
+    return datacite.as_xml(record_json)
+
+
+def snapshot(conn: sa.Connection, links: Links, deposit: Deposit) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(AIP snapshot, public record JSON) of a published deposit, read in one transaction."""
+    assert deposit.record is not None and deposit.doi is not None
+    concept_created = conn.execute(sa.select(concepts.c.created).where(concepts.c.id == deposit.concept_id)).scalar()
+    latest = conn.execute(sa.select(sa.func.max(deposits.c.version_index)).where(
+        deposits.c.concept_id == deposit.concept_id, deposits.c.record.is_not(None))).scalar()
+    rows = conn.execute(
+        sa.select(communities.c.id, communities.c.slug, communities.c.title, communities.c.owner_id,
+                  communities.c.created, community_records.c.status, community_records.c.created.label("included"))
+        .join(communities, communities.c.id == community_records.c.community_id)
+        .where(community_records.c.concept_id == deposit.concept_id).order_by(communities.c.slug)).all()
+    comms = [{"id": r.id, "slug": r.slug, "title": r.title, "owner_id": r.owner_id, "created": r.created,
+              "status": r.status, "included": r.included} for r in rows]
+    record_json = serialize.record(links, deposit, is_last=latest == deposit.version_index,
+                                   communities=[c["slug"] for c in comms if c["status"] == "accepted"])
+    record_row = {"id": deposit.id, "concept_id": deposit.concept_id, "owner_id": deposit.owner_id,
+                  "bucket_id": deposit.bucket_id, "doi": deposit.doi, "concept_doi": deposit.concept_doi,
+                  "version_index": deposit.version_index, "created": deposit.created,
+                  "modified": deposit.modified, "published": deposit.published,
+                  "concept_created": concept_created, "metadata": deposit.record}
+    files = [{"file_id": f.file_id, "key": f.key, "size": f.size, "md5": f.md5, "sha256": f.sha256,
+              "mimetype": f.mimetype, "version_id": f.version_id, "created": f.created, "updated": f.updated}
+             for f in deposit.files]
+    return bagspec.aip_snapshot(record_row=record_row, files=files, communities=comms), record_json
+
+
+def copy_verified(source: Path, target: Path, expected: bagspec.PayloadFile, *, fsync: bool) -> None:
+    """Copy ``source`` while hashing it; raise BagWriteError unless size, md5 and sha256 are the stored ones."""
+    md5, sha256, size = hashlib.md5(), hashlib.sha256(), 0
+    try:
+        src = source.open("rb")
+    except FileNotFoundError as exc:
+        raise BagWriteError(f"stored file {source} of {expected.key!r} is missing") from exc
+    with src, target.open("wb") as out:
+        while chunk := src.read(CHUNK):
+            size += len(chunk)
+            md5.update(chunk)
+            sha256.update(chunk)
+            out.write(chunk)
+        out.flush()
+        if fsync:
+            os.fsync(out.fileno())
+    if (size, md5.hexdigest(), sha256.hexdigest()) != (expected.size, expected.md5, expected.sha256):
+        raise BagWriteError(f"stored file {source} of {expected.key!r} does not match its checksums "
+                            f"(size {size}, sha256 {sha256.hexdigest()}; expected {expected.sha256})")
+
+
+def bags_of(root: Path, recid: int) -> list[Path]:
+    """Complete bags of a record, oldest first."""
+    folder = root / str(recid)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_dir() and bagspec.digest_of_name(p.name))
+
+
+class BagWriter:
+    """Writes bags on one worker thread; also callable as the publish hook (``ActionService.after_publish``)."""
+
+    def __init__(self, db: Database, config: RepositoryConfig, links: Links, blobs: BlobStore,
+                 clock: Callable[[], datetime]) -> None:
+        self.db, self.config, self.links, self.blobs, self.clock = db, config, links, blobs, clock
+        self.root = config.data_dir / "bags"
+        self.queue: queue.Queue[int | str | None] = queue.Queue()
+        self.failed: dict[int, str] = {}
+        self.written = 0
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    # -- the hook and the queue ----------------------------------------------------------------------
+    def __call__(self, deposit: Deposit) -> None:
+        self.submit(deposit.id)
+
+    def submit(self, recid: int | str) -> None:
+        self._ensure_thread()
+        self.queue.put(recid)
+
+    def submit_missing(self) -> None:
+        """Queue every published record whose current state has no bag (run at start-up)."""
+        self.submit(_SCAN)
+
+    def retry_failed(self) -> int:
+        failed = list(self.failed)
+        for recid in failed:
+            self.submit(recid)
+        return len(failed)
+
+    def drain(self, timeout: float = 60) -> bool:
+        """Wait until the queue is empty and the worker idle; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self.queue.all_tasks_done:
+            while self.queue.unfinished_tasks:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self.queue.all_tasks_done.wait(remaining):
+                    return not self.queue.unfinished_tasks
+        return True
+
+    def stop(self, timeout: float = 30) -> None:
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            self.queue.put(None)
+            thread.join(timeout)
+        self._thread = None
+
+    def status(self) -> dict[str, Any]:
+        return {"queued": self.queue.unfinished_tasks, "written": self.written,
+                "failed": [{"recid": k, "error": v} for k, v in sorted(self.failed.items())]}
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="depot-bags", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self.queue.get()
+            try:
+                if item is None:
+                    return
+                if item == _SCAN:
+                    for recid in self.missing():
+                        self._write_logged(recid)
+                else:
+                    self._write_logged(int(item))
+            except Exception:  # the worker must survive anything one record does
+                log.exception("bag worker: %r failed", item)
+            finally:
+                self.queue.task_done()
+
+    def _write_logged(self, recid: int) -> None:
+        try:
+            if self.write(recid) is not None:
+                self.written += 1
+            self.failed.pop(recid, None)
+        except Exception as exc:
+            log.exception("bag of record %s could not be written; it will be retried", recid)
+            self.failed[recid] = f"{type(exc).__name__}: {exc}"
+
+    # -- writing --------------------------------------------------------------------------------------
+    def missing(self) -> list[int]:
+        """Published records whose current state has no bag."""
+        out: list[int] = []
+        with self.db.read() as conn:
+            ids = list(conn.execute(sa.select(deposits.c.id).where(deposits.c.record.is_not(None))
+                                    .order_by(deposits.c.id)).scalars())
+        for recid in ids:
+            with self.db.read() as conn:
+                deposit = load_deposit(conn, recid)
+                if deposit is None or deposit.record is None:
+                    continue
+                aip, _ = snapshot(conn, self.links, deposit)
+            digest = bagspec.state_digest(aip)
+            if not any(bagspec.digest_of_name(p.name) == digest for p in bags_of(self.root, recid)):
+                out.append(recid)
+        return out
+
+    def write(self, recid: int) -> Path | None:
+        """Write the bag of the record's current published state; None if it already exists."""
+        with self.db.read() as conn:
+            deposit = load_deposit(conn, recid)
+            if deposit is None or deposit.record is None:
+                return None
+            aip, record_json = snapshot(conn, self.links, deposit)
+            siblings = list(conn.execute(sa.select(deposits.c.id).where(
+                deposits.c.concept_id == deposit.concept_id)).scalars())
+        digest = bagspec.state_digest(aip)
+        existing = bags_of(self.root, recid)
+        if any(bagspec.digest_of_name(p.name) == digest for p in existing):
+            return None
+        final = self.root / str(recid) / bagspec.bag_name(deposit.modified, digest)
+        tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
+        (tmp / "data").mkdir(parents=True)
+        try:
+            self._fill(tmp, deposit, aip, record_json, self._earlier_copies(siblings))
+            bagit.Bag(str(tmp)).validate(completeness_only=True)
+            if self.config.fsync:
+                _fsync_dir(tmp)
+            os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        log.info("bag written: %s", final)
+        return final
+
+    def _earlier_copies(self, recids: list[int]) -> dict[str, Path]:
+        """sha256 -> a payload file in an existing bag of the same concept."""
+        found: dict[str, Path] = {}
+        for rid in recids:
+            for bag in bags_of(self.root, rid):
+                with contextlib.suppress(OSError, ValueError):
+                    aip = orjson.loads((bag / bagspec.AIP_FILE).read_bytes())
+                    for f in bagspec.payload_files(aip):
+                        found[f.sha256] = bag / f.path
+        return found
+
+    def _fill(self, bag: Path, deposit: Deposit, aip: dict[str, Any], record_json: dict[str, Any],
+              earlier: dict[str, Path]) -> None:
+        files = bagspec.payload_files(aip)
+        uris = {f.key: f.uri for f in deposit.files}
+        for f in files:
+            target = bag / f.path
+            source = earlier.get(f.sha256)
+            if source is not None and _same_size(source, f.size):
+                try:
+                    os.link(source, target)
+                    continue
+                except OSError:  # another filesystem, or links not allowed: copy instead
+                    pass
+            copy_verified(self.blobs.path(uris[f.key]), target, f, fsync=self.config.fsync)
+        now = self.clock()
+        tags: dict[str, bytes] = {
+            "bagit.txt": bagspec.BAGIT_TXT.encode(),
+            bagspec.RECORD_FILE: orjson.dumps(record_json, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS),
+            bagspec.AIP_FILE: orjson.dumps(aip, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS),
+        }
+        tags[bagspec.DATACITE_FILE] = datacite_xml(record_json)
+        info = bagspec.bag_info(aip=aip, source_organization=self.config.bag_source_organization,
+                                bagging_date=now.date().isoformat(), bagging_time=now.isoformat(), files=files)
+        tags["bag-info.txt"] = bagspec.bag_info_text(info).encode()
+        for alg in bagspec.ALGORITHMS:
+            tags[f"manifest-{alg}.txt"] = bagspec.payload_manifest(alg, files).encode()
+        for alg in bagspec.ALGORITHMS:
+            tags[f"tagmanifest-{alg}.txt"] = bagspec.tag_manifest(alg, tags).encode()
+        for path, body in tags.items():
+            target = bag / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(body)
+
+
+def _same_size(path: Path, size: int) -> bool:
+    try:
+        return path.stat().st_size == size
+    except OSError:
+        return False
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,204 @@
+"""Rebuild a working repository from its bags alone (``depot repo rebuild --from-bags DIR --data-dir NEW``).
+
+For every record the newest bag that validates is read: ``metadata/depot-aip.json`` gives the ids, the
+version chain, DOIs, owner ids, files with their checksums and community inclusions; ``data/`` gives the
+bytes, re-stored through the BlobStore and checked against the manifest. Ids are kept (record, concept,
+file, bucket, community), so every URL and DOI of the old repository resolves the same in the new one.
+
+What bags do not hold is not invented: user e-mails and tokens (never archived: personal data) become
+placeholder users ``user-<id>@rebuilt.invalid`` owning the same records; open drafts and unpublished
+deposits are gone; fixity history and usage statistics start afresh.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import bagit
+import orjson
+import sqlalchemy as sa
+
+from depot.repository.config import RepositoryConfig
+from depot.repository.preservation import bagspec
+from depot.repository.preservation.bags import bags_of
+from depot.repository.services.search import write_terms
+from depot.repository.services.views import utcnow_iso
+from depot.repository.store.blobs import BlobStore, StoredBlob
+from depot.repository.store.db import Database
+from depot.repository.store.tables import (
+    communities,
+    community_records,
+    concepts,
+    deposits,
+    file_instances,
+    objects,
+    pids,
+    users,
+)
+
+log = logging.getLogger("depot.repository.rebuild")
+
+
+class RebuildError(Exception):
+    """The target is not empty, or no usable bag was found."""
+
+
+@dataclass
+class Found:
+    bag: Path
+    aip: dict[str, Any]
+
+
+@dataclass
+class RebuildReport:
+    records: int = 0
+    concepts: int = 0
+    files: int = 0
+    bytes: int = 0
+    communities: int = 0
+    problems: list[str] = field(default_factory=list)  # bags that failed validation and were passed over
+
+
+def choose_bags(source: Path, *, validate: bool, report: RebuildReport) -> list[Found]:
+    """The newest valid bag of every record under ``source`` (``<recid>/<bag>/``), by concept and version."""
+    found: list[Found] = []
+    recids = sorted(int(p.name) for p in source.iterdir() if p.is_dir() and p.name.isdigit())
+    for recid in recids:
+        for bag in reversed(bags_of(source, recid)):
+            try:
+                if validate:
+                    bagit.Bag(str(bag)).validate()
+                aip = orjson.loads((bag / bagspec.AIP_FILE).read_bytes())
+                if aip.get("schema") != bagspec.AIP_SCHEMA:
+                    raise RebuildError(f"unknown AIP schema {aip.get('schema')!r}")
+            except (bagit.BagError, OSError, ValueError, RebuildError) as exc:
+                report.problems.append(f"{bag}: {exc}")
+                continue
+            found.append(Found(bag, aip))
+            break
+        else:
+            report.problems.append(f"record {recid}: no valid bag")
+    return sorted(found, key=lambda f: (f.aip["record"]["concept_id"], f.aip["record"]["version_index"]))
+
+
+def _store_payload(blobs: BlobStore, chosen: list[Found], report: RebuildReport) -> dict[str, StoredBlob]:
+    stored: dict[str, StoredBlob] = {}
+    for item in chosen:
+        for f in item.aip["files"]:
+            if f["file_id"] in stored:
+                continue  # a file shared by versions (unchanged in a new version) is stored once
+            with (item.bag / "data" / f["key"]).open("rb") as fh:
+                blob = blobs.write_file(fh)
+            if (blob.size, blob.md5, blob.sha256) != (f["size"], f["md5"], f["sha256"]):
+                blobs.delete(blob.uri)
+                raise RebuildError(f"{item.bag}: {f['key']} does not match its manifest checksums")
+            stored[f["file_id"]] = blob
+            report.files += 1
+            report.bytes += blob.size
+    return stored
+
+
+def _insert(conn: sa.Connection, chosen: list[Found], stored: dict[str, StoredBlob], now: str,
+            report: RebuildReport) -> None:
+    owners: set[int] = set()
+    for item in chosen:
+        owners.add(int(item.aip["record"]["owner_id"]))
+        owners.update(int(c["owner_id"]) for c in item.aip["communities"])
+    conn.execute(users.insert(), [{"id": uid, "email": f"user-{uid}@rebuilt.invalid", "created": now}
+                                  for uid in sorted(owners)])
+    seen_concepts: set[int] = set()
+    seen_files: set[str] = set()
+    membership: dict[tuple[str, int], dict[str, Any]] = {}
+    community_rows: dict[str, dict[str, Any]] = {}
+    for item in chosen:  # ordered by concept, then version: the newest version's view of a concept wins
+        rec, files = item.aip["record"], item.aip["files"]
+        concept_id = int(rec["concept_id"])
+        if concept_id not in seen_concepts:
+            seen_concepts.add(concept_id)
+            conn.execute(pids.insert().values(id=concept_id, kind="concept"))
+            conn.execute(concepts.insert().values(id=concept_id, owner_id=rec["owner_id"], doi=rec["concept_doi"],
+                                                  created=rec.get("concept_created") or rec["created"]))
+        conn.execute(pids.insert().values(id=rec["id"], kind="record"))
+        conn.execute(deposits.insert().values(
+            id=rec["id"], concept_id=concept_id, owner_id=rec["owner_id"], bucket_id=rec["bucket_id"], draft=None,
+            record=rec["metadata"], doi=rec["doi"], version_index=rec["version_index"],
+            title=rec["metadata"].get("title", ""), created=rec["created"], modified=rec["modified"],
+            published=rec["published"]))
+        write_terms(conn, rec["id"], "deposit", rec["metadata"])
+        write_terms(conn, rec["id"], "record", rec["metadata"])
+        for f in files:
+            if f["file_id"] not in seen_files:
+                seen_files.add(f["file_id"])
+                blob = stored[f["file_id"]]
+                conn.execute(file_instances.insert().values(id=f["file_id"], uri=blob.uri, size=blob.size,
+                                                            md5=blob.md5, sha256=blob.sha256, created=f["created"]))
+            conn.execute(objects.insert().values(bucket_id=rec["bucket_id"], key=f["key"], file_id=f["file_id"],
+                                                 version_id=f["version_id"], mimetype=f["mimetype"],
+                                                 created=f["created"], updated=f["updated"]))
+        for c in item.aip["communities"]:
+            community_rows[c["id"]] = c
+            membership[(c["id"], concept_id)] = c
+        report.records += 1
+    for c in community_rows.values():
+        conn.execute(communities.insert().values(id=c["id"], slug=c["slug"], title=c["title"],
+                                                 owner_id=c["owner_id"], created=c["created"]))
+    for (community_id, concept_id), c in membership.items():
+        conn.execute(community_records.insert().values(community_id=community_id, concept_id=concept_id,
+                                                       status=c["status"], created=c["included"]))
+    report.concepts, report.communities = len(seen_concepts), len(community_rows)
+    if conn.dialect.name == "postgresql":  # explicit ids do not advance the sequences there
+        for table in ("pids", "users"):
+            conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                 f"(SELECT COALESCE(MAX(id), 1) FROM {table}))")
+
+
+def _adopt_bags(chosen: list[Found], target: Path) -> None:
+    """Place the bags the rebuild used under the new DATA_DIR/bags (hard links, else copies)."""
+    for item in chosen:
+        dest = target / item.bag.parent.name / item.bag.name
+        if dest.exists() or dest.resolve() == item.bag.resolve():
+            continue
+        tmp = dest.parent / f".tmp-{dest.name}-adopt"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(item.bag, tmp, copy_function=_link_or_copy)
+        os.rename(tmp, dest)
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def rebuild(source: Path, config: RepositoryConfig, *, validate: bool = True,
+            clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> RebuildReport:
+    """Rebuild the repository of ``config`` (which must be empty) from the bags under ``source``."""
+    if not source.is_dir():
+        raise RebuildError(f"{source} is not a directory")
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database.open(config.database_url)
+    try:
+        with db.read() as conn:
+            if conn.execute(sa.select(deposits.c.id).limit(1)).first() is not None:
+                raise RebuildError(f"the repository at {config.database_url} is not empty")
+        report = RebuildReport()
+        chosen = choose_bags(source, validate=validate, report=report)
+        if not chosen:
+            raise RebuildError(f"no valid bag under {source}")
+        blobs = BlobStore(config.data_dir, fsync=config.fsync)
+        stored = _store_payload(blobs, chosen, report)
+        with db.write() as conn:
+            _insert(conn, chosen, stored, utcnow_iso(clock()), report)
+        _adopt_bags(chosen, config.data_dir / "bags")
+        return report
+    finally:
+        db.dispose()

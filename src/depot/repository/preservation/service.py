@@ -1,0 +1,95 @@
+"""Preservation inside ``depot serve``: the publish hook (bags) and the background fixity cycle.
+
+Wired explicitly: ``build_context`` appends a ``Preservation`` to ``ActionService.after_publish``, and the
+app's lifespan starts and stops it (``of(ctx)`` finds it there, so the Context needs no new field).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import anyio.to_thread
+
+from depot.repository.config import RepositoryConfig
+from depot.repository.preservation.audit import Auditor
+from depot.repository.preservation.bags import BagWriter
+from depot.repository.resources.context import Context
+from depot.repository.resources.serialize import Links
+from depot.repository.services.views import Deposit
+from depot.repository.store.blobs import BlobStore
+from depot.repository.store.db import Database
+
+log = logging.getLogger("depot.repository.fixity")
+FIRST_TICK_S = 60  # a server restarted more often than every tick still audits
+
+
+class Preservation:
+    def __init__(self, db: Database, config: RepositoryConfig, links: Links, blobs: BlobStore,
+                 clock: Callable[[], datetime]) -> None:
+        self.config = config
+        self.bags = BagWriter(db, config, links, blobs, clock) if config.bags else None
+        self.auditor = Auditor(db, blobs, clock)
+        self.stopping = threading.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def __call__(self, deposit: Deposit) -> None:
+        """The publish hook: queue the bag; never raises into the publish."""
+        if self.bags is not None:
+            self.bags(deposit)
+
+    async def start(self) -> None:
+        self.stopping.clear()
+        if self.bags is not None:
+            self.bags.submit_missing()
+        if self.config.fixity_cycle:
+            self._task = asyncio.create_task(self._cycle(), name="depot-fixity-cycle")
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self.bags is not None:
+            await anyio.to_thread.run_sync(self.bags.stop)
+
+    async def _cycle(self) -> None:
+        tick = max(1, self.config.fixity_tick_seconds)
+        await asyncio.sleep(min(FIRST_TICK_S, tick))
+        while not self.stopping.is_set():
+            try:
+                await anyio.to_thread.run_sync(self.tick)
+            except Exception:
+                log.exception("fixity tick failed")
+            await asyncio.sleep(tick)
+
+    def tick(self) -> None:
+        """One batch of the cycle: retry failed bags, audit the files checked longest ago."""
+        if self.bags is not None:
+            self.bags.retry_failed()
+        report = self.auditor.tick(period_s=self.config.fixity_period_days * 86400,
+                                   tick_s=max(1, self.config.fixity_tick_seconds),
+                                   mb_per_s=self.config.fixity_mb_per_s, stop=self.stopping)
+        if report is not None and report.problems:
+            log.error("fixity: %d problem(s) in run %d: %s", len(report.problems), report.run_id,
+                      "; ".join(f"{p.file_id} {p.status}" for p in report.problems))
+
+    def status(self) -> dict[str, Any]:
+        return {"runs": self.auditor.runs(), "problems": self.auditor.current_problems(),
+                "files": self.auditor.summary(),
+                "cycle": {"enabled": self.config.fixity_cycle, "period_days": self.config.fixity_period_days,
+                          "tick_seconds": self.config.fixity_tick_seconds, "mb_per_s": self.config.fixity_mb_per_s},
+                "bags": self.bags.status() if self.bags is not None else None}
+
+
+def of(ctx: Context) -> Preservation | None:
+    """The Preservation wired into a Context's publish hooks, if any."""
+    hooks = getattr(ctx.actions, "after_publish", [])
+    return next((h for h in hooks if isinstance(h, Preservation)), None)
