@@ -1,0 +1,1 @@
+"""OAI-PMH 2.0 (pure parts): request arguments and dates, resumption tokens, response XML."""

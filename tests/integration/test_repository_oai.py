@@ -1,0 +1,243 @@
+"""OAI-PMH 2.0 at /oai2d: a real `depot serve` harvested with Sickle (both prefixes, sets, resumption tokens),
+every protocol error as HTTP 200 XML, and token expiry and tampering in-process with a controlled clock."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from lxml import etree
+from sickle import Sickle
+from starlette.testclient import TestClient
+
+from contract.payloads import metadata, published
+from depot.repository.app import build_context, create_app
+from depot.repository.config import RepositoryConfig
+from depot.repository.resources.oai import OAIProvider
+
+from conftest import Served, serve_repository
+
+OAI = "{http://www.openarchives.org/OAI/2.0/}"
+NS = {"o": "http://www.openarchives.org/OAI/2.0/", "dc": "http://purl.org/dc/elements/1.1/",
+      "dcite": "http://schema.datacite.org/oai/oai-1.1/", "k4": "http://datacite.org/schema/kernel-4"}
+SLUG = "icedig"
+
+
+def oai_get(client: httpx.Client, **params: str) -> etree._Element:
+    r = client.get("/oai2d", params=params)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/xml")
+    return etree.fromstring(r.content)
+
+
+def error_code(root: etree._Element) -> str | None:
+    err = root.find("o:error", NS)
+    return None if err is None else str(err.get("code"))
+
+
+@pytest.fixture(scope="module")
+def harvested(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, list[dict[str, Any]]]]:
+    """`depot serve` with 3 items per OAI page and 7 published records, the first two in community icedig."""
+    tmp = tmp_path_factory.mktemp("oai")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DEPOT_OAI_PAGE_SIZE", "3")
+        with serve_repository(tmp) as served:
+            subprocess.run([sys.executable, "-m", "depot", "repo", "create-community", SLUG, "--owner",
+                            "museum@example.org", "--title", "ICEDIG pilot", "--data-dir", str(served.data)],
+                           check=True, capture_output=True)
+            with httpx.Client(base_url=served.base, timeout=60) as client:
+                records = [published(client, served.headers, metadata(
+                    title=f"Quercus robur L. sheet {i} (BR000000852500{i})",
+                    communities=[{"identifier": SLUG}] if i < 2 else [],
+                    related_identifiers=[{"identifier": f"BR000000852500{i}", "relation": "isAlternateIdentifier",
+                                          "scheme": "other"}])) for i in range(7)]
+            yield served, records
+
+
+def test_identify(harvested: tuple[Served, list[dict[str, Any]]]) -> None:
+    served, records = harvested
+    identify = Sickle(served.base + "/oai2d").Identify()
+    assert identify.protocolVersion == "2.0" and identify.deletedRecord == "no"
+    assert identify.granularity == "YYYY-MM-DDThh:mm:ssZ" and identify.baseURL == served.base + "/oai2d"
+    assert identify.earliestDatestamp == records[0]["modified"][:19] + "Z"
+    assert identify.adminEmail == "repository@127.0.0.1"
+
+
+@pytest.mark.parametrize("prefix", ["oai_dc", "oai_datacite"])
+def test_sickle_harvests_every_record_across_pages(harvested: tuple[Served, list[dict[str, Any]]],
+                                                     prefix: str) -> None:
+    served, records = harvested
+    harvest = list(Sickle(served.base + "/oai2d").ListRecords(metadataPrefix=prefix))
+    assert [h.header.identifier for h in harvest] == [f"oai:127.0.0.1:{r['id']}" for r in records]
+    assert [h.header.datestamp for h in harvest] == [r["modified"][:19] + "Z" for r in records]
+    assert [h.header.setSpecs for h in harvest] == [["user-icedig"]] * 2 + [[]] * 5
+    if prefix == "oai_dc":
+        assert [h.metadata["title"] for h in harvest] == [[r["title"]] for r in records]
+    else:
+        dois = [h.xml.findtext(".//dcite:payload/k4:resource/k4:identifier", namespaces=NS) for h in harvest]
+        assert dois == [r["doi"] for r in records]
+
+
+def test_resumption_tokens_carry_cursor_and_complete_list_size(
+        harvested: tuple[Served, list[dict[str, Any]]]) -> None:
+    served, records = harvested
+    seen, cursors = [], []
+    with httpx.Client(base_url=served.base, timeout=30) as client:
+        root = oai_get(client, verb="ListIdentifiers", metadataPrefix="oai_dc")
+        while True:
+            seen += [h.findtext("o:identifier", namespaces=NS) for h in root.iterfind("o:ListIdentifiers/o:header", NS)]
+            token = root.find("o:ListIdentifiers/o:resumptionToken", NS)
+            assert token is not None and token.get("completeListSize") == "7"
+            cursors.append(int(token.get("cursor", "-1")))
+            if not token.text:
+                assert token.get("expirationDate") is None
+                break
+            assert re.fullmatch(r"\S+", token.text) and token.get("expirationDate", "").endswith("Z")
+            again = oai_get(client, verb="ListIdentifiers", resumptionToken=token.text)  # idempotent
+            root = oai_get(client, verb="ListIdentifiers", resumptionToken=token.text)
+            same = [etree.tostring(r.find("o:ListIdentifiers", NS)) for r in (again, root)]
+            assert same[0] == same[1]
+        # A token for ListIdentifiers is not one for ListRecords.
+        first = oai_get(client, verb="ListIdentifiers", metadataPrefix="oai_dc")
+        text = first.findtext("o:ListIdentifiers/o:resumptionToken", namespaces=NS)
+        assert error_code(oai_get(client, verb="ListRecords", resumptionToken=text)) == "badResumptionToken"
+    assert cursors == [0, 3, 6] and seen == [f"oai:127.0.0.1:{r['id']}" for r in records]
+
+
+def test_set_harvest_and_list_sets(harvested: tuple[Served, list[dict[str, Any]]]) -> None:
+    served, records = harvested
+    sickle = Sickle(served.base + "/oai2d")
+    sets = list(sickle.ListSets())
+    assert [(s.setSpec, s.setName) for s in sets] == [("user-icedig", "ICEDIG pilot")]
+    members = list(sickle.ListIdentifiers(metadataPrefix="oai_datacite", set="user-icedig"))
+    assert [m.identifier for m in members] == [f"oai:127.0.0.1:{r['id']}" for r in records[:2]]
+    with httpx.Client(base_url=served.base, timeout=30) as client:
+        root = oai_get(client, verb="ListIdentifiers", metadataPrefix="oai_dc", set="user-icedig")
+        assert root.find("o:ListIdentifiers/o:resumptionToken", NS) is None  # one page: no token at all
+
+
+def test_from_until_select_by_datestamp(harvested: tuple[Served, list[dict[str, Any]]]) -> None:
+    served, records = harvested
+    stamps = [r["modified"][:19] + "Z" for r in records]
+    with httpx.Client(base_url=served.base, timeout=30) as client:
+        def identifiers(**params: str) -> list[str]:
+            root = oai_get(client, verb="ListIdentifiers", metadataPrefix="oai_dc", **params)
+            return [str(h.findtext("o:identifier", namespaces=NS)) for h in root.iterfind(".//o:header", NS)]
+        expected = [f"oai:127.0.0.1:{r['id']}" for r, s in zip(records, stamps, strict=True) if s >= stamps[3]]
+        assert identifiers(**{"from": stamps[3]})[:3] == expected[:3]
+        assert set(identifiers(until=stamps[0])) <= {f"oai:127.0.0.1:{r['id']}" for r in records}
+        assert f"oai:127.0.0.1:{records[0]['id']}" in identifiers(until=stamps[0])
+        day = stamps[0][:10]
+        assert len(identifiers(**{"from": day, "until": stamps[-1][:10]})) == 3  # first page of 7
+        root = oai_get(client, verb="ListRecords", metadataPrefix="oai_dc", until="2000-01-01")
+        assert error_code(root) == "noRecordsMatch"
+
+
+def test_get_record_and_metadata_formats(harvested: tuple[Served, list[dict[str, Any]]]) -> None:
+    served, records = harvested
+    sickle = Sickle(served.base + "/oai2d")
+    rec = sickle.GetRecord(identifier=f"oai:127.0.0.1:{records[0]['id']}", metadataPrefix="oai_dc")
+    assert rec.metadata["identifier"][0] == f"https://doi.org/{records[0]['doi']}"
+    formats = list(sickle.ListMetadataFormats(identifier=f"oai:127.0.0.1:{records[0]['id']}"))
+    assert [f.metadataPrefix for f in formats] == ["oai_dc", "oai_datacite"]
+
+
+ERRORS = [
+    ("badVerb", {"verb": "Harvest"}),
+    ("badVerb", {}),
+    ("badArgument", {"verb": "ListRecords"}),
+    ("badArgument", {"verb": "Identify", "extra": "1"}),
+    ("badArgument", {"verb": "ListRecords", "metadataPrefix": "oai_dc", "from": "2024-13-45"}),
+    ("badArgument", {"verb": "ListRecords", "metadataPrefix": "oai_dc", "from": "2024-01-01T00:00:00"}),
+    ("badArgument", {"verb": "ListRecords", "metadataPrefix": "oai_dc", "from": "2024-01-01",
+                     "until": "2024-02-01T00:00:00Z"}),
+    ("badArgument", {"verb": "ListRecords", "metadataPrefix": "oai_dc", "from": "2024-02-01",
+                     "until": "2024-01-01"}),
+    ("badArgument", {"verb": "ListRecords", "metadataPrefix": "oai_dc", "resumptionToken": "x"}),
+    ("badArgument", {"verb": "GetRecord", "identifier": "oai:127.0.0.1:1"}),
+    ("badResumptionToken", {"verb": "ListRecords", "resumptionToken": "not-a-token"}),
+    ("badResumptionToken", {"verb": "ListSets", "resumptionToken": "anything"}),
+    ("cannotDisseminateFormat", {"verb": "ListRecords", "metadataPrefix": "marc21"}),
+    ("cannotDisseminateFormat", {"verb": "GetRecord", "identifier": "oai:127.0.0.1:1", "metadataPrefix": "dcat"}),
+    ("idDoesNotExist", {"verb": "GetRecord", "identifier": "oai:127.0.0.1:999999", "metadataPrefix": "oai_dc"}),
+    ("idDoesNotExist", {"verb": "GetRecord", "identifier": "oai:elsewhere.org:1", "metadataPrefix": "oai_dc"}),
+    ("idDoesNotExist", {"verb": "ListMetadataFormats", "identifier": "<oai&\"bad'>"}),
+    ("noRecordsMatch", {"verb": "ListIdentifiers", "metadataPrefix": "oai_dc", "set": "user-nope"}),
+    ("noRecordsMatch", {"verb": "ListIdentifiers", "metadataPrefix": "oai_dc", "from": "2000-01-01",
+                        "until": "2000-01-02"}),
+]
+
+
+@pytest.mark.parametrize(("code", "params"), ERRORS, ids=[f"{c}-{i}" for i, (c, _) in enumerate(ERRORS)])
+def test_every_error_is_xml_with_http_200(harvested: tuple[Served, list[dict[str, Any]]], code: str,
+                                          params: dict[str, str]) -> None:
+    served, _ = harvested
+    for method in ("GET", "POST"):
+        if method == "GET":
+            r = httpx.get(served.base + "/oai2d", params=params, timeout=30)
+        else:
+            r = httpx.post(served.base + "/oai2d", data=params, timeout=30)
+        assert r.status_code == 200, r.text
+        root = etree.fromstring(r.content)
+        assert error_code(root) == code, r.text
+        request = root.find("o:request", NS)
+        assert request is not None and request.text == served.base + "/oai2d"
+        if code in ("badVerb", "badArgument"):
+            assert dict(request.attrib) == {}  # nothing of an invalid request is echoed
+
+
+def test_repeated_argument_is_bad(harvested: tuple[Served, list[dict[str, Any]]]) -> None:
+    served, _ = harvested
+    r = httpx.get(served.base + "/oai2d?verb=ListRecords&metadataPrefix=oai_dc&metadataPrefix=oai_dc", timeout=30)
+    assert r.status_code == 200 and error_code(etree.fromstring(r.content)) == "badArgument"
+    r = httpx.get(served.base + "/oai2d?verb=Identify&verb=Identify", timeout=30)
+    assert error_code(etree.fromstring(r.content)) == "badVerb"
+
+
+# --- in-process: a clock the test controls ---------------------------------------------------------------
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_tokens_expire_and_resist_tampering(tmp_path: Path) -> None:
+    config = RepositoryConfig(data_dir=tmp_path / "repo", base_url="http://depot.example.org",
+                              user_limit_per_minute=0, user_limit_per_hour=0, search_limit_per_minute=0)
+    ctx = build_context(config)
+    app = create_app(config, context=ctx)
+    clock = Clock()
+    provider = OAIProvider(ctx, page_size=1, token_seconds=120, clock=clock)
+    with TestClient(app, base_url="http://testserver") as client:
+        headers = {"Authorization": "Bearer " + ctx.accounts.create_token("m@example.org", "2026-01-01T00:00:00Z")}
+        # No communities yet: sets are not supported.
+        assert error_code(etree.fromstring(provider.respond([("verb", "ListSets")]))) == "noSetHierarchy"
+        for _ in range(2):
+            published(client, headers)
+
+        def ask(*pairs: tuple[str, str]) -> etree._Element:
+            return etree.fromstring(provider.respond([("verb", "ListIdentifiers"), *pairs]))
+
+        assert error_code(ask(("metadataPrefix", "oai_dc"), ("set", "user-x"))) == "noSetHierarchy"
+        token = ask(("metadataPrefix", "oai_dc")).findtext(".//o:resumptionToken", namespaces=NS)
+        assert token
+        assert error_code(ask(("resumptionToken", token))) is None
+        payload, _, mac = token.partition(".")
+        forged = payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB") + "." + mac
+        assert error_code(ask(("resumptionToken", forged))) == "badResumptionToken"
+        clock.now += 121
+        assert error_code(ask(("resumptionToken", token))) == "badResumptionToken"
+        # A restarted server (new provider, same data dir) still honours fresh tokens: the key is kept on disk.
+        fresh = ask(("metadataPrefix", "oai_dc")).findtext(".//o:resumptionToken", namespaces=NS)
+        again = OAIProvider(ctx, page_size=1, clock=clock)
+        assert error_code(etree.fromstring(again.respond([("verb", "ListIdentifiers"),
+                                                          ("resumptionToken", str(fresh))]))) is None
