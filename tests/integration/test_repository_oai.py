@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ from depot.repository.app import build_context, create_app
 from depot.repository.config import RepositoryConfig
 from depot.repository.resources.oai import OAIProvider
 
-from conftest import Served, serve_repository
+from conftest import Api, Served, serve_repository
 
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
 NS = {"o": "http://www.openarchives.org/OAI/2.0/", "dc": "http://purl.org/dc/elements/1.1/",
@@ -241,3 +242,20 @@ def test_tokens_expire_and_resist_tampering(tmp_path: Path) -> None:
         again = OAIProvider(ctx, page_size=1, clock=clock)
         assert error_code(etree.fromstring(again.respond([("verb", "ListIdentifiers"),
                                                           ("resumptionToken", str(fresh))]))) is None
+
+
+def test_list_records_on_every_backend(api: Api) -> None:
+    """The OAI queries (keyset, EXISTS set filter, datestamps as text) on SQLite and PostgreSQL."""
+    slug = f"oai-{uuid.uuid4().hex[:6]}"
+    owner = f"owner-{slug}@example.org"
+    api.accounts.create_community(slug, "OAI backends", owner, "2026-01-01T00:00:00+00:00")
+    mine = [published(api.client, api.auth(owner), metadata(communities=[{"identifier": slug}])) for _ in range(2)]
+    root = oai_get(api.client, verb="ListIdentifiers", metadataPrefix="oai_datacite", set=f"user-{slug}")
+    ids = [str(h.findtext("o:identifier", namespaces=NS)).rsplit(":", 1)[1] for h in root.iterfind(".//o:header", NS)]
+    assert ids == [str(r["id"]) for r in mine]
+    root = oai_get(api.client, verb="ListRecords", metadataPrefix="oai_dc", set=f"user-{slug}",
+                   **{"from": mine[0]["modified"][:10]})
+    titles = [el.text for el in root.iterfind(".//dc:title", NS)]
+    assert titles == [r["title"] for r in mine]
+    assert error_code(oai_get(api.client, verb="ListRecords", metadataPrefix="oai_dc", set=f"user-{slug}",
+                              until="2001-01-01")) == "noRecordsMatch"
