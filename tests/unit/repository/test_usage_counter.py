@@ -15,6 +15,7 @@ from depot.repository.usage.counter import (
     is_counted_agent,
     session_id,
     stats,
+    tally,
 )
 
 LOG = Path(__file__).resolve().parents[2] / "fixtures" / "usage" / "counter-log.jsonl"
@@ -90,3 +91,21 @@ def test_session_is_ip_agent_and_hour_hashed() -> None:
     assert first != session_id(SALT, "192.0.2.1", ua + " x", T0)
     assert first != session_id(b"other salt", "192.0.2.1", ua, T0)
     assert len(first) == 32
+
+
+def test_same_file_name_in_two_versions_is_two_items() -> None:
+    a = Event(T0, DOWNLOAD, 1, 1, "s", "sheet.jpg")
+    b = Event(T0 + timedelta(seconds=5), DOWNLOAD, 2, 1, "s", "sheet.jpg")
+    per_version, total = count([a, b])
+    assert (per_version[1].downloads, per_version[2].downloads, total.downloads, total.unique_downloads) == (1, 1, 2, 1)
+
+
+def test_tally_folds_events_in_one_by_one_as_the_batch_counts() -> None:
+    events = sorted(load(LOG), key=lambda e: e.at)
+    for split in range(len(events) + 1):
+        running = tally(events[:split])
+        for event in events[split:]:
+            assert running.in_order(event)
+            running.add(event)
+        assert running.stats(11) == stats(events, 11) and running.stats(10) == stats(events, 10)
+    assert not tally(events).in_order(events[0])

@@ -89,3 +89,22 @@ def test_only_a_hash_of_the_session_is_stored(repo: tuple[TestClient, dict[str, 
     row = rows[0]
     assert row.kind == "view" and row.record_id == rec["id"] and len(row.session) == 32
     assert "testclient" not in str(tuple(row)) and "Firefox" not in str(tuple(row))
+
+
+def test_cached_counts_match_a_recount_even_when_events_arrive_out_of_order(
+        repo: tuple[TestClient, dict[str, str], Clock]) -> None:
+    from depot.repository.services.usage import usage_service
+    from depot.repository.usage.counter import stats as recount
+
+    client, h, clock = repo
+    rec = published(client, h)
+    ctx = client.app.context  # type: ignore[attr-defined]
+    service = usage_service(ctx.deposits.db, ctx.config.data_dir, clock)
+    deposit = ctx.records.read(rec["id"])
+    steps = [0, 10, 40, 3600, -3000, 20, 25, 31]  # the -3000 is a late event from a skewed clock
+    for n, step in enumerate(steps):
+        clock.advance(step)
+        client.get(f"/records/{rec['id']}", headers={"user-agent": f"{FIREFOX} {n % 3}"})
+        cached = service.stats(deposit)
+        assert cached == recount([e for _, e in service.events(deposit.concept_id)], deposit.id), n
+    assert cached["views"] == 8 and cached["unique_views"] == 4  # three agents at 10h, one of them again at 11h

@@ -61,11 +61,15 @@ def session_id(salt: bytes, ip: str, user_agent: str, at: datetime) -> str:
     return hmac.new(salt, message, hashlib.sha256).hexdigest()[:32]
 
 
+def _click_key(event: Event) -> tuple[str, str, int, str]:
+    return (event.kind, event.session, event.record_id, event.item)
+
+
 def filter_double_clicks(events: Iterable[Event], window: timedelta = DOUBLE_CLICK) -> list[Event]:
     """Keep the last access of each run of accesses by one session to one item spaced at most ``window`` apart."""
-    runs: dict[tuple[str, str, str], list[Event]] = defaultdict(list)
+    runs: dict[tuple[str, str, int, str], list[Event]] = defaultdict(list)
     for event in sorted(events, key=lambda e: e.at):
-        runs[(event.kind, event.session, event.item)].append(event)
+        runs[_click_key(event)].append(event)
     kept: list[Event] = []
     for run in runs.values():
         for current, following in zip(run, [*run[1:], None], strict=True):
@@ -75,36 +79,73 @@ def filter_double_clicks(events: Iterable[Event], window: timedelta = DOUBLE_CLI
     return kept
 
 
+class Tally:
+    """Counts that grow event by event, in time order, so a cache can fold in only the newest events.
+
+    A run of double clicks counts once whichever click is kept, so counting runs as they start gives the
+    same totals as :func:`filter_double_clicks`; a unique count is a set of sessions either way.
+    """
+
+    def __init__(self, window: timedelta = DOUBLE_CLICK) -> None:
+        self.window = window
+        self.per_version: dict[int, Counts] = defaultdict(Counts)
+        self.total = Counts()
+        self.last_click: dict[tuple[str, str, int, str], datetime] = {}
+        self.sessions: dict[tuple[str, int | None], set[str]] = defaultdict(set)
+        self.latest: datetime | None = None
+
+    def in_order(self, event: Event) -> bool:
+        """False if ``event`` is older than one already added: then only a recount from scratch is exact."""
+        return self.latest is None or event.at >= self.latest
+
+    def add(self, event: Event) -> None:
+        if event.kind not in (VIEW, DOWNLOAD) or not is_counted_agent(event.user_agent):
+            return
+        self.latest = event.at if self.latest is None else max(self.latest, event.at)
+        key = _click_key(event)
+        previous = self.last_click.get(key)
+        self.last_click[key] = event.at
+        if previous is None or event.at - previous > self.window:
+            version = self.per_version[event.record_id]
+            if event.kind == VIEW:
+                version.views += 1
+                self.total.views += 1
+            else:
+                version.downloads += 1
+                self.total.downloads += 1
+        for scope in (event.record_id, None):
+            seen = self.sessions[(event.kind, scope)]
+            if event.session not in seen:
+                seen.add(event.session)
+                target = self.total if scope is None else self.per_version[scope]
+                if event.kind == VIEW:
+                    target.unique_views += 1
+                else:
+                    target.unique_downloads += 1
+
+    def stats(self, record_id: int) -> dict[str, int]:
+        return stats_of(dict(self.per_version), self.total, record_id)
+
+
+def tally(events: Iterable[Event], window: timedelta = DOUBLE_CLICK) -> Tally:
+    counted = Tally(window)
+    for event in sorted(events, key=lambda e: e.at):
+        counted.add(event)
+    return counted
+
+
 def count(events: Iterable[Event]) -> tuple[dict[int, Counts], Counts]:
     """Counts per record (version) and for all of them together (the concept)."""
-    accepted = filter_double_clicks(e for e in events if is_counted_agent(e.user_agent))
-    per_version: dict[int, Counts] = defaultdict(Counts)
-    total = Counts()
-    sessions: dict[tuple[str, int | None], set[str]] = defaultdict(set)
-    for event in accepted:
-        version = per_version[event.record_id]
-        if event.kind == VIEW:
-            version.views += 1
-            total.views += 1
-        elif event.kind == DOWNLOAD:
-            version.downloads += 1
-            total.downloads += 1
-        else:
-            continue
-        sessions[(event.kind, event.record_id)].add(event.session)
-        sessions[(event.kind, None)].add(event.session)
-    for (kind, record_id), seen in sessions.items():
-        target = total if record_id is None else per_version[record_id]
-        if kind == VIEW:
-            target.unique_views = len(seen)
-        else:
-            target.unique_downloads = len(seen)
-    return dict(per_version), total
+    counted = tally(events)
+    return dict(counted.per_version), counted.total
 
 
 def stats(events: Iterable[Event], record_id: int) -> dict[str, int]:
     """The records API ``stats`` object of one version, from the events of its whole concept."""
-    per_version, total = count(events)
+    return stats_of(*count(events), record_id)
+
+
+def stats_of(per_version: dict[int, Counts], total: Counts, record_id: int) -> dict[str, int]:
     version = per_version.get(record_id, Counts())
     return {
         "downloads": total.downloads,
