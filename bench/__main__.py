@@ -11,6 +11,7 @@ BENCHES = {
     "deposit": "bench.deposit_run",
     "listing": "bench.community_listing",
     "iiif": "bench.iiif_tiles",
+    "fixity": "bench.fixity",
     "sync": "bench.sync_budget",
 }
 
