@@ -155,3 +155,18 @@ def test_cycle_ticks_pick_the_files_checked_longest_ago(tmp_path: Path) -> None:
 
 def _md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_audit_with_bags_validates_every_bag_copy(damaged: Any) -> None:
+    _client, config, expected = damaged
+    cmd = [sys.executable, "-m", "depot", "repo", "audit", "--bags", "--data-dir", str(config.data_dir)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    # The stored files were damaged after bagging: the bags, a separate copy, are all still valid.
+    assert "bags: 3 checked, 0 invalid" in done.stderr and "BAG\t" not in done.stdout
+    assert len(done.stdout.splitlines()) == len(expected)
+    victim = sorted((config.data_dir / "bags").rglob("data/label-*.txt"))[0]
+    victim.write_bytes(victim.read_bytes().upper())
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    [line] = [x for x in done.stdout.splitlines() if x.startswith("BAG\t")]
+    assert str(victim.parent.parent) in line and "label-" in line
+    assert done.returncode == 1 and "bags: 3 checked, 1 invalid" in done.stderr

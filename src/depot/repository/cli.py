@@ -127,11 +127,12 @@ def create_community(identifier: str, owner: str, title: str, data_dir: Path | N
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--db", "db_url", default=None)
 @click.option("--mb-per-s", type=float, default=0, show_default=True, help="Cap the read rate (0: no cap).")
-def audit(data_dir: Path | None, db_url: str | None, mb_per_s: float) -> None:
+@click.option("--bags", "check_bags", is_flag=True, help="Also fully validate every bag under DATA_DIR/bags.")
+def audit(data_dir: Path | None, db_url: str | None, mb_per_s: float, check_bags: bool) -> None:
     """Re-hash every stored file against its md5 and sha256; list mismatches and missing files.
 
-    Exits 1 when any file is missing, unreadable or changed. The run and its problems are kept in the
-    database (shown at GET /api/admin/fixity)."""
+    Exits 1 when any file is missing, unreadable or changed (or, with --bags, a bag is invalid). The run
+    and its problems are kept in the database (shown at GET /api/admin/fixity)."""
     from depot.repository.preservation.audit import Auditor
     from depot.repository.preservation.audit import where_used as where_used_
     from depot.repository.store.blobs import BlobStore
@@ -151,7 +152,17 @@ def audit(data_dir: Path | None, db_url: str | None, mb_per_s: float) -> None:
         click.echo(f"{p.status.upper()}\t{p.file_id}\t{held}\t{p.detail}")
     click.echo(f"audit run {report.run_id}: {report.files} file(s), {report.bytes / 1e6:.1f} MB in "
                f"{report.seconds:.2f} s ({report.mb_per_s:.0f} MB/s); {len(report.problems)} problem(s)", err=True)
-    if report.problems:
+    bad_bags = 0
+    if check_bags:
+        from depot.repository.preservation.bags import audit_bags
+
+        results = list(audit_bags(config.data_dir / "bags"))
+        for bag, reason in results:
+            if reason is not None:
+                bad_bags += 1
+                click.echo(f"BAG\t{bag}\t{reason}")
+        click.echo(f"bags: {len(results)} checked, {bad_bags} invalid", err=True)
+    if report.problems or bad_bags:
         sys.exit(1)
 
 

@@ -35,7 +35,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -310,3 +310,19 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def audit_bags(root: Path) -> Iterator[tuple[Path, str | None]]:
+    """Fully validate every bag under ``root`` (the bags are a copy, and fixity covers every copy):
+    yields (bag, None) for a valid bag, (bag, reason) otherwise."""
+    if not root.is_dir():
+        return
+    for folder in sorted((p for p in root.iterdir() if p.name.isdigit()), key=lambda p: int(p.name)):
+        for bag in bags_of(root, int(folder.name)):
+            try:
+                bagit.Bag(str(bag)).validate()
+            except bagit.BagError as exc:
+                details = getattr(exc, "details", None) or []
+                yield bag, "; ".join(str(d) for d in details) or str(exc)
+            else:
+                yield bag, None
