@@ -177,6 +177,11 @@ def test_record_page_json_ld_and_errors(site: tuple[Served, dict[str, Any], dict
     url = f"{served.base}/records/{v2['id']}"
     page = httpx.get(url)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.links["cite-as"]["url"] == f"https://doi.org/{v2['doi']}"
+    described = [raw for raw in page.headers["link"].split(", ") if 'rel="describedby"' in raw]
+    assert any("/export/json-ld>" in raw and "application/ld+json" in raw for raw in described), described
+    assert httpx.get(f"{url}/export/json-ld").json()["@id"] == f"https://doi.org/{v2['doi']}"
+    assert 'rel="item"; type="image/png"' in page.headers["link"]
     docs = extruct.extract(page.text, base_url=url, syntaxes=["json-ld"], uniform=True)["json-ld"]
     assert len(docs) == 1
     doc = docs[0]

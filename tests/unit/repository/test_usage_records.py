@@ -29,9 +29,10 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], Clock]]:
-    config = RepositoryConfig(data_dir=tmp_path, base_url="http://testserver", user_limit_per_minute=0,
+@pytest.fixture(params=["sqlite", "postgres"])
+def repo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], Clock]]:
+    db_url = str(request.getfixturevalue("postgres_database")) if request.param == "postgres" else None
+    config = RepositoryConfig(data_dir=tmp_path, db_url=db_url, base_url="http://testserver", user_limit_per_minute=0,
                               user_limit_per_hour=0, search_limit_per_minute=0, fsync=False)
     clock = Clock()
     ctx = build_context(config, clock=clock)
@@ -77,14 +78,12 @@ def test_views_and_downloads_with_double_clicks_robots_and_versions(
     assert stats(client, v1["id"])["version_views"] == 2
 
 
-def test_only_a_hash_of_the_session_is_stored(repo: tuple[TestClient, dict[str, str], Clock], tmp_path: Path) -> None:
+def test_only_a_hash_of_the_session_is_stored(repo: tuple[TestClient, dict[str, str], Clock]) -> None:
     client, h, _ = repo
     rec = published(client, h)
     client.get(f"/records/{rec['id']}")
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'repository.sqlite3'}")
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(usage_events)).all()
-    engine.dispose()
+    with client.app.context.deposits.db.read() as conn:  # type: ignore[attr-defined]
+        rows = conn.execute(sa.select(usage_events).where(usage_events.c.record_id == rec["id"])).all()
     assert len(rows) == 1
     row = rows[0]
     assert row.kind == "view" and row.record_id == rec["id"] and len(row.session) == 32

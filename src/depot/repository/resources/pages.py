@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from depot.repository.errors import NotFoundError, ValidationError
+from depot.repository.exports.registry import FORMATS
 from depot.repository.exports.schemaorg import jsonld
 from depot.repository.resources import serialize
 from depot.repository.resources.context import Context
@@ -106,6 +107,18 @@ def _page_number(request: Request) -> int:
     return int(raw) if raw.isdigit() and int(raw) >= 1 else 1
 
 
+def signposting(values: dict[str, Any]) -> str:
+    """FAIR Signposting ``Link`` header of a landing page: cite-as, describedby, item, license (standards §5.8)."""
+    base = values["base"]
+    links = [f'<{values["doi_url"]}>; rel="cite-as"'] if values.get("doi_url") else []
+    links += [f'<{base}{e["url"]}>; rel="describedby"; type="{e["media_type"]}"' for e in values["exports"]
+              if e["name"] in ("json-ld", "datacite-xml", "datacite-json")]
+    links += [f'<{base}{f["url"]}>; rel="item"; type="{f["mimetype"]}"' for f in values["files"]]
+    if values.get("license_url"):
+        links.append(f'<{values["license_url"]}>; rel="license"')
+    return ", ".join(links)
+
+
 class Pages:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -129,7 +142,10 @@ class Pages:
         if counts_as_access(request.method, None):  # a landing-page view (a COUNTER investigation)
             self.usage.record(VIEW, deposit, item=str(deposit.id), ip=request.client.host if request.client else "",
                               user_agent=request.headers.get("user-agent", ""))
-        return render("record.html", **self.record_values(deposit))
+        values = self.record_values(deposit)
+        response = render("record.html", **values)
+        response.headers["link"] = signposting(values)
+        return response
 
     def record_values(self, deposit: Deposit) -> dict[str, Any]:
         """Everything the record template shows, from the same JSON the records API serves."""
@@ -141,7 +157,7 @@ class Pages:
                                   communities=accepted)
         meta: dict[str, Any] = record["metadata"]
         # Relative links in the page work behind any proxy; the JSON-LD keeps the absolute ones.
-        files = [{"key": f.key, "size": f.size, "size_label": size_label(f.size), "md5": f.md5,
+        files = [{"key": f.key, "size": f.size, "size_label": size_label(f.size), "md5": f.md5, "mimetype": f.mimetype,
                   "url": f"/api/records/{deposit.id}/files/{quote(f.key)}/content"} for f in deposit.files]
         image = next((f for f in deposit.files if f.mimetype in IMAGE_TYPES), None)
         doc = jsonld(record)
@@ -174,6 +190,9 @@ class Pages:
                           "date": (v.record or {}).get("publication_date")}
                          for i, v in enumerate(reversed(versions))],
             "stats": stats, "jsonld": doc,
+            "exports": [{"name": f.name, "media_type": f.media_type, "url": f"/records/{deposit.id}/export/{f.name}"}
+                        for f in FORMATS],
+            "base": ctx.links.base,
         }
 
     def _preview_size(self, image: StoredFile) -> str:
