@@ -38,7 +38,8 @@ def test_upscaling_to_max_stays_within_max_area() -> None:
 @pytest.mark.parametrize("args, status", [
     (("0,0,0,10", "max", "0", "default.jpg"), 400), (("9000,0,10,10", "max", "0", "default.jpg"), 400),
     (("full", "20000,", "0", "default.jpg"), 400), (("full", "max", "45", "default.jpg"), 501),
-    (("full", "max", "0", "sepia.jpg"), 400), (("full", "max", "0", "default.bmp"), 501),
+    (("full", "max", "0", "sepia.jpg"), 400), (("full", "max", "0", "default.bmp"), 400),
+    (("full", "max", "0", "default.jp2"), 501),
     (("full", "pct:0", "0", "default.jpg"), 400), (("full", ",", "0", "default.jpg"), 400),
 ])
 def test_resolve_errors(args: tuple[str, str, str, str], status: int) -> None:
