@@ -76,6 +76,7 @@ deposits = sa.Table(
     sa.Column("published", sa.String(40), nullable=True),
     sa.Index("ix_deposits_owner_created", "owner_id", "created"),
     sa.Index("ix_deposits_published", "published"),
+    sa.Index("ix_deposits_modified_id", "modified", "id"),  # OAI-PMH's keyset order (migration 0004)
 )
 
 # Exact-match search terms ("alternate.identifier", "keywords", ...) of the draft and of the record,
