@@ -203,3 +203,6 @@ def test_sync_killed_at_random_moments_ends_as_an_uninterrupted_one(tmp_path: Pa
         assert {r["concept_doi"] for r in ledger.values()} == set(after)
         assert {r["doi"] for r in ledger.values()} == {c["dois"][-1] for c in after.values()}
         assert all(r["state"] in ("published", "verified") for r in ledger.values())
+        # Reconciliation sees each specimen's versions as one record, matching the ledger's latest.
+        check = depot("reconcile", "--ledger", str(tmp_path / "ledger.sqlite3"), "--target", f"{base}/api", env=env)
+        assert check.returncode == 0 and check.stdout.splitlines()[-1] == f"= {KEYS} + 0 - 0 * 0 ! 0", check.stdout

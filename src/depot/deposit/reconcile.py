@@ -2,7 +2,11 @@
 
 Marks as in ``rclone check``: ``=`` agree, ``+`` only on the repository (an orphan deposit, e.g. a create
 whose answer was lost), ``-`` only in the ledger (never created, or lost), ``*`` both but different
-(state, DOI or deposition id), ``!`` an error (e.g. the key matches several deposits: a duplicate).
+(state, DOI or deposition id), ``!`` an error (e.g. the key matches several published records: a duplicate).
+
+A specimen's versions (one concept, several published depositions, as `depot sync` makes them) are one
+record: the ledger must match the latest version, and only published depositions of *different*
+concepts are duplicates.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class RemoteEntry:
     doi: str | None
     state: str = ""  # unsubmitted | inprogress | done
     files: tuple[tuple[str, str], ...] = ()  # (name, md5)
+    concept: str = ""  # conceptrecid: versions of one record share it
 
 
 @dataclass(frozen=True)
@@ -70,10 +75,16 @@ def compare(local: Iterable[LocalEntry], remote: Iterable[RemoteEntry]) -> Repor
     return report
 
 
+def latest_published(remote: Iterable[RemoteEntry]) -> RemoteEntry | None:
+    """The newest published version (versions get increasing ids)."""
+    return max((r for r in remote if r.submitted), key=lambda r: r.deposition_id, default=None)
+
+
 def _classify(local: LocalEntry, remote: tuple[RemoteEntry, ...]) -> Finding:
     published = [r for r in remote if r.submitted]
-    if len(published) > 1:
-        return Finding(ERROR, local.key, local, remote, f"published {len(published)} times (duplicate records)")
+    concepts = {r.concept or str(r.deposition_id) for r in published}
+    if len(concepts) > 1:
+        return Finding(ERROR, local.key, local, remote, f"published as {len(concepts)} records (duplicates)")
     if not remote:
         if local.state in {"published", "verified"}:
             return Finding(ONLY_LOCAL, local.key, local, remote, "ledger says published; repository has nothing")
@@ -81,8 +92,9 @@ def _classify(local: LocalEntry, remote: tuple[RemoteEntry, ...]) -> Finding:
             return Finding(ONLY_LOCAL, local.key, local, remote, "ledger has a deposition the repository lacks")
         return Finding(ONLY_LOCAL, local.key, local, remote, "not deposited yet")
     if local.state in {"published", "verified"}:
-        if len(published) == 1 and published[0].deposition_id == local.deposition_id and \
-                published[0].doi == local.doi and len(remote) == 1:
+        latest = latest_published(remote)
+        if latest is not None and latest.deposition_id == local.deposition_id and latest.doi == local.doi and \
+                len(published) == len(remote):
             return Finding(AGREE, local.key, local, remote)
         return Finding(DIFFERS, local.key, local, remote, _difference(local, remote))
     if len(remote) == 1 and not remote[0].submitted and remote[0].deposition_id == local.deposition_id:
@@ -96,12 +108,13 @@ def _difference(local: LocalEntry, remote: tuple[RemoteEntry, ...]) -> str:
     if local.deposition_id not in ids:
         parts.append(f"ledger deposition {local.deposition_id}, repository {ids}")
     published = [r for r in remote if r.submitted]
-    if published and local.state not in {"published", "verified"}:
-        parts.append(f"published on the repository ({published[0].doi}) but {local.state} in the ledger")
+    latest = latest_published(remote)
+    if latest is not None and local.state not in {"published", "verified"}:
+        parts.append(f"published on the repository ({latest.doi}) but {local.state} in the ledger")
     if not published and local.state in {"published", "verified"}:
         parts.append("published in the ledger but not on the repository")
-    if published and local.doi and published[0].doi != local.doi:
-        parts.append(f"DOI {local.doi} in the ledger, {published[0].doi} on the repository")
+    if latest is not None and local.doi and latest.doi != local.doi:
+        parts.append(f"DOI {local.doi} in the ledger, {latest.doi} (latest version) on the repository")
     drafts = [r for r in remote if not r.submitted]
     if drafts and published:
         parts.append(f"{len(drafts)} stray draft(s)")

@@ -34,3 +34,16 @@ def test_marks() -> None:
 def test_doi_mismatch_differs() -> None:
     report = compare([LocalEntry("a", "published", 1, "10.5072/x.1")], [RemoteEntry("a", 1, True, "10.5072/x.99")])
     assert report.findings[0].mark == DIFFERS and "DOI" in report.findings[0].reason
+
+
+def test_versions_of_one_record_are_not_duplicates() -> None:
+    """After `depot sync`, a specimen's concept has several published versions; the ledger holds the latest."""
+    versions = [RemoteEntry("a", 11, True, "10.5072/x.11", "done", concept="10"),
+                RemoteEntry("a", 15, True, "10.5072/x.15", "done", concept="10")]
+    latest = compare([LocalEntry("a", "published", 15, "10.5072/x.15")], versions)
+    assert latest.findings[0].mark == AGREE
+    behind = compare([LocalEntry("a", "published", 11, "10.5072/x.11")], versions)
+    assert behind.findings[0].mark == DIFFERS and "latest version" in behind.findings[0].reason
+    twice = compare([LocalEntry("a", "published", 11, "10.5072/x.11")],
+                    [versions[0], RemoteEntry("a", 12, True, "10.5072/x.12", "done", concept="12")])
+    assert twice.findings[0].mark == ERROR and "duplicates" in twice.findings[0].reason

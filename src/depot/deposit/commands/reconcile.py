@@ -77,7 +77,7 @@ async def _remote_entries(client: Any, depositions: Any, keys: dict[str, str]) -
         key = next((keys[a.lower()] for a in alternates if a.lower() in keys), alternates[-1] if alternates else "")
         files = tuple((f.get("filename", ""), f.get("checksum", "")) for f in dep.get("files") or [])
         yield RemoteEntry(key or f"deposition:{dep['id']}", int(dep["id"]), bool(dep.get("submitted")),
-                          dep.get("doi"), str(dep.get("state", "")), files)
+                          dep.get("doi"), str(dep.get("state", "")), files, str(dep.get("conceptrecid") or ""))
 
 
 async def _fix(report: Any, ledger: Any, client: Any) -> int:
@@ -90,7 +90,10 @@ async def _fix(report: Any, ledger: Any, client: Any) -> int:
         published = sorted((r for r in finding.remote if r.submitted), key=lambda r: r.deposition_id)
         drafts = sorted((r for r in finding.remote if not r.submitted), key=lambda r: r.deposition_id)
         if published:
-            keep = published[0]
+            # The latest version of the first record published (later concepts are duplicates: kept, reported).
+            first = published[0].concept or str(published[0].deposition_id)
+            keep = max((r for r in published if (r.concept or str(r.deposition_id)) == first),
+                       key=lambda r: r.deposition_id)
             full = await client.get(keep.deposition_id)
             ledger.mark_created(key, deposition_id=keep.deposition_id,
                                 bucket_url=str((full.get("links") or {}).get("bucket") or ""))
