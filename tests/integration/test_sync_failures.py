@@ -82,3 +82,26 @@ def test_a_refused_edit_is_discarded_and_the_published_record_is_untouched(tmp_p
                           params={"all_versions": 1}).json()
         assert sorted(d["doi"] for d in after) == sorted(r["doi"] for r in rows)
         assert all(d["state"] == "done" and d["metadata"]["title"].startswith("Fucus vesiculosus") for d in after)
+
+
+def test_a_leftover_new_version_draft_is_found_and_finished(tmp_path: Path) -> None:
+    """Zenodo allows one unpublished new version per concept; one left by an earlier tool or run is adopted."""
+    _csv, images = source(tmp_path)
+    with serve_repository(tmp_path) as repo:
+        first = sync(tmp_path, repo.base, repo.env, "Specimen {{ catalogNumber }} of Fucus", command="run")
+        assert first.returncode == 0, first.stderr
+        deps = httpx.get(f"{repo.base}/api/deposit/depositions", headers=repo.headers).json()
+        target = next(d for d in deps if d["files"][0]["filename"] == "S1.png")
+        leftover = httpx.post(f"{repo.base}/api/deposit/depositions/{target['id']}/actions/newversion",
+                              headers=repo.headers)
+        assert leftover.status_code == 201
+        (images / "S1.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"rescanned" * 100)
+        again = sync(tmp_path, repo.base, repo.env, "Specimen {{ catalogNumber }} of Fucus")
+        assert again.returncode == 0, again.stderr
+        after = httpx.get(f"{repo.base}/api/deposit/depositions", headers=repo.headers,
+                          params={"all_versions": 1}).json()
+        assert len(after) == 4 and all(d["state"] == "done" for d in after)  # 3 records + 1 new version, no draft
+        new = next(d for d in after if d["conceptrecid"] == target["conceptrecid"] and d["id"] != target["id"])
+        assert new["id"] == leftover.json()["id"]  # the leftover draft became the new version
+        assert [f["filename"] for f in new["files"]] == ["S1.png"]
+        assert new["files"][0]["checksum"] != target["files"][0]["checksum"]
