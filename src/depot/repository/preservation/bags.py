@@ -135,6 +135,7 @@ class BagWriter:
         self.written = 0
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._stopping = threading.Event()  # ends a start-up scan early; the rest is found at the next start
 
     # -- the hook and the queue ----------------------------------------------------------------------
     def __call__(self, deposit: Deposit) -> None:
@@ -167,9 +168,14 @@ class BagWriter:
     def stop(self, timeout: float = 30) -> None:
         thread = self._thread
         if thread is not None and thread.is_alive():
+            self._stopping.set()
             self.queue.put(None)
             thread.join(timeout)
+            if thread.is_alive():
+                log.warning("bag worker still busy after %.0f s; it stops after the current bag", timeout)
+                return
         self._thread = None
+        self._stopping.clear()
 
     def status(self) -> dict[str, Any]:
         return {"queued": self.queue.unfinished_tasks, "written": self.written,
@@ -189,6 +195,8 @@ class BagWriter:
                     return
                 if item == _SCAN:
                     for recid in self.missing():
+                        if self._stopping.is_set():
+                            break
                         self._write_logged(recid)
                 else:
                     self._write_logged(int(item))
@@ -214,6 +222,8 @@ class BagWriter:
             ids = list(conn.execute(sa.select(deposits.c.id).where(deposits.c.record.is_not(None))
                                     .order_by(deposits.c.id)).scalars())
         for recid in ids:
+            if self._stopping.is_set():
+                break
             with self.db.read() as conn:
                 deposit = load_deposit(conn, recid)
                 if deposit is None or deposit.record is None:
