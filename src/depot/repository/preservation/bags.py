@@ -50,7 +50,7 @@ from depot.repository.preservation import bagspec
 from depot.repository.resources import serialize
 from depot.repository.resources.serialize import Links
 from depot.repository.services.views import Deposit, load_deposit
-from depot.repository.store.blobs import BlobStore
+from depot.repository.store.blobs import BlobStore, fsync_dir
 from depot.repository.store.db import Database
 from depot.repository.store.tables import communities, community_records, concepts, deposits
 
@@ -254,7 +254,7 @@ class BagWriter:
             self._fill(tmp, deposit, aip, record_json, self._earlier_copies(siblings))
             bagit.Bag(str(tmp)).validate(completeness_only=True)
             if self.config.fsync:
-                _fsync_dir(tmp)
+                fsync_dir(tmp)
             os.rename(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -312,14 +312,6 @@ def _same_size(path: Path, size: int) -> bool:
         return path.stat().st_size == size
     except OSError:
         return False
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def audit_bags(root: Path) -> Iterator[tuple[Path, str | None]]:

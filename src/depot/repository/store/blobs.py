@@ -109,7 +109,7 @@ class BlobStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(part, target)
         if self.fsync:
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
         return StoredBlob(blob_id, uri, size, md5, sha256)
 
     def delete(self, uri: str) -> None:
@@ -119,7 +119,8 @@ class BlobStore:
         return self.path(uri).open("rb")
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in ``path`` durable (POSIX: the directory itself must be fsynced)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
