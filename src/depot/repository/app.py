@@ -39,6 +39,7 @@ from depot.repository.services.actions import ActionService
 from depot.repository.services.deposits import DepositService
 from depot.repository.services.files import FileService
 from depot.repository.services.records import RecordService
+from depot.repository.services.usage import usage_service
 from depot.repository.store.blobs import BlobStore
 from depot.repository.store.db import Database
 
@@ -65,6 +66,7 @@ def build_context(config: RepositoryConfig, *, clock: Callable[[], datetime] | N
         files=files,
         actions=actions,
         records=RecordService(deposits),
+        usage=usage_service(db, config.data_dir, clock),
     )
 
 

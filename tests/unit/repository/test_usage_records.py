@@ -65,6 +65,7 @@ def test_views_and_downloads_with_double_clicks_robots_and_versions(
     s = stats(client, v1["id"])
     assert (s["views"], s["unique_views"], s["downloads"], s["unique_downloads"]) == (2, 1, 1, 1)
     assert s["version_views"] == 2 and s["version_downloads"] == 1
+    assert client.get(f"/records/{v1['id']}/export/json").json()["stats"] == s  # the JSON export shows them too
 
     # A new version: its own version counts start at zero, the concept's carry on.
     dep = client.post(f"/api/deposit/depositions/{v1['id']}/actions/newversion", headers=h).json()

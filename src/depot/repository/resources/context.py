@@ -12,6 +12,7 @@ from depot.repository.services.deposits import DepositService
 from depot.repository.services.files import FileService
 from depot.repository.services.permissions import Identity
 from depot.repository.services.records import RecordService
+from depot.repository.services.usage import UsageService
 from depot.repository.services.views import StoredFile
 from depot.repository.store.blobs import BlobStore, StoredBlob
 
@@ -26,6 +27,7 @@ class Context:
     files: FileService
     actions: ActionService
     records: RecordService
+    usage: UsageService
 
     def remove_blobs(self, uris: list[str]) -> None:
         """Delete stored content after the transaction that unreferenced it has committed."""

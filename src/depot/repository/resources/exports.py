@@ -11,17 +11,15 @@ from starlette.routing import BaseRoute, Route
 
 from depot.repository.errors import NotFoundError
 from depot.repository.exports import registry
-from depot.repository.resources import serialize
 from depot.repository.resources.context import Context
 from depot.repository.resources.http import json_response, path_int
 
 
 def record_json(ctx: Context, record_id: int) -> dict[str, Any]:
     """The records-API JSON of a published record (404 for unknown or unpublished ids)."""
-    deposit = ctx.records.read(record_id)
-    is_last = ctx.records.latest(deposit.id).id == deposit.id
-    accepted = [slug for slug, status in ctx.records.communities_of(deposit.concept_id) if status == "accepted"]
-    return serialize.record(ctx.links, deposit, is_last=is_last, communities=accepted)
+    from depot.repository.resources.records import published_record
+
+    return published_record(ctx, ctx.records.read(record_id))
 
 
 def acceptable(request: Request) -> tuple[str, registry.Format]:

@@ -69,13 +69,13 @@ class FilesResource:
 
     # -- downloads through the records API -------------------------------------------------------
     async def record_file_content(self, request: Request) -> Response:
-        from depot.repository.services.usage import counts_as_access, usage_service
+        from depot.repository.services.usage import counts_as_access
         from depot.repository.usage.counter import DOWNLOAD
 
         deposit = self.ctx.records.read(path_int(request, "id"))
         response = self.download(deposit, _by_key(deposit, request.path_params["key"]))
         if counts_as_access(request.method, request.headers.get("range")):  # a COUNTER request (download)
-            usage_service(self.ctx.deposits.db, self.ctx.config.data_dir, self.ctx.deposits.clock).record(
+            self.ctx.usage.record(
                 DOWNLOAD, deposit, item=request.path_params["key"], ip=request.client.host if request.client else "",
                 user_agent=request.headers.get("user-agent", ""))
         return response

@@ -23,7 +23,7 @@ from depot.repository.resources.context import Context
 from depot.repository.resources.http import identity
 from depot.repository.resources.iiif import IMAGE_TYPES, _dimensions
 from depot.repository.services.records import RecordSearch
-from depot.repository.services.usage import UsageService, counts_as_access, usage_service
+from depot.repository.services.usage import UsageService, counts_as_access
 from depot.repository.services.views import Deposit, StoredFile
 from depot.repository.usage.counter import VIEW
 
@@ -125,7 +125,7 @@ class Pages:
 
     @property
     def usage(self) -> UsageService:
-        return usage_service(self.ctx.deposits.db, self.ctx.config.data_dir, self.ctx.deposits.clock)
+        return self.ctx.usage
 
     def _published(self, raw: str) -> Deposit | None:
         if not raw.isdigit():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,14 +23,7 @@ class RecordResource:
         self.ctx = ctx
 
     def _record(self, deposit: Deposit, *, is_last: bool | None = None) -> dict[str, object]:
-        if is_last is None:
-            is_last = self.ctx.records.latest(deposit.id).id == deposit.id
-        from depot.repository.services.usage import usage_service
-
-        accepted = [slug for slug, status in self.ctx.records.communities_of(deposit.concept_id)
-                    if status == "accepted"]
-        stats = usage_service(self.ctx.deposits.db, self.ctx.config.data_dir, self.ctx.deposits.clock).stats(deposit)
-        return serialize.record(self.ctx.links, deposit, is_last=is_last, communities=accepted, stats=stats)
+        return published_record(self.ctx, deposit, is_last=is_last)
 
     async def read(self, request: Request) -> Response:
         from depot.repository.resources.exports import acceptable, render
@@ -118,6 +112,15 @@ class RecordResource:
 
     async def community(self, request: Request) -> Response:
         return json_response(_community(self.ctx.accounts.get_community(request.path_params["id"])))
+
+
+def published_record(ctx: Context, deposit: Deposit, *, is_last: bool | None = None) -> dict[str, Any]:
+    """The records-API JSON of a published version: accepted communities and COUNTER stats included."""
+    if is_last is None:
+        is_last = ctx.records.latest(deposit.id).id == deposit.id
+    accepted = [slug for slug, status in ctx.records.communities_of(deposit.concept_id) if status == "accepted"]
+    return serialize.record(ctx.links, deposit, is_last=is_last, communities=accepted,
+                            stats=ctx.usage.stats(deposit))
 
 
 def _community(c: Community) -> dict[str, object]:
