@@ -69,6 +69,19 @@ def test_bad_record_fails_alone_with_the_repository_message(served: Any, tmp_pat
     deps = httpx.get(f"{base}/api/deposit/depositions", headers=headers).json()
     assert sorted(d["title"] for d in deps if d["submitted"]) == ["Betula pendula Roth", "Quercus robur L."]
     assert status["errors_by_status"] == {"400": 1}
+    refused = next(d for d in deps if not d["submitted"])
+    # The data manager fixes the name: the rerun sends the new metadata to the same draft and publishes it.
+    csv.write_text(csv.read_text(encoding="utf-8").replace("BR002,Qu,", "BR002,Quercus petraea (Matt.) Liebl.,"),
+                   encoding="utf-8")
+    again = subprocess.run([sys.executable, "-m", "depot", "run", str(csv), "--images", str(images),
+                            "--path-template", "{images}/{catalogNumber}.png", "--profile", str(profile),
+                            "--target", f"{base}/api", "--ledger", str(ledger), "--progress", "quiet"],
+                           capture_output=True, text=True, env=env, timeout=120)
+    assert again.returncode == 0, again.stderr
+    after = httpx.get(f"{base}/api/deposit/depositions", headers=headers).json()
+    assert len(after) == 3 and all(d["submitted"] for d in after)  # no second deposit for BR002
+    fixed = next(d for d in after if d["id"] == refused["id"])
+    assert fixed["title"] == "Quercus petraea (Matt.) Liebl." and len(fixed["files"]) == 1
 
 
 def test_check_reports_problems_and_budget_without_sending(tmp_path: Path) -> None:

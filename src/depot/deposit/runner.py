@@ -8,7 +8,9 @@ created deposits are found among the account's depositions by the specimen key (
 request), publishes by reading the deposition back. That is how a lost answer becomes neither a
 duplicate record nor a false "failed".
 
-`depot sync` adds two operations on published records (``op``), walking the same states: an *edit*
+An unpublished draft whose source changed after a failure is brought up to date (``op`` "update":
+align its files, PUT the metadata) before it is published. `depot sync` adds two operations on
+published records, walking the same states: an *edit*
 (``edit`` -> PUT metadata -> ``publish``, same DOI) and a *new version* (``newversion`` -> align the
 draft's imported files -> PUT metadata -> ``publish``, new DOI under the same concept). Edit is
 idempotent on current Zenodo (a second edit returns the open draft), so it is simply repeated; a lost
@@ -263,8 +265,9 @@ class Runner:
         return int(draft["id"])
 
     async def _align_files(self, claim: Any) -> Any:
-        """Make a new version's draft hold exactly the wanted files: keep the imported ones whose content
-        is unchanged, delete the rest. Works from the draft's own list, so it is safe to repeat."""
+        """Make a draft (a new version's, or an unpublished one whose source changed) hold exactly the
+        wanted files: keep those whose content is unchanged, delete the rest. Works from the draft's own
+        list, so it is safe to repeat."""
         draft = self._drafts.pop(claim.key, None) or await self._call(claim.key, "get", self.client.get,
                                                                       claim.deposition_id)
         present = {str(f.get("filename") or f.get("key")): str(f.get("checksum", "")).removeprefix("md5:")
@@ -282,7 +285,7 @@ class Runner:
         return self.ledger.get(claim.key)
 
     async def _upload(self, claim: Any) -> None:
-        if claim.op == "version":
+        if claim.op in ("version", "update"):  # a draft that may hold files already
             claim = await self._align_files(claim)
         bucket = claim.bucket_url
         if not bucket and any(not f.uploaded for f in claim.files):

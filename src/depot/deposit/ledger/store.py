@@ -223,11 +223,23 @@ class Ledger:
                     continue
                 if old is not None and old.deposition_id is not None:
                     # A failed record that has a deposition: carry on with that deposition, never create a
-                    # second one. (A source change to such a record is not pushed to its draft yet.)
-                    if not dry_run:
+                    # second one. A changed source goes to its draft (op "update": align the draft's files,
+                    # PUT the metadata), unless the failed step was a publish that may have happened (not a
+                    # refusal): that is probed first, and a later sync edits what was published.
+                    summary.retried += 1
+                    if dry_run:
+                        continue
+                    if old.fingerprint != fingerprint and (old.step != "publish" or _refused(old.last_status)):
+                        conn.execute(specimens.update().where(specimens.c.key == record.key).values(
+                            state="created", step=None, op="update", pending_put=True, metadata=record.metadata,
+                            metadata_hash=_hash(record.metadata), fingerprint=fingerprint, attempts=0,
+                            retry_at=None, last_status=None, last_error=None, updated_at=now))
+                        conn.execute(files.delete().where(files.c.specimen_key == record.key))
+                        self._insert_files(conn, record.key,
+                                           list(record.files) + self._write_sidecars(record, sidecar_dir))
+                    else:
                         conn.execute(specimens.update().where(specimens.c.key == record.key).values(
                             **_resume(old.step), attempts=0, retry_at=None, updated_at=now))
-                    summary.retried += 1
                     continue
                 if old is None:
                     summary.new += 1

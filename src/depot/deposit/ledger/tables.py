@@ -15,8 +15,9 @@ specimens = sa.Table(
     sa.Column("seq", sa.Integer, nullable=False),  # source order, so work proceeds as the data manager expects
     sa.Column("state", sa.String(12), nullable=False),
     sa.Column("step", sa.String(20), nullable=True),  # the uncertain or failed step
-    # What the pending work does: None creates a record; "edit" changes a published record's metadata in
-    # place (same DOI); "version" publishes a new version (new DOI, same concept DOI). See depot sync.
+    # What the pending work does: None creates a record; "update" brings an unpublished draft up to date
+    # with a changed source; "edit" changes a published record's metadata in place (same DOI); "version"
+    # publishes a new version (new DOI, same concept DOI). See depot sync.
     sa.Column("op", sa.String(10), nullable=True),
     sa.Column("record_id", sa.BigInteger, nullable=True),  # the latest published version
     # The metadata is still to be sent (PUT) before the edit or new version may be published.

@@ -130,7 +130,7 @@ class BagWriter:
                  clock: Callable[[], datetime]) -> None:
         self.db, self.config, self.links, self.blobs, self.clock = db, config, links, blobs, clock
         self.root = config.data_dir / "bags"
-        self.queue: queue.Queue[int | str | None] = queue.Queue()
+        self.queue: queue.Queue[Deposit | int | str | None] = queue.Queue()
         self.failed: dict[int, str] = {}
         self.written = 0
         self._thread: threading.Thread | None = None
@@ -139,9 +139,11 @@ class BagWriter:
 
     # -- the hook and the queue ----------------------------------------------------------------------
     def __call__(self, deposit: Deposit) -> None:
-        self.submit(deposit.id)
+        # The published state itself is queued, not its id: when publishes come faster than bags are
+        # written (an edit right after a publish), each state still gets its bag.
+        self.submit(deposit)
 
-    def submit(self, recid: int | str) -> None:
+    def submit(self, recid: Deposit | int | str) -> None:
         self._ensure_thread()
         self.queue.put(recid)
 
@@ -198,6 +200,8 @@ class BagWriter:
                         if self._stopping.is_set():
                             break
                         self._write_logged(recid)
+                elif isinstance(item, Deposit):
+                    self._write_logged(item.id, item)
                 else:
                     self._write_logged(int(item))
             except Exception:  # the worker must survive anything one record does
@@ -205,9 +209,9 @@ class BagWriter:
             finally:
                 self.queue.task_done()
 
-    def _write_logged(self, recid: int) -> None:
+    def _write_logged(self, recid: int, state: Deposit | None = None) -> None:
         try:
-            if self.write(recid) is not None:
+            if self.write(recid, state) is not None:
                 self.written += 1
             self.failed.pop(recid, None)
         except Exception as exc:
@@ -234,10 +238,10 @@ class BagWriter:
                 out.append(recid)
         return out
 
-    def write(self, recid: int) -> Path | None:
-        """Write the bag of the record's current published state; None if it already exists."""
+    def write(self, recid: int, state: Deposit | None = None) -> Path | None:
+        """Write the bag of ``state`` (default: the record's current published state); None if it exists."""
         with self.db.read() as conn:
-            deposit = load_deposit(conn, recid)
+            deposit = state if state is not None else load_deposit(conn, recid)
             if deposit is None or deposit.record is None:
                 return None
             aip, record_json = snapshot(conn, self.links, deposit)
