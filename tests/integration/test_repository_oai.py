@@ -64,7 +64,7 @@ def harvested(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served
 def test_identify(harvested: tuple[Served, list[dict[str, Any]]]) -> None:
     served, records = harvested
     identify = Sickle(served.base + "/oai2d").Identify()
-    assert identify.protocolVersion == "2.0" and identify.deletedRecord == "no"
+    assert identify.protocolVersion == "2.0" and identify.deletedRecord == "persistent"
     assert identify.granularity == "YYYY-MM-DDThh:mm:ssZ" and identify.baseURL == served.base + "/oai2d"
     assert identify.earliestDatestamp == records[0]["modified"][:19] + "Z"
     assert identify.adminEmail == "repository@127.0.0.1"

@@ -83,7 +83,7 @@ def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, base_
 
 @click.group("repo")
 def repo() -> None:
-    """Administer a repository's data directory: tokens, communities."""
+    """Administer a repository's data directory: tokens, communities, withdrawals, audits, rebuilds."""
 
 
 def _services(data_dir: Path | None, db_url: str | None) -> AccountService:
@@ -121,6 +121,37 @@ def create_community(identifier: str, owner: str, title: str, data_dir: Path | N
     except RepositoryError as exc:
         raise click.ClickException(describe(exc)) from exc
     sys.stdout.write(community.id + "\n")
+
+
+@repo.command("withdraw")
+@click.argument("recid", type=int)
+@click.option("--reason", required=True, help="Why (shown on the tombstone page), e.g. 'Takedown request 2026-11'.")
+@click.option("--all-versions", is_flag=True, help="Withdraw every version of the record's concept.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--db", "db_url", default=None)
+def withdraw(recid: int, reason: str, all_versions: bool, data_dir: Path | None, db_url: str | None) -> None:
+    """Withdraw the published record RECID (a takedown): its DOI resolves to a tombstone page (410), its
+    files and metadata are no longer served or searchable, and OAI-PMH announces it as deleted. Nothing is
+    erased: the files, the database row and the bags stay. Prints the withdrawn record ids."""
+    from depot.repository.app import build_context
+    from depot.repository.preservation.service import of as preservation_of
+
+    config = from_env(data_dir=data_dir, db_url=db_url)
+    ctx = build_context(config)
+    try:
+        ids = ctx.records.withdraw(recid, reason, concept=all_versions)
+        keeper = preservation_of(ctx)
+        if keeper is not None and keeper.bags is not None:
+            for rid in ids:  # the AIP records the withdrawal too: a rebuild from bags keeps the tombstone
+                keeper.bags.write(rid)
+    except RepositoryError as exc:
+        raise click.ClickException(describe(exc)) from exc
+    finally:
+        ctx.deposits.db.dispose()
+    if not ids:
+        click.echo(f"record {recid} was already withdrawn", err=True)
+    for rid in ids:
+        sys.stdout.write(f"{rid}\n")
 
 
 @repo.command("audit")

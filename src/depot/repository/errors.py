@@ -9,6 +9,7 @@ RepositoryError
  ├── QuotaExceededError       record quota, file count or request size exceeded
  ├── UnsupportedMediaError    wrong Content-Type
  ├── MethodNotAllowedError    an endpoint current Zenodo no longer implements (sort, rename)
+ ├── GoneError                a withdrawn record: its DOI stays, its content does not (a tombstone)
  └── RateLimitedError         too many requests in the window
 
 ``resources/errors.py`` maps each class to a status and Zenodo's error body in one table.
@@ -74,6 +75,14 @@ class QuotaExceededError(RepositoryError):
 
 class UnsupportedMediaError(RepositoryError):
     """Raised when a request body has a Content-Type the endpoint does not take."""
+
+
+class GoneError(RepositoryError):
+    """Raised for a record the operator withdrew; ``tombstone`` is the deposit, for the landing page."""
+
+    def __init__(self, tombstone: object, message: str = "The record has been deleted.") -> None:
+        super().__init__(message)
+        self.tombstone = tombstone
 
 
 class MethodNotAllowedError(RepositoryError):

@@ -20,11 +20,13 @@ SAMPLES: dict[type[errors.RepositoryError], errors.RepositoryError] = {
     errors.UnsupportedMediaError: errors.UnsupportedMediaError("Invalid 'Content-Type' header."),
     errors.MethodNotAllowedError: errors.MethodNotAllowedError(),
     errors.RateLimitedError: errors.RateLimitedError("100 per 1 minute", 30),
+    errors.GoneError: errors.GoneError(object()),
 }
 EXPECTED = {
     errors.NotFoundError: 404, errors.PermissionDeniedError: 403, errors.InvalidStateError: 403,
     errors.ValidationError: 400, errors.ConflictError: 400, errors.QuotaExceededError: 413,
     errors.UnsupportedMediaError: 415, errors.MethodNotAllowedError: 405, errors.RateLimitedError: 429,
+    errors.GoneError: 410,
 }
 
 

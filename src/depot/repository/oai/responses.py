@@ -41,8 +41,9 @@ def error(root: etree._Element, code: str, message: str) -> None:
     el(root, "error", message, code=code)
 
 
-def header(parent: etree._Element, identifier: str, datestamp: str, sets: list[str]) -> etree._Element:
-    h = el(parent, "header")
+def header(parent: etree._Element, identifier: str, datestamp: str, sets: list[str], *,
+           deleted: bool = False) -> etree._Element:
+    h = el(parent, "header", status="deleted") if deleted else el(parent, "header")
     el(h, "identifier", identifier)
     el(h, "datestamp", datestamp)
     for spec in sets:
@@ -51,10 +52,12 @@ def header(parent: etree._Element, identifier: str, datestamp: str, sets: list[s
 
 
 def record(parent: etree._Element, identifier: str, datestamp: str, sets: list[str],
-           metadata: etree._Element) -> None:
+           metadata: etree._Element | None) -> None:
+    """A record; ``metadata`` None announces a deletion (a header with status="deleted" and nothing else)."""
     r = el(parent, "record")
-    header(r, identifier, datestamp, sets)
-    el(r, "metadata").append(metadata)
+    header(r, identifier, datestamp, sets, deleted=metadata is None)
+    if metadata is not None:
+        el(r, "metadata").append(metadata)
 
 
 def resumption(parent: etree._Element, token: str | None, *, cursor: int, size: int,
@@ -73,8 +76,8 @@ def identify(root: etree._Element, *, name: str, base_url: str, earliest: str, e
     el(body, "protocolVersion", "2.0")
     el(body, "adminEmail", email)
     el(body, "earliestDatestamp", earliest)
-    # "no": the repository cannot delete a published record, so there are no deletions to announce.
-    el(body, "deletedRecord", "no")
+    # "persistent": a withdrawn record stays announced as deleted for ever (its DOI keeps a tombstone).
+    el(body, "deletedRecord", "persistent")
     el(body, "granularity", "YYYY-MM-DDThh:mm:ssZ")
     if _DOMAIN.match(host):
         desc = el(body, "description")

@@ -88,6 +88,8 @@ def snapshot(conn: sa.Connection, links: Links, deposit: Deposit) -> tuple[dict[
                   "version_index": deposit.version_index, "created": deposit.created,
                   "modified": deposit.modified, "published": deposit.published,
                   "concept_created": concept_created, "metadata": deposit.record}
+    if deposit.withdrawn is not None:  # only then: the state digest of every live record stays as it was
+        record_row |= {"withdrawn": deposit.withdrawn, "withdrawal_reason": deposit.withdrawal_reason}
     files = [{"file_id": f.file_id, "key": f.key, "size": f.size, "md5": f.md5, "sha256": f.sha256,
               "mimetype": f.mimetype, "version_id": f.version_id, "created": f.created, "updated": f.updated}
              for f in deposit.files]

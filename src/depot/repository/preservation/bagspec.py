@@ -104,12 +104,14 @@ def human_size(n: int) -> str:
 
 
 def state_digest(aip: dict[str, Any]) -> str:
-    """12 hex digits naming the published state (metadata, DOI, files, communities): a re-publish that
+    """12 hex digits naming the published state (metadata, DOI, files, communities, withdrawal): a re-publish that
     changed nothing maps to the bag that already exists, and a missing bag is found by name."""
     rec = aip["record"]
     state = {"metadata": rec["metadata"], "doi": rec["doi"], "concept_doi": rec.get("concept_doi"),
              "files": [(f["key"], f["sha256"]) for f in aip["files"]],
              "communities": sorted((c["slug"], c["status"]) for c in aip["communities"])}
+    if rec.get("withdrawn"):  # a withdrawal is a state of its own (absent otherwise: old digests stay valid)
+        state["withdrawn"] = [rec["withdrawn"], rec.get("withdrawal_reason")]
     return hashlib.sha256(orjson.dumps(state, option=orjson.OPT_SORT_KEYS)).hexdigest()[:12]
 
 

@@ -130,7 +130,8 @@ def _insert(conn: sa.Connection, chosen: list[Found], stored: dict[str, StoredBl
             id=rec["id"], concept_id=concept_id, owner_id=rec["owner_id"], bucket_id=rec["bucket_id"], draft=None,
             record=rec["metadata"], doi=rec["doi"], version_index=rec["version_index"],
             title=rec["metadata"].get("title", ""), created=rec["created"], modified=rec["modified"],
-            published=rec["published"]))
+            published=rec["published"], withdrawn=rec.get("withdrawn"),
+            withdrawal_reason=rec.get("withdrawal_reason")))
         write_terms(conn, rec["id"], "deposit", rec["metadata"])
         write_terms(conn, rec["id"], "record", rec["metadata"])
         for f in files:

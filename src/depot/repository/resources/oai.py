@@ -130,7 +130,7 @@ class OAIProvider:
                 self._record(body, item, state["p"])
             else:
                 responses.header(body, self._identifier(item), protocol.datestamp(item.deposit.modified),
-                                 self._sets(item))
+                                 self._sets(item), deleted=item.deleted)
         cursor = int(state["c"])
         if more or cursor:
             size = max(int(state["n"]), cursor + len(items) + (1 if more else 0))
@@ -177,9 +177,12 @@ class OAIProvider:
         return [SET_PREFIX + slug for slug in item.communities]
 
     def _record(self, parent: etree._Element, item: Item, prefix: str) -> None:
-        record = serialize.record(self.ctx.links, item.deposit, is_last=item.is_last, communities=item.communities)
-        metadata = (dublincore.as_etree(record) if prefix == "oai_dc"
-                    else datacite.oai_datacite_etree(record))
+        metadata = None
+        if not item.deleted:
+            record = serialize.record(self.ctx.links, item.deposit, is_last=item.is_last,
+                                      communities=item.communities)
+            metadata = (dublincore.as_etree(record) if prefix == "oai_dc"
+                        else datacite.oai_datacite_etree(record))
         responses.record(parent, self._identifier(item), protocol.datestamp(item.deposit.modified),
                          self._sets(item), metadata)
 

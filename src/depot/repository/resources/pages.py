@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from depot.repository.errors import NotFoundError, ValidationError
+from depot.repository.errors import GoneError, NotFoundError, ValidationError
 from depot.repository.exports.registry import FORMATS
 from depot.repository.exports.schemaorg import jsonld
 from depot.repository.resources import serialize
@@ -44,6 +44,14 @@ def render(template: str, status: int = 200, **values: Any) -> HTMLResponse:
 
 def not_found(message: str = "There is no published record, page or community at this address.") -> HTMLResponse:
     return render("not_found.html", 404, title="Not found", message=message)
+
+
+def tombstone(ctx: Context, deposit: Deposit) -> HTMLResponse:
+    """410 Gone with what a citation of the withdrawn record still needs: title, DOI, when and why."""
+    doi = deposit.doi or ""
+    return render("tombstone.html", 410, title=(deposit.record or {}).get("title") or doi, doi=doi,
+                  doi_url=ctx.links.doi_url(doi) if doi else "", withdrawn=deposit.withdrawn or "",
+                  reason=deposit.withdrawal_reason or "")
 
 
 def size_label(size: int) -> str:
@@ -136,7 +144,11 @@ class Pages:
             return None
 
     async def record(self, request: Request) -> Response:
-        deposit = self._published(request.path_params["id"])
+        try:
+            deposit = self._published(request.path_params["id"])
+        except GoneError as gone:
+            assert isinstance(gone.tombstone, Deposit)
+            return tombstone(self.ctx, gone.tombstone)
         if deposit is None:
             return not_found()
         if counts_as_access(request.method, None):  # a landing-page view (a COUNTER investigation)

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from depot.metadata import FieldError, publish_errors
-from depot.repository.errors import InvalidStateError, NotFoundError, ValidationError
+from depot.repository.errors import GoneError, InvalidStateError, NotFoundError, ValidationError
 from depot.repository.services.deposits import DepositService
 from depot.repository.services.files import import_files
 from depot.repository.services.permissions import Identity
@@ -91,6 +91,8 @@ class ActionService:
             deposit = self.deposits.get_owned(conn, identity, deposit_id)
             if deposit.record is None:
                 raise InvalidStateError(NOT_REGISTERED, 404)
+            if deposit.withdrawn is not None:
+                raise GoneError(deposit)
             if deposit.draft is None:  # a second edit returns the open draft again (201), as current Zenodo
                 conn.execute(st.UPDATE_DEPOSIT, {"b_id": deposit.id, "draft": copy.deepcopy(deposit.record),
                                                  "modified": self.deposits.now()})
@@ -108,6 +110,8 @@ class ActionService:
             deposit = self.deposits.get_owned(conn, identity, deposit_id)
             if deposit.record is None:
                 raise NotFoundError(NOT_REGISTERED)
+            if deposit.withdrawn is not None:  # a takedown is not undone by a new version
+                raise GoneError(deposit)
             pending = load_deposits(conn, sa.and_(deposits.c.concept_id == deposit.concept_id,
                                                   deposits.c.record.is_(None)))
             if pending:

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from depot.repository.services.views import files_in_buckets, latest_of_concept
+from depot.repository.services.views import LIVE, files_in_buckets, latest_of_concept
 from depot.repository.store.db import Database
 from depot.repository.store.tables import community_records, deposits
 
@@ -27,7 +27,7 @@ def iter_listing(db: Database, community_id: str, *, all_versions: bool = False,
     member = sa.exists().where(community_records.c.community_id == community_id,
                                community_records.c.concept_id == deposits.c.concept_id,
                                community_records.c.status == "accepted")
-    where = sa.and_(deposits.c.record.is_not(None), member)
+    where = sa.and_(LIVE, member)
     if not all_versions:
         where = sa.and_(where, latest_of_concept(published_only=True))
     last = 0

@@ -1,6 +1,7 @@
 """What OAI-PMH harvests: published record versions in keyset pages by (modified, id), never OFFSET.
 
-Every published version is an OAI item (as on Zenodo); its datestamp is its ``modified`` time. A set is a
+Every published version is an OAI item (as on Zenodo); its datestamp is its ``modified`` time. A withdrawn
+version stays an item, announced as deleted (Zenodo hides deletions from OAI-PMH; standards.md §2). A set is a
 community (``user-<slug>``); membership is an accepted inclusion of the record's concept, tested with an
 index-backed EXISTS as the community listing does (services/listing.py).
 """
@@ -22,6 +23,11 @@ class Item:
     deposit: Deposit
     is_last: bool
     communities: list[str]  # slugs of accepted inclusions
+
+    @property
+    def deleted(self) -> bool:
+        """Withdrawn: announced as deleted (deletedRecord "persistent"), without metadata."""
+        return self.deposit.withdrawn is not None
 
 
 class OAIService:

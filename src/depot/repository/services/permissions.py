@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from depot.repository.errors import NotFoundError, PermissionDeniedError
+from depot.repository.errors import GoneError, NotFoundError, PermissionDeniedError
 from depot.repository.services.views import Deposit
 
 
@@ -43,4 +43,6 @@ def can_read_record(deposit: Deposit | None) -> Deposit:
     """Published records are public; a never-published id is unknown to the records API."""
     if deposit is None or deposit.record is None:
         raise NotFoundError()
+    if deposit.withdrawn is not None:
+        raise GoneError(deposit)
     return deposit

@@ -11,7 +11,7 @@ from depot.repository.errors import NotFoundError, ValidationError
 from depot.repository.services.deposits import MAX_WINDOW, DepositService, _order
 from depot.repository.services.permissions import Identity, can_read_record
 from depot.repository.services.search import compile_query
-from depot.repository.services.views import Deposit, latest_of_concept, load_deposit, load_deposits
+from depot.repository.services.views import LIVE, Deposit, latest_of_concept, load_deposit, load_deposits
 from depot.repository.store.tables import communities, community_records, deposits
 
 
@@ -46,7 +46,7 @@ class RecordService:
             concept = conn.execute(sa.select(deposits.c.concept_id).where(deposits.c.id == record_id)).scalar()
             if concept is None:
                 concept = record_id
-            found = load_deposits(conn, sa.and_(deposits.c.concept_id == concept, deposits.c.record.is_not(None)),
+            found = load_deposits(conn, sa.and_(deposits.c.concept_id == concept, LIVE),
                                   order=(deposits.c.version_index.desc(),), limit=1)
         if not found:
             raise NotFoundError()
@@ -55,8 +55,7 @@ class RecordService:
     def versions(self, record_id: int) -> list[Deposit]:
         record = self.read(record_id)
         with self.db.read() as conn:
-            return load_deposits(conn, sa.and_(deposits.c.concept_id == record.concept_id,
-                                               deposits.c.record.is_not(None)),
+            return load_deposits(conn, sa.and_(deposits.c.concept_id == record.concept_id, LIVE),
                                  order=(deposits.c.version_index.asc(),))
 
     def search(self, identity: Identity, params: RecordSearch) -> Page:
@@ -68,7 +67,7 @@ class RecordService:
             raise ValidationError([FieldError("size", (message,))])
         if params.size < 1 or params.page < 1 or params.page * params.size > MAX_WINDOW:
             raise ValidationError(message="Invalid querystring parameters.")
-        where = sa.and_(deposits.c.record.is_not(None), compile_query(params.q, "record"))
+        where = sa.and_(LIVE, compile_query(params.q, "record"))
         if not params.all_versions:
             where = sa.and_(where, latest_of_concept(published_only=True))
         if params.communities:
@@ -90,6 +89,28 @@ class RecordService:
         with self.db.read() as conn:
             return conn.execute(sa.select(communities.c.id).where(
                 sa.or_(communities.c.slug == ident, communities.c.id == ident))).first() is not None
+
+    def withdraw(self, record_id: int, reason: str, *, concept: bool = False) -> list[int]:
+        """Withdraw a published record (or every version of its concept): an operator's takedown.
+
+        The row and the files stay (the bags too): the DOI must keep resolving, to a tombstone that says
+        why. ``modified`` moves, so incremental OAI-PMH harvesters see the deletion. Returns the ids.
+        """
+        if not reason.strip():
+            raise ValidationError([FieldError("reason", ("A withdrawal needs a reason (it is shown on the "
+                                                         "tombstone).",))])
+        now = self.deposits.now()
+        with self.db.write() as conn:
+            record = load_deposit(conn, record_id)
+            if record is None or record.record is None:
+                raise NotFoundError()
+            where = deposits.c.concept_id == record.concept_id if concept else deposits.c.id == record_id
+            ids = list(conn.execute(sa.select(deposits.c.id).where(
+                where, deposits.c.record.is_not(None), deposits.c.withdrawn.is_(None))).scalars())
+            if ids:
+                conn.execute(deposits.update().where(deposits.c.id.in_(ids)).values(
+                    withdrawn=now, withdrawal_reason=reason.strip(), modified=now))
+        return ids
 
     def communities_of(self, concept_id: int) -> list[tuple[str, str]]:
         """(slug, status) of each community the concept was submitted to."""

@@ -45,6 +45,8 @@ class Deposit:
     modified: str
     published: str | None
     files: tuple[StoredFile, ...]
+    withdrawn: str | None = None  # when the operator withdrew the published record (a tombstone since)
+    withdrawal_reason: str | None = None
 
     @property
     def is_published(self) -> bool:
@@ -70,8 +72,11 @@ class Deposit:
 DEPOSIT_COLUMNS = (
     deposits.c.id, deposits.c.concept_id, deposits.c.owner_id, deposits.c.bucket_id, deposits.c.draft,
     deposits.c.record, deposits.c.doi, concepts.c.doi.label("concept_doi"), deposits.c.version_index,
-    deposits.c.created, deposits.c.modified, deposits.c.published,
+    deposits.c.created, deposits.c.modified, deposits.c.published, deposits.c.withdrawn,
+    deposits.c.withdrawal_reason,
 )
+# Published and not withdrawn: what the records API, search and listings show.
+LIVE = sa.and_(deposits.c.record.is_not(None), deposits.c.withdrawn.is_(None))
 FILE_COLUMNS = (
     objects.c.bucket_id, objects.c.file_id, objects.c.key, file_instances.c.size, file_instances.c.md5,
     file_instances.c.sha256, objects.c.mimetype, objects.c.version_id, file_instances.c.uri, objects.c.created,
@@ -84,8 +89,8 @@ def latest_of_concept(*, published_only: bool) -> Any:
     GROUP BY subquery would be recomputed over the whole table for every page)."""
     newer = deposits.alias("newer")
     cond = [newer.c.concept_id == deposits.c.concept_id, newer.c.id > deposits.c.id]
-    if published_only:
-        cond.append(newer.c.record.is_not(None))
+    if published_only:  # a withdrawn newer version does not hide the one before it
+        cond += [newer.c.record.is_not(None), newer.c.withdrawn.is_(None)]
     return ~sa.exists().where(*cond)
 
 
@@ -108,7 +113,8 @@ def _file(r: Any) -> StoredFile:
 
 def _deposit(r: Any, files: list[StoredFile]) -> Deposit:
     return Deposit(r.id, r.concept_id, r.owner_id, r.bucket_id, r.draft, r.record, r.doi, r.concept_doi,
-                   r.version_index, r.created, r.modified, r.published, tuple(files))
+                   r.version_index, r.created, r.modified, r.published, tuple(files), r.withdrawn,
+                   r.withdrawal_reason)
 
 
 def files_in_buckets(conn: sa.Connection, bucket_ids: list[str]) -> dict[str, list[StoredFile]]:

@@ -74,6 +74,10 @@ deposits = sa.Table(
     sa.Column("created", sa.String(40), nullable=False),
     sa.Column("modified", sa.String(40), nullable=False),
     sa.Column("published", sa.String(40), nullable=True),
+    # Withdrawn by the operator (a takedown): the DOI resolves to a tombstone, OAI-PMH announces a
+    # deletion, the content is no longer served (migration 0005).
+    sa.Column("withdrawn", sa.String(40), nullable=True),
+    sa.Column("withdrawal_reason", sa.Text, nullable=True),
     sa.Index("ix_deposits_owner_created", "owner_id", "created"),
     sa.Index("ix_deposits_published", "published"),
     sa.Index("ix_deposits_modified_id", "modified", "id"),  # OAI-PMH's keyset order (migration 0004)
