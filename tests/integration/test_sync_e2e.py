@@ -141,6 +141,9 @@ def test_sync_edits_in_place_then_versions_only_what_changed(tmp_path: Path) -> 
                 assert old["files"][0]["checksum"] != f["checksum"]  # the old version keeps the old scan
             else:
                 assert row["doi"] == enriched[key]["doi"]
+        status = json.loads(depot("status", "--ledger", str(tmp_path / "ledger.sqlite3"), "--json", env=env).stdout)
+        assert status["versions"] == {"versions": KEYS + CHANGED, "edited_in_place": KEYS, "pending_edits": 0,
+                                      "pending_versions": 0}
         history = report(tmp_path, env, "--all-versions")
         assert len(history) == KEYS + CHANGED
         assert sorted(v["version"] for v in history if v["key"] in changed_keys) == [1, 1, 1, 2, 2, 2]

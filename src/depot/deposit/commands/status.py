@@ -36,11 +36,13 @@ def show_status(ledger_path: str, as_json: bool, out: TextIO | None = None) -> i
         errors = ledger.errors_by_status()
         speed = ledger.throughput()
         failures = ledger.failures()
+        versions = ledger.version_counts()
     finally:
         ledger.close()
     left = sum(counts.get(s, 0) for s in ("planned", "uncertain", "created", "uploaded"))
     if as_json:
-        out.write(orjson.dumps({"states": counts, "left": left, "errors_by_status": errors, "throughput": speed,
+        out.write(orjson.dumps({"states": counts, "left": left, "versions": versions, "errors_by_status": errors,
+                                "throughput": speed,
                                 "failures": [{"key": k, "step": s, "status": st, "message": m}
                                              for k, s, st, m in failures]}).decode() + "\n")
         return ExitCode.OK
@@ -50,6 +52,9 @@ def show_status(ledger_path: str, as_json: bool, out: TextIO | None = None) -> i
         if counts.get(state):
             out.write(f"  {state:<10} {counts[state]:>8}\n")
     out.write(f"left to do: {left}\n")
+    if versions["versions"]:
+        out.write(f"published versions: {versions['versions']} ({versions['edited_in_place']} edited in place); "
+                  f"pending sync: {versions['pending_edits']} edits, {versions['pending_versions']} new versions\n")
     if errors:
         n = sum(errors.values())
         out.write("errors by HTTP status (requests):\n")

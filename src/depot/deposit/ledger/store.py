@@ -587,6 +587,16 @@ class Ledger:
             return {r[0]: int(r[1]) for r in conn.execute(
                 sa.select(specimens.c.state, sa.func.count()).group_by(specimens.c.state))}
 
+    def version_counts(self) -> dict[str, int]:
+        """Published versions in all, those edited in place since, and sync work still pending by kind."""
+        with self.engine.connect() as conn:
+            total, edited = conn.execute(sa.select(sa.func.count(), sa.func.count(versions.c.modified_at))
+                                         .select_from(versions)).one()
+            pending: dict[str, int] = dict(conn.execute(sa.select(specimens.c.op, sa.func.count()).where(
+                specimens.c.op.is_not(None), specimens.c.state.in_(ACTIVE)).group_by(specimens.c.op)).all())
+        return {"versions": int(total), "edited_in_place": int(edited), "pending_edits": int(pending.get("edit", 0)),
+                "pending_versions": int(pending.get("version", 0))}
+
     def errors_by_status(self) -> dict[str, int]:
         """Failed requests by HTTP status ("network" when no answer came), as the seed's Table 5."""
         with self.engine.connect() as conn:
