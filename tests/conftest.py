@@ -28,8 +28,16 @@ from depot.repository.services.accounts import AccountService
 from depot.repository.store.db import Database
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CORPUS = Path(os.environ.get("DEPOT_CORPUS", REPO_ROOT.parent / "shared" / "corpus"))
+# Real museum data, copied from the shared corpus with its provenance (tests/data/README.md).
+CORPUS = Path(os.environ.get("DEPOT_CORPUS", REPO_ROOT / "tests" / "data" / "corpus"))
 REQUIRE_SERVICES = os.environ.get("DEPOT_REQUIRE_SERVICES") == "1"
+
+
+@pytest.fixture
+def corpus() -> Path:
+    """The corpus folder; it ships with the tests, so a missing one is a broken checkout, not a skip."""
+    assert CORPUS.is_dir(), f"corpus not found at {CORPUS} (it ships in tests/data/corpus; or set DEPOT_CORPUS)"
+    return CORPUS
 
 
 def postgres_admin_url() -> str | None:

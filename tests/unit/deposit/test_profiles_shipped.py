@@ -15,19 +15,10 @@ from depot.deposit.profiles import list_profiles, load_profile
 from depot.deposit.sources import open_source
 from depot.metadata import check
 
-from conftest import CORPUS
-
 ICEDIG = "icedig-benchmark-BR0000008525000"
 TROM = "dwca-trom-algae-herbarium-gbif-multimedia/dwca-trom_algae-v1.25.zip"
 NATURALIS = "dwca-naturalis-tunicata-audubon-core/dwca-naturalis-ac-media.zip"
 MNHNL = "dwca-mnhnl-palaeo-associatedmedia/dwca-lux-associated-media.zip"
-
-
-@pytest.fixture
-def corpus() -> Path:
-    if not CORPUS.is_dir():
-        pytest.skip(f"shared corpus not found at {CORPUS} (set DEPOT_CORPUS)")
-    return CORPUS
 
 
 def icedig_specimen(corpus: Path) -> Specimen:

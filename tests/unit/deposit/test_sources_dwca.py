@@ -12,19 +12,10 @@ import pytest
 
 from depot.deposit.sources import DwcaSource, SourceError, open_source
 
-from conftest import CORPUS
-
 TROM = "dwca-trom-algae-herbarium-gbif-multimedia/dwca-trom_algae-v1.25.zip"
 NATURALIS = "dwca-naturalis-tunicata-audubon-core/dwca-naturalis-ac-media.zip"
 MNHNL = "dwca-mnhnl-palaeo-associatedmedia/dwca-lux-associated-media.zip"
 SAMPLES = "dwca-python-dwca-reader-samples"
-
-
-@pytest.fixture
-def corpus() -> Path:
-    if not CORPUS.is_dir():
-        pytest.skip(f"shared corpus not found at {CORPUS} (set DEPOT_CORPUS)")
-    return CORPUS
 
 
 def test_trom_gbif_multimedia_counts(corpus: Path) -> None:

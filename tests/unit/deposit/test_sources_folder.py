@@ -9,22 +9,15 @@ import pytest
 from depot.deposit.sources import FolderSource, SourceError, detect_kind, open_source, split_associated_media
 from depot.deposit.sources.media import url_file_candidates
 
-from conftest import CORPUS
+# Real RBGE herbarium images from the corpus, shipped with the demo (see its PROVENANCE.md).
+RBGE = Path(__file__).resolve().parents[3] / "src" / "depot" / "demo" / "data" / "images"
 
 
-@pytest.fixture
-def corpus() -> Path:
-    if not CORPUS.is_dir():
-        pytest.skip(f"shared corpus not found at {CORPUS} (set DEPOT_CORPUS)")
-    return CORPUS
-
-
-def test_one_specimen_per_image(corpus: Path) -> None:
-    with open_source(corpus / "herbarium-images" / "rbge-dissco-guide") as source:
+def test_one_specimen_per_image() -> None:
+    with open_source(RBGE) as source:
         assert isinstance(source, FolderSource)
         specimens = list(source)
-    assert [s.key for s in specimens] == ["RBGE_fragile_specimen", "RBGE_multi_sheet_specimen",
-                                          "RBGE_multi_specimen_sheet", "RBGE_small_specimen",
+    assert [s.key for s in specimens] == ["RBGE_fragile_specimen", "RBGE_small_specimen",
                                           "RBGE_specimen_with_sellotape"]
     assert specimens[0].terms == {"catalogNumber": "RBGE_fragile_specimen"}
     assert specimens[0].files[0].size == 561_707 and specimens[0].problems == ()
@@ -68,7 +61,7 @@ def test_recursive_and_bad_patterns(tmp_path: Path) -> None:
 def test_detection_and_option_checks(corpus: Path, tmp_path: Path) -> None:
     assert detect_kind(corpus / "dwca-python-dwca-reader-samples" / "dwca-simple-dir") == "dwca"
     assert detect_kind(corpus / "dwca-mnhnl-palaeo-associatedmedia" / "dwca-lux-associated-media.zip") == "dwca"
-    assert detect_kind(corpus / "herbarium-images" / "nhm-london-dissco-guide") == "folder"
+    assert detect_kind(RBGE) == "folder"
     table = tmp_path / "t.csv"
     table.write_text("catalogNumber\nB1\n", encoding="utf-8")
     assert detect_kind(table) == "table"
