@@ -15,7 +15,7 @@ from bench.harness import table
 from depot.repository.iiif.images import dimensions, render
 from depot.repository.iiif.params import resolve
 
-SHEET = Path(os.environ.get("DEPOT_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus")) / \
+SHEET = Path(os.environ.get("DEPOT_CORPUS", Path(__file__).resolve().parents[1] / "tests" / "data" / "corpus")) / \
     "icedig-benchmark-BR0000008525000" / "BR0000008525000.jpg"
 
 CASES = [

@@ -50,8 +50,7 @@ def test_resolve_errors(args: tuple[str, str, str, str], status: int) -> None:
 
 @pytest.fixture
 def published_sheet(tmp_path: Path) -> tuple[TestClient, int]:
-    if not SHEET.exists():
-        pytest.skip(f"corpus image missing: {SHEET}")
+    assert SHEET.exists(), f"corpus image missing: {SHEET} (it ships in tests/data/corpus)"
     app = create_app(RepositoryConfig(data_dir=tmp_path, base_url="http://testserver", user_limit_per_minute=0,
                                       user_limit_per_hour=0, search_limit_per_minute=0))
     token = app.context.accounts.create_token("i@example.org", "2026-01-01T00:00:00+00:00")  # type: ignore[attr-defined]

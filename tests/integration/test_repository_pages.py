@@ -64,8 +64,7 @@ def driver(tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[tuple[Served, dict[str, Any], dict[str, Any]]]:
     """A served repository with a community and a two-version image record in it: (served, v1, v2)."""
-    if not IMAGE.exists():
-        pytest.skip(f"demo image missing: {IMAGE}")
+    assert IMAGE.exists(), f"demo image missing: {IMAGE}"
     with serve_repository(tmp_path) as served:
         subprocess.run([sys.executable, "-m", "depot", "repo", "create-community", SLUG, "--owner",
                         "museum@example.org", "--title", "RBGE herbarium", "--data-dir", str(served.data)],
@@ -223,8 +222,7 @@ def test_large_image_preview_is_confined_to_800(tmp_path: Path) -> None:
     from conftest import CORPUS
 
     sheet = CORPUS / "icedig-benchmark-BR0000008525000" / "BR0000008525000.jpg"
-    if not sheet.exists():
-        pytest.skip(f"corpus image missing: {sheet}")
+    assert sheet.exists(), f"corpus image missing: {sheet} (it ships in tests/data/corpus)"
     app = create_app(RepositoryConfig(data_dir=tmp_path, base_url="http://testserver", user_limit_per_minute=0,
                                       user_limit_per_hour=0, search_limit_per_minute=0, fsync=False))
     token = app.context.accounts.create_token("p@example.org", "2026-01-01T00:00:00+00:00")  # type: ignore[attr-defined]
