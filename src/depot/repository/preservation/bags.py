@@ -222,14 +222,21 @@ class BagWriter:
 
     # -- writing --------------------------------------------------------------------------------------
     def missing(self) -> list[int]:
-        """Published records whose current state has no bag."""
+        """Published records whose current state has no bag.
+
+        A bag named after the record's current ``modified`` time is taken as current without rebuilding
+        the record's snapshot (one directory listing instead of a database read and a digest per record,
+        at every start); only records without one are checked in full."""
         out: list[int] = []
         with self.db.read() as conn:
-            ids = list(conn.execute(sa.select(deposits.c.id).where(deposits.c.record.is_not(None))
-                                    .order_by(deposits.c.id)).scalars())
-        for recid in ids:
+            rows = conn.execute(sa.select(deposits.c.id, deposits.c.modified).where(deposits.c.record.is_not(None))
+                                .order_by(deposits.c.id)).all()
+        for recid, modified in rows:
             if self._stopping.is_set():
                 break
+            prefix = bagspec.bag_stamp(modified) + "_"
+            if any(p.name.startswith(prefix) for p in bags_of(self.root, recid)):
+                continue
             with self.db.read() as conn:
                 deposit = load_deposit(conn, recid)
                 if deposit is None or deposit.record is None:

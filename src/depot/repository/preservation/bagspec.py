@@ -115,10 +115,13 @@ def state_digest(aip: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(state, option=orjson.OPT_SORT_KEYS)).hexdigest()[:12]
 
 
+def bag_stamp(published: str) -> str:
+    return re.sub(r"[^0-9T]", "", published.split("+")[0])  # 2026-01-02T03:04:05.678901 -> 20260102T030405678901
+
+
 def bag_name(published: str, digest: str) -> str:
     """``<UTC timestamp of the publish>_<state digest>``: names sort by time, so the newest bag is last."""
-    stamp = re.sub(r"[^0-9T]", "", published.split("+")[0])  # 2026-01-02T03:04:05.678901 -> 20260102T030405678901
-    return f"{stamp}_{digest}"
+    return f"{bag_stamp(published)}_{digest}"
 
 
 def digest_of_name(name: str) -> str | None:
