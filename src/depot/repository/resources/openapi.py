@@ -77,13 +77,13 @@ def document(api_url: str) -> dict[str, Any]:
         "/records": {"get": _op("Search published records", {200: "Hits", 400: "Bad paging or query"},
                                 tag="records", params=("q", "communities", "sort", "page", "size", "all_versions"),
                                 public=True)},
-        "/records/{id}": {"get": _op("Read a record (Zenodo JSON)", {200: "Record", 404: "No such record"},
-                                     tag="records", public=True)},
+        "/records/{id}": {"get": _op("Read a record (Zenodo JSON, or an export format by Accept)", {
+            200: "Record", 404: "No such record", 406: "Accept names no format Depot serves",
+            410: "Withdrawn (a tombstone)"}, tag="records", public=True)},
         "/records/{id}/files": {"get": _op("List a record's files", {200: "Files", 404: "No such record"},
                                            tag="records", public=True)},
-        "/records/{id}/files/{key}/content": {"get": _op("Download a record's file", {200: "The bytes",
-                                                                                      404: "Not found"},
-                                                         tag="records", public=True)},
+        "/records/{id}/files/{key}/content": {"get": _op("Download a record's file", {
+            200: "The bytes", 404: "Not found", 410: "Withdrawn"}, tag="records", public=True)},
         "/records/{id}/draft/files/{key}/content": {"get": _op("Download a deposition's file", {
             200: "The bytes", **AUTH}, tag="records")},
         "/records/{id}/versions": {"get": _op("List a record's versions", {200: "Hits", 404: "Not found"},
@@ -97,6 +97,13 @@ def document(api_url: str) -> dict[str, Any]:
                                                  {200: "CSV or JSON", 400: "Bad format", 404: "Not found"},
                                                  tag="communities", params=("format", "all_versions"),
                                                  public=True)},
+        "/iiif/{ident}/info.json": {"get": _op("IIIF Image API 3.0 information (ident record:<recid>:<file>)", {
+            200: "info.json", 404: "No such image", 410: "Withdrawn"}, tag="iiif", public=True)},
+        "/iiif/{ident}/{region}/{size}/{rotation}/{quality_format}": {"get": _op("IIIF Image API 3.0 image", {
+            200: "The image", 400: "Bad parameter", 404: "No such image", 410: "Withdrawn",
+            501: "Not implemented"}, tag="iiif", public=True)},
+        "/admin/fixity": {"get": _op("Fixity audit: last runs, current problems, bag queue (admin token)", {
+            200: "Report", 403: "Not the admin token"}, tag="admin")},
     }
     for action, code in (("publish", 202), ("edit", 201), ("discard", 204), ("newversion", 201)):
         paths[f"{d}/{{id}}/actions/{action}"] = {"post": _op(f"Action: {action}", {
