@@ -30,6 +30,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("user_limit_per_minute", 100, "Requests per user (or anonymous IP) per minute; 0 disables."),
     Setting("user_limit_per_hour", 5000, "Requests per user (or anonymous IP) per hour; 0 disables."),
     Setting("search_limit_per_minute", 30, "Record searches per user per minute (Zenodo: 30); 0 disables."),
+    Setting("search_lag_seconds", 0.0, "Simulated search-index lag: depositions and records younger than this "
+            "are missing from lists and searches, as on Zenodo, whose index trails writes; 0 = exact."),
     Setting("max_files_per_record", 100, "Most files one record may hold (Zenodo: 100)."),
     Setting("record_quota_bytes", 50 * GB, "Most bytes one record may hold (Zenodo: 50 GB)."),
     Setting("multipart_max_bytes", 100 * MIB, "Largest legacy multipart POST body (Zenodo: 100 MiB)."),
@@ -59,6 +61,7 @@ class RepositoryConfig:
     user_limit_per_minute: int = 100
     user_limit_per_hour: int = 5000
     search_limit_per_minute: int = 30
+    search_lag_seconds: float = 0.0
     max_files_per_record: int = 100
     record_quota_bytes: int = 50 * GB
     multipart_max_bytes: int = 100 * MIB
@@ -93,10 +96,14 @@ def from_env(environ: dict[str, str] | None = None, **overrides: Any) -> Reposit
         raw = env.get(f"DEPOT_{setting.name.upper()}")
         if raw is None:
             continue
-        if isinstance(setting.default, bool):
+        kind = type(setting.default)
+        if kind is bool:
             values[setting.name] = raw.strip().lower() in {"1", "true", "yes", "on"}
-        elif isinstance(setting.default, int):
-            values[setting.name] = int(raw)
+        elif kind in (int, float):
+            try:
+                values[setting.name] = kind(raw)
+            except ValueError:
+                raise ValueError(f"DEPOT_{setting.name.upper()} must be a number, got {raw!r}") from None
         else:
             values[setting.name] = raw
     values.update({k: v for k, v in overrides.items() if v is not None})

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -153,9 +153,20 @@ class DepositService:
         if not params.all_versions:
             # Only the newest version of each concept (a concept's open new-version draft counts).
             where = sa.and_(where, latest_of_concept(published_only=False))
+        where = sa.and_(where, self.indexed())
         with self.db.read() as conn:
             return load_deposits(conn, where, order=_order(params.sort), limit=params.size,
                                  offset=(params.page - 1) * params.size)
+
+    def indexed(self) -> Any:
+        """WHERE clause: what the search index has caught up with (``search_lag_seconds``; all when 0).
+
+        Zenodo lists and searches from an index that trails writes, so a deposition created a moment ago
+        is not listed yet: a depositor must not take "not found" for "not created" (research/zenodo-api.md)."""
+        lag = self.config.search_lag_seconds
+        if lag <= 0:
+            return sa.true()
+        return deposits.c.created <= utcnow_iso(self.clock() - timedelta(seconds=lag))
 
 
 # Sort options: (column, newest-first?) — a leading "-" flips the direction, as in legacy Zenodo where

@@ -67,7 +67,7 @@ class RecordService:
             raise ValidationError([FieldError("size", (message,))])
         if params.size < 1 or params.page < 1 or params.page * params.size > MAX_WINDOW:
             raise ValidationError(message="Invalid querystring parameters.")
-        where = sa.and_(LIVE, compile_query(params.q, "record"))
+        where = sa.and_(LIVE, compile_query(params.q, "record"), self.deposits.indexed())
         if not params.all_versions:
             where = sa.and_(where, latest_of_concept(published_only=True))
         if params.communities:
