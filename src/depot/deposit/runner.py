@@ -57,6 +57,7 @@ class RunSettings:
     retries: int = 3  # per record, across the run
     lease_seconds: float = 300.0
     probe_delay: float = 2.0  # Zenodo's search lags writes: wait before looking for an uncertain create
+    probe_recheck: float = 5.0  # and look once more, this much later, before concluding it was not created
     backoff_base: float = 1.0
     backoff_cap: float = 300.0
     max_records: int | None = None
@@ -252,10 +253,16 @@ class Runner:
         self.ledger.mark_created(claim.key, deposition_id=int(draft["id"]), bucket_url=_bucket(draft), record=draft)
 
     async def _adopt_version_draft(self, claim: Any) -> int | None:
-        """Settle a newversion whose answer was lost: the concept's unpublished draft, if there is one."""
-        found = await self.find_by_keys([claim.key])
-        drafts = [d for d in found.get(claim.key, [])
-                  if not d.get("submitted") and int(d["id"]) != int(claim.record_id)]
+        """Settle a newversion whose answer was lost: the concept's unpublished draft, if there is one
+        (looked for twice, ``probe_recheck`` apart, as the search index may not list it yet)."""
+        drafts: list[dict[str, Any]] = []
+        for wait in (0.0, self.settings.probe_recheck):
+            await asyncio.sleep(wait)
+            found = await self.find_by_keys([claim.key])
+            drafts = [d for d in found.get(claim.key, [])
+                      if not d.get("submitted") and int(d["id"]) != int(claim.record_id)]
+            if drafts:
+                break
         if not drafts:
             self.ledger.mark_planned(claim.key)
             return None
@@ -350,6 +357,9 @@ class Runner:
         await asyncio.sleep(self.settings.probe_delay)
         found = await self.find_by_keys([claim.key])
         matches = found.get(claim.key, [])
+        if not matches:  # not listed yet, or not created: a second, later look tells them apart
+            await asyncio.sleep(self.settings.probe_recheck)
+            matches = (await self.find_by_keys([claim.key])).get(claim.key, [])
         if not matches:
             self.ledger.mark_planned(claim.key)
             return "planned"
@@ -373,6 +383,10 @@ class Runner:
             return
         await asyncio.sleep(self.settings.probe_delay)
         found = await self.find_by_keys(keys)
+        unseen = [k for k in keys if not found.get(k)]
+        if unseen:  # not listed yet, or not created: a second, later look tells them apart
+            await asyncio.sleep(self.settings.probe_recheck)
+            found.update(await self.find_by_keys(unseen))
         for key in keys:
             self.stats.probes += 1
             matches = sorted(found.get(key, []), key=lambda d: int(d["id"]))
