@@ -74,5 +74,6 @@ def run_demo(output: Path, transfers: int) -> int:
     finally:
         led.close()
     click.echo(f"report: {report}", err=True)
-    click.echo(f"browse the records: depot serve --data-dir {output / 'repository'} (then /api/records)", err=True)
+    click.echo(f"browse the records: depot serve --data-dir {output / 'repository'}, then open "
+               "http://127.0.0.1:5000/search (landing pages) or /api/records (the API)", err=True)
     return int(code) if code != ExitCode.OK else ExitCode.OK
