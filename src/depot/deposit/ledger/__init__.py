@@ -1,5 +1,6 @@
 """The ledger: the depositor's durable journal, one row per specimen (SQLite by default, PostgreSQL by URL)."""
 
-from depot.deposit.ledger.store import Claim, FileRow, Ledger, PlanSummary
+from depot.deposit.ledger.planning import PlanSummary
+from depot.deposit.ledger.store import Claim, FileRow, Ledger
 
 __all__ = ["Claim", "FileRow", "Ledger", "PlanSummary"]

@@ -2,38 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 
-from depot.deposit.changes import PublishedFile, WantedFile, compare
 from depot.deposit.errors import LedgerError
-from depot.deposit.inspect_files import md5_of
 from depot.deposit.ledger import statements as st
 from depot.deposit.ledger.engine import create_engine, database_url, migrate
+from depot.deposit.ledger.planning import BATCH, Planner, PlanSummary
 from depot.deposit.ledger.tables import ACTIVE, attempts, files, runs, specimens, versions
+from depot.deposit.ledger.values import hash_of, iso, now_iso, replan_condition, resume
 from depot.deposit.models import PlannedRecord
-
-BATCH = 500
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _now() -> str:
-    return _iso(datetime.now(UTC))
-
-
-def _hash(value: Any) -> str:
-    return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -67,60 +50,6 @@ class Claim:
     pending_put: bool = False
 
 
-@dataclass
-class PlanSummary:
-    new: int = 0
-    changed: int = 0
-    unchanged: int = 0
-    retried: int = 0  # failed before, planned again
-    published_changed: int = 0  # published, but the source changed since (a job for depot sync)
-    edits: int = 0  # depot sync: published records whose metadata changes in place
-    versions: int = 0  # depot sync: published records that get a new version (their files changed)
-    skipped: int = 0  # records with problems: not planned
-    requests: int = 0  # what the planned work costs at least (no retries, no probes)
-    problems: list[tuple[str, str]] = field(default_factory=list)
-    gone: list[str] = field(default_factory=list)  # published specimens no longer in the source
-
-    @property
-    def total(self) -> int:
-        return (self.new + self.changed + self.unchanged + self.retried + self.published_changed + self.edits
-                + self.versions + self.skipped)
-
-
-def _stat(path: str) -> tuple[int | None, int | None]:
-    try:
-        found = os.stat(path)
-    except OSError:
-        return None, None
-    return found.st_size, found.st_mtime_ns
-
-
-
-def _fingerprint(record: PlannedRecord) -> str:
-    parts: list[tuple[str, int | None, int | str | None]] = []
-    for spec in record.files:
-        parts.append((spec.name, *_stat(spec.path)))
-    parts += [(name, len(data), hashlib.md5(data).hexdigest()) for name, data in record.sidecars]
-    return _hash([record.metadata, parts])
-
-
-def _resume(step: str | None) -> dict[str, Any]:
-    """Where a failed record with a deposition starts again: publish failures are settled by a probe
-    (the publish may have happened), anything earlier re-uploads what is missing."""
-    return {"state": "uncertain", "step": "publish"} if step == "publish" else {"state": "created", "step": None}
-
-
-def replan_condition() -> Any:
-    return sa.and_(specimens.c.state == "failed", sa.or_(specimens.c.last_status.is_(None), sa.not_(sa.and_(
-        specimens.c.last_status >= 400, specimens.c.last_status < 500,
-        specimens.c.last_status.not_in((404, 408, 409, 410, 429))))))
-
-
-def _refused(status: int | None) -> bool:
-    """Did the repository refuse the record itself (not a transient or an outage answer)?"""
-    return status is not None and 400 <= status < 500 and status not in (404, 408, 409, 410, 429)
-
-
 class Ledger:
     """The journal of one deposit job. ``Ledger.open(path_or_url)`` creates or migrates it."""
 
@@ -147,218 +76,14 @@ class Ledger:
     # -- planning -------------------------------------------------------------------------------------
     def plan(self, records: Iterable[PlannedRecord], *, sidecar_dir: Path | None = None,
              sync: bool = False, dry_run: bool = False) -> PlanSummary:
-        """Insert new specimens, refresh changed ones not yet created; streams in batches of 500.
-
-        With ``sync``, a published specimen whose source changed is planned as an edit in place or a new
-        version (see depot.deposit.changes). With ``dry_run`` nothing is written: the summary is the plan
-        ``depot check`` shows.
-        """
-        summary = PlanSummary()
-        batch: list[PlannedRecord] = []
-        seen: set[str] = set()
-        seq = self._max_seq()
-        for record in records:
-            seen.add(record.key)
-            if record.problems:
-                summary.skipped += 1
-                summary.problems.extend((record.key, p) for p in record.problems)
-                continue
-            batch.append(record)
-            if len(batch) >= BATCH:
-                seq = self._plan_batch(batch, summary, seq, sidecar_dir, sync=sync, dry_run=dry_run)
-                batch = []
-        if batch:
-            self._plan_batch(batch, summary, seq, sidecar_dir, sync=sync, dry_run=dry_run)
-        summary.gone = self._not_in(seen)
-        return summary
-
-    def _max_seq(self) -> int:
-        with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(specimens.c.seq), 0))).scalar_one())
-
-    def _not_in(self, seen: set[str]) -> list[str]:
-        """Specimens the ledger has published that the source no longer lists (reported, never deleted)."""
-        out: list[str] = []
-        last = 0
-        while True:
-            with self.engine.connect() as conn:
-                rows = conn.execute(sa.select(specimens.c.key, specimens.c.seq).where(
-                    specimens.c.seq > last, specimens.c.record_id.is_not(None)).order_by(specimens.c.seq)
-                    .limit(BATCH)).all()
-            if not rows:
-                return out
-            out.extend(r.key for r in rows if r.key not in seen)
-            last = rows[-1].seq
-
-    def _plan_batch(self, batch: list[PlannedRecord], summary: PlanSummary, seq: int, sidecar_dir: Path | None,
-                    *, sync: bool, dry_run: bool) -> int:
-        now = _now()
-        with self._tx() as conn:
-            existing = {r.key: r for r in conn.execute(
-                sa.select(specimens.c.key, specimens.c.state, specimens.c.fingerprint, specimens.c.last_status,
-                          specimens.c.deposition_id, specimens.c.step, specimens.c.record_id,
-                          specimens.c.metadata_hash)
-                .where(specimens.c.key.in_([r.key for r in batch])))}
-            baselines = self._baselines(conn, {k: r.metadata_hash for k, r in existing.items()
-                                               if r.record_id is not None})
-            for record in batch:
-                fingerprint = _fingerprint(record)
-                old = existing.get(record.key)
-                if old is not None and old.fingerprint == fingerprint and old.state != "failed":
-                    summary.unchanged += 1
-                    continue
-                if old is not None and old.state in ("created", "uploaded", "uncertain"):
-                    summary.unchanged += 1  # in flight: finish with what was created
-                    continue
-                if old is not None and old.state == "failed" and old.fingerprint == fingerprint and \
-                        _refused(old.last_status):
-                    summary.unchanged += 1  # the repository refused it; unchanged data would be refused again
-                    continue
-                if old is not None and old.record_id is not None and old.fingerprint != fingerprint:
-                    if not sync:
-                        summary.published_changed += 1
-                    else:
-                        self._plan_sync(conn, record, fingerprint, baselines[record.key], summary, now,
-                                        sidecar_dir, dry_run)
-                    continue
-                if old is not None and old.deposition_id is not None:
-                    # A failed record that has a deposition: carry on with that deposition, never create a
-                    # second one. A changed source goes to its draft (op "update": align the draft's files,
-                    # PUT the metadata), unless the failed step was a publish that may have happened (not a
-                    # refusal): that is probed first, and a later sync edits what was published.
-                    summary.retried += 1
-                    if dry_run:
-                        continue
-                    if old.fingerprint != fingerprint and (old.step != "publish" or _refused(old.last_status)):
-                        conn.execute(specimens.update().where(specimens.c.key == record.key).values(
-                            state="created", step=None, op="update", pending_put=True, metadata=record.metadata,
-                            metadata_hash=_hash(record.metadata), fingerprint=fingerprint, attempts=0,
-                            retry_at=None, last_status=None, last_error=None, updated_at=now))
-                        conn.execute(files.delete().where(files.c.specimen_key == record.key))
-                        self._insert_files(conn, record.key,
-                                           list(record.files) + self._write_sidecars(record, sidecar_dir))
-                    else:
-                        conn.execute(specimens.update().where(specimens.c.key == record.key).values(
-                            **_resume(old.step), attempts=0, retry_at=None, updated_at=now))
-                    continue
-                if old is None:
-                    summary.new += 1
-                elif old.state == "failed":
-                    summary.retried += 1
-                else:
-                    summary.changed += 1
-                summary.requests += 2 + len(record.files) + len(record.sidecars)
-                if dry_run:
-                    continue
-                specs = list(record.files) + self._write_sidecars(record, sidecar_dir)
-                values = {"state": "planned", "step": None, "op": None, "metadata": record.metadata,
-                          "metadata_hash": _hash(record.metadata), "fingerprint": fingerprint, "attempts": 0,
-                          "retry_at": None, "last_status": None, "last_error": None, "updated_at": now}
-                if old is None:
-                    seq += 1
-                    conn.execute(specimens.insert().values(key=record.key, seq=seq, created_at=now, **values))
-                else:
-                    conn.execute(specimens.update().where(specimens.c.key == record.key).values(**values))
-                    conn.execute(files.delete().where(files.c.specimen_key == record.key))
-                self._insert_files(conn, record.key, specs)
-        return seq
-
-    def _plan_sync(self, conn: sa.Connection, record: PlannedRecord, fingerprint: str,
-                   baseline: tuple[str, list[PublishedFile]], summary: PlanSummary, now: str,
-                   sidecar_dir: Path | None, dry_run: bool) -> None:
-        """Plan a published specimen whose source changed: an edit, a new version, or nothing after all."""
-        metadata_hash = _hash(record.metadata)
-        wanted = [WantedFile(s.name, s.path, *_stat(s.path), md5=s.md5) for s in record.files]
-        wanted += [WantedFile(name, "", len(data), None, md5=hashlib.md5(data).hexdigest())
-                   for name, data in record.sidecars]
-        change = compare(published_metadata_hash=baseline[0], published_files=baseline[1],
-                         metadata_hash=metadata_hash, wanted=wanted, md5_of=md5_of)
-        summary.requests += change.requests
-        if change.kind == "unchanged":
-            summary.unchanged += 1
-        elif change.kind == "edit":
-            summary.edits += 1
-        else:
-            summary.versions += 1
-        if dry_run:
-            return
-        key = record.key
-        if change.kind == "unchanged":
-            # Touched or moved files with the same content: remember the new stat, send nothing.
-            conn.execute(specimens.update().where(specimens.c.key == key).values(fingerprint=fingerprint,
-                                                                                 updated_at=now))
-            for w in wanted:
-                conn.execute(files.update().where(files.c.specimen_key == key, files.c.name == w.name)
-                             .values(path=w.path or files.c.path, mtime_ns=w.mtime_ns))
-            return
-        specs = list(record.files) + self._write_sidecars(record, sidecar_dir)
-        carried = {f.name: f for f in baseline[1]}
-        conn.execute(specimens.update().where(specimens.c.key == key).values(
-            state="planned", step=None, op=change.kind, pending_put=True, metadata=record.metadata,
-            metadata_hash=metadata_hash, fingerprint=fingerprint, attempts=0, retry_at=None, last_status=None,
-            last_error=None, updated_at=now))
-        conn.execute(files.delete().where(files.c.specimen_key == key))
-        # An edit keeps the published files; a new version learns which are already there from its draft.
-        self._insert_files(conn, key, specs, md5=change.md5,
-                           uploaded={n for n in change.same if n in carried} if change.kind == "edit" else set())
-
-    def _insert_files(self, conn: sa.Connection, key: str, specs: list[Any], *, md5: dict[str, str] | None = None,
-                      uploaded: set[str] | None = None) -> None:
-        if not specs:
-            return
-        md5, uploaded = md5 or {}, uploaded or set()
-        conn.execute(files.insert(), [
-            {"specimen_key": key, "name": s.name, "position": i, "path": s.path, "size": _stat(s.path)[0] or s.size,
-             "mtime_ns": _stat(s.path)[1], "md5": s.md5 or md5.get(s.name), "sha256": s.sha256,
-             "uploaded": s.name in uploaded, "server_checksum": f"md5:{md5[s.name]}" if s.name in uploaded else None}
-            for i, s in enumerate(specs)])
-
-    def _baselines(self, conn: sa.Connection,
-                   hashes: dict[str, str]) -> dict[str, tuple[str, list[PublishedFile]]]:
-        """Each specimen's latest published version: its metadata hash and files (name, size, mtime, MD5).
-
-        ``hashes`` gives the specimens' own metadata hashes, the fallback for a record adopted by
-        reconcile or published by an older Depot, whose versions rows lack the files."""
-        keys = list(hashes)
-        if not keys:
-            return {}
-        latest: dict[str, Any] = {}
-        for version in conn.execute(sa.select(versions).where(versions.c.specimen_key.in_(keys))
-                                    .order_by(versions.c.version)):
-            latest[version.specimen_key] = version
-        current: dict[str, list[PublishedFile]] = {k: [] for k in keys}
-        for f in conn.execute(sa.select(files).where(files.c.specimen_key.in_(keys))):
-            current[f.specimen_key].append(PublishedFile(f.name, f.size, f.mtime_ns, f.md5))
-        out = {}
-        for key in keys:
-            row: Any = latest.get(key)
-            if row is None or row.files is None:
-                out[key] = (row.metadata_hash if row is not None else hashes[key], current[key])
-            else:
-                out[key] = (row.metadata_hash, [PublishedFile(f["name"], f.get("size"), f.get("mtime_ns"),
-                                                              f.get("md5")) for f in row.files])
-        return out
-
-    def _write_sidecars(self, record: PlannedRecord, sidecar_dir: Path | None) -> list[Any]:
-        from depot.deposit.models import FileSpec
-
-        out = []
-        for name, data in record.sidecars:
-            if sidecar_dir is None:
-                raise LedgerError(self.url, "a profile made sidecar files but no folder was given for them")
-            folder = sidecar_dir / hashlib.sha256(record.key.encode()).hexdigest()[:16]
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / name
-            tmp = path.with_suffix(path.suffix + ".tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
-            out.append(FileSpec(str(path), name, len(data), md5=hashlib.md5(data).hexdigest()))
-        return out
+        """Insert new specimens and refresh changed ones (see depot.deposit.ledger.planning)."""
+        return Planner(self.engine, self._tx, self.url).plan(records, sidecar_dir=sidecar_dir, sync=sync,
+                                                             dry_run=dry_run)
 
     # -- claiming -------------------------------------------------------------------------------------
     def claim(self, n: int, *, owner: str, lease_seconds: float, now: datetime) -> list[Claim]:
         """Lease up to ``n`` ready specimens to ``owner``; a lease that expires frees the specimen again."""
-        stamp, until = _iso(now), _iso(now + timedelta(seconds=lease_seconds))
+        stamp, until = iso(now), iso(now + timedelta(seconds=lease_seconds))
         with self._tx() as conn:
             query = st.READY_KEYS
             if conn.dialect.name == "postgresql":
@@ -371,7 +96,7 @@ class Ledger:
 
     def next_ready_in(self, *, now: datetime) -> float | None:
         """Seconds until some active specimen may be claimed (0 if one is ready); None if none is active."""
-        stamp = _iso(now)
+        stamp = iso(now)
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(sa.func.count(), sa.func.min(specimens.c.retry_at),
                                          sa.func.min(specimens.c.lease_until))
@@ -406,9 +131,9 @@ class Ledger:
             rows = conn.execute(sa.select(specimens.c.key, specimens.c.deposition_id, specimens.c.step)
                                 .where(replan_condition())).all()
             for row in rows:
-                values = _resume(row.step) if row.deposition_id is not None else {"state": "planned", "step": None}
+                values = resume(row.step) if row.deposition_id is not None else {"state": "planned", "step": None}
                 conn.execute(specimens.update().where(specimens.c.key == row.key).values(
-                    **values, attempts=0, retry_at=None, updated_at=_now()))
+                    **values, attempts=0, retry_at=None, updated_at=now_iso()))
         return len(rows)
 
     def uncertain_keys(self, step: str) -> list[str]:
@@ -440,7 +165,7 @@ class Ledger:
 
     # -- transitions ----------------------------------------------------------------------------------
     def _set(self, key: str, **values: Any) -> None:
-        values["updated_at"] = _now()
+        values["updated_at"] = now_iso()
         values["b_key"] = key
         with self._tx() as conn:
             conn.execute(st.UPDATE_SPECIMEN, values)
@@ -454,15 +179,15 @@ class Ledger:
 
     def mark_metadata_sent(self, key: str) -> None:
         with self._tx() as conn:
-            conn.execute(st.UPDATE_SPECIMEN, {"b_key": key, "pending_put": False, "updated_at": _now()})
+            conn.execute(st.UPDATE_SPECIMEN, {"b_key": key, "pending_put": False, "updated_at": now_iso()})
             if not conn.execute(st.PENDING_FILES, {"b_key": key}).scalar_one():
-                conn.execute(st.CREATED_TO_UPLOADED, {"b_key": key, "state": "uploaded", "updated_at": _now()})
+                conn.execute(st.CREATED_TO_UPLOADED, {"b_key": key, "state": "uploaded", "updated_at": now_iso()})
 
     def mark_ready(self, key: str) -> None:
         """Created with nothing left to send (every file already there): ready to publish."""
         with self._tx() as conn:
             if not conn.execute(st.PENDING_FILES, {"b_key": key}).scalar_one():
-                conn.execute(st.CREATED_TO_UPLOADED, {"b_key": key, "state": "uploaded", "updated_at": _now()})
+                conn.execute(st.CREATED_TO_UPLOADED, {"b_key": key, "state": "uploaded", "updated_at": now_iso()})
 
     def mark_file_present(self, key: str, name: str, *, md5: str) -> None:
         """A new version's draft already holds this file with this content (imported from the last one)."""
@@ -474,7 +199,7 @@ class Ledger:
         """The edit or new-version draft was discarded: the published record is what it was."""
         with self._tx() as conn:
             conn.execute(sa.update(specimens).where(specimens.c.key == key).values(
-                deposition_id=specimens.c.record_id, bucket_url=None, updated_at=_now()))
+                deposition_id=specimens.c.record_id, bucket_url=None, updated_at=now_iso()))
 
     def mark_uploaded(self, key: str) -> None:
         self._set(key, state="uploaded", step=None)
@@ -488,7 +213,7 @@ class Ledger:
                 state = "uploaded"
             conn.execute(st.UPDATE_SPECIMEN, {"b_key": key, "state": state, "step": None,
                                               "deposition_id": deposition_id, "bucket_url": bucket_url,
-                                              "updated_at": _now()})
+                                              "updated_at": now_iso()})
 
     def mark_file_uploaded(self, key: str, name: str, *, server_checksum: str, md5: str, sha256: str,
                            size: int) -> None:
@@ -497,13 +222,13 @@ class Ledger:
                                           "server_checksum": server_checksum, "md5": md5, "sha256": sha256,
                                           "size": size})
             if not conn.execute(st.PENDING_FILES, {"b_key": key}).scalar_one():
-                conn.execute(st.CREATED_TO_UPLOADED, {"b_key": key, "state": "uploaded", "updated_at": _now()})
+                conn.execute(st.CREATED_TO_UPLOADED, {"b_key": key, "state": "uploaded", "updated_at": now_iso()})
 
     def mark_published(self, key: str, *, doi: str | None, concept_doi: str | None, record_url: str | None,
                        record: dict[str, Any] | None = None) -> None:
         """The published version is the specimen's latest: a new versions row, or, for an edit in place,
         the same row with the new metadata hash."""
-        now = _now()
+        now = now_iso()
         with self._tx() as conn:
             row = conn.execute(sa.select(specimens.c.deposition_id, specimens.c.metadata_hash)
                                .where(specimens.c.key == key)).one()
@@ -515,7 +240,7 @@ class Ledger:
             published = [{"name": f.name, "size": f.size, "mtime_ns": f.mtime_ns, "md5": f.md5}
                          for f in conn.execute(sa.select(files.c.name, files.c.size, files.c.mtime_ns, files.c.md5)
                                                .where(files.c.specimen_key == key).order_by(files.c.position))]
-            files_hash = _hash(sorted((f["name"], f["md5"]) for f in published))
+            files_hash = hash_of(sorted((f["name"], f["md5"]) for f in published))
             number = conn.execute(sa.select(sa.func.count()).select_from(versions)
                                   .where(versions.c.specimen_key == key)).scalar_one()
             exists = conn.execute(sa.select(versions.c.version).where(
@@ -553,34 +278,34 @@ class Ledger:
     def mark_verified(self, key: str) -> None:
         with self._tx() as conn:
             conn.execute(specimens.update().where(specimens.c.key == key, specimens.c.state == "published")
-                         .values(state="verified", updated_at=_now()))
+                         .values(state="verified", updated_at=now_iso()))
 
     def mark_retry(self, key: str, *, step: str, status: int | None, message: str, retry_at: datetime) -> None:
         with self._tx() as conn:
-            conn.execute(st.BUMP_ATTEMPTS, {"b_key": key, "retry_at": _iso(retry_at), "last_status": status,
-                                            "last_error": message[:4000], "updated_at": _now()})
+            conn.execute(st.BUMP_ATTEMPTS, {"b_key": key, "retry_at": iso(retry_at), "last_status": status,
+                                            "last_error": message[:4000], "updated_at": now_iso()})
 
     def mark_failed(self, key: str, *, step: str, status: int | None, message: str) -> None:
         with self._tx() as conn:
             conn.execute(st.BUMP_ATTEMPTS, {"b_key": key, "state": "failed", "step": step, "last_status": status,
-                                            "last_error": message[:4000], "updated_at": _now()})
+                                            "last_error": message[:4000], "updated_at": now_iso()})
 
     def record_attempt(self, key: str | None, step: str, status: int | None, error: str | None,
                        seconds: float) -> None:
         with self._tx() as conn:
             conn.execute(st.INSERT_ATTEMPT, {"specimen_key": key, "step": step, "status": status, "error": error,
-                                             "duration_ms": int(seconds * 1000), "at": _now()})
+                                             "duration_ms": int(seconds * 1000), "at": now_iso()})
 
     # -- runs and reports -----------------------------------------------------------------------------
     def start_run(self, *, target: str, source: str, profile: str) -> int:
         with self._tx() as conn:
-            return int(conn.execute(runs.insert().values(started=_now(), target=target, source=source,
+            return int(conn.execute(runs.insert().values(started=now_iso(), target=target, source=source,
                                                          profile=profile)).inserted_primary_key[0])
 
     def finish_run(self, run_id: int, *, published: int, failed: int, outcome: str) -> None:
         with self._tx() as conn:
             conn.execute(runs.update().where(runs.c.id == run_id).values(
-                finished=_now(), published=published, failed=failed, outcome=outcome))
+                finished=now_iso(), published=published, failed=failed, outcome=outcome))
 
     def counts_by_state(self) -> dict[str, int]:
         with self.engine.connect() as conn:

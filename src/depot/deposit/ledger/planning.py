@@ -1,0 +1,282 @@
+"""Planning: turn what the source says now into ledger rows (new, changed, retried, and for depot sync,
+edits in place and new versions of published specimens). Streams in batches; writes nothing on a dry run."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from depot.deposit.changes import PublishedFile, WantedFile, compare
+from depot.deposit.errors import LedgerError
+from depot.deposit.inspect_files import md5_of
+from depot.deposit.ledger.tables import files, specimens, versions
+from depot.deposit.ledger.values import hash_of, now_iso, refused, resume
+from depot.deposit.models import PlannedRecord
+
+BATCH = 500
+
+
+@dataclass
+class PlanSummary:
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    retried: int = 0  # failed before, planned again
+    published_changed: int = 0  # published, but the source changed since (a job for depot sync)
+    edits: int = 0  # depot sync: published records whose metadata changes in place
+    versions: int = 0  # depot sync: published records that get a new version (their files changed)
+    skipped: int = 0  # records with problems: not planned
+    requests: int = 0  # what the planned work costs at least (no retries, no probes)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)  # published specimens no longer in the source
+
+    @property
+    def total(self) -> int:
+        return (self.new + self.changed + self.unchanged + self.retried + self.published_changed + self.edits
+                + self.versions + self.skipped)
+
+
+def _stat(path: str) -> tuple[int | None, int | None]:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None, None
+    return found.st_size, found.st_mtime_ns
+
+
+
+def _fingerprint(record: PlannedRecord) -> str:
+    parts: list[tuple[str, int | None, int | str | None]] = []
+    for spec in record.files:
+        parts.append((spec.name, *_stat(spec.path)))
+    parts += [(name, len(data), hashlib.md5(data).hexdigest()) for name, data in record.sidecars]
+    return hash_of([record.metadata, parts])
+
+
+
+class Planner:
+    """Plans into one ledger; ``tx`` opens one write transaction (the ledger's, with its error mapping)."""
+
+    def __init__(self, engine: sa.Engine, tx: Callable[[], Any], url: str) -> None:
+        self.engine = engine
+        self._tx = tx
+        self.url = url
+
+    def plan(self, records: Iterable[PlannedRecord], *, sidecar_dir: Path | None = None,
+             sync: bool = False, dry_run: bool = False) -> PlanSummary:
+        """Insert new specimens, refresh changed ones not yet created; streams in batches of 500.
+
+        With ``sync``, a published specimen whose source changed is planned as an edit in place or a new
+        version (see depot.deposit.changes). With ``dry_run`` nothing is written: the summary is the plan
+        ``depot check`` shows.
+        """
+        summary = PlanSummary()
+        batch: list[PlannedRecord] = []
+        seen: set[str] = set()
+        seq = self._max_seq()
+        for record in records:
+            seen.add(record.key)
+            if record.problems:
+                summary.skipped += 1
+                summary.problems.extend((record.key, p) for p in record.problems)
+                continue
+            batch.append(record)
+            if len(batch) >= BATCH:
+                seq = self._plan_batch(batch, summary, seq, sidecar_dir, sync=sync, dry_run=dry_run)
+                batch = []
+        if batch:
+            self._plan_batch(batch, summary, seq, sidecar_dir, sync=sync, dry_run=dry_run)
+        summary.gone = self._not_in(seen)
+        return summary
+
+    def _max_seq(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(specimens.c.seq), 0))).scalar_one())
+
+    def _not_in(self, seen: set[str]) -> list[str]:
+        """Specimens the ledger has published that the source no longer lists (reported, never deleted)."""
+        out: list[str] = []
+        last = 0
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(sa.select(specimens.c.key, specimens.c.seq).where(
+                    specimens.c.seq > last, specimens.c.record_id.is_not(None)).order_by(specimens.c.seq)
+                    .limit(BATCH)).all()
+            if not rows:
+                return out
+            out.extend(r.key for r in rows if r.key not in seen)
+            last = rows[-1].seq
+
+    def _plan_batch(self, batch: list[PlannedRecord], summary: PlanSummary, seq: int, sidecar_dir: Path | None,
+                    *, sync: bool, dry_run: bool) -> int:
+        now = now_iso()
+        with self._tx() as conn:
+            existing = {r.key: r for r in conn.execute(
+                sa.select(specimens.c.key, specimens.c.state, specimens.c.fingerprint, specimens.c.last_status,
+                          specimens.c.deposition_id, specimens.c.step, specimens.c.record_id,
+                          specimens.c.metadata_hash)
+                .where(specimens.c.key.in_([r.key for r in batch])))}
+            baselines = self._baselines(conn, {k: r.metadata_hash for k, r in existing.items()
+                                               if r.record_id is not None})
+            for record in batch:
+                fingerprint = _fingerprint(record)
+                old = existing.get(record.key)
+                if old is not None and old.fingerprint == fingerprint and old.state != "failed":
+                    summary.unchanged += 1
+                    continue
+                if old is not None and old.state in ("created", "uploaded", "uncertain"):
+                    summary.unchanged += 1  # in flight: finish with what was created
+                    continue
+                if old is not None and old.state == "failed" and old.fingerprint == fingerprint and \
+                        refused(old.last_status):
+                    summary.unchanged += 1  # the repository refused it; unchanged data would be refused again
+                    continue
+                if old is not None and old.record_id is not None and old.fingerprint != fingerprint:
+                    if not sync:
+                        summary.published_changed += 1
+                    else:
+                        self._plan_sync(conn, record, fingerprint, baselines[record.key], summary, now,
+                                        sidecar_dir, dry_run)
+                    continue
+                if old is not None and old.deposition_id is not None:
+                    # A failed record that has a deposition: carry on with that deposition, never create a
+                    # second one. A changed source goes to its draft (op "update": align the draft's files,
+                    # PUT the metadata), unless the failed step was a publish that may have happened (not a
+                    # refusal): that is probed first, and a later sync edits what was published.
+                    summary.retried += 1
+                    if dry_run:
+                        continue
+                    if old.fingerprint != fingerprint and (old.step != "publish" or refused(old.last_status)):
+                        conn.execute(specimens.update().where(specimens.c.key == record.key).values(
+                            state="created", step=None, op="update", pending_put=True, metadata=record.metadata,
+                            metadata_hash=hash_of(record.metadata), fingerprint=fingerprint, attempts=0,
+                            retry_at=None, last_status=None, last_error=None, updated_at=now))
+                        conn.execute(files.delete().where(files.c.specimen_key == record.key))
+                        self._insert_files(conn, record.key,
+                                           list(record.files) + self._write_sidecars(record, sidecar_dir))
+                    else:
+                        conn.execute(specimens.update().where(specimens.c.key == record.key).values(
+                            **resume(old.step), attempts=0, retry_at=None, updated_at=now))
+                    continue
+                if old is None:
+                    summary.new += 1
+                elif old.state == "failed":
+                    summary.retried += 1
+                else:
+                    summary.changed += 1
+                summary.requests += 2 + len(record.files) + len(record.sidecars)
+                if dry_run:
+                    continue
+                specs = list(record.files) + self._write_sidecars(record, sidecar_dir)
+                values = {"state": "planned", "step": None, "op": None, "metadata": record.metadata,
+                          "metadata_hash": hash_of(record.metadata), "fingerprint": fingerprint, "attempts": 0,
+                          "retry_at": None, "last_status": None, "last_error": None, "updated_at": now}
+                if old is None:
+                    seq += 1
+                    conn.execute(specimens.insert().values(key=record.key, seq=seq, created_at=now, **values))
+                else:
+                    conn.execute(specimens.update().where(specimens.c.key == record.key).values(**values))
+                    conn.execute(files.delete().where(files.c.specimen_key == record.key))
+                self._insert_files(conn, record.key, specs)
+        return seq
+
+    def _plan_sync(self, conn: sa.Connection, record: PlannedRecord, fingerprint: str,
+                   baseline: tuple[str, list[PublishedFile]], summary: PlanSummary, now: str,
+                   sidecar_dir: Path | None, dry_run: bool) -> None:
+        """Plan a published specimen whose source changed: an edit, a new version, or nothing after all."""
+        metadata_hash = hash_of(record.metadata)
+        wanted = [WantedFile(s.name, s.path, *_stat(s.path), md5=s.md5) for s in record.files]
+        wanted += [WantedFile(name, "", len(data), None, md5=hashlib.md5(data).hexdigest())
+                   for name, data in record.sidecars]
+        change = compare(published_metadata_hash=baseline[0], published_files=baseline[1],
+                         metadata_hash=metadata_hash, wanted=wanted, md5_of=md5_of)
+        summary.requests += change.requests
+        if change.kind == "unchanged":
+            summary.unchanged += 1
+        elif change.kind == "edit":
+            summary.edits += 1
+        else:
+            summary.versions += 1
+        if dry_run:
+            return
+        key = record.key
+        if change.kind == "unchanged":
+            # Touched or moved files with the same content: remember the new stat, send nothing.
+            conn.execute(specimens.update().where(specimens.c.key == key).values(fingerprint=fingerprint,
+                                                                                 updated_at=now))
+            for w in wanted:
+                conn.execute(files.update().where(files.c.specimen_key == key, files.c.name == w.name)
+                             .values(path=w.path or files.c.path, mtime_ns=w.mtime_ns))
+            return
+        specs = list(record.files) + self._write_sidecars(record, sidecar_dir)
+        carried = {f.name: f for f in baseline[1]}
+        conn.execute(specimens.update().where(specimens.c.key == key).values(
+            state="planned", step=None, op=change.kind, pending_put=True, metadata=record.metadata,
+            metadata_hash=metadata_hash, fingerprint=fingerprint, attempts=0, retry_at=None, last_status=None,
+            last_error=None, updated_at=now))
+        conn.execute(files.delete().where(files.c.specimen_key == key))
+        # An edit keeps the published files; a new version learns which are already there from its draft.
+        self._insert_files(conn, key, specs, md5=change.md5,
+                           uploaded={n for n in change.same if n in carried} if change.kind == "edit" else set())
+
+    def _insert_files(self, conn: sa.Connection, key: str, specs: list[Any], *, md5: dict[str, str] | None = None,
+                      uploaded: set[str] | None = None) -> None:
+        if not specs:
+            return
+        md5, uploaded = md5 or {}, uploaded or set()
+        rows = []
+        for i, s in enumerate(specs):
+            size, mtime_ns = _stat(s.path)  # the mtime lets the next sync trust an untouched file's MD5
+            rows.append({"specimen_key": key, "name": s.name, "position": i, "path": s.path, "size": size or s.size,
+                         "mtime_ns": mtime_ns, "md5": s.md5 or md5.get(s.name), "sha256": s.sha256,
+                         "uploaded": s.name in uploaded,
+                         "server_checksum": f"md5:{md5[s.name]}" if s.name in uploaded else None})
+        conn.execute(files.insert(), rows)
+
+    def _baselines(self, conn: sa.Connection,
+                   hashes: dict[str, str]) -> dict[str, tuple[str, list[PublishedFile]]]:
+        """Each specimen's latest published version: its metadata hash and files (name, size, mtime, MD5).
+
+        ``hashes`` gives the specimens' own metadata hashes, the fallback for a record adopted by
+        reconcile or published by an older Depot, whose versions rows lack the files."""
+        keys = list(hashes)
+        if not keys:
+            return {}
+        latest: dict[str, Any] = {}
+        for version in conn.execute(sa.select(versions).where(versions.c.specimen_key.in_(keys))
+                                    .order_by(versions.c.version)):
+            latest[version.specimen_key] = version
+        current: dict[str, list[PublishedFile]] = {k: [] for k in keys}
+        for f in conn.execute(sa.select(files).where(files.c.specimen_key.in_(keys))):
+            current[f.specimen_key].append(PublishedFile(f.name, f.size, f.mtime_ns, f.md5))
+        out = {}
+        for key in keys:
+            row: Any = latest.get(key)
+            if row is None or row.files is None:
+                out[key] = (row.metadata_hash if row is not None else hashes[key], current[key])
+            else:
+                out[key] = (row.metadata_hash, [PublishedFile(f["name"], f.get("size"), f.get("mtime_ns"),
+                                                              f.get("md5")) for f in row.files])
+        return out
+
+    def _write_sidecars(self, record: PlannedRecord, sidecar_dir: Path | None) -> list[Any]:
+        from depot.deposit.models import FileSpec
+
+        out = []
+        for name, data in record.sidecars:
+            if sidecar_dir is None:
+                raise LedgerError(self.url, "a profile made sidecar files but no folder was given for them")
+            folder = sidecar_dir / hashlib.sha256(record.key.encode()).hexdigest()[:16]
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / name
+            tmp = path.with_suffix(path.suffix + ".tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+            out.append(FileSpec(str(path), name, len(data), md5=hashlib.md5(data).hexdigest()))
+        return out
