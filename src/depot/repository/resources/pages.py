@@ -18,10 +18,10 @@ from starlette.routing import BaseRoute, Route
 from depot.repository.errors import GoneError, NotFoundError, ValidationError
 from depot.repository.exports.registry import FORMATS
 from depot.repository.exports.schemaorg import jsonld
-from depot.repository.resources import serialize
 from depot.repository.resources.context import Context
 from depot.repository.resources.http import identity
 from depot.repository.resources.iiif import IMAGE_TYPES, _dimensions
+from depot.repository.resources.records import published_record
 from depot.repository.services.records import RecordSearch
 from depot.repository.services.usage import UsageService, counts_as_access
 from depot.repository.services.views import Deposit, StoredFile
@@ -163,10 +163,9 @@ class Pages:
         """Everything the record template shows, from the same JSON the records API serves."""
         ctx = self.ctx
         versions = ctx.records.versions(deposit.id)
-        accepted = [slug for slug, status in ctx.records.communities_of(deposit.concept_id) if status == "accepted"]
-        stats = self.usage.stats(deposit)
-        record = serialize.record(ctx.links, deposit, is_last=versions[-1].id == deposit.id, stats=stats,
-                                  communities=accepted)
+        record = published_record(ctx, deposit, is_last=versions[-1].id == deposit.id)
+        stats = record["stats"]
+        accepted = [c["id"] for c in record["metadata"].get("communities") or []]
         meta: dict[str, Any] = record["metadata"]
         # Relative links in the page work behind any proxy; the JSON-LD keeps the absolute ones.
         files = [{"key": f.key, "size": f.size, "size_label": size_label(f.size), "md5": f.md5, "mimetype": f.mimetype,
