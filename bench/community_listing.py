@@ -6,9 +6,6 @@ the listing is fetched over loopback and read to the end; prints seconds, record
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -16,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.harness import free_port, median, table
+from bench.harness import median, serve, table
 from depot.repository.services.accounts import AccountService
 from depot.repository.store.db import Database
 from depot.repository.store.tables import community_records, concepts, deposits, file_instances, objects, pids
@@ -62,33 +59,20 @@ def main(quick: bool = False) -> None:
     with tempfile.TemporaryDirectory(prefix="depot-bench-listing-") as tmp:
         data = Path(tmp)
         slug = populate(data, n)
-        port = free_port()
         # The records are inserted straight into the database, so they have no bags: a server with bagging on
         # would spend its first minutes writing 100,000 of them beside the listing (78 s instead of 3 s for
         # the first round, measured). Bags and the fixity cycle are off: this measures the listing alone.
-        env = {**os.environ, "DEPOT_BAGS": "false", "DEPOT_FIXITY_CYCLE": "false"}
-        proc = subprocess.Popen([sys.executable, "-m", "depot", "serve", "--port", str(port), "--data-dir", str(data),
-                                 "--rate-limit", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(100):
-                try:
-                    httpx.get(base + "/api/communities", timeout=1)
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+        with serve("--rate-limit", "0", data_dir=data,
+                   env={"DEPOT_BAGS": "false", "DEPOT_FIXITY_CYCLE": "false"}) as server:
             for fmt in ("csv", "json"):
                 times, size = [], 0
                 for _ in range(1 if quick else 3):
                     started = time.perf_counter()
-                    with httpx.stream("GET", f"{base}/api/communities/{slug}/listing", params={"format": fmt},
-                                      timeout=600) as r:
+                    with httpx.stream("GET", f"{server.base}/api/communities/{slug}/listing",
+                                      params={"format": fmt}, timeout=600) as r:
                         size = sum(len(chunk) for chunk in r.iter_bytes())
                     times.append(time.perf_counter() - started)
                 rows.append([fmt, n, " ".join(f"{t:.2f}" for t in times), f"{median(times):.2f}",
                              f"{n / median(times):.0f}", f"{size / 1e6:.1f}"])
-        finally:
-            proc.terminate()
-            proc.wait(10)
     table(f"community listing of {n} records from depot serve (SQLite), read to the end",
           ["format", "records", "seconds per round", "median s", "records/s", "MB"], rows)

@@ -32,10 +32,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(*args: str, db_url: str | None = None) -> Iterator[Server]:
-    """Start `depot serve` in a temporary data dir (SQLite unless db_url), with a user and token."""
+def serve(*args: str, db_url: str | None = None, data_dir: Path | None = None,
+          env: dict[str, str] | None = None) -> Iterator[Server]:
+    """Start `depot serve` with a user and token: in ``data_dir`` (one a bench prepared) or a temporary
+    one, on SQLite unless ``db_url``; ``env`` adds DEPOT_* settings."""
     with tempfile.TemporaryDirectory(prefix="depot-bench-") as tmp:
-        data = Path(tmp)
+        data = data_dir or Path(tmp)
         extra = ["--db", db_url] if db_url else []
         token = subprocess.run([sys.executable, "-m", "depot", "repo", "create-token", "bench@example.org",
                                 "--data-dir", str(data), *extra], capture_output=True, text=True,
@@ -43,7 +45,8 @@ def serve(*args: str, db_url: str | None = None) -> Iterator[Server]:
         port = free_port()
         log = (data / "serve.log").open("wb")
         proc = subprocess.Popen([sys.executable, "-m", "depot", "serve", "--port", str(port), "--data-dir",
-                                 str(data), *extra, *args], stdout=log, stderr=subprocess.STDOUT)
+                                 str(data), *extra, *args], stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, **(env or {})})
         base = f"http://127.0.0.1:{port}"
         try:
             for _ in range(300):
