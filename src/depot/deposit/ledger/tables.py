@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from depot.deposit.ledger.states import ACTIVE, State
+
 metadata = sa.MetaData()
 
-STATES = ("planned", "created", "uploaded", "published", "verified", "failed", "uncertain")
-ACTIVE = ("planned", "created", "uploaded", "uncertain")
+STATES = tuple(State)
+__all__ = ["ACTIVE", "STATES", "State", "attempts", "files", "metadata", "runs", "specimens", "versions"]
 
 specimens = sa.Table(
     "specimens", metadata,
