@@ -63,18 +63,24 @@ def _alembic_config() -> AlembicConfig:
 
 
 def migrate(engine: sa.Engine, url: str) -> None:
-    """Upgrade to the newest schema; a ledger written by a newer Depot is refused, not touched."""
+    """Upgrade to the newest schema; a ledger written by a newer Depot is refused, not touched.
+
+    Features add independent revisions (each revising 0002 or a later one), so the schema is upgraded
+    to every head, as the repository's is."""
     cfg = _alembic_config()
-    head = ScriptDirectory.from_config(cfg).get_current_head()
+    script = ScriptDirectory.from_config(cfg)
+    heads = set(script.get_heads())
     try:
         with engine.connect() as conn:
-            current = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
-            known = {rev.revision for rev in ScriptDirectory.from_config(cfg).walk_revisions()}
-            if current is not None and current not in known:
-                raise LedgerError(url, f"written by a newer Depot (schema {current}, this one knows up to {head})")
-            if current != head:
+            current = set(MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+                          .get_current_heads())
+            known = {rev.revision for rev in script.walk_revisions()}
+            if current - known:
+                raise LedgerError(url, f"written by a newer Depot (schema {', '.join(sorted(current - known))}, "
+                                       f"this one knows up to {', '.join(sorted(heads))})")
+            if current != heads:
                 cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+                command.upgrade(cfg, "heads")
                 conn.commit()
     except sa.exc.SQLAlchemyError as exc:
         raise LedgerError(url, f"cannot open: {exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc
