@@ -185,7 +185,7 @@ class MediaResolver:
         if self.template is not None:
             literal = self.template.template.split("{", 1)[0]
             if os.path.isabs(literal):  # the user chose an absolute folder: files stay inside that one
-                folder = literal if literal.endswith(("/", os.sep)) else os.path.dirname(literal)
+                folder = literal.rstrip("/" + os.sep) if literal.endswith(("/", os.sep)) else os.path.dirname(literal)
                 self._template_root, self._template_label = Path(folder), f"the --path-template folder {folder}"
         self._template_real = os.path.realpath(self._template_root)
 
@@ -225,6 +225,14 @@ class MediaResolver:
                                 "only files inside it are deposited")
         return kept
 
+    def _outside(self, value: str, path: Path, root: Path, label: str, problems: list[str]) -> list[Path]:
+        """The problem for a path that is not really inside ``root``: named as a link when only a link takes
+        it out, so that the user knows where to look."""
+        if _within(os.path.normpath(os.path.abspath(path)), os.path.normpath(os.path.abspath(root))):
+            return self._confined(value, [path], os.path.realpath(root), label, problems)
+        problems.append(f"image {value} is outside {label}; only files inside it are deposited")
+        return []
+
     def _by_template(self, key: str, terms: Mapping[str, str], problems: list[str]) -> list[Path]:
         assert self.template is not None
         values = {**terms, "key": key}
@@ -243,8 +251,7 @@ class MediaResolver:
             return []
         path = self._anchor(Path(rendered))
         if not _inside(str(path), self._template_real):
-            problems.append(f"image {path} is outside {self._template_label}; only files inside it are deposited")
-            return []
+            return self._outside(str(path), path, self._template_root, self._template_label, problems)
         if pattern:
             matches = sorted(Path(p) for p in glob.glob(str(self._anchor(Path(pattern)))) if os.path.isfile(p))
             if not matches:
@@ -263,10 +270,7 @@ class MediaResolver:
         if not _is_url(ref.uri):
             local = self._anchor(_local_path(ref.uri))
             if not _inside(str(local), self._root_real):
-                if _within(os.path.normpath(os.path.abspath(local)), os.path.normpath(os.path.abspath(self.root))):
-                    return self._confined(ref.uri, [local], self._root_real, self.root_label, problems)
-                problems.append(f"image {ref.uri} is outside {self.root_label}; only files inside it are deposited")
-                return []
+                return self._outside(ref.uri, local, self.root, self.root_label, problems)
             found = self._folder(local.parent).find_name(local.name)
             if found is None:
                 problems.append(f"image {ref.uri} not found in {self.root_label} (looked for {local})")

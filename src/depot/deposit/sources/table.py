@@ -101,7 +101,8 @@ class TableSource(Source):
     def _rows(self, path: Path) -> Generator[tuple[int, list[str]], None, None]:
         """(data row number, cells) for every non-blank line, header included as row 0 when there is one."""
         number = -1 if self._header else 0
-        line = 0
+        line = 0  # the last line of the last record read
+        reader: Iterator[list[str]] = iter(())
         try:
             with open(path, encoding=self._encoding, newline="") as handle:
                 reader = self._reader(handle)
@@ -115,7 +116,8 @@ class TableSource(Source):
             raise SourceError(path, f"not {self._encoding} text ({exc.reason}); pass the file's real encoding "
                                     "with --encoding") from exc
         except csv.Error as exc:
-            raise SourceError(path, _csv_problem(exc, line + 1, self._delimiter), row=number + 1) from exc
+            problem = _csv_problem(exc, line + 1, getattr(reader, "line_num", line + 1), self._delimiter)
+            raise SourceError(path, problem, row=number + 1) from exc
         except OSError as exc:
             raise SourceError(path, f"cannot read the table: {exc}") from exc
 
@@ -152,15 +154,17 @@ class TableSource(Source):
         return found
 
 
-def _csv_problem(exc: csv.Error, line: int, delimiter: str) -> str:
+def _csv_problem(exc: csv.Error, start: int, end: int, delimiter: str) -> str:
+    """The message for a row the csv module cannot read; it starts at line ``start`` and broke at ``end``."""
     text = str(exc)
+    lines = f"line {start}" if end <= start else f"lines {start}-{end}"
     if "NUL" in text:
-        return f"line {line}: holds a NUL byte; is this really a text table (not .xlsx)?"
+        return f"{lines}: holds a NUL byte; is this really a text table (not .xlsx)?"
     if "field larger than field limit" in text or "unexpected end of data" in text or "expected after" in text:
-        return (f"line {line}: a quoted field is not closed properly ({text}); a quote opened in this row "
-                "runs on and would swallow the rows after it; fix the quotes in the file, or pass --no-quotes "
-                "if double quotes in this table are data")
-    return f"line {line}: unreadable ({text}); check --delimiter {delimiter!r} and the quotes"
+        return (f"{lines}: a quoted field is not closed properly ({text}); a quote opened at line {start} runs "
+                "on and would swallow the rows after it; fix the quotes in the file, or pass --no-quotes if "
+                "double quotes in this table are data")
+    return f"{lines}: unreadable ({text}); check --delimiter {delimiter!r} and the quotes"
 
 
 def _sniff_delimiter(path: Path, encoding: str) -> str:
