@@ -152,8 +152,8 @@ def _fetch(source: Path, options: dict[str, Any], cache_dir: Path, limit: int | 
 
         click.echo(f"fetching media into {cache_dir} ...", err=True)
         summary = fetch_media(urls(), cache_dir)
-    click.echo(f"media: {summary.downloaded} downloaded ({summary.bytes / 1e6:.1f} MB), {summary.cached} already "
-               f"in {cache_dir}, {summary.failed} failed (each is a problem of its specimen)", err=True)
+    click.echo(f"media: {summary.downloaded} downloaded ({summary.bytes / 1e6:.1f} MB), {summary.failed} failed "
+               f"(each is a problem of its specimen); the others were already in {cache_dir}", err=True)
 
 
 def run_with_exit_codes(fn: Callable[[], int]) -> None:
