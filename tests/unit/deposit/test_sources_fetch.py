@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from depot.cli import main
 from depot.deposit.sources import MediaCache, open_source
-from depot.deposit.sources.fetch import fetch_media
+from depot.deposit.sources.fetch import FetchSummary, fetch_media
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 4
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(100)
@@ -36,8 +36,7 @@ class Server:
         self.short: set[str] = set()
         self.inflight = 0
         self.most_inflight = 0
-        self.hold_until = 0  # slow paths wait until this many requests are in flight, or the last one came
-        self.slow_total = 0
+        self.holding = False  # while True, requests for /slow/ paths wait (the test releases them)
         self.condition = threading.Condition()
         server = self
 
@@ -45,16 +44,14 @@ class Server:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
+            def do_GET(self) -> None:
                 with server.condition:
                     server.requests[self.path] += 1
                     server.inflight += 1
                     server.most_inflight = max(server.most_inflight, server.inflight)
                     server.condition.notify_all()
                     if self.path.startswith("/slow/"):
-                        arrived = sum(n for p, n in server.requests.items() if p.startswith("/slow/"))
-                        server.condition.wait_for(lambda: server.inflight >= server.hold_until
-                                                  or arrived >= server.slow_total, timeout=10)
+                        server.condition.wait_for(lambda: not server.holding, timeout=30)
                 try:
                     self._answer()
                 finally:
@@ -140,7 +137,8 @@ def test_fetch_media_downloads_checks_and_resumes(server: Server, tmp_path: Path
     assert got["A1"] == ([("A1.jpg", JPEG)], ())
     assert got["A6"] == ([("default.png", PNG)], ())  # the extension comes from the content type
     assert got["A7"] == ([("flaky.jpg", JPEG)], ())  # 503, 503, then the file
-    assert got["A2"] == ([], (f"row 2: image {media['A2'][0]} could not be fetched: HTTP 404 Not Found (--fetch-media)",))
+    assert got["A2"] == ([], (f"row 2: image {media['A2'][0]} could not be fetched: HTTP 404 Not Found "
+                              "(--fetch-media)",))
     assert got["A3"][1] == (f"row 3: image {media['A3'][0]} could not be fetched: the server answered with a "
                             "text/html page, not an image (--fetch-media)",)
     assert got["A4"][1] == (f"row 4: image {media['A4'][0]} could not be fetched: the server answered with 0 bytes "
@@ -176,12 +174,23 @@ def test_a_partial_file_from_a_killed_run_is_not_taken_for_a_download(tmp_path: 
 
 
 def test_downloads_in_flight_are_bounded(server: Server, tmp_path: Path) -> None:
-    # each request waits for a second one, so that pairs overlap; an unbounded client would have all six
-    # in flight at once
-    server.hold_until, server.slow_total = 2, 6
+    server.holding = True
     urls = [server.url(f"/slow/{n}.jpg") for n in range(6)]
-    summary = fetch_media(urls, tmp_path / "cache", transfers=2, retries=0)
-    assert summary.downloaded == 6 and server.most_inflight == 2
+    done: list[FetchSummary] = []
+    fetching = threading.Thread(target=lambda: done.append(fetch_media(urls, tmp_path / "cache", transfers=2,
+                                                                       retries=0)))
+    fetching.start()
+    try:
+        with server.condition:
+            assert server.condition.wait_for(lambda: server.inflight >= 2, timeout=30)
+            # two are held; a client that does not bound its transfers sends a third at once
+            assert not server.condition.wait_for(lambda: server.inflight >= 3, timeout=0.5)
+    finally:
+        with server.condition:
+            server.holding = False
+            server.condition.notify_all()
+        fetching.join(timeout=30)
+    assert done[0].downloaded == 6 and server.most_inflight == 2
 
 
 def test_without_fetch_media_a_link_only_specimen_is_a_problem(tmp_path: Path) -> None:
