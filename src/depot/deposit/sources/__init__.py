@@ -29,6 +29,7 @@ __all__ = ["KINDS", "DatasetInfo", "DwcaSource", "FolderSource", "MediaCache", "
 
 KINDS = ("dwca", "table", "folder")
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".tab")
+ARCHIVE_SUFFIXES = (".zip", ".tgz", ".tar.gz", ".tar")
 
 
 def detect_kind(path: Path) -> str:
@@ -45,6 +46,9 @@ def detect_kind(path: Path) -> str:
         return "table"
     if zipfile.is_zipfile(path) or tarfile.is_tarfile(path):
         return "dwca"
+    if path.name.lower().endswith(ARCHIVE_SUFFIXES):
+        raise SourceError(path, f"named {path.suffix} but not a readable archive: damaged, or cut short "
+                                f"({path.stat().st_size} bytes)?")
     raise SourceError(path, "not a Darwin Core Archive (zip, tgz or folder with meta.xml), "
                             "a table (.csv, .tsv, .txt) or a folder of images")
 

@@ -32,7 +32,7 @@ from depot.deposit.sources.errors import SourceError
 from depot.deposit.sources.licences import licence_from_text
 from depot.deposit.sources.media import MediaResolver, split_associated_media
 from depot.deposit.sources.terms import simple_name
-from depot.deposit.sources.unpack import check_locations, unpack
+from depot.deposit.sources.unpack import check_locations, check_not_nested, unpack
 
 GBIF_MULTIMEDIA = "http://rs.gbif.org/terms/1.0/Multimedia"
 GBIF_IMAGE = "http://rs.gbif.org/terms/1.0/Image"  # deprecated by Multimedia, still in old IPT archives
@@ -188,6 +188,7 @@ def _open_reader(path: Path) -> DwCAReader:
             content = path
         else:
             scratch, content = unpack(path)
+            check_not_nested(path, content)
         check_locations(path, content)
         with warnings.catch_warnings():
             # its fallback XML parse opens a file it never closes; CPython frees it at once, warning

@@ -13,6 +13,8 @@ from pathlib import Path
 from depot.deposit.sources.errors import SourceError
 
 _BLOCK = 1 << 20
+_NOT_TEXT = ((b"PK\x03\x04", "a zip file (an Excel .xlsx or OpenDocument .ods workbook?)"),
+             (b"\xd0\xcf\x11\xe0", "an old Excel .xls workbook"), (b"%PDF", "a PDF document"))
 
 
 def check_encoding_name(path: Path, encoding: str) -> str:
@@ -51,7 +53,10 @@ def detect_encoding(path: Path) -> str:
     """
     try:
         with open(path, "rb") as handle:
-            head = handle.read(4)
+            head = handle.read(8)
+        for magic, what in _NOT_TEXT:
+            if head.startswith(magic):
+                raise SourceError(path, f"this is {what}, not a text table; save it as CSV (UTF-8) and pass that")
         if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not head.startswith(codecs.BOM_UTF32_LE):
             return "utf-16"
         bad = first_bad_bytes(path, "utf-8-sig")

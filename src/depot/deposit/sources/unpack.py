@@ -123,13 +123,31 @@ def check_locations(archive: Path, content: Path) -> None:
     except (ET.ParseError, OSError):
         return  # the reader reports a meta.xml it cannot parse, with its own message
     names = [(e.text or "").strip() for e in root.iter() if e.tag.rsplit("}", 1)[-1] == "location"]
+    data_files = len(names)
     if root.get("metadata"):
-        names.append(root.get("metadata", ""))
+        names.append(root.get("metadata", ""))  # a missing one is reported by _read_eml
     inside = os.path.realpath(content)
-    for name in names:
+    for index, name in enumerate(names):
         if not name:
             continue
         target = os.path.realpath(content / name)
         if os.path.commonpath([inside, target]) != inside:
             raise SourceError(archive, f"meta.xml names {name!r} as a data file, which is outside the archive "
                                        f"({target}); only files inside the archive are read")
+        if index < data_files and not os.path.isfile(target):
+            raise SourceError(archive, f"meta.xml names {name!r} as a data file, but the archive has no such file "
+                                       f"(it holds: {', '.join(_listing(content))})")
+
+
+def _listing(content: Path) -> list[str]:
+    names = sorted(e.name for e in os.scandir(content) if not is_clutter(e.name))
+    return names[:10] + (["..."] if len(names) > 10 else [])
+
+
+def check_not_nested(archive: Path, content: Path) -> None:
+    """SourceError when an archive holds nothing but other archives (a zip inside the zip)."""
+    names = _listing(content)
+    if names and not any(n.lower() == "meta.xml" for n in names) and all(
+            n.lower().endswith((".zip", ".tgz", ".tar.gz", ".tar")) for n in names):
+        raise SourceError(archive, f"the archive holds only another archive ({', '.join(names)}); unpack it and "
+                                   "pass the Darwin Core Archive inside")
