@@ -24,6 +24,7 @@ ROUTES: dict[str, tuple[int, str, bytes]] = {
     "/empty.jpg": (200, "image/jpeg", b""),
     "/disguised": (200, "application/octet-stream", b"<!DOCTYPE html><html>error</html>"),
     "/iiif/A6/full/max/0/default": (200, "image/png", PNG),
+    "/bilder/hent.php?id=A9&type=jpeg": (200, "application/octet-stream", JPEG),
 }
 
 
@@ -126,17 +127,18 @@ def test_fetch_media_downloads_checks_and_resumes(server: Server, tmp_path: Path
     media = {"A1": [server.url("/img/A1.jpg")], "A2": [server.url("/missing.jpg")], "A3": [server.url("/page.jpg")],
              "A4": [server.url("/empty.jpg")], "A5": [server.url("/disguised")],
              "A6": [server.url("/iiif/A6/full/max/0/default")], "A7": [server.url("/flaky.jpg")],
-             "A8": ["ftp://example.org/A8.jpg"]}
+             "A8": ["ftp://example.org/A8.jpg"], "A9": [server.url("/bilder/hent.php?id=A9&type=jpeg")]}
     archive = _archive(tmp_path / "dwca", media)
     cache = tmp_path / "cache"
     server.fail_first["/flaky.jpg"] = 2
     urls = [u for urls in media.values() for u in urls]
     summary = fetch_media([*urls, urls[0]], cache, retries=3, backoff=0.01)
-    assert (summary.downloaded, summary.failed) == (3, 4)
+    assert (summary.downloaded, summary.failed) == (4, 4)
     got = _fetched(archive, cache)
     assert got["A1"] == ([("A1.jpg", JPEG)], ())
     assert got["A6"] == ([("default.png", PNG)], ())  # the extension comes from the content type
     assert got["A7"] == ([("flaky.jpg", JPEG)], ())  # 503, 503, then the file
+    assert got["A9"] == ([("A9.jpg", JPEG)], ())  # named by its id, the extension from the bytes
     assert got["A2"] == ([], (f"row 2: image {media['A2'][0]} could not be fetched: HTTP 404 Not Found "
                               "(--fetch-media)",))
     assert got["A3"][1] == (f"row 3: image {media['A3'][0]} could not be fetched: the server answered with a "
@@ -151,7 +153,7 @@ def test_fetch_media_downloads_checks_and_resumes(server: Server, tmp_path: Path
     # a rerun fetches nothing it already has, and tries the failures again
     before = Counter(server.requests)
     again = fetch_media(urls, cache, retries=0, backoff=0.01)
-    assert (again.downloaded, again.cached, again.failed) == (0, 3, 4)
+    assert (again.downloaded, again.cached, again.failed) == (0, 4, 4)
     assert server.requests - before == Counter({"/missing.jpg": 1, "/page.jpg": 1, "/empty.jpg": 1, "/disguised": 1})
 
 
@@ -169,7 +171,7 @@ def test_a_partial_file_from_a_killed_run_is_not_taken_for_a_download(tmp_path: 
     cache = MediaCache(tmp_path)
     folder = cache.folder("http://x/A1.jpg")
     folder.mkdir(parents=True)
-    (folder / ".A1.jpg.part").write_bytes(JPEG[:10])
+    (folder / ".download.part").write_bytes(JPEG[:10])
     assert cache.lookup("http://x/A1.jpg") == (None, None)
 
 

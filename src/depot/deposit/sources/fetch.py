@@ -46,16 +46,24 @@ class _Retry(Exception):
     """A failure that may pass on another try."""
 
 
-def file_name(url: str, content_type: str) -> str:
-    """The name a fetched file gets in the deposit: the URL's file name, with an extension that fits."""
+# Leading bytes of the image formats a museum serves, for an answer whose content type says nothing
+_MAGIC = ((b"\xff\xd8\xff", ".jpg"), (b"\x89PNG\r\n\x1a\n", ".png"), (b"II*\x00", ".tif"), (b"MM\x00*", ".tif"),
+          (b"\x00\x00\x00\x0cjP  ", ".jp2"), (b"GIF8", ".gif"), (b"RIFF", ".webp"))
+
+
+def file_name(url: str, content_type: str, head: bytes = b"") -> str:
+    """The name a fetched file gets in the deposit: the URL's file name, with an extension that fits the
+    content (its first bytes ``head``, else its content type)."""
     candidates = url_file_candidates(url)
     base = _UNSAFE_NAME.sub("_", candidates[0]).strip("._")[:100] if candidates else ""
     base = base or "media"
-    extension = os.path.splitext(base)[1]
-    if extension.lower() in IMAGE_EXTENSIONS:
+    if os.path.splitext(base)[1].lower() in IMAGE_EXTENSIONS:
         return base
-    guessed = mimetypes.guess_extension(content_type) if content_type else None
-    return base + (".jpg" if guessed in (".jpe", ".jpeg") else guessed or "")
+    extension = next((ext for magic, ext in _MAGIC if head.startswith(magic)), None)
+    if extension is None and content_type:
+        guessed = mimetypes.guess_extension(content_type)
+        extension = ".jpg" if guessed in (".jpe", ".jpeg") else guessed
+    return base + (extension or "")
 
 
 async def _download(session: aiohttp.ClientSession, url: str, cache: MediaCache, max_bytes: int) -> int:
@@ -74,8 +82,7 @@ async def _download(session: aiohttp.ClientSession, url: str, cache: MediaCache,
                 raise ValueError(f"the file is {length} bytes, more than the {max_bytes} allowed")
             folder = cache.folder(url)
             folder.mkdir(parents=True, exist_ok=True)
-            name = file_name(str(response.url), content_type)
-            partial = folder / f".{name}.part"
+            partial = folder / ".download.part"
             size = 0
             try:
                 with open(partial, "wb") as out:
@@ -85,14 +92,14 @@ async def _download(session: aiohttp.ClientSession, url: str, cache: MediaCache,
                             raise ValueError(f"the file is more than the {max_bytes} bytes allowed")
                         out.write(chunk)
                 with open(partial, "rb") as written:
-                    head = written.read(512).lstrip().lower()
+                    head = written.read(512)
                 if size == 0:
                     raise ValueError("the server answered with 0 bytes")
                 if length is not None and size != length:
                     raise _Retry(f"the answer was cut short ({size} of {length} bytes)")
-                if head.startswith((b"<!doctype html", b"<html")):
+                if head.lstrip().lower().startswith((b"<!doctype html", b"<html")):
                     raise ValueError("the server answered with an HTML page, not an image")
-                os.replace(partial, folder / name)
+                os.replace(partial, folder / file_name(str(response.url), content_type, head))
             finally:
                 partial.unlink(missing_ok=True)
             return size
