@@ -169,3 +169,13 @@ def test_media_inside_a_zipped_archive_are_found_and_confined(tmp_path: Path) ->
     assert second.files == ()
     assert second.problems == ("row 2: image ../../secret.jpg is outside the unpacked archive a.zip; only files inside "
                                "it are deposited",)
+
+
+def test_a_folder_source_takes_no_link_that_leads_out(layout: tuple[Path, Path]) -> None:
+    root, images = layout
+    (images / "B2.jpg").symlink_to(root / "secret.jpg")
+    with open_source(images) as source:
+        b1, b2 = list(source)
+    assert [f.name for f in b1.files] == ["B1.jpg"] and b1.problems == ()
+    assert b2.files == () and b2.problems == (f"B2.jpg is a symbolic link to {root / 'secret.jpg'}, outside the folder "
+                                              f"{images}; only files inside it are deposited",)

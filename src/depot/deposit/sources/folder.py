@@ -40,6 +40,7 @@ class FolderSource(Source):
             raise SourceError(path, "not a folder")
         super().__init__(path, key_term=simple_name(key_term or "catalogNumber"))
         self.recursive = recursive
+        self._real = os.path.realpath(path)
         try:
             self._pattern = re.compile(group_pattern) if group_pattern else None
         except re.error as exc:
@@ -85,6 +86,11 @@ class FolderSource(Source):
             for relative in names:
                 full = self.path / relative
                 base = os.path.basename(relative)
+                real = os.path.realpath(full)
+                if not (real == self._real or real.startswith(self._real.rstrip(os.sep) + os.sep)):
+                    problems.append(f"{relative} is a symbolic link to {real}, outside the folder {self.path}; "
+                                    "only files inside it are deposited")
+                    continue
                 if any(f.name == base for f in files):
                     problems.append(f"two files would both be named {base} in the deposit")
                     continue
