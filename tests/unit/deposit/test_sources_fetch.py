@@ -35,6 +35,8 @@ class Server:
         self.requests: Counter[str] = Counter()
         self.fail_first: dict[str, int] = {}
         self.short: set[str] = set()
+        self.fail_status = 503
+        self.retry_after: str | None = None
         self.inflight = 0
         self.most_inflight = 0
         self.holding = False  # while True, requests for /slow/ paths wait (the test releases them)
@@ -62,7 +64,9 @@ class Server:
             def _answer(self) -> None:
                 if server.fail_first.get(self.path, 0) > 0:
                     server.fail_first[self.path] -= 1
-                    self.send_response(503)
+                    self.send_response(server.fail_status)
+                    if server.retry_after is not None:
+                        self.send_header("Retry-After", server.retry_after)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
@@ -165,6 +169,18 @@ def test_a_cut_short_answer_leaves_no_file(server: Server, tmp_path: Path) -> No
     folder = MediaCache(tmp_path / "cache").folder(url)
     assert [p.name for p in folder.iterdir()] == [".error"]  # no partial file under any name
     assert MediaCache(tmp_path / "cache").lookup(url)[0] is None
+
+
+def test_retry_after_is_honoured(server: Server, tmp_path: Path) -> None:
+    server.fail_first["/img/A1.jpg"] = 1
+    server.fail_status, server.retry_after = 429, "0"
+    done: list[FetchSummary] = []
+    # with a backoff of ten minutes, only honouring "Retry-After: 0" lets this finish
+    fetching = threading.Thread(target=lambda: done.append(fetch_media([server.url("/img/A1.jpg")], tmp_path / "cache",
+                                                                       retries=1, backoff=600)), daemon=True)
+    fetching.start()
+    fetching.join(timeout=60)
+    assert done and done[0].downloaded == 1 and server.requests["/img/A1.jpg"] == 2
 
 
 def test_a_partial_file_from_a_killed_run_is_not_taken_for_a_download(tmp_path: Path) -> None:

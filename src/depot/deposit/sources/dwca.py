@@ -102,7 +102,7 @@ class DwcaSource(Source):
     def __init__(self, path: Path, *, images: Path | None = None, path_template: str | None = None,
                  key_term: str | None = None, data_license: str | None = None, require_local: bool = False,
                  media_cache: MediaCache | None = None) -> None:
-        reader = _open_reader(path)
+        reader, content = _open_reader(path)
         try:
             core = reader.core_file.file_descriptor
             if core.type not in (None, *OCCURRENCE_ROW_TYPES):
@@ -121,7 +121,6 @@ class DwcaSource(Source):
         self._closed = False
         self._media_files: list[CSVDataFile] = [
             f for f in reader.extension_files if f.file_descriptor.type in MEDIA_ROW_TYPES]
-        content = Path(reader._working_directory_path)
         self._resolver = MediaResolver(
             images=images, path_template=path_template, base=content,
             base_label=f"the archive {path}" if path.is_dir() else f"the unpacked archive {path.name}",
@@ -176,7 +175,8 @@ class DwcaSource(Source):
         return list(refs.values())
 
 
-def _open_reader(path: Path) -> DwCAReader:
+def _open_reader(path: Path) -> tuple[DwCAReader, Path]:
+    """The reader, and the folder that holds the archive's files (the unpacked copy of a zip)."""
     # Built in two steps so that, when __init__ fails half-way, we can still close the meta.xml handle and
     # delete the unpacked copy (python-dwca-reader 0.17.1 does neither). We unpack a zip ourselves (see
     # unpack.py) and hand the reader a folder; it deletes nothing itself then, so we keep the folder to
@@ -209,7 +209,7 @@ def _open_reader(path: Path) -> DwCAReader:
         reason = f"cannot read the archive: {exc}"
     else:
         reader._directory_to_clean = str(scratch) if scratch is not None else None
-        return reader
+        return reader, content
     reader._directory_to_clean = str(scratch) if scratch is not None else None
     _discard(reader)
     raise SourceError(path, reason)

@@ -26,6 +26,7 @@ from depot.deposit.sources.cache import ERROR_FILE, MediaCache
 from depot.deposit.sources.media import IMAGE_EXTENSIONS, is_fetchable, url_file_candidates
 
 MAX_BYTES = 2 * 1024**3  # the largest herbarium TIFFs are a few hundred MB
+MAX_WAIT = 120.0  # the longest Retry-After we honour, in seconds
 _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _NOT_MEDIA = ("text/", "application/xhtml", "application/json", "application/xml")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -43,7 +44,18 @@ class FetchSummary:
 
 
 class _Retry(Exception):
-    """A failure that may pass on another try."""
+    """A failure that may pass on another try; ``after``: the seconds the server asked us to wait."""
+
+    def __init__(self, reason: str, after: float | None = None) -> None:
+        super().__init__(reason)
+        self.after = after
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return min(max(float(value), 0.0), MAX_WAIT) if value else None
+    except ValueError:
+        return None  # an HTTP date: rare from image servers; the backoff is used instead
 
 
 # Leading bytes of the image formats a museum serves, for an answer whose content type says nothing
@@ -71,7 +83,7 @@ async def _download(session: aiohttp.ClientSession, url: str, cache: MediaCache,
     try:
         async with session.get(url) as response:
             if response.status in _RETRY_STATUSES:
-                raise _Retry(f"HTTP {response.status}")
+                raise _Retry(f"HTTP {response.status}", _retry_after(response.headers.get("Retry-After")))
             if response.status >= 400:
                 raise ValueError(f"HTTP {response.status} {response.reason or ''}".rstrip())
             content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
@@ -119,11 +131,11 @@ async def _fetch_one(session: aiohttp.ClientSession, url: str, cache: MediaCache
         except ValueError as exc:
             return None, str(exc)
         except _Retry as exc:
-            reason = str(exc)
+            reason, wait = str(exc), exc.after
         except OSError as exc:  # the cache folder cannot be written: every URL would fail alike
             return None, f"cannot write to the media cache: {exc}"
         if attempt < retries:
-            await asyncio.sleep(backoff * 2**attempt)
+            await asyncio.sleep(backoff * 2**attempt if wait is None else wait)
     return None, f"{reason} (after {retries + 1} tries)"
 
 

@@ -91,7 +91,8 @@ def _untar(archive: Path, into: Path) -> None:
                 if problem:
                     raise SourceError(archive, f"the tar entry {member.name!r} is {problem}; "
                                                "it would lead outside the unpacked archive")
-            tarred.extractall(into, members=members)  # every member was checked above
+            # every member was checked above; the "data" filter (Python 3.11.4+) checks again and drops modes
+            tarred.extractall(into, members=members, filter="data")
     except SourceError:
         raise
     except (tarfile.TarError, EOFError, ValueError) as exc:
