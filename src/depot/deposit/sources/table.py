@@ -128,7 +128,8 @@ class TableSource(Source):
                 continue  # the header
             problems = [] if len(cells) == width else [
                 f"{len(cells)} cells, but the first row has {width} (is --delimiter {self._delimiter!r} right?)"]
-            problems += self._swallowed_rows(cells, width)
+            if self._quoted and any("\n" in cell for cell in cells):  # rare: only multi-line fields are checked
+                problems += self._swallowed_rows(cells, width)
             terms = {name: value for name, value in zip(self._names, cells, strict=False)
                      if name and value.strip()}
             if "license" not in terms and self.dataset.license:
@@ -144,6 +145,8 @@ class TableSource(Source):
             return []
         found = []
         for index, cell in enumerate(cells):
+            if "\n" not in cell:
+                continue
             lines = cell.split("\n")
             row_like = sum(1 for text in lines[1:] if text.count(self._delimiter) >= width - 2)
             if row_like >= _SWALLOWED:
