@@ -97,6 +97,11 @@ def test_prose_that_names_no_licence_is_a_problem_not_an_empty_licence(tmp_path:
     assert first.terms["license"] == "cc-by-4.0" and first.problems == ()
 
 
+def test_a_short_licence_id_that_is_not_creative_commons_is_kept_for_the_profile(tmp_path: Path) -> None:
+    with open_source(_archive(tmp_path / "a", rights="ODC-By 1.0")) as source:
+        assert source.dataset.license == "ODC-By 1.0" and next(iter(source)).problems == ()
+
+
 @pytest.mark.parametrize("text", ["All rights reserved", "CC BY 3.0 or CC BY 4.0, at your choice", "CC-BY or CC0"])
 def test_ambiguous_or_absent_licences_are_not_guessed(text: str) -> None:
     assert licence_from_text(text) is None

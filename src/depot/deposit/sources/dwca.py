@@ -86,6 +86,8 @@ def dataset_info(eml: ET.Element | None, eml_name: str = "eml.xml") -> DatasetIn
     links = [e.get("url", "") for e in rights.iter() if e.get("url")]
     text = " ".join("".join(rights.itertext()).split())
     licence = licence_from_text(" ".join([*links, text]))
+    if licence is None and 0 < len(text) <= 60 and not links:
+        licence = text  # a short id ("ODC-By 1.0"): the profile's zenodo_license filter judges it
     if licence is None and (text or links):
         shown = text if len(text) <= 120 else text[:117] + "..."
         return DatasetInfo(title=title, license_problem=(
