@@ -58,8 +58,8 @@ def source_options(fn: F) -> F:
                      help="A table's double quotes are data, not field quotes [the default for tab-separated "
                           "tables]."),
         click.option("--license", "data_license", default=None, metavar="LICENCE",
-                     help="The data licence (a URL or an id such as cc-by-4.0), for a table, or when an "
-                          "archive's EML states none Depot can read."),
+                     help="The data licence (a URL or an id such as cc-by-4.0) of a table, or in place of "
+                          "the one an archive's EML states (e.g. prose Depot cannot read)."),
         click.option("--recursive", is_flag=True, default=False,
                      help="A folder source: take images in sub-folders too."),
         click.option("--group-pattern", default=None, metavar="REGEX",
