@@ -179,3 +179,14 @@ def test_a_folder_source_takes_no_link_that_leads_out(layout: tuple[Path, Path])
     assert [f.name for f in b1.files] == ["B1.jpg"] and b1.problems == ()
     assert b2.files == () and b2.problems == (f"B2.jpg is a symbolic link to {root / 'secret.jpg'}, outside the folder "
                                               f"{images}; only files inside it are deposited",)
+
+
+def test_an_archive_too_large_for_the_disk_is_refused_before_unpacking(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    archive = _zip(tmp_path / "big.zip", _archive(tmp_path / "a"))
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: real(path)._replace(free=100))
+    with pytest.raises(SourceError, match=r"big.zip: unpacking needs 0.0 GB but .* has 0.0 GB free; point TMPDIR"):
+        open_source(archive)

@@ -140,7 +140,7 @@ def test_fetch_media_downloads_checks_and_resumes(server: Server, tmp_path: Path
     assert (summary.downloaded, summary.failed) == (4, 4)
     got = _fetched(archive, cache)
     assert got["A1"] == ([("A1.jpg", JPEG)], ())
-    assert got["A6"] == ([("default.png", PNG)], ())  # the extension comes from the content type
+    assert got["A6"] == ([("A6.png", PNG)], ())  # IIIF: named by its identifier; the extension from the type
     assert got["A7"] == ([("flaky.jpg", JPEG)], ())  # 503, 503, then the file
     assert got["A9"] == ([("A9.jpg", JPEG)], ())  # named by its id, the extension from the bytes
     assert got["A2"] == ([], (f"row 2: image {media['A2'][0]} could not be fetched: HTTP 404 Not Found "

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 
@@ -31,6 +32,7 @@ _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _NOT_MEDIA = ("text/", "application/xhtml", "application/json", "application/xml")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _CHUNK = 1 << 16
+_IIIF_QUALITIES = frozenset({"default", "color", "colour", "gray", "grey", "bitonal", "native"})
 
 
 @dataclass
@@ -67,6 +69,10 @@ def file_name(url: str, content_type: str, head: bytes = b"") -> str:
     """The name a fetched file gets in the deposit: the URL's file name, with an extension that fits the
     content (its first bytes ``head``, else its content type)."""
     candidates = url_file_candidates(url)
+    segments = [unquote(part) for part in urlsplit(url).path.split("/") if part]
+    if len(segments) >= 5 and os.path.splitext(segments[-1])[0].lower() in _IIIF_QUALITIES:
+        # IIIF: .../{identifier}/{region}/{size}/{rotation}/{quality}.{format}; "default.jpg" says nothing
+        candidates = [segments[-5] + os.path.splitext(segments[-1])[1]]
     base = _UNSAFE_NAME.sub("_", candidates[0]).strip("._")[:100] if candidates else ""
     base = base or "media"
     if os.path.splitext(base)[1].lower() in IMAGE_EXTENSIONS:

@@ -71,6 +71,7 @@ def _unzip(archive: Path, into: Path) -> None:
                 if problem:
                     raise SourceError(archive, f"the zip entry {info.filename!r} is {problem}; "
                                                "it would be written outside the unpacked archive")
+            _check_space(archive, into, sum(info.file_size for info in zipped.infolist()))
             zipped.extractall(into)
     except SourceError:
         raise
@@ -78,6 +79,15 @@ def _unzip(archive: Path, into: Path) -> None:
         raise SourceError(archive, f"the zip archive is damaged or unsupported: {exc}") from exc
     except OSError as exc:
         raise SourceError(archive, f"cannot unpack the zip archive: {exc}") from exc
+
+
+def _check_space(archive: Path, into: Path, needed: int) -> None:
+    """SourceError before unpacking what would fill the disk (a GBIF download can unpack to 100 GB)."""
+    free = shutil.disk_usage(into).free
+    if needed > free:
+        raise SourceError(archive, f"unpacking needs {needed / 1e9:.1f} GB but {into.parent} has {free / 1e9:.1f} GB "
+                                   "free; point TMPDIR at a larger disk, or unpack the archive yourself and pass "
+                                   "the folder")
 
 
 def _untar(archive: Path, into: Path) -> None:
@@ -91,6 +101,7 @@ def _untar(archive: Path, into: Path) -> None:
                 if problem:
                     raise SourceError(archive, f"the tar entry {member.name!r} is {problem}; "
                                                "it would lead outside the unpacked archive")
+            _check_space(archive, into, sum(member.size for member in members))
             # every member was checked above; the "data" filter (Python 3.11.4+) checks again and drops modes
             tarred.extractall(into, members=members, filter="data")
     except SourceError:
