@@ -118,3 +118,18 @@ def test_media_that_lead_out_are_named_per_row(corpus: Path, tmp_path: Path) -> 
     listing = (tmp_path / "p.tsv").read_text(encoding="utf-8")
     for row, value in ((1, "../../../../etc/passwd"), (2, "/etc/passwd"), (3, "file:///etc/hostname")):
         assert f"row {row}: image {value} is outside the unpacked archive escape.zip" in listing
+
+
+CORPUS_ENTRIES = sorted(
+    [f"dwca-python-dwca-reader-samples/{p.name}" for p in (Path(__file__).resolve().parents[2] / "data" / "corpus" /
+                                                          "dwca-python-dwca-reader-samples").iterdir()
+     if p.suffix not in (".md", ".rst")]
+    + [TROM, MNHNL, NATURALIS, "icedig-benchmark-BR0000008525000"])
+
+
+@pytest.mark.parametrize("entry", CORPUS_ENTRIES)
+def test_check_on_every_corpus_entry_never_prints_a_traceback(corpus: Path, tmp_path: Path, entry: str) -> None:
+    result = CliRunner().invoke(main, ["check", str(corpus / entry), "--limit", "30",
+                                       "--problems-file", str(tmp_path / "problems.tsv")])
+    assert isinstance(result.exception, SystemExit) or result.exception is None, (entry, result.output)
+    assert "Traceback" not in result.output and result.exit_code in (0, 2, 5), (entry, result.output)
