@@ -18,6 +18,15 @@ from depot.deposit.models import PlannedRecord
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _delimiter(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    from depot.deposit.sources.table import parse_delimiter
+
+    try:
+        return None if value is None else parse_delimiter(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--delimiter ")) from None
+
+
 def source_options(fn: F) -> F:
     """The options that say how to read a source, shared by check, run and sync."""
     options = [
@@ -26,20 +35,47 @@ def source_options(fn: F) -> F:
                      help="What SOURCE is [detected: a zip or folder with meta.xml is a DwC-A, .csv/.tsv/.txt a "
                           "table, a folder of images a folder]."),
         click.option("--images", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-                     help="Folder holding the image files the source refers to."),
+                     help="Folder holding the image files the source refers to. No file outside it is ever "
+                          "deposited [default: the archive, or the table's folder]."),
         click.option("--path-template", default=None, metavar="TEMPLATE",
                      help="Where a specimen's image is, e.g. '{images}/{catalogNumber}.jpg' [default: the file "
                           "name of the media URL, looked up in --images]."),
         click.option("--key-term", default=None, metavar="TERM",
                      help="Column or term that identifies a specimen [occurrenceID, else catalogNumber]."),
         click.option("--column", "columns", multiple=True, metavar="COLUMN=TERM",
-                     help="Map a table's column to a Darwin Core term (repeatable)."),
-        click.option("--delimiter", default=None, help="A table's field delimiter [sniffed]."),
+                     help="Map a table's column (by header name, or by 1-based position) to a Darwin Core term "
+                          "(repeatable). A table without a header line: --no-header --column 1=catalogNumber "
+                          "--column 2=scientificName."),
+        click.option("--header/--no-header", "header", default=None,
+                     help="Whether a table's first line names its columns [yes, unless every --column is a "
+                          "position]."),
+        click.option("--delimiter", default=None, callback=_delimiter, metavar="CHAR",
+                     help="A table's field delimiter: ',', ';', '|', tab (or '\\t') [sniffed]."),
+        click.option("--encoding", default=None, metavar="NAME",
+                     help="A table's text encoding, e.g. cp1252, latin-1 [detected: UTF-8 with or without a "
+                          "byte-order mark, or cp1252]."),
+        click.option("--no-quotes", "quoted", flag_value=False, default=None,
+                     help="A table's double quotes are data, not field quotes [the default for tab-separated "
+                          "tables]."),
+        click.option("--license", "data_license", default=None, metavar="LICENCE",
+                     help="The data licence (a URL or an id such as cc-by-4.0) of a table, or in place of "
+                          "the one an archive's EML states (e.g. prose Depot cannot read)."),
+        click.option("--recursive", is_flag=True, default=False,
+                     help="A folder source: take images in sub-folders too."),
+        click.option("--group-pattern", default=None, metavar="REGEX",
+                     help="A folder source: regular expression on the file name whose group 'key' (or group 1) "
+                          "makes files one specimen, e.g. '^(?P<key>[^_]+)'."),
+        click.option("--fetch-media", is_flag=True, default=False,
+                     help="Download the media URLs of specimens that have no local file into --media-cache "
+                          "(resumable; only http and https)."),
+        click.option("--media-cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     metavar="DIR", help="Where --fetch-media keeps downloaded media [depot-media-cache]."),
         click.option("--profile", "profile_name", default="specimen", show_default=True,
                      help="Mapping profile: a shipped name (depot profiles) or a TOML file."),
         click.option("--var", "profile_vars", multiple=True, metavar="NAME=VALUE",
                      help="Set a profile variable, e.g. --var institution='Meise Botanic Garden' (repeatable)."),
-        click.option("--limit", type=int, default=None, help="Only the first N specimens of the source."),
+        click.option("--limit", type=click.IntRange(min=1), default=None,
+                     help="Only the first N specimens of the source."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -56,20 +92,40 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str | int, str]:
     return out
 
 
+DEFAULT_MEDIA_CACHE = Path("depot-media-cache")
+
+
 def planned_records(source: Path, kind: str | None, images: Path | None, path_template: str | None,
                     key_term: str | None, columns: tuple[str, ...], delimiter: str | None, profile_name: str,
-                    profile_vars: tuple[str, ...], limit: int | None) -> tuple[Any, Any]:
-    """Open the source and the profile; returns (profile, iterator of PlannedRecord)."""
+                    profile_vars: tuple[str, ...], limit: int | None, header: bool | None = None,
+                    encoding: str | None = None, quoted: bool | None = None, data_license: str | None = None,
+                    recursive: bool = False, group_pattern: str | None = None, fetch_media: bool = False,
+                    media_cache: Path | None = None) -> tuple[Any, Any]:
+    """Open the source and the profile; returns (profile, iterator of PlannedRecord).
+
+    With ``fetch_media`` the media URLs that have no local file are downloaded first (one extra pass over
+    the source), so that the records can name the downloaded files.
+    """
     import itertools
 
     from depot.deposit.profiles import load_profile
-    from depot.deposit.sources import open_source
+    from depot.deposit.sources import MediaCache, open_source
 
     profile = load_profile(profile_name, overrides={str(k): v for k, v in _pairs(profile_vars, "--var").items()})
     # Absolute paths: a relative --images would otherwise be taken relative to the source's own folder.
-    src = open_source(source.resolve(), kind=kind, images=images.resolve() if images else None,
-                      path_template=path_template, key_term=key_term,
-                      columns=_pairs(columns, "--column") or None, delimiter=delimiter)
+    options: dict[str, Any] = {
+        "kind": kind, "images": images.resolve() if images else None, "path_template": path_template,
+        "key_term": key_term, "columns": _pairs(columns, "--column") or None, "delimiter": delimiter,
+        "header": header, "encoding": encoding, "quoted": quoted, "data_license": data_license,
+        "recursive": recursive, "group_pattern": group_pattern}
+    cache: MediaCache | None = None
+    if fetch_media:
+        cache_dir = (media_cache or DEFAULT_MEDIA_CACHE).resolve()
+        _fetch(source.resolve(), options, cache_dir, limit)
+        cache = MediaCache(cache_dir)
+    elif media_cache is not None:
+        raise ConfigError("--media-cache is used only with --fetch-media")
+    src = open_source(source.resolve(), require_local=True, media_cache=cache, **options)
 
     def records() -> Iterator[PlannedRecord]:
         # Closing the source removes the unpacked copy of a zipped archive.
@@ -77,6 +133,27 @@ def planned_records(source: Path, kind: str | None, images: Path | None, path_te
             yield from (profile.apply(s) for s in itertools.islice(src, limit))
 
     return profile, records()
+
+
+def _fetch(source: Path, options: dict[str, Any], cache_dir: Path, limit: int | None) -> None:
+    """Read the source once, downloading the media URLs that --images does not hold into the cache."""
+    import itertools
+
+    from depot.deposit.sources import MediaCache, open_source
+    from depot.deposit.sources.fetch import fetch_media
+
+    misses: list[str] = []
+    with open_source(source, media_cache=MediaCache(cache_dir, on_miss=misses.append), **options) as scan:
+
+        def urls() -> Iterator[str]:
+            for _ in itertools.islice(scan, limit):  # reading a specimen looks its URLs up in the cache
+                yield from misses
+                misses.clear()
+
+        click.echo(f"fetching media into {cache_dir} ...", err=True)
+        summary = fetch_media(urls(), cache_dir)
+    click.echo(f"media: {summary.downloaded} downloaded ({summary.bytes / 1e6:.1f} MB), {summary.failed} failed "
+               f"(each is a problem of its specimen); the others were already in {cache_dir}", err=True)
 
 
 def run_with_exit_codes(fn: Callable[[], int]) -> None:

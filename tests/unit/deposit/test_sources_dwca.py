@@ -98,11 +98,12 @@ def test_path_template_with_terms_and_glob(corpus: Path, tmp_path: Path) -> None
     with open_source(corpus / TROM, images=tmp_path, path_template="{images}/{catalogNumber}.jpg") as source:
         first, second = list(source)[:2]
     assert [f.name for f in first.files] == ["8528.jpg"] and first.problems == ()
-    assert second.files == () and second.problems == (f"image not found: {tmp_path / '8512.jpg'}",)
+    assert second.files == ()
+    assert second.problems == (f"row 2: image not found: {tmp_path / '8512.jpg'} (--path-template)",)
     with open_source(corpus / TROM, images=tmp_path, path_template="{catalogNumber}_*.png") as source:
         first, second = list(source)[:2]
     assert [f.name for f in second.files] == ["8512_a.png", "8512_b.png"]
-    assert first.problems == (f"no image matches {tmp_path / '8528_*.png'}",)
+    assert first.problems == (f"row 1: no image matches {tmp_path / '8528_*.png'} (--path-template)",)
 
 
 def test_path_template_errors(corpus: Path, tmp_path: Path) -> None:
@@ -110,7 +111,8 @@ def test_path_template_errors(corpus: Path, tmp_path: Path) -> None:
         open_source(corpus / TROM, images=tmp_path, path_template="{images}/{catalogNumber.upper}.jpg")
     with open_source(corpus / TROM, images=tmp_path, path_template="{images}/{recordNumber}.jpg") as source:
         first = next(iter(source))
-    assert first.problems == ("path template '{images}/{recordNumber}.jpg' needs recordNumber, which is empty",)
+    assert first.problems == (
+        "row 1: --path-template '{images}/{recordNumber}.jpg' needs recordNumber, which is empty",)
 
 
 def test_reader_sample_shapes(corpus: Path) -> None:
@@ -130,7 +132,8 @@ def test_reader_sample_shapes(corpus: Path) -> None:
     assert first.key == "699220990" and first.terms["scientificName"].startswith("Lactoria cornuta")
     with open_source(samples / "dwca-simple-csv.zip") as source:
         keyed = [(s.key, s.problems) for s in source]
-    assert keyed == [("", ("no key: occurrenceID is empty",)), ("0f0452b9-970e-40f4-9f22-087817943ce2", ()),
+    assert keyed == [("", ("row 1: no key: occurrenceID is empty (fill it in, or choose another column with "
+                           "--key-term)",)), ("0f0452b9-970e-40f4-9f22-087817943ce2", ()),
                      ("FJ583620", ())]
 
 
@@ -189,7 +192,7 @@ def test_undecodable_bytes_become_a_problem(tmp_path: Path) -> None:
     (archive / "occurrence.txt").write_bytes("id\tcatalogNumber\tlocality\n1\tB1\tBerlevåg\n".encode("cp1252"))
     with open_source(archive) as source:
         (only,) = list(source)
-    assert only.problems == ("locality has bytes that are not valid in the file's declared encoding",)
+    assert only.problems == ("row 1: locality has bytes that are not valid in the file's declared encoding",)
 
 
 def test_source_streams(corpus: Path) -> None:

@@ -42,13 +42,13 @@ def test_grouping_by_stem_pattern(tmp_path: Path) -> None:
     with open_source(tmp_path, group_pattern=r"^(BR\d+)", key_term="barcode") as source:
         stray = [s for s in source if s.key == "scan-7"]
     assert stray[0].terms == {"barcode": "scan-7"}
-    assert stray[0].problems == ("file name does not match group_pattern '^(BR\\\\d+)'",)
+    assert stray[0].problems == ("scan-7.jpg: file name does not match --group-pattern '^(BR\\\\d+)'",)
 
 
 def test_recursive_and_bad_patterns(tmp_path: Path) -> None:
     _touch(tmp_path / "BR0000" / "deeper", "BR1.jpg")
     _touch(tmp_path / "BR0001", "BR2.jpg")
-    with pytest.raises(SourceError, match=r"sub-folders\? use kind='folder', recursive=True"):
+    with pytest.raises(SourceError, match=r"sub-folders\? pass --kind folder --recursive"):
         open_source(tmp_path)
     with open_source(tmp_path, kind="folder", recursive=True) as source:
         assert [(s.key, Path(s.files[0].path).parent.name) for s in source] == [("BR1", "deeper"), ("BR2", "BR0001")]
@@ -69,12 +69,12 @@ def test_detection_and_option_checks(corpus: Path, tmp_path: Path) -> None:
         open_source(corpus / "icedig-benchmark-BR0000008525000" / "BR0000008525000.jpg")
     with pytest.raises(SourceError, match=r"nowhere.csv: no such file or folder"):
         open_source(tmp_path / "nowhere.csv")
-    with pytest.raises(SourceError, match=r"scans: the image folder does not exist"):
+    with pytest.raises(SourceError, match=r"scans: the image folder \(--images\) does not exist"):
         open_source(table, images=tmp_path / "scans")
-    with pytest.raises(SourceError, match=r"columns, delimiter cannot be used with a dwca source"):
+    with pytest.raises(SourceError, match=r"--column, --delimiter cannot be used with a dwca source \(--kind dwca\)"):
         open_source(corpus / "dwca-mnhnl-palaeo-associatedmedia" / "dwca-lux-associated-media.zip",
                     columns={"a": "catalogNumber"}, delimiter=",")
-    with pytest.raises(SourceError, match=r"group_pattern cannot be used with a table source"):
+    with pytest.raises(SourceError, match=r"--group-pattern cannot be used with a table source"):
         open_source(table, group_pattern="x")
     with pytest.raises(SourceError, match=r"unknown source kind 'excel'"):
         open_source(table, kind="excel")

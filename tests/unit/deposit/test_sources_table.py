@@ -37,9 +37,10 @@ def test_no_header_needs_positions(tmp_path: Path) -> None:
         ("BR0002", {"catalogNumber": "BR0002", "scientificName": "Poa annua"})]
     with open_source(table, columns={"1": "catalogNumber"}) as source:  # as given on a command line
         assert [s.key for s in source] == ["BR0001", "BR0002"]
-    with pytest.raises(SourceError, match=r"column 'barcode' needs a header line"):
+    with pytest.raises(SourceError,
+                       match=r"--column barcode=\.\.\. names a column, but the table has no header line \(--no-"):
         open_source(table, header=False, columns={"barcode": "catalogNumber"})
-    with pytest.raises(SourceError, match=r"column position 4 is outside 1..3"):
+    with pytest.raises(SourceError, match=r"--column 4=\.\.\.: position 4 is outside 1..3"):
         open_source(table, columns={4: "catalogNumber"})
 
 
@@ -56,9 +57,10 @@ def test_column_mapping_by_header_name(tmp_path: Path) -> None:
                                      "LAT": "decimalLatitude"}) as source:
         (only,) = list(source)
     assert only.terms == {"catalogNumber": "B1", "scientificName": "Poa annua", "decimalLatitude": "50.1"}
-    with pytest.raises(SourceError, match=r"column 'Herbarium' is not in the header \(Barcode, Taxon, Lat\)"):
+    with pytest.raises(SourceError,
+                       match=r"--column Herbarium=\.\.\.: no column 'Herbarium' in the header \(Barcode, Taxon, Lat\)"):
         open_source(table, columns={"Herbarium": "institutionCode"})
-    with pytest.raises(SourceError, match=r"more than one column maps to catalogNumber"):
+    with pytest.raises(SourceError, match=r"more than one --column maps to catalogNumber"):
         open_source(table, columns={"Barcode": "catalogNumber", "Taxon": "catalogNumber"})
 
 
@@ -67,10 +69,12 @@ def test_keys(tmp_path: Path) -> None:
     with open_source(table) as source:
         first, second = list(source)
     assert first.key == "http://x/1"
-    assert second.key == "" and second.problems == ("no key: occurrenceID is empty",)  # no fallback per row
+    assert second.key == "" and second.problems == (
+        # no fallback to catalogNumber per row
+        "row 2: no key: occurrenceID is empty (fill it in, or choose another column with --key-term)",)
     with open_source(table, key_term="barcode") as source:
         assert [s.key for s in source] == ["B1", "B2"]
-    with pytest.raises(SourceError, match=r"key term 'collector' is not in the data"):
+    with pytest.raises(SourceError, match=r"--key-term collector is not in the data"):
         open_source(table, key_term="collector")
     nokey = _write(tmp_path / "n.csv", "scientificName\nPoa annua\n")
     with pytest.raises(SourceError, match=r"no key term"):
@@ -87,12 +91,12 @@ def test_images_by_catalog_number_template_and_associated_media(tmp_path: Path) 
         b1, b2, b3, b4 = list(source)
     assert [f.name for f in b1.files] == ["B1.JPG"] and b1.files[0].size == 5
     assert [f.name for f in b2.files] == ["B2.tif"]
-    assert b3.files == () and b3.problems == (f"no image named B3.* in {images}",)
+    assert b3.files == () and b3.problems == (f"row 3: no image named B3.* in --images {images}",)
     assert [f.name for f in b4.files] == ["B2.tif", "extra one.png"]  # local names in associatedMedia
     with open_source(table, images=images, path_template="{images}/{catalogNumber}.jpg") as source:
         b1, b2 = list(source)[:2]
     assert [f.name for f in b1.files] == ["B1.JPG"]  # extension case does not matter
-    assert b2.problems == (f"image not found: {images / 'B2.jpg'}",)
+    assert b2.problems == (f"row 2: image not found: {images / 'B2.jpg'} (--path-template)",)
 
 
 def test_unsafe_values_never_leave_the_image_folder(tmp_path: Path) -> None:
@@ -102,24 +106,25 @@ def test_unsafe_values_never_leave_the_image_folder(tmp_path: Path) -> None:
     table = _write(tmp_path / "t.csv", "catalogNumber,associatedMedia\n../secret,\nX,https://h/a/..%2Fsecret.jpg\n")
     with open_source(table, images=images, path_template="{images}/{catalogNumber}.jpg") as source:
         first = next(iter(source))
-    assert first.files == () and first.problems == ("catalogNumber '../secret' cannot be used in a file name",)
+    assert first.files == ()
+    assert first.problems == ("row 1: catalogNumber '../secret' cannot be used in a file name (--path-template)",)
     with open_source(table, images=images) as source:
         second = list(source)[1]
-    assert second.files == () and "no local file for https://h/a/..%2Fsecret.jpg" in second.problems[0]
+    assert second.files == () and "image https://h/a/..%2Fsecret.jpg: no local file for it" in second.problems[0]
 
 
 def test_bad_tables(tmp_path: Path) -> None:
     latin = _write(tmp_path / "latin.csv", "catalogNumber,locality\nB1,Berlevåg\n", encoding="cp1252")
-    with pytest.raises(SourceError, match=r"not utf-8-sig text at line 2 \(byte 32: invalid continuation byte\); "
-                                          r"pass encoding='cp1252'"):
-        open_source(latin)
-    with open_source(latin, encoding="cp1252") as source:
+    with pytest.raises(SourceError, match=r"latin.csv: line 2: not utf-8 text \(byte 32: invalid continuation "
+                                          r"byte\); pass the file's real encoding with --encoding"):
+        open_source(latin, encoding="utf-8")
+    with open_source(latin) as source:  # detected
         assert next(iter(source)).terms["locality"] == "Berlevåg"
     with pytest.raises(SourceError, match=r"the table is empty"):
         open_source(_write(tmp_path / "empty.csv", "\n\n"))
     ragged = _write(tmp_path / "ragged.csv", "catalogNumber,family\nB1,Poaceae,extra\n")
     with open_source(ragged) as source:
-        assert next(iter(source)).problems == ("row has 3 cells, the header 2",)
+        assert next(iter(source)).problems == ("row 1: 3 cells, but the first row has 2 (is --delimiter ',' right?)",)
 
 
 def test_data_licence_is_kept_as_the_license_term(tmp_path: Path) -> None:

@@ -20,10 +20,12 @@ DEFAULT_KEY_TERMS = ("occurrenceID", "catalogNumber")
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """Facts about the whole dataset. ``license`` is the *data* licence (EML or the caller), never a media's."""
+    """Facts about the whole dataset. ``license`` is the *data* licence (EML or the caller), never a media's.
+    ``license_problem`` says why the dataset states a licence that could not be read (prose naming none)."""
 
     title: str | None = None
     license: str | None = None
+    license_problem: str | None = None
 
 
 class Source(ABC):
@@ -72,20 +74,26 @@ def choose_key_term(path: Path, available: Collection[str], key_term: str | None
         for name in available:  # unknown names keep their spelling (GBIF downloads lower-case "gbifid")
             if name.lower() == wanted.lower():
                 return name
-        raise SourceError(path, f"key term {wanted!r} is not in the data (terms: {', '.join(sorted(available))})")
+        raise SourceError(path, f"--key-term {wanted} is not in the data (terms: {', '.join(sorted(available))})")
     for name in DEFAULT_KEY_TERMS:
         if name in available:
             return name
-    raise SourceError(path, "no key term: the data has neither occurrenceID nor catalogNumber; "
-                            "choose one with key_term (e.g. key_term='barcode')")
+    shown = ", ".join(sorted(available)[:12]) + (", ..." if len(available) > 12 else "")
+    raise SourceError(path, f"no key term: the data has neither occurrenceID nor catalogNumber (columns: {shown}); "
+                            "choose the column that identifies a specimen with --key-term (e.g. --key-term barcode)")
 
 
 def build_specimen(*, key: str, key_term: str, terms: dict[str, str], media: Sequence[MediaRef],
                    resolver: MediaResolver, row: int | None, problems: Sequence[str] = ()) -> Specimen:
-    """A Specimen with its files resolved; a missing key or image is recorded as a problem."""
+    """A Specimen with its files resolved; a missing key or image is recorded as a problem.
+
+    Every problem starts with ``row N:`` so that it reads on its own, wherever it is shown.
+    """
     found: list[str] = list(problems)
     key = key.strip()
     if not key:
-        found.append(f"no key: {key_term} is empty")
+        found.append(f"no key: {key_term} is empty (fill it in, or choose another column with --key-term)")
     files, missing = resolver.resolve(key, terms, media)
-    return Specimen(key=key, terms=terms, media=tuple(media), files=files, problems=(*found, *missing), row=row)
+    prefix = "" if row is None else f"row {row}: "
+    return Specimen(key=key, terms=terms, media=tuple(media), files=files,
+                    problems=tuple(prefix + p for p in (*found, *missing)), row=row)

@@ -1,14 +1,15 @@
 """Darwin Core Archives (zip, tgz or folder) through python-dwca-reader: an occurrence core plus its media.
 
-Media come from the GBIF Simple Multimedia extension, the Audubon Core extension (``ac:accessURI``) and
-the core's ``dwc:associatedMedia`` column, in that order, without duplicates.
+Media come from the GBIF Simple Multimedia extension (and its deprecated predecessor, the GBIF Image
+extension), the Audubon Core extension (``ac:accessURI``) and the core's ``dwc:associatedMedia`` column, in
+that order, without duplicates. The core may be Occurrence or one of the legacy DarwinCore row types.
 
 Memory: core rows stream one at a time. A media extension is read through python-dwca-reader's
 ``get_all_rows_by_coreid``, which on its first call scans the extension file once and keeps an index of
 core id -> row positions plus one byte offset per line (measured: about 220 bytes per specimen that has
 media, so ~62 MB for 281k specimens); each look-up then reads only that specimen's rows. We call it for
 media extensions only: ``CoreRow.extensions`` would index every extension in the archive. A zipped
-archive is unpacked to a temporary folder first (disk, not memory), removed by ``close()``.
+archive is unpacked to a temporary folder first (disk, not memory; see ``unpack``), removed by ``close()``.
 """
 
 from __future__ import annotations
@@ -26,13 +27,21 @@ from dwca.read import DwCAReader
 
 from depot.deposit.models import MediaRef, Specimen
 from depot.deposit.sources.base import DatasetInfo, Source, build_specimen, choose_key_term
+from depot.deposit.sources.cache import MediaCache
 from depot.deposit.sources.errors import SourceError
+from depot.deposit.sources.licences import licence_from_text
 from depot.deposit.sources.media import MediaResolver, split_associated_media
 from depot.deposit.sources.terms import simple_name
+from depot.deposit.sources.unpack import check_locations, check_not_nested, unpack
 
 GBIF_MULTIMEDIA = "http://rs.gbif.org/terms/1.0/Multimedia"
+GBIF_IMAGE = "http://rs.gbif.org/terms/1.0/Image"  # deprecated by Multimedia, still in old IPT archives
 AUDUBON_MULTIMEDIA = "http://rs.tdwg.org/ac/terms/Multimedia"
+MEDIA_ROW_TYPES = (GBIF_MULTIMEDIA, GBIF_IMAGE, AUDUBON_MULTIMEDIA)
 OCCURRENCE = "http://rs.tdwg.org/dwc/terms/Occurrence"
+# Row types of the Darwin Core text guide before Occurrence existed; each row is one occurrence.
+OCCURRENCE_ROW_TYPES = (OCCURRENCE, "http://rs.tdwg.org/dwc/terms/DarwinCore",
+                        "http://rs.tdwg.org/dwc/xsd/simpledarwincore/SimpleDarwinRecord")
 _LESSER_VARIANTS = ("thumbnail", "lowerquality")  # ac:variant values not worth depositing beside a better one
 
 
@@ -60,8 +69,10 @@ def _is_lesser_variant(data: dict[str, str]) -> bool:
     return _local_name(variant).removeprefix("ac:").lower() in _LESSER_VARIANTS
 
 
-def dataset_info(eml: ET.Element | None) -> DatasetInfo:
-    """Title and data licence from an EML document (``intellectualRights`` link, or EML 2.2 ``licensed/url``)."""
+def dataset_info(eml: ET.Element | None, eml_name: str = "eml.xml") -> DatasetInfo:
+    """Title and data licence from an EML document: EML 2.2 ``licensed/url``, else the link or the licence
+    named in the ``intellectualRights`` prose. Prose that names no licence we recognise gives
+    ``license_problem`` instead of a licence."""
     if eml is None:
         return DatasetInfo()
     dataset = eml.find("dataset")
@@ -70,10 +81,18 @@ def dataset_info(eml: ET.Element | None) -> DatasetInfo:
     title = (dataset.findtext("title") or "").strip() or None
     licence = (dataset.findtext("licensed/url") or "").strip() or None
     rights = dataset.find("intellectualRights")
-    if licence is None and rights is not None:
-        link = next((e.get("url") for e in rights.iter() if e.get("url")), None)
-        text = " ".join("".join(rights.itertext()).split())
-        licence = link or (text if 0 < len(text) <= 60 else None)  # long prose is not a licence id
+    if licence is not None or rights is None:
+        return DatasetInfo(title=title, license=licence)
+    links = [e.get("url", "") for e in rights.iter() if e.get("url")]
+    text = " ".join("".join(rights.itertext()).split())
+    licence = licence_from_text(" ".join([*links, text]))
+    if licence is None and 0 < len(text) <= 60 and not links:
+        licence = text  # a short id ("ODC-By 1.0"): the profile's zenodo_license filter judges it
+    if licence is None and (text or links):
+        shown = text if len(text) <= 120 else text[:117] + "..."
+        return DatasetInfo(title=title, license_problem=(
+            f"the data licence in {eml_name} (intellectualRights: {shown!r}) names no licence Depot recognises; "
+            "state it with --license, e.g. --license cc-by-4.0"))
     return DatasetInfo(title=title, license=licence)
 
 
@@ -83,13 +102,16 @@ class DwcaSource(Source):
     kind = "dwca"
 
     def __init__(self, path: Path, *, images: Path | None = None, path_template: str | None = None,
-                 key_term: str | None = None) -> None:
-        reader = _open_reader(path)
+                 key_term: str | None = None, data_license: str | None = None, require_local: bool = False,
+                 media_cache: MediaCache | None = None) -> None:
+        reader, content = _open_reader(path)
         try:
             core = reader.core_file.file_descriptor
-            if core.type not in (None, OCCURRENCE):
+            if core.type not in (None, *OCCURRENCE_ROW_TYPES):
                 raise SourceError(path, f"the core is {_local_name(core.type)}, not Occurrence: no specimens here")
-            dataset = dataset_info(_read_eml(path, reader))
+            dataset = dataset_info(*_read_eml(path, reader))
+            if data_license:
+                dataset = DatasetInfo(title=dataset.title, license=data_license)
             available = {simple_name(f["term"]) for f in core.fields} | ({"id"} if core.id_index is not None else set())
             chosen = choose_key_term(path, available, key_term)
             _check_first_row(path, reader)
@@ -100,9 +122,11 @@ class DwcaSource(Source):
         self._reader = reader
         self._closed = False
         self._media_files: list[CSVDataFile] = [
-            f for f in reader.extension_files if f.file_descriptor.type in (GBIF_MULTIMEDIA, AUDUBON_MULTIMEDIA)]
-        self._resolver = MediaResolver(images=images, path_template=path_template,
-                                       base=path if path.is_dir() else path.parent)
+            f for f in reader.extension_files if f.file_descriptor.type in MEDIA_ROW_TYPES]
+        self._resolver = MediaResolver(
+            images=images, path_template=path_template, base=content,
+            base_label=f"the archive {path}" if path.is_dir() else f"the unpacked archive {path.name}",
+            require_local=require_local, cache=media_cache)
 
     def close(self) -> None:
         if not self._closed:  # a second close would retry deleting the unpacked copy, sleeping each time
@@ -130,6 +154,8 @@ class DwcaSource(Source):
                     problems.append(f"{simple_name(uri)} has bytes that are not valid in the file's declared encoding")
         if "license" not in terms and self.dataset.license:
             terms["license"] = self.dataset.license  # the data licence from EML, when rows do not state one
+        elif "license" not in terms and self.dataset.license_problem:
+            problems.append(self.dataset.license_problem)
         media = self._media(core_id, terms)
         key = (core_id or "") if self.key_term == "id" else terms.get(self.key_term, "")
         return build_specimen(key=key, key_term=self.key_term, terms=terms, media=media, resolver=self._resolver,
@@ -151,16 +177,29 @@ class DwcaSource(Source):
         return list(refs.values())
 
 
-def _open_reader(path: Path) -> DwCAReader:
+def _open_reader(path: Path) -> tuple[DwCAReader, Path]:
+    """The reader, and the folder that holds the archive's files (the unpacked copy of a zip)."""
     # Built in two steps so that, when __init__ fails half-way, we can still close the meta.xml handle and
-    # delete the unpacked copy it leaves behind (python-dwca-reader 0.17.1 does neither).
+    # delete the unpacked copy (python-dwca-reader 0.17.1 does neither). We unpack a zip ourselves (see
+    # unpack.py) and hand the reader a folder; it deletes nothing itself then, so we keep the folder to
+    # delete in the attribute it would have used.
     reader = DwCAReader.__new__(DwCAReader)
+    scratch: Path | None = None
     try:
+        if path.is_dir():
+            content = path
+        else:
+            scratch, content = unpack(path)
+            check_not_nested(path, content)
+        check_locations(path, content)
         with warnings.catch_warnings():
             # its fallback XML parse opens a file it never closes; CPython frees it at once, warning
             warnings.simplefilter("ignore", ResourceWarning)
-            reader.__init__(str(path), skip_metadata=True)
-        return reader
+            reader.__init__(str(content), skip_metadata=True)
+    except SourceError:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+        raise
     except InvalidArchive as exc:
         reason = f"not a readable Darwin Core Archive: {exc}"
     except ET.ParseError as exc:
@@ -170,6 +209,10 @@ def _open_reader(path: Path) -> DwCAReader:
         reason = f"meta.xml is malformed (no <core> with <files>/<location> and <id>?): {exc!r}"
     except OSError as exc:
         reason = f"cannot read the archive: {exc}"
+    else:
+        reader._directory_to_clean = str(scratch) if scratch is not None else None
+        return reader, content
+    reader._directory_to_clean = str(scratch) if scratch is not None else None
     _discard(reader)
     raise SourceError(path, reason)
 
@@ -186,20 +229,22 @@ def _discard(reader: DwCAReader) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
-def _read_eml(path: Path, reader: DwCAReader) -> ET.Element | None:
-    """The archive's EML document; SourceError when meta.xml names one that is missing or broken."""
+def _read_eml(path: Path, reader: DwCAReader) -> tuple[ET.Element | None, str]:
+    """The archive's EML document and its name; SourceError when meta.xml names one that is missing or
+    broken."""
     named = reader.descriptor.metadata_filename if reader.descriptor else None
     candidates = [named] if named else [reader.default_metadata_filename, "eml.xml"]
     for name in candidates:
         full = Path(reader.absolute_temporary_path(name))
         if full.is_file():
             try:
-                return ET.fromstring(full.read_bytes().strip())  # leading blanks occur (GBIF portal issue 4533)
+                # leading blanks occur (GBIF portal issue 4533)
+                return ET.fromstring(full.read_bytes().strip()), name
             except ET.ParseError as exc:
                 raise SourceError(path, f"{name} (EML metadata) is not well-formed XML: {exc}") from exc
     if named:
         raise SourceError(path, f"{named} is named in meta.xml as the metadata but is not in the archive")
-    return None
+    return None, "eml.xml"
 
 
 def _check_first_row(path: Path, reader: Any) -> None:

@@ -40,12 +40,13 @@ class FolderSource(Source):
             raise SourceError(path, "not a folder")
         super().__init__(path, key_term=simple_name(key_term or "catalogNumber"))
         self.recursive = recursive
+        self._real = os.path.realpath(path)
         try:
             self._pattern = re.compile(group_pattern) if group_pattern else None
         except re.error as exc:
-            raise SourceError(path, f"group_pattern {group_pattern!r} is not a regular expression: {exc}") from exc
+            raise SourceError(path, f"--group-pattern {group_pattern!r} is not a regular expression: {exc}") from exc
         if self._pattern is not None and "key" not in self._pattern.groupindex and self._pattern.groups < 1:
-            raise SourceError(path, "group_pattern needs a group for the key, e.g. '^(?P<key>[^_]+)'")
+            raise SourceError(path, "--group-pattern needs a group for the key, e.g. '^(?P<key>[^_]+)'")
 
     def _relative_names(self) -> list[str]:
         names: list[str] = []
@@ -85,6 +86,11 @@ class FolderSource(Source):
             for relative in names:
                 full = self.path / relative
                 base = os.path.basename(relative)
+                real = os.path.realpath(full)
+                if not (real == self._real or real.startswith(self._real.rstrip(os.sep) + os.sep)):
+                    problems.append(f"{relative} is a symbolic link to {real}, outside the folder {self.path}; "
+                                    "only files inside it are deposited")
+                    continue
                 if any(f.name == base for f in files):
                     problems.append(f"two files would both be named {base} in the deposit")
                     continue
@@ -94,6 +100,6 @@ class FolderSource(Source):
                     size = None
                 files.append(FileSpec(path=os.path.abspath(full), name=base, size=size))
             if not matched:
-                problems.append(f"file name does not match group_pattern {self._pattern.pattern!r}"
-                                if self._pattern else "file name gives no key")
+                problems.append(f"{names[0]}: file name does not match --group-pattern {self._pattern.pattern!r}"
+                                if self._pattern else f"{names[0]}: file name gives no key")
             yield Specimen(key=key, terms={self.key_term: key}, files=tuple(files), problems=tuple(problems), row=row)

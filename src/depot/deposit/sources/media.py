@@ -8,8 +8,14 @@ Resolution order for one specimen:
 3. else, with an image folder, files named after the catalogNumber (then the key) with any image extension.
 
 Extensions match case-insensitively. Nothing here raises for a specimen: what is not found becomes a
-problem string. The first look-up that misses in a folder lists it once and keeps the file names
-(about 100 bytes each), so that 281k look-ups do not list a 281k-file folder 281k times.
+problem string. Every local file must lie inside the image folder (or, without one, the archive or the
+table's folder), also after following symbolic links: an absolute path, ``..``, a ``file://`` URL or a
+link that leads elsewhere is a problem, so that no file from elsewhere on the disk is ever published.
+A media URL is looked up in the image folder, then in the ``--fetch-media`` cache; a specimen whose media
+are only links is a problem when ``require_local`` says that files are needed.
+
+The first look-up that misses in a folder lists it once and keeps the file names (about 100 bytes each),
+so that 281k look-ups do not list a 281k-file folder 281k times.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from depot.deposit.models import FileSpec, MediaRef
+from depot.deposit.sources.cache import MediaCache
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".jp2", ".j2k", ".gif", ".webp", ".bmp",
                               ".dng", ".cr2", ".nef", ".heic"})
@@ -132,17 +139,55 @@ def url_file_candidates(uri: str) -> list[str]:
 
 def _is_url(uri: str) -> bool:
     scheme = urlsplit(uri).scheme
-    return len(scheme) > 1 and scheme != "file"  # a one-letter scheme is a Windows drive
+    return len(scheme) > 1 and scheme.lower() != "file"  # a one-letter scheme is a Windows drive
+
+
+def is_fetchable(uri: str) -> bool:
+    return urlsplit(uri).scheme.lower() in ("http", "https")
+
+
+def _local_path(uri: str) -> Path:
+    """The path a local media value names: a plain path, or a ``file:`` URL's path."""
+    if uri[:5].lower() == "file:":
+        return Path(unquote(urlsplit(uri).path))
+    return Path(uri)
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _inside(path: str, root_real: str) -> bool:
+    """Whether ``path`` really lies in the folder whose real path is ``root_real``, links followed."""
+    return _within(os.path.realpath(path), root_real)
 
 
 class MediaResolver:
-    """Turns one specimen's terms and media into local files (``FileSpec``) and problem strings."""
+    """Turns one specimen's terms and media into local files (``FileSpec``) and problem strings.
 
-    def __init__(self, *, images: Path | None, path_template: str | None, base: Path) -> None:
+    ``base`` is where relative paths point when there is no image folder, and ``base_label`` how messages
+    name it. ``require_local``: a specimen whose media are only web links is a problem. ``cache``: where
+    ``--fetch-media`` put the files of media URLs.
+    """
+
+    def __init__(self, *, images: Path | None, path_template: str | None, base: Path, base_label: str | None = None,
+                 require_local: bool = False, cache: MediaCache | None = None) -> None:
         self.images = images
-        self.base = base  # where relative paths point when there is no image folder
+        self.base = base
         self.template = PathTemplate(path_template) if path_template else None
+        self.require_local = require_local
+        self.cache = cache
         self._folders: dict[Path, ImageDirectory] = {}
+        self.root = images or base
+        self.root_label = f"--images {images}" if images is not None else (base_label or f"the folder {base}")
+        self._root_real = os.path.realpath(self.root)
+        self._template_root, self._template_label = self.root, self.root_label
+        if self.template is not None:
+            literal = self.template.template.split("{", 1)[0]
+            if os.path.isabs(literal):  # the user chose an absolute folder: files stay inside that one
+                folder = literal.rstrip("/" + os.sep) if literal.endswith(("/", os.sep)) else os.path.dirname(literal)
+                self._template_root, self._template_label = Path(folder), f"the --path-template folder {folder}"
+        self._template_real = os.path.realpath(self._template_root)
 
     def _folder(self, root: Path) -> ImageDirectory:
         folder = self._folders.get(root)
@@ -156,19 +201,44 @@ class MediaResolver:
         if self.template is not None:
             found = self._by_template(key, terms, problems)
         elif media:
-            found = [path for ref in media for path in self._by_media(ref, problems)]
+            links: list[str] = []
+            found = [path for ref in media for path in self._by_media(ref, problems, links)]
+            if links and self.require_local:
+                more = f" (and {len(links) - 1} more)" if len(links) > 1 else ""
+                problems.append(f"image {links[0]}{more} is only a web link; pass --fetch-media to download "
+                                "it, or --images with a folder that holds the files")
         elif self.images is not None:
             found = self._by_name(key, terms, problems)
         else:
             found = []
         return self._file_specs(found, problems), tuple(problems)
 
+    def _confined(self, value: str, paths: list[Path], root_real: str, label: str,
+                  problems: list[str]) -> list[Path]:
+        """The paths that really lie inside the root; each one that does not (a link out) is a problem."""
+        kept = []
+        for path in paths:
+            if _inside(str(path), root_real):
+                kept.append(path)
+            else:
+                problems.append(f"image {value} is a symbolic link to {os.path.realpath(path)}, outside {label}; "
+                                "only files inside it are deposited")
+        return kept
+
+    def _outside(self, value: str, path: Path, root: Path, label: str, problems: list[str]) -> list[Path]:
+        """The problem for a path that is not really inside ``root``: named as a link when only a link takes
+        it out, so that the user knows where to look."""
+        if _within(os.path.normpath(os.path.abspath(path)), os.path.normpath(os.path.abspath(root))):
+            return self._confined(value, [path], os.path.realpath(root), label, problems)
+        problems.append(f"image {value} is outside {label}; only files inside it are deposited")
+        return []
+
     def _by_template(self, key: str, terms: Mapping[str, str], problems: list[str]) -> list[Path]:
         assert self.template is not None
         values = {**terms, "key": key}
         for field in self.template.fields:
             if field in values and _unsafe_in_file_name(values[field]):
-                problems.append(f"{field} {values[field]!r} cannot be used in a file name")
+                problems.append(f"{field} {values[field]!r} cannot be used in a file name (--path-template)")
                 return []
         if self.images is not None:
             values["images"] = str(self.images)
@@ -176,35 +246,63 @@ class MediaResolver:
             rendered = self.template.render(values)
             pattern = self.template.render(values, escape=True) if self.template.has_wildcards else ""
         except KeyError as missing:
-            problems.append(f"path template {self.template.template!r} needs {missing.args[0]}, which is empty")
+            hint = "; pass --images" if missing.args[0] == "images" else ""
+            problems.append(f"--path-template {self.template.template!r} needs {missing.args[0]}, which is empty{hint}")
             return []
         path = self._anchor(Path(rendered))
+        if not _inside(str(path), self._template_real):
+            return self._outside(str(path), path, self._template_root, self._template_label, problems)
         if pattern:
             matches = sorted(Path(p) for p in glob.glob(str(self._anchor(Path(pattern)))) if os.path.isfile(p))
             if not matches:
-                problems.append(f"no image matches {path}")
-            return matches
+                problems.append(f"no image matches {path} (--path-template)")
+            return self._confined(str(path), matches, self._template_real, self._template_label, problems)
         found = self._folder(path.parent).find_name(path.name)
         if found is None:
-            problems.append(f"image not found: {path}")
+            problems.append(f"image not found: {path} (--path-template)")
             return []
-        return [found]
+        return self._confined(str(path), [found], self._template_real, self._template_label, problems)
 
     def _anchor(self, path: Path) -> Path:
-        return path if path.is_absolute() else (self.images or self.base) / path
+        return path if path.is_absolute() else self.root / path
 
-    def _by_media(self, ref: MediaRef, problems: list[str]) -> list[Path]:
+    def _by_media(self, ref: MediaRef, problems: list[str], links: list[str]) -> list[Path]:
         if not _is_url(ref.uri):
-            local = self._anchor(Path(ref.uri.removeprefix("file://")))
+            local = self._anchor(_local_path(ref.uri))
+            if not _inside(str(local), self._root_real):
+                return self._outside(ref.uri, local, self.root, self.root_label, problems)
             found = self._folder(local.parent).find_name(local.name)
             if found is None:
-                problems.append(f"image not found: {local}")
-            return [] if found is None else [found]
-        if self.images is None:
-            return []  # left for a later download step; nothing local to look for
+                problems.append(f"image {ref.uri} not found in {self.root_label} (looked for {local})")
+                return []
+            return self._confined(ref.uri, [found], self._root_real, self.root_label, problems)
+        if self.images is not None:
+            hits = self._in_images(ref.uri)
+            if hits:
+                return self._confined(ref.uri, hits, self._root_real, self.root_label, problems)
+        if self.cache is not None:
+            if not is_fetchable(ref.uri):
+                problems.append(f"image {ref.uri} cannot be fetched: only http and https links can (--fetch-media)")
+                return []
+            cached, error = self.cache.lookup(ref.uri)
+            if cached is not None:
+                return [cached]
+            problems.append(f"image {ref.uri} could not be fetched: {error} (--fetch-media)" if error else
+                            f"image {ref.uri} was not fetched (--fetch-media)")
+            return []
+        if self.images is not None:
+            candidates = url_file_candidates(ref.uri)
+            tried = ", ".join(f"{n}.*" if not os.path.splitext(n)[1] else n for n in candidates) or "no file name"
+            problems.append(f"image {ref.uri}: no local file for it in {self.root_label} (looked for {tried}); "
+                            "or pass --fetch-media to download it")
+            return []
+        links.append(ref.uri)  # nothing local to look for; a problem only when files are required
+        return []
+
+    def _in_images(self, uri: str) -> list[Path]:
+        assert self.images is not None
         folder = self._folder(self.images)
-        candidates = url_file_candidates(ref.uri)
-        for name in candidates:
+        for name in url_file_candidates(uri):
             if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
                 hit = folder.find_name(name)
                 if hit is not None:
@@ -212,8 +310,6 @@ class MediaResolver:
             matches = folder.find_stem(name)
             if matches:
                 return matches
-        tried = ", ".join(f"{n}.*" if not os.path.splitext(n)[1] else n for n in candidates) or "no file name"
-        problems.append(f"no local file for {ref.uri} in {self.images} (looked for {tried})")
         return []
 
     def _by_name(self, key: str, terms: Mapping[str, str], problems: list[str]) -> list[Path]:
@@ -222,8 +318,8 @@ class MediaResolver:
         for stem in stems:
             matches = self._folder(self.images).find_stem(stem)
             if matches:
-                return matches
-        problems.append(f"no image named {' or '.join(s + '.*' for s in stems) or '(no name)'} in {self.images}")
+                return self._confined(f"{stem}.*", matches, self._root_real, self.root_label, problems)
+        problems.append(f"no image named {' or '.join(s + '.*' for s in stems) or '(no name)'} in {self.root_label}")
         return []
 
     @staticmethod
