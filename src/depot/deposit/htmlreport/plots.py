@@ -1,12 +1,14 @@
 """The report's plots: counts in, inline SVG text out, drawn by matplotlib (its SVG backend, no display).
 
-Each figure gets its own ``svg.hashsalt`` and ``svg.id`` so that several SVGs inlined in one page do not
-share clip-path ids. Glyphs are drawn as paths: the page needs no font and no network to look right.
+Every id in a figure's SVG is prefixed with the figure's name, so that several SVGs inlined in one page
+share no id (their clip paths and glyphs would otherwise resolve to another figure's). Glyphs are drawn
+as paths: the page needs no font and no network to look right.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from itertools import accumulate
@@ -35,10 +37,13 @@ def _style(**extra: Any) -> Any:
 
 def _svg(figure: Figure, name: str) -> str:
     buffer = io.StringIO()
-    with _style(**{"svg.hashsalt": f"depot-{name}", "svg.id": f"plot-{name}"}):
+    with _style(**{"svg.hashsalt": f"depot-{name}"}):
         figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
     text = buffer.getvalue()
-    return text[text.index("<svg"):]  # drop the XML prolog and DOCTYPE: the SVG is inlined in HTML
+    text = text[text.index("<svg"):]  # drop the XML prolog and DOCTYPE: the SVG is inlined in HTML
+    text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, count=1, flags=re.S)  # RDF boilerplate
+    # One HTML page holds every plot: give each figure's ids (groups, clip paths, glyphs) its own prefix.
+    return re.sub(r'(\bid="|url\(#|href="#)([^")]+)', lambda m: f"{m.group(1)}{name}-{m.group(2)}", text)
 
 
 def _days(starts: Sequence[datetime], seconds: int) -> tuple[list[float], float]:
