@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -47,6 +48,12 @@ def deposited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
                                 "--data-dir", str(data)], capture_output=True, text=True, check=True).stdout.strip()
         env = {**os.environ, "DEPOT_TOKEN": token, "DEPOT_LEDGER": str(tmp / "ledger.sqlite3")}
         archive, images = stage(tmp)
+        # Off a terminal (stderr is a pipe here), the default display prints timestamped stats lines.
+        text = subprocess.run(
+            [sys.executable, "-m", "depot", "run", str(archive), "--images", str(images), "--path-template",
+             "{images}/{catalogNumber}.png", "--var", "institution=The Arctic University Museum of Norway",
+             "--target", f"{base}/api", "--limit", "4", "--stats", "0.1s", "--ledger", str(tmp / "text.sqlite3")],
+            env=env, capture_output=True, text=True, timeout=240)
         result = subprocess.run(
             [sys.executable, "-m", "depot", "-v", "run", str(archive), "--images", str(images), "--path-template",
              "{images}/{catalogNumber}.png", "--var", "institution=The Arctic University Museum of Norway",
@@ -56,7 +63,8 @@ def deposited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
         assert result.returncode in (0, 1), result.stderr  # 1: some records failed, as they should here
         status = json.loads(subprocess.run([sys.executable, "-m", "depot", "status", "--json"], env=env,
                                            capture_output=True, text=True, check=True).stdout)
-        yield {"tmp": tmp, "env": env, "stderr": result.stderr, "status": status, "ledger": tmp / "ledger.sqlite3"}
+        yield {"tmp": tmp, "env": env, "stderr": result.stderr, "status": status, "ledger": tmp / "ledger.sqlite3",
+               "text": text}
     finally:
         proc.terminate()
         proc.wait(10)
@@ -77,6 +85,15 @@ def test_json_progress_has_an_event_per_record_at_verbose(deposited: dict[str, A
     assert len({e["key"] for e in records if e["state"] == "failed"}) == states.get("failed", 0)
     assert deposited["status"]["errors_by_status"], "the fault profile should have caused errors"
     assert sum(progress[-1]["errors"].values()) == sum(deposited["status"]["errors_by_status"].values())
+
+
+def test_off_a_terminal_stats_lines_are_printed_as_the_run_goes(deposited: dict[str, Any]) -> None:
+    text = deposited["text"]
+    assert text.returncode in (0, 1), text.stderr
+    stats = [line for line in text.stderr.splitlines()
+             if re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00 \d+/4 published, \d+ failed \|", line)]
+    assert stats and stats[0].split()[1] == "0/4", text.stderr  # the first comes before any record is done
+    assert "\x1b[" not in text.stderr  # no terminal control codes in a log file
 
 
 @pytest.fixture

@@ -250,6 +250,8 @@ class ProgressDisplay:
 
     async def __aenter__(self) -> ProgressDisplay:
         self.__enter__()
+        if self.mode in ("text", "json"):
+            self.emit()  # where the run starts from (total, ETA), before the first interval has passed
         if self.interval > 0 and self.mode != "quiet":
             self._timer = asyncio.get_running_loop().create_task(self._beat())
         return self

@@ -111,3 +111,12 @@ def test_plots_are_inline_svg_with_ids_of_their_own() -> None:
         refs = set(re.findall(r'url\(#([^)]+)\)|href="#([^"]+)"', svg))
         assert {r for pair in refs for r in pair if r} <= set(ids), "a reference to an id the SVG lacks"
     assert len(ids) == len(set(ids)), "two plots share an id: their clip paths would clash in one page"
+
+
+def test_a_long_doi_list_turns_to_plain_lines() -> None:
+    rows = [(f"k{i}", f"10.5072/depot.{i}", None, None, "2019-05-16T10:00:00+00:00") for i in range(5)]
+    html = "".join(page.doi_rows(rows, linked=2))
+    assert html.count('<a href="https://doi.org/') == 2 and html.count("\t10.5072/depot.") == 3
+    assert html.index("</table>") < html.index('<pre id="doi-more">') and "5 published specimens" in html
+    short = "".join(page.doi_rows(rows[:2], linked=2))
+    assert "<pre" not in short and short.count("</table>") == 1

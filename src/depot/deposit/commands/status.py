@@ -87,6 +87,7 @@ def report(ledger_path: str, fmt: str, output: str, all_versions: bool, html_pat
     by HTTP status over time, requests per record, the specimens that failed and why, and the DOIs."""
     if html_path is not None:
         run_with_exit_codes(lambda: write_html_report(ledger_path, html_path, html_rate_limit))
+        return
 
     def go() -> int:
         with click.open_file(output, "w", encoding="utf-8", lazy=False) as fh:

@@ -178,16 +178,13 @@ def _problems(conn: sa.Connection) -> tuple[list[Problem], dict[str, int], list[
 
 
 def iter_dois(engine: sa.Engine) -> Iterator[tuple[str, str, str | None, str | None, str | None]]:
-    """(key, DOI, concept DOI, record URL, published at) of every published specimen, in source order, in pages."""
-    last = 0
-    while True:
-        with engine.connect() as conn:
-            rows = conn.execute(sa.select(specimens.c.seq, specimens.c.key, specimens.c.doi, specimens.c.concept_doi,
-                                          specimens.c.record_url, specimens.c.published_at)
-                                .where(specimens.c.seq > last, specimens.c.doi.is_not(None))
-                                .order_by(specimens.c.seq).limit(PAGE)).all()
-        if not rows:
-            return
-        for r in rows:
-            yield r.key, r.doi, r.concept_doi, r.record_url, r.published_at
-        last = rows[-1].seq
+    """(key, DOI, concept DOI, record URL, published at) of every published specimen, in source order.
+
+    One query read in chunks (``yield_per``): paging by ``seq > last`` would rescan the table per page
+    where seq has no index of its own.
+    """
+    query = (sa.select(specimens.c.key, specimens.c.doi, specimens.c.concept_doi, specimens.c.record_url,
+                       specimens.c.published_at).where(specimens.c.doi.is_not(None)).order_by(specimens.c.seq))
+    with engine.connect() as conn:
+        for row in conn.execution_options(yield_per=PAGE).execute(query):
+            yield row.key, row.doi, row.concept_doi, row.record_url, row.published_at

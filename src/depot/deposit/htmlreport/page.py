@@ -29,6 +29,7 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .card b{display:block;font-size:1.3em}.failed b,.rejected b{color:#b03a00}.published b,.verified b{color:#006d4f}
 details summary{cursor:pointer}code{font-size:.92em}
 """
+LINKED_ROWS = 10_000  # DOIs listed as links; the rest as plain lines
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
@@ -119,18 +120,26 @@ def problems(listed: list[Problem], totals: dict[str, int], reasons: list[Reason
     return "".join(out)
 
 
-def doi_rows(rows: Iterable[tuple[str, str, str | None, str | None, str | None]]) -> Iterator[str]:
-    """The DOI list, one table row at a time."""
+def doi_rows(rows: Iterable[tuple[str, str, str | None, str | None, str | None]],
+             linked: int = LINKED_ROWS) -> Iterator[str]:
+    """The DOI list, one row at a time: a linked table for the first ``linked`` specimens, then plain
+    lines (key, DOI, concept DOI, date), which keep a million-specimen page to a size a browser opens."""
     yield ('<section id="dois"><h2>DOIs</h2><table id="doi-list"><tr><th>key</th><th>DOI</th>'
            "<th>concept DOI</th><th>published</th></tr>\n")
     count = 0
     for key, doi, concept, url, published in rows:
-        link = f'<a href="https://doi.org/{escape(doi)}">{escape(doi)}</a>'
-        record = f' (<a href="{escape(url)}">record</a>)' if url else ""
-        yield (f"<tr><td>{escape(key)}</td><td>{link}{record}</td><td>{escape(concept or '')}</td>"
-               f"<td>{escape((published or '')[:19])}</td></tr>\n")
+        if count < linked:
+            link = f'<a href="https://doi.org/{escape(doi)}">{escape(doi)}</a>'
+            record = f' (<a href="{escape(url)}">record</a>)' if url else ""
+            yield (f"<tr><td>{escape(key)}</td><td>{link}{record}</td><td>{escape(concept or '')}</td>"
+                   f"<td>{escape((published or '')[:19])}</td></tr>\n")
+        else:
+            if count == linked:
+                yield '</table><pre id="doi-more">'
+            yield f"{escape(key)}\t{escape(doi)}\t{escape(concept or '')}\t{escape((published or '')[:19])}\n"
         count += 1
-    yield f'</table><p class="note">{_n(count)} published specimens.</p></section>\n'
+    yield "</table>" if count <= linked else "</pre>"
+    yield f'<p class="note">{_n(count)} published specimens.</p></section>\n'
 
 
 def tail() -> str:
