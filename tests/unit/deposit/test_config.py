@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,9 +102,12 @@ def test_the_token_is_no_option(runner: CliRunner) -> None:
 
 def test_quiet_and_verbose_are_global(runner: CliRunner, tmp_path: Path) -> None:
     path = ledger_with(tmp_path / "l.sqlite3", 1)
-    for flags in (["-q"], ["-v"], ["-vv"]):
+    for flags, level in ((["-q"], logging.ERROR), ([], logging.WARNING), (["-v"], logging.INFO),
+                         (["-vv"], logging.DEBUG)):
         result = runner.invoke(main, [*flags, "status", "--ledger", path])
         assert result.exit_code == 0, result.output
+        assert logging.getLogger().level == level
+    logging.getLogger().setLevel(logging.WARNING)
 
 
 def test_profiles_list_and_show(runner: CliRunner) -> None:
