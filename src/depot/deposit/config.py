@@ -187,13 +187,13 @@ def default_map(document: Mapping[str, Any], commands: Mapping[str, click.Comman
         values: dict[str, Any] = {}
         for key, value in shared.items():
             if key in keys:
-                values[keys[key]] = value
+                values[keys[key]] = _checked(command, keys[key], value, f"{source}: {key}")
         for key, value in sections.get(name, {}).items():
             _refuse_token(key, source, f"[{name}]")
             if key not in keys:
                 raise ConfigError(f"config file {source}: [{name}] has no option {key!r} "
                                   f"(depot {name} --help lists them)")
-            values[keys[key]] = value
+            values[keys[key]] = _checked(command, keys[key], value, f"{source}: [{name}] {key}")
         if values:
             out[name] = values
     for key in shared:
@@ -201,6 +201,23 @@ def default_map(document: Mapping[str, Any], commands: Mapping[str, click.Comman
         if key not in every:
             raise ConfigError(f"config file {source}: no command has an option {key!r} (at the top level)")
     return out
+
+
+def _checked(command: click.Command, name: str, value: Any, where: str) -> Any:
+    """The value as the option would take it from the command line; a wrong type or shape fails here,
+    naming the file and the key (click's own message would name the environment variable)."""
+    param = next(p for p in command.params if p.name == name)
+    many = param.multiple or param.nargs != 1
+    if isinstance(value, list) != many:
+        shape = "a list, e.g. [\"a\", \"b\"]" if many else "one value, not a list"
+        raise ConfigError(f"config file {where}: expects {shape}")
+    if isinstance(value, dict):
+        raise ConfigError(f"config file {where}: expects a value, not a table")
+    try:
+        param.type_cast_value(click.Context(command), value)
+    except click.BadParameter as exc:
+        raise ConfigError(f"config file {where} = {value!r}: {exc.message}") from exc
+    return value
 
 
 def _refuse_token(key: str, source: str, where: str) -> None:

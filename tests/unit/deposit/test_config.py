@@ -74,6 +74,10 @@ def test_config_file_sections_and_precedence(runner: CliRunner, tmp_path: Path) 
     ('colour = "red"\n', "no command has an option 'colour'"),
     ('[run]\ntoken = "abc"\n', "the token is read only from DEPOT_TOKEN or --token-file"),
     ("[run\n", "not valid TOML"),
+    ('[run]\ntransfers = "many"\n', "[run] transfers = 'many': 'many' is not a valid integer range"),
+    ('ledger = ["a", "b"]\n', "ledger: expects one value, not a list"),
+    ('[run]\nvar = "institution=X"\n', "[run] var: expects a list"),
+    ('[status]\njson = "perhaps"\n', "[status] json = 'perhaps'"),
 ])
 def test_bad_config_files_get_one_clear_message(runner: CliRunner, tmp_path: Path, text: str, message: str) -> None:
     config = tmp_path / "bad.toml"
