@@ -83,6 +83,8 @@ class Stats:
     started: float = field(default_factory=time.monotonic)
     pacer: Pacer | None = None  # the run's rate limiter, for the ETA
     listener: Callable[[dict[str, Any]], None] | None = None  # per-record events
+    _open: Counter[str] = field(default_factory=Counter)  # requests sent for each record not finished yet
+    _finished_requests: int = 0  # requests sent for the records that finished (published or failed)
     _pause_end: float = 0.0  # end of the latest pause, monotonic seconds
     _paused: float = 0.0  # seconds of pause up to _pause_end (overlapping pauses counted once)
 
@@ -111,12 +113,21 @@ class Stats:
         return max(self._paused - max(self._pause_end - now, 0.0), 0.0)
 
     # -- per-record events --------------------------------------------------------------------------
+    def note_attempt(self, key: str) -> None:
+        """A request is about to be sent for record ``key`` (counted per record for the ETA)."""
+        self._open[key] += 1
+
+    def _finish(self, key: str) -> None:
+        self._finished_requests += self._open.pop(key, 0)
+
     def note_published(self, key: str, doi: str | None) -> None:
         self.done += 1
+        self._finish(key)
         self._emit({"state": "published", "key": key, "doi": doi})
 
     def note_failed(self, key: str, step: str | None, status: int | None, message: str) -> None:
         self.failed += 1
+        self._finish(key)
         self._emit({"state": "failed", "key": key, "step": step, "status": status, "message": message[:300]})
 
     def note_retry(self, key: str, step: str | None, status: int | None, delay: float) -> None:
@@ -134,8 +145,11 @@ class Stats:
         left = max(self.total - self.done - self.failed, 0)
         rate = self.done / elapsed
         finished = self.done + self.failed
-        per_record = self.requests / finished if finished else REQUESTS_PER_RECORD
-        needed = math.ceil(left * per_record)
+        # Requests per record from the records that finished (those in flight have sent only part of theirs);
+        # what the records in flight already sent is not needed again.
+        per_record = (self._finished_requests / finished if finished and self._finished_requests
+                      else REQUESTS_PER_RECORD)
+        needed = max(math.ceil(left * per_record) - sum(self._open.values()), 0)
         by_rate = left / rate if rate > 0 else None
         by_limit = limit_eta(needed, self.pacer, now) if left else 0.0
         eta: float | None

@@ -424,6 +424,8 @@ class Runner:
         attempt = 0
         while True:
             started = time.perf_counter()
+            if key is not None:
+                self.stats.note_attempt(key)
             try:
                 result = await fn(*args, **kwargs)
                 self.ledger.record_attempt(key, step, 200, None, time.perf_counter() - started)

@@ -50,7 +50,7 @@ def test_eta_counts_the_rate_limit_not_only_the_observed_rate() -> None:
     snap = stats.snapshot(now)
     assert snap["eta_rate_s"] == 2  # what the old ETA said
     assert 55 <= snap["eta_s"] <= 62  # the next 100 requests must wait for the minute window to roll
-    assert snap["requests_left"] == 100
+    assert snap["requests_left"] == 25 * 3
 
 
 def test_eta_of_a_large_job_is_bound_by_the_hourly_budget() -> None:
@@ -159,3 +159,18 @@ def test_durations(text: str, seconds: float) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(text)
+
+
+def test_requests_left_count_what_records_in_flight_already_sent() -> None:
+    # 20 records at 3 requests: 8 done (24 requests), 6 in flight with one request sent each.
+    stats = Stats(total=20)
+    for i in range(14):
+        stats.note_attempt(f"k{i}")
+        stats.requests += 1
+    for i in range(8):
+        for _ in range(2):
+            stats.note_attempt(f"k{i}")
+            stats.requests += 1
+        stats.note_published(f"k{i}", None)
+    snap = stats.snapshot()
+    assert stats.requests == 30 and snap["requests_left"] == 12 * 3 - 6 == 60 - 30
