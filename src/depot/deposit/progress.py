@@ -1,12 +1,13 @@
 """Run statistics (counters), the ETA, and their display: a live line on a terminal, a stats line every
 ``--stats`` interval off one (as rclone's ``--stats 1m``), or JSON lines on request.
 
-``Stats`` is what the runner updates. ``Stats.snapshot`` is the one place figures are computed:
-the ETA is the larger of what the observed rate predicts and what the rate limit allows for the
-requests still to send (``limit_eta``, pure); pauses (rate-limit waits, circuit-breaker pauses) are
-counted as they go, so ``paused_s`` grows during a wait. ``render_line`` turns a snapshot into text.
-``ProgressDisplay`` is the only part that writes: a timer emits one snapshot per interval whether or
-not anything happened, and, when verbose, one event per record as it is published, fails or retries.
+``Stats`` is what the runner updates. ``Stats.snapshot`` is the one place figures are computed: the
+ETA is the larger of what the observed rate predicts (taken over the time not spent paused) and what
+the rate limit allows for the requests still to send (``limit_eta``, pure). Pauses (rate-limit waits,
+circuit-breaker pauses) are counted as they go, so ``paused_s`` grows during a wait. ``render_line``
+turns a snapshot into text. ``ProgressDisplay`` is the only part that writes: a timer emits one
+snapshot per interval whether or not anything happened, and, when verbose, one event per record as it
+is published, fails or retries.
 """
 
 from __future__ import annotations
@@ -150,7 +151,9 @@ class Stats:
         per_record = (self._finished_requests / finished if finished and self._finished_requests
                       else REQUESTS_PER_RECORD)
         needed = max(math.ceil(left * per_record) - sum(self._open.values()), 0)
-        by_rate = left / rate if rate > 0 else None
+        # The observed rate while working: time spent paused is the rate limit's share, which by_limit counts.
+        working = max(elapsed - self.paused_seconds(now), 1e-9)
+        by_rate = left * working / self.done if self.done else None
         by_limit = limit_eta(needed, self.pacer, now) if left else 0.0
         eta: float | None
         if left == 0:

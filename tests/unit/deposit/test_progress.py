@@ -174,3 +174,11 @@ def test_requests_left_count_what_records_in_flight_already_sent() -> None:
         stats.note_published(f"k{i}", None)
     snap = stats.snapshot()
     assert stats.requests == 30 and snap["requests_left"] == 12 * 3 - 6 == 60 - 30
+
+
+def test_a_rate_limit_pause_does_not_inflate_the_rate_based_eta() -> None:
+    # 5 of 20 published in the first second, then 50 s waiting for the window: 15 more take ~3 s of work.
+    stats = Stats(total=20, done=5, started=0.0)
+    stats.pause(61.0, now=1.0)
+    snap = stats.snapshot(51.0)
+    assert snap["eta_rate_s"] == 3 and snap["paused_s"] == 50.0
