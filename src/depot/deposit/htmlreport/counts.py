@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from depot.deposit.ledger.states import State
+from depot.deposit.ledger.states import DONE, State
 from depot.deposit.ledger.tables import attempts, runs, specimens, versions
 
 # (prefix length of an ISO timestamp, bucket seconds), finest first.
@@ -145,11 +145,11 @@ def _timeline(conn: sa.Connection) -> Timeline | None:
     for bucket, k in by_bucket(versions.c.published_at):
         published[index(bucket)] += int(k)
     requests = [0] * n
-    for bucket, k in by_bucket(attempts.c.at):
-        requests[index(bucket)] += int(k)
     errors: dict[str, list[int]] = {}
-    for bucket, status, k in by_bucket(attempts.c.at, _failed_request(), extra=attempts.c.status):
-        errors.setdefault(str(status) if status is not None else "network", [0] * n)[index(bucket)] += int(k)
+    for bucket, status, k in by_bucket(attempts.c.at, extra=attempts.c.status):  # one scan for both
+        requests[index(bucket)] += int(k)
+        if status is None or status >= 400:
+            errors.setdefault(str(status) if status is not None else "network", [0] * n)[index(bucket)] += int(k)
     return Timeline(seconds=seconds, starts=starts, published=published, requests=requests,
                     errors=dict(sorted(errors.items())))
 
@@ -178,13 +178,18 @@ def _problems(conn: sa.Connection) -> tuple[list[Problem], dict[str, int], list[
 
 
 def iter_dois(engine: sa.Engine) -> Iterator[tuple[str, str, str | None, str | None, str | None]]:
-    """(key, DOI, concept DOI, record URL, published at) of every published specimen, in source order.
+    """(key, DOI, concept DOI, record URL, published at) of every specimen with a DOI: the published and
+    verified ones, then those whose new version or edit is under way, each group in source order.
 
-    One query read in chunks (``yield_per``): paging by ``seq > last`` would rescan the table per page
-    where seq has no index of its own.
+    One query per state, read in chunks (``yield_per``), each walking the (state, seq) index: ordering
+    the whole table by seq would sort a million rows, and paging by ``seq > last`` rescans it per page.
     """
-    query = (sa.select(specimens.c.key, specimens.c.doi, specimens.c.concept_doi, specimens.c.record_url,
-                       specimens.c.published_at).where(specimens.c.doi.is_not(None)).order_by(specimens.c.seq))
+    columns = (specimens.c.key, specimens.c.doi, specimens.c.concept_doi, specimens.c.record_url,
+               specimens.c.published_at)
+    order = [*DONE, *(s for s in State if s not in DONE)]
     with engine.connect() as conn:
-        for row in conn.execution_options(yield_per=PAGE).execute(query):
-            yield row.key, row.doi, row.concept_doi, row.record_url, row.published_at
+        for state in order:
+            query = (sa.select(*columns).where(specimens.c.state == state, specimens.c.doi.is_not(None))
+                     .order_by(specimens.c.seq))
+            for row in conn.execution_options(yield_per=PAGE).execute(query):
+                yield row.key, row.doi, row.concept_doi, row.record_url, row.published_at
