@@ -92,7 +92,8 @@ def test_ceiling_takes_the_tighter_window() -> None:
 def test_page_escapes_what_comes_from_the_data() -> None:
     evil = '<script>alert("x")</script>'
     html = page.problems([Problem(evil, "failed", "publish", 400, evil)], {"failed": 1}, [])
-    html += "".join(page.doi_rows([(evil, '10.5072/"><img src=x>', None, "javascript:alert(1)", None)]))
+    html += "".join(page.doi_rows([(evil, '10.5072/"><img src=x>', None, "javascript:alert(1)", None)], 1))
+    assert "javascript:" not in html  # a record link only for an http(s) URL
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;" in html
 
@@ -113,10 +114,10 @@ def test_plots_are_inline_svg_with_ids_of_their_own() -> None:
     assert len(ids) == len(set(ids)), "two plots share an id: their clip paths would clash in one page"
 
 
-def test_a_long_doi_list_turns_to_plain_lines() -> None:
+def test_a_long_doi_list_is_cut_with_a_pointer_to_the_csv() -> None:
     rows = [(f"k{i}", f"10.5072/depot.{i}", None, None, "2019-05-16T10:00:00+00:00") for i in range(5)]
-    html = "".join(page.doi_rows(rows, linked=2))
-    assert html.count('<a href="https://doi.org/') == 2 and html.count("\t10.5072/depot.") == 3
-    assert html.index("</table>") < html.index('<pre id="doi-more">') and "5 published specimens" in html
-    short = "".join(page.doi_rows(rows[:2], linked=2))
-    assert "<pre" not in short and short.count("</table>") == 1
+    html = "".join(page.doi_rows(iter(rows), 5, linked=2))
+    assert html.count('<a href="https://doi.org/') == 2 and "depot report --format csv" in html
+    assert "5 specimens with a DOI" in html
+    short = "".join(page.doi_rows(iter(rows[:2]), 2, linked=2))
+    assert "--format csv" not in short and short.count("<tr>") == 3

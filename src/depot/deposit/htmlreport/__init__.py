@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from depot.deposit.htmlreport import page, plots
-from depot.deposit.htmlreport.counts import ReportCounts, count, iter_dois
+from depot.deposit.htmlreport.counts import ReportCounts, count, count_dois, iter_dois
 
 __all__ = ["ReportCounts", "ceiling", "write_html"]
 
@@ -57,7 +57,7 @@ def write_html(ledger_path: str, out: Path, per_minute: int | None, per_hour: in
         partial = out.with_name(f".{out.name}.partial")
         with partial.open("w", encoding="utf-8") as fh:
             fh.writelines(sections)
-            fh.writelines(page.doi_rows(iter_dois(ledger.engine)))
+            fh.writelines(page.doi_rows(iter_dois(ledger.engine), count_dois(ledger.engine)))
             fh.write(page.tail())
         os.replace(partial, out)
         return counts

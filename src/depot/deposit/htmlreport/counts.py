@@ -177,6 +177,11 @@ def _problems(conn: sa.Connection) -> tuple[list[Problem], dict[str, int], list[
     return problems, counts, reasons
 
 
+def count_dois(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count(specimens.c.doi))).scalar_one())
+
+
 def iter_dois(engine: sa.Engine) -> Iterator[tuple[str, str, str | None, str | None, str | None]]:
     """(key, DOI, concept DOI, record URL, published at) of every specimen with a DOI: the published and
     verified ones, then those whose new version or edit is under way, each group in source order.
