@@ -83,8 +83,8 @@ _VERBOSITY_KEY = "depot.verbosity"
 
 
 def set_verbosity(ctx: click.Context, verbose: int, quiet: bool) -> int:
-    """Record -v/-q for every subcommand and set the logging level: -q errors only, default warnings,
-    -v info (per-record events), -vv debug."""
+    """Record -v/-q for every subcommand and set the logging levels: -q errors only, default warnings,
+    -v Depot's info messages (and per-record events), -vv debug, other libraries' too."""
     level = -1 if quiet else verbose
     ctx.meta[_VERBOSITY_KEY] = level
     root = logging.getLogger()
@@ -92,7 +92,10 @@ def set_verbosity(ctx: click.Context, verbose: int, quiet: bool) -> int:
         handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
-    root.setLevel({-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(level, logging.DEBUG))
+    # Depot's own loggers follow -v; other libraries' (alembic, HTTP clients) stay at warnings until -vv.
+    logging.getLogger("depot").setLevel(
+        {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(level, logging.DEBUG))
+    root.setLevel(logging.ERROR if level < 0 else logging.WARNING if level < 2 else logging.DEBUG)
     return level
 
 

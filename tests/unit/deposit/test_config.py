@@ -106,17 +106,20 @@ def test_the_token_is_no_option(runner: CliRunner) -> None:
 
 def test_quiet_and_verbose_are_global(runner: CliRunner, tmp_path: Path) -> None:
     path = ledger_with(tmp_path / "l.sqlite3", 1)
-    for flags, level in ((["-q"], logging.ERROR), ([], logging.WARNING), (["-v"], logging.INFO),
-                         (["-vv"], logging.DEBUG)):
+    cases = ((["-q"], logging.ERROR, logging.ERROR), ([], logging.WARNING, logging.WARNING),
+             (["-v"], logging.INFO, logging.WARNING), (["-vv"], logging.DEBUG, logging.DEBUG))
+    for flags, ours, theirs in cases:
         result = runner.invoke(main, [*flags, "status", "--ledger", path])
         assert result.exit_code == 0, result.output
-        assert logging.getLogger().level == level
+        assert logging.getLogger("depot.deposit.runner").getEffectiveLevel() == ours
+        assert logging.getLogger("alembic").getEffectiveLevel() == theirs  # -v is not the libraries' chatter
     logging.getLogger().setLevel(logging.WARNING)
+    logging.getLogger("depot").setLevel(logging.NOTSET)
 
 
 def test_profiles_list_and_show(runner: CliRunner) -> None:
     listing = runner.invoke(main, ["profiles", "list"])
-    assert listing.exit_code == 0
+    assert listing.exit_code == 0 and runner.invoke(main, ["profiles"]).stdout == listing.stdout
     names = [line.split()[0] for line in listing.stdout.splitlines()]
     assert names == list_profiles() and "specimen" in names
     assert all(len(line.split(maxsplit=1)) == 2 for line in listing.stdout.splitlines())  # each has a description

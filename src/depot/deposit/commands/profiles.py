@@ -12,10 +12,13 @@ from depot.deposit.cli import run_with_exit_codes
 from depot.deposit.errors import ConfigError, ExitCode
 
 
-@click.group("profiles")
-def profiles() -> None:
+@click.group("profiles", invoke_without_command=True)
+@click.pass_context
+def profiles(ctx: click.Context) -> None:
     """The shipped mapping profiles (for run/check/sync --profile NAME); a TOML file of your own works too
-    (docs/profiles.md)."""
+    (docs/profiles.md). Without a command: the list."""
+    if ctx.invoked_subcommand is None:
+        run_with_exit_codes(lambda: list_profiles_to(sys.stdout))
 
 
 @profiles.command("list")
