@@ -13,6 +13,7 @@ BENCHES = {
     "iiif": "bench.iiif_tiles",
     "fixity": "bench.fixity",
     "sync": "bench.sync_budget",
+    "report-html": "bench.report_html",
 }
 
 

@@ -53,6 +53,7 @@ class RateLimiter:
         self.blocked_until = 0.0
         self.waited = 0.0  # seconds spent waiting, for the run's statistics
         self.throttled = 0  # 429 answers seen
+        self.on_wait: Callable[[float, float], None] | None = None  # (now, delay) before each wait: progress
         self._lock = asyncio.Lock()
 
     @property
@@ -70,6 +71,8 @@ class RateLimiter:
                         w.sent.append(now)
                     return
                 self.waited += delay
+                if self.on_wait is not None:
+                    self.on_wait(now, delay)
                 await self.sleep(delay)
 
     def observe(self, status: int, headers: Mapping[str, str], bucket: str = "default") -> None:

@@ -182,7 +182,7 @@ class Runner:
         except ValidationError as exc:
             await self._drop_refused_draft(self.ledger.get(key))
             self.ledger.mark_failed(key, step=exc.step or "publish", status=exc.status, message=_describe(exc))
-            self.stats.failed += 1
+            self.stats.note_failed(key, exc.step or "publish", exc.status, _describe(exc))
         except HTTPStatusError as exc:
             if isinstance(exc, AuthError):
                 raise
@@ -191,7 +191,7 @@ class Runner:
                 raise
             if decision.action == Decision.NO_RETRY:
                 self.ledger.mark_failed(key, step=exc.step or "?", status=exc.status, message=str(exc))
-                self.stats.failed += 1
+                self.stats.note_failed(key, exc.step, exc.status, str(exc))
             else:
                 self._retry_or_fail(claim, exc.step or "?", exc.status, str(exc), decision.retry_after)
         except TransportError as exc:
@@ -204,11 +204,11 @@ class Runner:
         attempts = self.ledger.get(claim.key).attempts
         if attempts >= self.settings.retries:
             self.ledger.mark_failed(claim.key, step=step, status=status, message=message)
-            self.stats.failed += 1
+            self.stats.note_failed(claim.key, step, status, message)
             return
         delay = backoff(attempts, base=self.settings.backoff_base, cap=self.settings.backoff_cap,
                         retry_after=retry_after)
-        self.stats.retries += 1
+        self.stats.note_retry(claim.key, step, status, delay)
         self.ledger.mark_retry(claim.key, step=step, status=status, message=message,
                                retry_at=_utcnow() + timedelta(seconds=delay))
 
@@ -335,7 +335,7 @@ class Runner:
     def _published(self, key: str, record: dict[str, Any]) -> None:
         self.ledger.mark_published(key, doi=record.get("doi"), concept_doi=record.get("conceptdoi"),
                                    record_url=(record.get("links") or {}).get("html"), record=record)
-        self.stats.done += 1
+        self.stats.note_published(key, record.get("doi"))
 
     # -- probes ---------------------------------------------------------------------------------------
     async def _settle(self, claim: Any) -> str | None:
@@ -424,6 +424,8 @@ class Runner:
         attempt = 0
         while True:
             started = time.perf_counter()
+            if key is not None:
+                self.stats.note_attempt(key)
             try:
                 result = await fn(*args, **kwargs)
                 self.ledger.record_attempt(key, step, 200, None, time.perf_counter() - started)

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from depot.deposit.cli import install_stop_handlers, planned_records, run_with_exit_codes, source_options
+from depot.deposit.config import Duration, verbosity
 from depot.deposit.errors import ConfigError, ExitCode
 from depot.deposit.progress import ProgressDisplay, Stats, render_line
 
@@ -54,9 +55,13 @@ def work_options(fn: Any) -> Any:
                      help="Passes over the records that failed for a retryable reason (5xx, timeouts, outages)."),
         click.option("--low-level-retries", type=click.IntRange(0), default=5, show_default=True,
                      help="Retries of one repeatable request (upload, read) before the record backs off."),
-        click.option("--progress", "progress_mode", type=click.Choice(["auto", "live", "json", "quiet"]),
+        click.option("--progress", "progress_mode", type=click.Choice(["auto", "live", "text", "json", "quiet"]),
                      default="auto", show_default=True,
-                     help="Live line on a terminal, JSON lines on stderr, or nothing."),
+                     help="On stderr: a live line (auto on a terminal), a stats line every --stats (auto "
+                          "otherwise), JSON events every --stats (per record too with -v), or nothing."),
+        click.option("--stats", "stats_interval", type=Duration(), default=None,
+                     help="How often to print progress, e.g. 30s, 1m, 1h; 0 only at the end [1m for text, "
+                          "1s for json]."),
     ]):
         fn = option(fn)
     return fn
@@ -68,7 +73,7 @@ def work_options(fn: Any) -> Any:
 @work_options
 def run(**options: Any) -> None:
     """Deposit SOURCE: one published record per specimen; resumable, run it again to continue."""
-    run_with_exit_codes(lambda: deposit(**options))
+    run_with_exit_codes(lambda: deposit(**options, verbosity=verbosity()))
 
 
 @click.command("sync")
@@ -79,12 +84,12 @@ def sync(**options: Any) -> None:
     """Bring the published records up to date with SOURCE: changed metadata is edited in place (same DOI,
     3 requests), changed files make a new version (new DOI, same concept DOI), unchanged specimens cost
     nothing, new ones are deposited; specimens gone from SOURCE are listed, never deleted."""
-    run_with_exit_codes(lambda: deposit(**options, sync=True))
+    run_with_exit_codes(lambda: deposit(**options, sync=True, verbosity=verbosity()))
 
 
 def deposit(*, ledger_path: str, target: str, token_file: Path | None, repo_dir: Path, rate_limit: str | None,
             transfers: int, retries: int, low_level_retries: int, progress_mode: str, attempts: int = 3,
-            sync: bool = False, **source: Any) -> int:
+            sync: bool = False, stats_interval: float | None = None, verbosity: int = 0, **source: Any) -> int:
     from depot.deposit.ledger import Ledger
 
     ledger = Ledger.open(ledger_path)
@@ -104,7 +109,8 @@ def deposit(*, ledger_path: str, target: str, token_file: Path | None, repo_dir:
                        + ", ".join(summary.gone[:10]) + (" ..." if len(summary.gone) > 10 else ""), err=True)
         per_minute, per_hour = parse_rate(rate_limit)
         code = asyncio.run(_deposit(ledger, target, token_file, repo_dir, per_minute, per_hour, transfers, attempts,
-                                    retries, low_level_retries, progress_mode, str(source["source"]), profile.name))
+                                    retries, low_level_retries, progress_mode, str(source["source"]), profile.name,
+                                    stats_interval, verbosity))
         if code == ExitCode.OK and summary.skipped:
             click.echo(f"{summary.skipped} specimens were not deposited because of problems; "
                        "depot check lists them all", err=True)
@@ -116,7 +122,8 @@ def deposit(*, ledger_path: str, target: str, token_file: Path | None, repo_dir:
 
 async def _deposit(ledger: Any, target_name: str, token_file: Path | None, repo_dir: Path, per_minute: int | None,
                    per_hour: int | None, transfers: int, attempts: int, passes: int, low_level_retries: int,
-                   progress_mode: str, source: str, profile: str) -> int:
+                   progress_mode: str, source: str, profile: str, stats_interval: float | None = None,
+                   verbosity: int = 0) -> int:
     from depot.deposit.client import RepositoryClient
     from depot.deposit.ratelimit import RateLimiter
     from depot.deposit.runner import Runner, RunSettings
@@ -131,12 +138,15 @@ async def _deposit(ledger: Any, target_name: str, token_file: Path | None, repo_
         run_id = ledger.start_run(target=target.api_url, source=source, profile=profile)
         async with RepositoryClient(target.api_url, target.token, limiter=limiter,
                                     connections=transfers * 2) as client:
-            display = ProgressDisplay(stats, progress_mode)
+            if verbosity < 0 and progress_mode == "auto":
+                progress_mode = "quiet"
+            display = ProgressDisplay(stats, progress_mode, interval=stats_interval, verbose=verbosity > 0)
+            display.attach(limiter)
             runner = Runner(ledger, client, RunSettings(transfers=transfers, retries=attempts,
                                                         low_level_retries=low_level_retries), stats,
                             tick=display.tick)
             install_stop_handlers(runner.stop)
-            with display:
+            async with display:
                 await runner.run()
                 for _ in range(passes):  # per-run retries: another pass over retryable failures
                     if runner.stopping or not ledger.retry_failed():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote
 
@@ -11,7 +12,7 @@ import click
 import orjson
 
 from depot.deposit.cli import run_with_exit_codes
-from depot.deposit.errors import ExitCode
+from depot.deposit.errors import ConfigError, ExitCode
 
 LEDGER = click.option("--ledger", "ledger_path", default="depot-ledger.sqlite3", show_default=True,
                       help="The ledger: a SQLite file, or a postgresql:// URL.")
@@ -75,8 +76,19 @@ def show_status(ledger_path: str, as_json: bool, out: TextIO | None = None) -> i
               help="File to write ('-' for standard output).")
 @click.option("--all-versions", is_flag=True,
               help="One row per published version (DOI, version number, files, dates) instead of per specimen.")
-def report(ledger_path: str, fmt: str, output: str, all_versions: bool) -> None:
-    """Per specimen: key, state, latest DOI, concept DOI, record URL, and each file's link and checksum."""
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None,
+              help="Write a self-contained HTML page (plots, errors, problems, DOIs) to this file instead.")
+@click.option("--rate-limit", "html_rate_limit", default="100/5000", show_default=True, metavar="PER_MIN[/PER_HOUR]",
+              help="The ceiling drawn in the HTML page's plots [Zenodo's].")
+def report(ledger_path: str, fmt: str, output: str, all_versions: bool, html_path: Path | None = None,
+           html_rate_limit: str = "100/5000") -> None:
+    """Per specimen: key, state, latest DOI, concept DOI, record URL, and each file's link and checksum.
+    With --html, one page to look at instead: records published over time against the rate limit, errors
+    by HTTP status over time, requests per record, the specimens that failed and why, and the DOIs."""
+    if html_path is not None:
+        run_with_exit_codes(lambda: write_html_report(ledger_path, html_path, html_rate_limit))
+        return
+
     def go() -> int:
         with click.open_file(output, "w", encoding="utf-8", lazy=False) as fh:
             if all_versions:
@@ -160,3 +172,16 @@ def write_versions(ledger_path: str, fmt: str, fh: TextIO) -> int:
         return count
     finally:
         ledger.close()
+
+
+def write_html_report(ledger_path: str, out: Path, rate_limit: str) -> int:
+    from depot.deposit.commands.run import parse_rate
+    from depot.deposit.htmlreport import write_html
+
+    per_minute, per_hour = parse_rate(rate_limit)
+    try:
+        counts = write_html(ledger_path, out, per_minute, per_hour)
+    except OSError as exc:
+        raise ConfigError(f"--html {out}: cannot write it: {exc.strerror or exc}") from exc
+    click.echo(f"report: {out} ({sum(counts.states.values())} specimens, {counts.requests} requests)", err=True)
+    return ExitCode.OK
