@@ -95,7 +95,7 @@ def test_missing_config_file(runner: CliRunner, tmp_path: Path) -> None:
 def test_every_depositor_option_shows_its_environment_variable() -> None:
     for command in ("run", "sync", "check", "status", "report", "verify", "reconcile"):
         text = CliRunner().invoke(main, [command, "--help"]).output
-        for flag in re.findall(r"^\s+(?:-\w, )?--([a-z-]+)", text, flags=re.M):
+        for flag in re.findall(r"^  (?:-\w, )?--([a-z-]+)", text, flags=re.M):
             if flag != "help":
                 assert f"DEPOT_{flag.replace('-', '_').upper()}" in text, (command, flag)
 
