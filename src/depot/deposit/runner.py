@@ -47,9 +47,8 @@ from depot.deposit.errors import (
 from depot.deposit.inspect_files import md5_of
 from depot.deposit.ledger import Claim, FileRow, Ledger, State
 from depot.deposit.policy import NON_REPEATABLE, Decision, ambiguous, backoff, classify, in_place_delay, rule_for
+from depot.deposit.probes import Probes
 from depot.deposit.progress import Stats
-
-PROBE_BATCH = 20  # specimen keys per listing query when settling uncertain creates
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ class FatalRunError(DepotError):
     """Raised when the run cannot go on at all (bad credentials, a broken ledger); nothing is marked failed."""
 
 
-class Runner:
+class Runner(Probes):
     def __init__(self, ledger: Ledger, client: RepositoryClient, settings: RunSettings, stats: Stats, *,
                  clock: Callable[[], float] = time.monotonic, tick: Callable[[], None] | None = None) -> None:
         self.ledger = ledger
@@ -259,6 +258,10 @@ class Runner:
         if uncertain and row.step in ("create", "newversion"):
             # Zenodo's search lags writes: look for the deposition only once it can be listed.
             delay = max(self.settings.probe_delay, retry_after or 0.0)
+        elif uncertain:
+            # A publish is read back directly (no search involved): soon, growing if the server keeps failing.
+            delay = backoff(row.attempts, base=self.settings.backoff_base / 8, cap=self.settings.backoff_cap,
+                            retry_after=retry_after)
         else:
             delay = backoff(row.attempts, base=self.settings.backoff_base, cap=self.settings.backoff_cap,
                             retry_after=retry_after)
@@ -394,125 +397,15 @@ class Runner:
             raise
         self._published(claim.key, record)
 
+    def _created(self, key: str, deposition: dict[str, Any]) -> None:
+        """The specimen's deposition, as the server answered it (found by a probe, or read back)."""
+        self.ledger.mark_created(key, deposition_id=int(deposition["id"]), bucket_url=_bucket(deposition),
+                                 record=deposition)
+
     def _published(self, key: str, record: dict[str, Any]) -> None:
         self.ledger.mark_published(key, doi=record.get("doi"), concept_doi=record.get("conceptdoi"),
                                    record_url=(record.get("links") or {}).get("html"), record=record)
         self.stats.done += 1
-
-    # -- probes ---------------------------------------------------------------------------------------
-    async def _settle(self, claim: Claim) -> State | None:
-        """Decide what an uncertain step really did; returns the state to go on from (None: published,
-        or not listed yet and looked for again later, with the slot free meanwhile)."""
-        self.stats.probes += 1
-        key = claim.key
-        if claim.step in ("publish", "reconcile"):
-            return await self._read_back(claim)
-        if claim.step == "newversion":
-            if await self._adopt_version_draft(claim, looks=(0.0,)) is not None:
-                return State.CREATED
-            return self._not_found(claim)
-        # An uncertain create, due once the repository's search has caught up: look for the key.
-        matches = (await self.find_by_keys([key])).get(key, [])
-        if not matches:
-            return self._not_found(claim)
-        self._looked.discard(key)
-        return await self._keep_first(key, matches)
-
-    def _not_found(self, claim: Claim) -> State | None:
-        """Not listed: not created, or not listed *yet*. A second, later look tells them apart."""
-        if claim.key not in self._looked:
-            self._looked.add(claim.key)
-            self.ledger.defer(claim.key, retry_at=_utcnow() + timedelta(seconds=self.settings.probe_recheck))
-            return None
-        self._looked.discard(claim.key)
-        self.ledger.mark_planned(claim.key)
-        return State.PLANNED
-
-    async def _read_back(self, claim: Claim) -> State | None:
-        """Read the deposition back: published (the publish happened), or a draft whose files are taken
-        as the server lists them."""
-        key = claim.key
-        assert claim.deposition_id is not None
-        deposition = await self._call(key, "probe", self.client.get, claim.deposition_id)
-        if _is_done(deposition):
-            self._published(key, deposition)
-            return None
-        if claim.step == "publish":
-            self.ledger.mark_uploaded(key)
-            return State.UPLOADED
-        present = {str(f.get("filename") or f.get("key")): str(f.get("checksum", "")).removeprefix("md5:")
-                   for f in deposition.get("files") or []}
-        for spec in claim.files:
-            if not spec.uploaded and spec.name in present:
-                md5 = await self._md5(spec)
-                if present[spec.name] == md5:
-                    self.ledger.mark_file_present(key, spec.name, md5=md5)
-        self.ledger.mark_created(key, deposition_id=int(deposition["id"]), bucket_url=_bucket(deposition),
-                                 record=deposition)
-        return self.ledger.get(key).state
-
-    async def _keep_first(self, key: str, matches: list[dict[str, Any]]) -> State | None:
-        """The oldest deposition carrying the key is the specimen's; extra unpublished ones are discarded."""
-        keep = min(matches, key=lambda d: int(d["id"]))
-        for extra in matches:
-            if extra is not keep and not extra.get("submitted"):
-                await self._call(key, "discard", self.client.action, int(extra["id"]), "discard")
-        full = await self._call(key, "get", self.client.get, int(keep["id"]))
-        self.ledger.mark_created(key, deposition_id=int(full["id"]), bucket_url=_bucket(full), record=full)
-        if full.get("submitted"):
-            self._published(key, full)
-            return None
-        return self.ledger.get(key).state
-
-    async def _settle_crash_left(self, keys: list[str]) -> None:
-        """Settle the creates a crash left uncertain (leased to us in run()) with batched listing queries
-        (20 keys a request, instead of one search per record against Zenodo's 30/min search budget),
-        while the workers go on with the rest. Whatever this cannot settle goes back to the workers."""
-        pending = list(keys)
-        try:
-            await asyncio.sleep(self.settings.probe_delay)  # the search may not list a fresh create yet
-            found = await self.find_by_keys(pending)
-            unseen = [k for k in pending if not found.get(k)]
-            if unseen:  # not listed yet, or not created: a second, later look tells them apart
-                await asyncio.sleep(self.settings.probe_recheck)
-                found.update(await self.find_by_keys(unseen))
-            while pending and not self.stopping:
-                key = pending[0]
-                self.stats.probes += 1
-                if found.get(key):
-                    await self._keep_first(key, found[key])
-                else:
-                    self.ledger.mark_planned(key)
-                pending.pop(0)
-                self.ledger.release(key, self.owner)
-                self._settling -= 1
-                self._wake()
-        except (HTTPStatusError, TransportError):
-            # The workers settle these one by one once due (each is still uncertain).
-            for key in pending:
-                self.ledger.defer(key, retry_at=_utcnow() + timedelta(seconds=self.settings.probe_delay))
-        except (AuthError, LedgerError) as exc:
-            self.fatal = exc
-        finally:
-            for key in pending:
-                self.ledger.release(key, self.owner)
-            self._settling = 0
-            self._wake()
-
-    async def find_by_keys(self, keys: list[str]) -> dict[str, list[dict[str, Any]]]:
-        """The account's depositions carrying each key as an alternate identifier (batched OR queries)."""
-        out: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
-        wanted = {k.lower(): k for k in keys}
-        for i in range(0, len(keys), PROBE_BATCH):
-            batch = keys[i:i + PROBE_BATCH]
-            q = " OR ".join(f'alternate.identifier:"{_escape(k)}"' for k in batch)
-            hits = await self._call(None, "probe", self.client.list_depositions, q=q, size=100, all_versions=True)
-            for hit in hits:
-                for rel in (hit.get("metadata") or {}).get("related_identifiers") or []:
-                    original = wanted.get(str(rel.get("identifier", "")).lower())
-                    if original is not None and rel.get("relation") == "isAlternateIdentifier":
-                        out[original].append(hit)
-        return out
 
     # -- one request with low-level retries -----------------------------------------------------------
     async def _call(self, key: str | None, step: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -541,18 +434,8 @@ class Runner:
                 await asyncio.sleep(delay)
 
 
-def _is_done(deposition: dict[str, Any]) -> bool:
-    """Published with no open draft ("done"); an edit is "inprogress" (and submitted) until published."""
-    done = deposition.get("state") == "done" if "state" in deposition else deposition.get("submitted")
-    return bool(done and deposition.get("doi"))
-
-
 def _bucket(deposition: dict[str, Any]) -> str:
     return str((deposition.get("links") or {}).get("bucket") or "")
-
-
-def _escape(key: str) -> str:
-    return key.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _describe(exc: ValidationError) -> str:

@@ -49,7 +49,8 @@ def work_options(fn: Any) -> Any:
         click.option("--transfers", type=click.IntRange(1, 256), default=8, show_default=True,
                      help="Records in flight at once."),
         click.option("--attempts", type=click.IntRange(1), default=3, show_default=True,
-                     help="Tries per record (with backoff) before it is marked failed in a pass."),
+                     help="Tries of each step of a record (create, upload, publish; with backoff) before it is "
+                          "marked failed in a pass."),
         click.option("--retries", type=click.IntRange(0), default=2, show_default=True,
                      help="Passes over the records that failed for a retryable reason (5xx, timeouts, outages)."),
         click.option("--low-level-retries", type=click.IntRange(0), default=5, show_default=True,

@@ -208,14 +208,14 @@ class Ledger:
         with self._tx() as conn:
             conn.execute(st.UPDATE_SPECIMEN, {"b_key": key, "pending_put": False, "updated_at": now_iso()})
             if not conn.execute(st.PENDING_FILES, {"b_key": key}).scalar_one():
-                conn.execute(st.CREATED_TO_UPLOADED, {"b_key": key, "state": State.UPLOADED,
+                conn.execute(st.CREATED_TO_UPLOADED, {"b_key": key, "state": State.UPLOADED, "attempts": 0,
                                                       "updated_at": now_iso()})
 
     def mark_ready(self, key: str) -> None:
         """Created with nothing left to send (every file already there): ready to publish."""
         with self._tx() as conn:
             if not conn.execute(st.PENDING_FILES, {"b_key": key}).scalar_one():
-                conn.execute(st.CREATED_TO_UPLOADED, {"b_key": key, "state": State.UPLOADED,
+                conn.execute(st.CREATED_TO_UPLOADED, {"b_key": key, "state": State.UPLOADED, "attempts": 0,
                                                       "updated_at": now_iso()})
 
     def mark_file_present(self, key: str, name: str, *, md5: str) -> None:
@@ -235,13 +235,15 @@ class Ledger:
 
     def mark_created(self, key: str, *, deposition_id: int, bucket_url: str,
                      record: dict[str, Any] | None = None) -> None:
+        """The deposition exists (created, or found by a probe). A step that succeeds starts the tries
+        of the next one afresh (``attempts`` counts the tries of the step at hand)."""
         state = State.CREATED
         with self._tx() as conn:
             pending_put = conn.execute(sa.select(specimens.c.pending_put).where(specimens.c.key == key)).scalar()
             if not pending_put and not conn.execute(st.PENDING_FILES, {"b_key": key}).scalar_one():
                 state = State.UPLOADED
             conn.execute(st.UPDATE_SPECIMEN, {"b_key": key, "state": state, "step": None,
-                                              "deposition_id": deposition_id, "bucket_url": bucket_url,
+                                              "deposition_id": deposition_id, "bucket_url": bucket_url, "attempts": 0,
                                               "updated_at": now_iso()})
 
     def mark_file_uploaded(self, key: str, name: str, *, server_checksum: str, md5: str, sha256: str,
@@ -251,7 +253,7 @@ class Ledger:
                                           "server_checksum": server_checksum, "md5": md5, "sha256": sha256,
                                           "size": size})
             if not conn.execute(st.PENDING_FILES, {"b_key": key}).scalar_one():
-                conn.execute(st.CREATED_TO_UPLOADED, {"b_key": key, "state": State.UPLOADED,
+                conn.execute(st.CREATED_TO_UPLOADED, {"b_key": key, "state": State.UPLOADED, "attempts": 0,
                                                       "updated_at": now_iso()})
 
     def mark_published(self, key: str, *, doi: str | None, concept_doi: str | None, record_url: str | None,
