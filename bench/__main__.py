@@ -14,6 +14,7 @@ BENCHES = {
     "fixity": "bench.fixity",
     "sync": "bench.sync_budget",
     "report-html": "bench.report_html",
+    "faults": "bench.fault_throughput",
 }
 
 

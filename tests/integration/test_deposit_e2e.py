@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -47,6 +49,18 @@ def server_depositions(base: str, headers: dict[str, str]) -> list[dict[str, Any
 def keys_of(deposition: dict[str, Any]) -> list[str]:
     return [r["identifier"] for r in deposition["metadata"].get("related_identifiers", [])
             if r["relation"] == "isAlternateIdentifier" and r["identifier"].startswith("urn:catalog:TROM")]
+
+
+def wait_for_published(ledger: Path, proc: subprocess.Popen[str], timeout: float = 120) -> bool:
+    """Poll the ledger (read-only) until a specimen is published there; False if the run ends or time is up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        with contextlib.suppress(sqlite3.Error), \
+                contextlib.closing(sqlite3.connect(f"file:{ledger}?mode=ro", uri=True, timeout=1)) as db:
+            if db.execute("SELECT count(*) FROM specimens WHERE state = 'published'").fetchone()[0]:
+                return True
+        time.sleep(0.05)
+    return False
 
 
 def run_args(tmp_path: Path, base: str, archive: Path, images: Path, *extra: str) -> list[str]:
@@ -128,7 +142,8 @@ def test_ctrl_c_stops_cleanly_and_a_second_run_resumes(tmp_path: Path) -> None:
         runner = subprocess.Popen([sys.executable, "-m", "depot", *run_args(tmp_path, base, archive, images,
                                                                             "--transfers", "2")],
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        time.sleep(1.5)
+        # Interrupt once the ledger shows a published record (a condition, not a guess at a time).
+        assert wait_for_published(tmp_path / "ledger.sqlite3", runner), "nothing was published in 120 s"
         runner.send_signal(signal.SIGINT)
         _, stderr = runner.communicate(timeout=60)
         assert runner.returncode == 4, stderr  # INTERRUPTED

@@ -176,3 +176,34 @@ def test_failed_records_resume_their_deposition_never_a_new_one(ledger_url: str)
     assert ledger.plan([record("k2", title="changed")]).retried == 1
     assert ledger.get("k2").state == "created" and ledger.get("k2").deposition_id == 2
     ledger.close()
+
+
+def test_a_database_failure_in_a_transition_is_a_ledger_error(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    # The same file opened read-only: every write fails inside the transaction (SQLite "attempt to write
+    # a readonly database"), which used to escape as a bare sqlalchemy OperationalError.
+    path = tmp_path / "ledger.sqlite3"
+    Ledger.open(path).plan([record("k1")])
+    ledger = Ledger.open(f"sqlite:///file:{path}?mode=ro&uri=true")
+    assert ledger.counts_by_state() == {"planned": 1}  # reading still works
+    with pytest.raises(LedgerError, match="readonly"):
+        ledger.mark_failed("k1", step="create", status=500, message="x")
+    with pytest.raises(LedgerError):
+        ledger.claim(1, owner="h:1:a", lease_seconds=60, now=NOW)
+    ledger.close()
+
+
+def test_run_on_an_unwritable_ledger_exits_fatal_without_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    Ledger.open(path).close()
+    csv = tmp_path / "sheets.csv"
+    csv.write_text("catalogNumber,scientificName\nBR1,Quercus robur L.\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "depot", "run", str(csv), "--ledger",
+                             f"sqlite:///file:{path}?mode=ro&uri=true", "--target", "http://127.0.0.1:9/api",
+                             "--var", "institution=Meise Botanic Garden", "--var", "license=cc-by-4.0",
+                             "--progress", "quiet"], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                            env={"DEPOT_TOKEN": "t", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 3, result.stderr  # ExitCode.FATAL, as docs/errors.md promises
+    assert "ledger" in result.stderr and "readonly" in result.stderr
+    assert "Traceback" not in result.stderr

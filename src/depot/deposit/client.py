@@ -73,7 +73,7 @@ class RepositoryClient:
     def __init__(self, api_url: str, token: str, *, limiter: Limiter | None = None,
                  timeout: float = 120.0, upload_timeout: float = 3600.0,
                  on_reply: Callable[[str, Reply | None, BaseException | None], None] | None = None,
-                 connections: int = 32) -> None:
+                 connections: int = 32, session: aiohttp.ClientSession | None = None) -> None:
         self.api_url = api_url.rstrip("/")
         self.limiter = limiter or NoLimit()
         self.timeout = aiohttp.ClientTimeout(total=timeout, connect=30)
@@ -83,16 +83,20 @@ class RepositoryClient:
         self._headers = {"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT,
                          "Accept": "application/json"}
         self._connections = connections
-        self._session: aiohttp.ClientSession | None = None
+        # The transport seam: a caller (a test, an application with its own pool) may bring its session;
+        # it stays theirs to close. Our headers go with every request, so any session will do.
+        self._session: aiohttp.ClientSession | None = session
+        self._own_session = session is None
 
     async def __aenter__(self) -> RepositoryClient:
-        self._session = aiohttp.ClientSession(headers=self._headers,
-                                              connector=aiohttp.TCPConnector(limit=self._connections))
+        if self._own_session:
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self._connections))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._session is not None:
+        if self._own_session and self._session is not None:
             await self._session.close()
+            self._session = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -173,7 +177,8 @@ class RepositoryClient:
         started = time.perf_counter()
         self.stats.requests += 1
         try:
-            async with self.session.request(method, url, json=json, data=data, params=params, headers=headers,
+            async with self.session.request(method, url, json=json, data=data, params=params,
+                                            headers={**self._headers, **(headers or {})},
                                             timeout=timeout or self.timeout) as resp:
                 raw = await resp.read()
                 reply = Reply(resp.status, dict(resp.headers), _decode(raw, resp.content_type),

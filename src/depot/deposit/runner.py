@@ -21,6 +21,7 @@ repository refuses is discarded, so a published record is never left half-edited
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -39,15 +40,15 @@ from depot.deposit.errors import (
     DepotError,
     HTTPStatusError,
     IntegrityError,
+    LedgerError,
     TransportError,
     ValidationError,
 )
 from depot.deposit.inspect_files import md5_of
-from depot.deposit.ledger import Ledger
-from depot.deposit.policy import Decision, backoff, classify
+from depot.deposit.ledger import Claim, FileRow, Ledger, State
+from depot.deposit.policy import NON_REPEATABLE, Decision, ambiguous, backoff, classify, in_place_delay, rule_for
+from depot.deposit.probes import Probes
 from depot.deposit.progress import Stats
-
-PROBE_BATCH = 20  # specimen keys per listing query when settling uncertain creates
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class FatalRunError(DepotError):
     """Raised when the run cannot go on at all (bad credentials, a broken ledger); nothing is marked failed."""
 
 
-class Runner:
+class Runner(Probes):
     def __init__(self, ledger: Ledger, client: RepositoryClient, settings: RunSettings, stats: Stats, *,
                  clock: Callable[[], float] = time.monotonic, tick: Callable[[], None] | None = None) -> None:
         self.ledger = ledger
@@ -83,25 +84,51 @@ class Runner:
         self.stopping = False
         self.fatal: BaseException | None = None
         self._in_flight = 0
+        self._settling = 0  # crash-left uncertain creates being settled beside the workers
         self._drafts: dict[str, dict[str, Any]] = {}  # a new version's draft as newversion returned it
+        self._looked: set[str] = set()  # uncertain creates/newversions looked for once, not found yet
+        self._released: asyncio.Event | None = None
         client.on_reply = self._observe
 
     # -- the loop ------------------------------------------------------------------------------------
     async def run(self) -> None:
         """Work until nothing is ready, or stop() is called, or a fatal error occurs."""
+        self._released = asyncio.Event()
         self.ledger.release_dead_leases(socket.gethostname(), _alive)
-        await self.settle_uncertain_creates()
-        workers = [asyncio.create_task(self._worker(i)) for i in range(self.settings.transfers)]
+        # Creates a crash left uncertain are settled in one batched probe, beside the workers: leased
+        # here first, so no worker takes them meanwhile.
+        crash_left = self.ledger.lease(self.ledger.uncertain_keys("create"), owner=self.owner,
+                                       lease_seconds=self.settings.lease_seconds, now=_utcnow())
+        tasks = [asyncio.create_task(self._worker(i)) for i in range(self.settings.transfers)]
+        if crash_left:
+            self._settling = len(crash_left)
+            tasks.append(asyncio.create_task(self._settle_crash_left(crash_left)))
         try:
-            await asyncio.gather(*workers)
+            await asyncio.gather(*tasks)
         finally:
-            for task in workers:
+            for task in tasks:
                 task.cancel()
         if self.fatal is not None:
             raise FatalRunError(str(self.fatal)) from self.fatal
 
     def stop(self) -> None:
         self.stopping = True
+        self._wake()
+
+    def _wake(self) -> None:
+        """A record was released: idle workers look for work again at once."""
+        if self._released is not None:
+            self._released.set()
+            self._released = asyncio.Event()
+
+    async def _idle(self, seconds: float) -> None:
+        """Wait until a record is released, or ``seconds`` (a retry_at coming due)."""
+        event = self._released
+        if event is None:
+            await asyncio.sleep(seconds)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout=max(0.01, seconds))
 
     async def _worker(self, index: int) -> None:
         idle_rounds = 0
@@ -112,19 +139,20 @@ class Runner:
                                        now=_utcnow())
             if not claims:
                 wait = self.ledger.next_ready_in(now=_utcnow())
-                if wait is None and self._in_flight == 0:
+                if wait is None and self._in_flight == 0 and not self._settling:
                     idle_rounds += 1
                     if idle_rounds > 2:
                         return  # nothing left to do by anyone
-                # Others of ours are busy: their records may finish (or fail) any moment, so look again soon.
-                await asyncio.sleep(0.05 if self._in_flight else min(wait if wait is not None else 0.2, 2.0))
+                # Records in flight or backing off may come back any moment: wait for a release or a due time.
+                await self._idle(min(wait if wait is not None else 0.2, 1.0))
                 continue
             idle_rounds = 0
             self._in_flight += 1
             try:
                 await self._process(claims[0])
-            except (AuthError, FatalRunError) as exc:
+            except (AuthError, FatalRunError, LedgerError) as exc:
                 self.fatal = exc
+                self._wake()
             finally:
                 self._in_flight -= 1
                 self.tick()
@@ -138,99 +166,130 @@ class Runner:
             self.tick()
             return False
         if self.settings.adaptive and self._in_flight >= self.limit.limit:
-            await asyncio.sleep(0.05)
+            await self._idle(0.25)
             return False
         return True
 
     def _observe(self, step: str, reply: Reply | None, error: BaseException | None) -> None:
         self.stats.requests += 1
-        # 404 counts too: the depositor only asks for things that exist, so a run of 404s is an outage
-        # (the 2019 database incident answered every request with 404 for a day).
-        server_failure = reply is None or reply.status >= 500 or reply.status in (404, 429)
-        if reply is not None and reply.status >= 400:
-            self.stats.error(reply.status)
-        elif reply is None:
-            self.stats.error(None)
-        if reply is not None and reply.status in (429,):
-            return  # the rate limiter handles these; they say nothing about the server's health
-        self.breaker.record(not server_failure, self.clock())
-        self.limit.record(reply.seconds if reply is not None else None, server_failure)
+        outcome: int | BaseException = reply.status if reply is not None else (error or TransportError(step))
+        if reply is None or reply.status >= 400:
+            self.stats.error(reply.status if reply is not None else None)
+        rule = rule_for(outcome)
+        if reply is not None and reply.status == 429:
+            # The rate limiter paces these; they say the server is busy, not broken.
+            self.limit.record(reply.seconds, overload=True)
+            return
+        self.breaker.record(not rule.server_failure, self.clock())
+        self.limit.record(reply.seconds if reply is not None else None, overload=rule.overload,
+                          failed=rule.server_failure, in_flight=max(1, self._in_flight))
 
     # -- one specimen --------------------------------------------------------------------------------
-    async def _process(self, claim: Any) -> None:
+    async def _process(self, claim: Claim) -> None:
         key = claim.key
         try:
-            state = claim.state
-            if state == "uncertain":
-                state = await self._settle(claim)
-                if state is None:
-                    return
-                claim = self.ledger.get(key)
-            if state == "planned":
-                start = {"edit": self._edit, "version": self._new_version}.get(claim.op or "", self._create)
-                await start(claim)
-                claim = self.ledger.get(key)
-                state = claim.state
-            if state == "created":
-                await self._upload(claim)
-                claim = self.ledger.get(key)
-                state = claim.state
-            if state == "uploaded":
-                await self._publish(claim)
+            await self._advance(claim)
         except IntegrityError as exc:
-            self._retry_or_fail(claim, "upload", None, f"checksum mismatch: {exc}")
+            self._back_off(key, "upload", None, f"checksum mismatch: {exc}")
         except ValidationError as exc:
             await self._drop_refused_draft(self.ledger.get(key))
-            self.ledger.mark_failed(key, step=exc.step or "publish", status=exc.status, message=_describe(exc))
-            self.stats.note_failed(key, exc.step or "publish", exc.status, _describe(exc))
-        except HTTPStatusError as exc:
-            if isinstance(exc, AuthError):
-                raise
-            decision = classify(exc.status, exc.headers, now=time.time())
-            if decision.action == Decision.FATAL:
-                raise
-            if decision.action == Decision.NO_RETRY:
-                self.ledger.mark_failed(key, step=exc.step or "?", status=exc.status, message=str(exc))
-                self.stats.note_failed(key, exc.step, exc.status, str(exc))
-            else:
-                self._retry_or_fail(claim, exc.step or "?", exc.status, str(exc), decision.retry_after)
-        except TransportError as exc:
-            self._retry_or_fail(claim, exc.step or "?", None, str(exc))
+            self._fail(key, exc.step or "publish", exc.status, _describe(exc))
+        except (HTTPStatusError, TransportError) as exc:
+            self._after_error(key, exc)
         finally:
             self.ledger.release(key, self.owner)
+            self._wake()
 
-    def _retry_or_fail(self, claim: Any, step: str, status: int | None, message: str,
-                       retry_after: float | None = None) -> None:
-        attempts = self.ledger.get(claim.key).attempts
-        if attempts >= self.settings.retries:
-            self.ledger.mark_failed(claim.key, step=step, status=status, message=message)
-            self.stats.note_failed(claim.key, step, status, message)
+    async def _advance(self, claim: Claim) -> None:
+        """Walk the specimen as far as it goes: settle, create (or edit/newversion), upload, publish."""
+        key = claim.key
+        state: State | None = claim.state
+        if state is State.UNCERTAIN:
+            state = await self._settle(claim)
+            if state is None:
+                return  # published, or a second look is due later
+            if claim.attempts >= self.settings.retries and claim.step != "reconcile":
+                # Settled as not done, after its last try: it fails now (a later pass starts it cleanly).
+                self._fail(key, claim.step or "?", claim.last_status, claim.last_error or "no answer")
+                return
+            claim = self.ledger.get(key)
+        if state is State.PLANNED:
+            start = {"edit": self._edit, "version": self._new_version}.get(claim.op or "", self._create)
+            await start(claim)
+            claim = self.ledger.get(key)
+            state = claim.state
+        if state is State.CREATED:
+            await self._upload(claim)
+            claim = self.ledger.get(key)
+            state = claim.state
+        if state is State.UPLOADED:
+            await self._publish(claim)
+
+    def _after_error(self, key: str, exc: HTTPStatusError | TransportError) -> None:
+        """Act on the policy table's verdict for a failed request (its step is ``exc.step``)."""
+        verdict = classify(exc, now=time.time())
+        status = exc.status if isinstance(exc, HTTPStatusError) else None
+        step = exc.step or "?"
+        if verdict.action is Decision.FATAL:
+            raise exc
+        if verdict.action is Decision.NO_RETRY:
+            self._fail(key, step, status, str(exc))
             return
-        delay = backoff(attempts, base=self.settings.backoff_base, cap=self.settings.backoff_cap,
-                        retry_after=retry_after)
-        self.stats.note_retry(claim.key, step, status, delay)
-        self.ledger.mark_retry(claim.key, step=step, status=status, message=message,
+        if verdict.action is Decision.RECONCILE:
+            row = self.ledger.get(key)
+            if row.deposition_id is not None and row.op in (None, "update") and row.state is not State.UNCERTAIN:
+                # The deposition is not what we think (gone, or in another state): a probe reads it back.
+                self.ledger.mark_uncertain(key, "reconcile")
+        self._back_off(key, step, status, str(exc), verdict.retry_after)
+
+    def _fail(self, key: str, step: str, status: int | None, message: str) -> None:
+        self.ledger.mark_failed(key, step=step, status=status, message=message)
+        self.stats.note_failed(key, step, status, message)
+
+    def _back_off(self, key: str, step: str, status: int | None, message: str,
+                  retry_after: float | None = None) -> None:
+        """Release the record to come back later (its slot takes other work meanwhile), or fail it when
+        its tries are used up. A record whose step may have happened is never failed before a probe."""
+        row = self.ledger.get(key)
+        uncertain = row.state is State.UNCERTAIN and row.step != "reconcile"
+        if row.attempts >= self.settings.retries and not uncertain:
+            self._fail(key, step, status, message)
+            return
+        if uncertain and row.step in ("create", "newversion"):
+            # Zenodo's search lags writes: look for the deposition only once it can be listed.
+            delay = max(self.settings.probe_delay, retry_after or 0.0)
+        elif uncertain:
+            # A publish is read back directly (no search involved): soon, growing if the server keeps failing.
+            delay = backoff(row.attempts, base=self.settings.backoff_base / 8, cap=self.settings.backoff_cap,
+                            retry_after=retry_after)
+        else:
+            delay = backoff(row.attempts, base=self.settings.backoff_base, cap=self.settings.backoff_cap,
+                            retry_after=retry_after)
+        self.stats.note_retry(key, step, status, delay)
+        self.ledger.mark_retry(key, step=step, status=status, message=message,
                                retry_at=_utcnow() + timedelta(seconds=delay))
 
-    async def _create(self, claim: Any) -> None:
+    async def _create(self, claim: Claim) -> None:
         # Record the intent first: if we die or lose the answer, the row says "look before creating".
         self.ledger.mark_uncertain(claim.key, "create")
         try:
             deposition = await self._call(claim.key, "create", self.client.create, claim.metadata)
         except (TransportError, HTTPStatusError) as exc:
-            if _definitely_not_done(exc):
+            if not ambiguous("create", exc):
                 self.ledger.mark_planned(claim.key)  # a 4xx or refused connection: nothing was created
             raise
         self.ledger.mark_created(claim.key, deposition_id=int(deposition["id"]),
                                  bucket_url=_bucket(deposition), record=deposition)
 
-    async def _edit(self, claim: Any) -> None:
+    async def _edit(self, claim: Claim) -> None:
         """Open the published record for editing (repeatable: a second edit returns the same draft)."""
+        assert claim.record_id is not None
         deposition = await self._call(claim.key, "edit", self.client.action, claim.record_id, "edit")
-        self.ledger.mark_created(claim.key, deposition_id=int(claim.record_id),
+        self.ledger.mark_created(claim.key, deposition_id=claim.record_id,
                                  bucket_url=_bucket(deposition or {}), record=deposition)
 
-    async def _new_version(self, claim: Any) -> None:
+    async def _new_version(self, claim: Claim) -> None:
+        assert claim.record_id is not None
         self.ledger.mark_uncertain(claim.key, "newversion")
         try:
             draft = await self._call(claim.key, "newversion", self.client.action, claim.record_id, "newversion")
@@ -238,10 +297,11 @@ class Runner:
             # "Please remove all files first.": the concept already has an unpublished new version (ours,
             # from a run that lost the answer). Find it and carry on with it.
             if await self._adopt_version_draft(claim) is None:
+                self.ledger.mark_planned(claim.key)
                 raise
             return
         except (TransportError, HTTPStatusError) as exc:
-            if _definitely_not_done(exc):
+            if not ambiguous("newversion", exc):
                 self.ledger.mark_planned(claim.key)
             raise
         assert draft is not None
@@ -252,11 +312,13 @@ class Runner:
         self._drafts[claim.key] = draft
         self.ledger.mark_created(claim.key, deposition_id=int(draft["id"]), bucket_url=_bucket(draft), record=draft)
 
-    async def _adopt_version_draft(self, claim: Any) -> int | None:
-        """Settle a newversion whose answer was lost: the concept's unpublished draft, if there is one
-        (looked for twice, ``probe_recheck`` apart, as the search index may not list it yet)."""
+    async def _adopt_version_draft(self, claim: Claim, looks: tuple[float, ...] | None = None) -> int | None:
+        """Find a newversion's draft whose answer was lost: the concept's unpublished draft, if there is
+        one (looked for at each of ``looks`` seconds, by default twice ``probe_recheck`` apart, as the
+        search index may not list it yet). None, and the ledger row left as it is, if none is listed."""
+        assert claim.record_id is not None
         drafts: list[dict[str, Any]] = []
-        for wait in (0.0, self.settings.probe_recheck):
+        for wait in looks or (0.0, self.settings.probe_recheck):
             await asyncio.sleep(wait)
             found = await self.find_by_keys([claim.key])
             drafts = [d for d in found.get(claim.key, [])
@@ -264,14 +326,13 @@ class Runner:
             if drafts:
                 break
         if not drafts:
-            self.ledger.mark_planned(claim.key)
             return None
         draft = await self._call(claim.key, "get", self.client.get, int(drafts[0]["id"]))
         self._drafts[claim.key] = draft
         self.ledger.mark_created(claim.key, deposition_id=int(draft["id"]), bucket_url=_bucket(draft), record=draft)
         return int(draft["id"])
 
-    async def _align_files(self, claim: Any) -> Any:
+    async def _align_files(self, claim: Claim) -> Any:
         """Make a draft (a new version's, or an unpublished one whose source changed) hold exactly the
         wanted files: keep those whose content is unchanged, delete the rest. Works from the draft's own
         list, so it is safe to repeat."""
@@ -279,9 +340,9 @@ class Runner:
                                                                       claim.deposition_id)
         present = {str(f.get("filename") or f.get("key")): str(f.get("checksum", "")).removeprefix("md5:")
                    for f in draft.get("files") or []}
-        wanted = {}
+        wanted: dict[str, str] = {}
         for spec in claim.files:
-            md5 = spec.md5 or await asyncio.to_thread(md5_of, spec.path)
+            md5 = await self._md5(spec)
             wanted[spec.name] = md5
             if present.get(spec.name) == md5 and not spec.uploaded:
                 self.ledger.mark_file_present(claim.key, spec.name, md5=md5)
@@ -291,7 +352,11 @@ class Runner:
                 await self._call(claim.key, "delete-file", self.client.delete_file, bucket, name)
         return self.ledger.get(claim.key)
 
-    async def _upload(self, claim: Any) -> None:
+    @staticmethod
+    async def _md5(spec: FileRow) -> str:
+        return spec.md5 if spec.md5 else await asyncio.to_thread(md5_of, spec.path)
+
+    async def _upload(self, claim: Claim) -> None:
         if claim.op in ("version", "update"):  # a draft that may hold files already
             claim = await self._align_files(claim)
         bucket = claim.bucket_url
@@ -311,7 +376,7 @@ class Runner:
             self.ledger.mark_metadata_sent(claim.key)
         self.ledger.mark_ready(claim.key)
 
-    async def _drop_refused_draft(self, claim: Any) -> None:
+    async def _drop_refused_draft(self, claim: Claim) -> None:
         """The repository refused an edit or a new version: discard its draft so the published record stays
         as it was (and a later sync can start clean). A failed discard is left for the next run."""
         if claim.op not in ("edit", "version") or claim.deposition_id is None:
@@ -322,105 +387,30 @@ class Runner:
             return
         self.ledger.mark_draft_dropped(claim.key)
 
-    async def _publish(self, claim: Any) -> None:
+    async def _publish(self, claim: Claim) -> None:
         self.ledger.mark_uncertain(claim.key, "publish")
         try:
             record = await self._call(claim.key, "publish", self.client.publish, claim.deposition_id)
         except (TransportError, HTTPStatusError) as exc:
-            if _definitely_not_done(exc):
+            if not ambiguous("publish", exc):
                 self.ledger.mark_uploaded(claim.key)
             raise
         self._published(claim.key, record)
+
+    def _created(self, key: str, deposition: dict[str, Any]) -> None:
+        """The specimen's deposition, as the server answered it (found by a probe, or read back)."""
+        self.ledger.mark_created(key, deposition_id=int(deposition["id"]), bucket_url=_bucket(deposition),
+                                 record=deposition)
 
     def _published(self, key: str, record: dict[str, Any]) -> None:
         self.ledger.mark_published(key, doi=record.get("doi"), concept_doi=record.get("conceptdoi"),
                                    record_url=(record.get("links") or {}).get("html"), record=record)
         self.stats.note_published(key, record.get("doi"))
 
-    # -- probes ---------------------------------------------------------------------------------------
-    async def _settle(self, claim: Any) -> str | None:
-        """Decide what an uncertain step really did; returns the state to go on from (None: done)."""
-        self.stats.probes += 1
-        if claim.step == "publish":
-            deposition = await self._call(claim.key, "probe", self.client.get, claim.deposition_id)
-            # "done": published with no open draft. An edit is "inprogress" (and submitted) until published.
-            done = deposition.get("state") == "done" if "state" in deposition else deposition.get("submitted")
-            if done and deposition.get("doi"):
-                self._published(claim.key, deposition)
-                return None
-            self.ledger.mark_uploaded(claim.key)
-            return "uploaded"
-        if claim.step == "newversion":
-            await asyncio.sleep(self.settings.probe_delay)
-            return "created" if await self._adopt_version_draft(claim) is not None else "planned"
-        # An uncertain create: give the repository's search time to catch up, then look for the key.
-        await asyncio.sleep(self.settings.probe_delay)
-        found = await self.find_by_keys([claim.key])
-        matches = found.get(claim.key, [])
-        if not matches:  # not listed yet, or not created: a second, later look tells them apart
-            await asyncio.sleep(self.settings.probe_recheck)
-            matches = (await self.find_by_keys([claim.key])).get(claim.key, [])
-        if not matches:
-            self.ledger.mark_planned(claim.key)
-            return "planned"
-        keep = min(matches, key=lambda d: int(d["id"]))
-        for extra in matches:
-            if extra is not keep and not extra.get("submitted"):
-                await self._call(claim.key, "discard", self.client.action, int(extra["id"]), "discard")
-        full = await self._call(claim.key, "get", self.client.get, int(keep["id"]))
-        if full.get("submitted"):
-            self.ledger.mark_created(claim.key, deposition_id=int(full["id"]), bucket_url=_bucket(full), record=full)
-            self._published(claim.key, full)
-            return None
-        self.ledger.mark_created(claim.key, deposition_id=int(full["id"]), bucket_url=_bucket(full), record=full)
-        return "created"
-
-    async def settle_uncertain_creates(self) -> None:
-        """Settle every create a crash left uncertain with batched listing queries (20 keys a request),
-        instead of one search per record against Zenodo's 30/min search budget."""
-        keys = self.ledger.uncertain_keys("create")
-        if not keys:
-            return
-        await asyncio.sleep(self.settings.probe_delay)
-        found = await self.find_by_keys(keys)
-        unseen = [k for k in keys if not found.get(k)]
-        if unseen:  # not listed yet, or not created: a second, later look tells them apart
-            await asyncio.sleep(self.settings.probe_recheck)
-            found.update(await self.find_by_keys(unseen))
-        for key in keys:
-            self.stats.probes += 1
-            matches = sorted(found.get(key, []), key=lambda d: int(d["id"]))
-            if not matches:
-                self.ledger.mark_planned(key)
-                continue
-            keep = matches[0]
-            for extra in matches[1:]:
-                if not extra.get("submitted"):
-                    await self._call(key, "discard", self.client.action, int(extra["id"]), "discard")
-            full = await self._call(key, "get", self.client.get, int(keep["id"]))
-            self.ledger.mark_created(key, deposition_id=int(full["id"]), bucket_url=_bucket(full), record=full)
-            if full.get("submitted"):
-                self._published(key, full)
-
-    async def find_by_keys(self, keys: list[str]) -> dict[str, list[dict[str, Any]]]:
-        """The account's depositions carrying each key as an alternate identifier (batched OR queries)."""
-        out: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
-        wanted = {k.lower(): k for k in keys}
-        for i in range(0, len(keys), PROBE_BATCH):
-            batch = keys[i:i + PROBE_BATCH]
-            q = " OR ".join(f'alternate.identifier:"{_escape(k)}"' for k in batch)
-            hits = await self._call(None, "probe", self.client.list_depositions, q=q, size=100, all_versions=True)
-            for hit in hits:
-                for rel in (hit.get("metadata") or {}).get("related_identifiers") or []:
-                    original = wanted.get(str(rel.get("identifier", "")).lower())
-                    if original is not None and rel.get("relation") == "isAlternateIdentifier":
-                        out[original].append(hit)
-        return out
-
     # -- one request with low-level retries -----------------------------------------------------------
     async def _call(self, key: str | None, step: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run one client call; retry in place what is safe to repeat (not create/publish)."""
-        repeatable = step not in {"create", "publish", "newversion"}
+        """Run one client call; retry in place what the policy says is safe to repeat, and only while
+        the wait is short (a longer one releases the record instead, see policy.in_place_delay)."""
         attempt = 0
         while True:
             started = time.perf_counter()
@@ -432,31 +422,22 @@ class Runner:
                 return result
             except (HTTPStatusError, TransportError) as exc:
                 exc.step = step
-                status = getattr(exc, "status", None)
+                status = exc.status if isinstance(exc, HTTPStatusError) else None
                 self.ledger.record_attempt(key, step, status, str(exc)[:500], time.perf_counter() - started)
-                decision = classify(exc if status is None else status, getattr(exc, "headers", None), now=time.time())
-                if not repeatable or decision.action != Decision.RETRY or attempt >= self.settings.low_level_retries:
+                verdict = classify(exc, now=time.time())
+                if step in NON_REPEATABLE or verdict.action is not Decision.RETRY \
+                        or attempt >= self.settings.low_level_retries:
+                    raise
+                delay = in_place_delay(attempt + 1, verdict.retry_after)
+                if delay is None:
                     raise
                 attempt += 1
                 self.stats.retries += 1
-                await asyncio.sleep(backoff(attempt, base=self.settings.backoff_base / 2, cap=30.0,
-                                            retry_after=decision.retry_after))
-
-
-def _definitely_not_done(exc: BaseException) -> bool:
-    """True when the server certainly did nothing: a 4xx answer, or a connection that never opened."""
-    if isinstance(exc, TransportError):
-        return not exc.sent
-    status = getattr(exc, "status", 500)
-    return 400 <= status < 500 and status not in (408, 409, 429)
+                await asyncio.sleep(delay)
 
 
 def _bucket(deposition: dict[str, Any]) -> str:
     return str((deposition.get("links") or {}).get("bucket") or "")
-
-
-def _escape(key: str) -> str:
-    return key.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _describe(exc: ValidationError) -> str:

@@ -14,7 +14,7 @@ import click
 from depot.deposit.cli import install_stop_handlers, planned_records, run_with_exit_codes, source_options
 from depot.deposit.config import Duration, verbosity
 from depot.deposit.errors import ConfigError, ExitCode
-from depot.deposit.progress import ProgressDisplay, Stats, render_line
+from depot.deposit.progress import ProgressDisplay, render_line
 
 
 def target_options(fn: Any) -> Any:
@@ -50,7 +50,8 @@ def work_options(fn: Any) -> Any:
         click.option("--transfers", type=click.IntRange(1, 256), default=8, show_default=True,
                      help="Records in flight at once."),
         click.option("--attempts", type=click.IntRange(1), default=3, show_default=True,
-                     help="Tries per record (with backoff) before it is marked failed in a pass."),
+                     help="Tries of each step of a record (create, upload, publish; with backoff) before it is "
+                          "marked failed in a pass."),
         click.option("--retries", type=click.IntRange(0), default=2, show_default=True,
                      help="Passes over the records that failed for a retryable reason (5xx, timeouts, outages)."),
         click.option("--low-level-retries", type=click.IntRange(0), default=5, show_default=True,
@@ -124,45 +125,19 @@ async def _deposit(ledger: Any, target_name: str, token_file: Path | None, repo_
                    per_hour: int | None, transfers: int, attempts: int, passes: int, low_level_retries: int,
                    progress_mode: str, source: str, profile: str, stats_interval: float | None = None,
                    verbosity: int = 0) -> int:
-    from depot.deposit.client import RepositoryClient
-    from depot.deposit.ratelimit import RateLimiter
-    from depot.deposit.runner import Runner, RunSettings
-    from depot.deposit.targets import open_target
+    from depot.deposit.job import DepositJob, JobSettings, initial_stats
 
-    counts = ledger.counts_by_state()
-    stats = Stats(total=sum(counts.get(s, 0) for s in ("planned", "created", "uploaded", "uncertain")))
-    stats.already = counts.get("published", 0) + counts.get("verified", 0)
-    with open_target(target_name, token_file=token_file, repo_dir=repo_dir, per_minute=per_minute,
-                     per_hour=per_hour) as target:
-        limiter = RateLimiter(target.per_minute, target.per_hour)
-        run_id = ledger.start_run(target=target.api_url, source=source, profile=profile)
-        async with RepositoryClient(target.api_url, target.token, limiter=limiter,
-                                    connections=transfers * 2) as client:
-            if verbosity < 0 and progress_mode == "auto":
-                progress_mode = "quiet"
-            display = ProgressDisplay(stats, progress_mode, interval=stats_interval, verbose=verbosity > 0)
-            display.attach(limiter)
-            runner = Runner(ledger, client, RunSettings(transfers=transfers, retries=attempts,
-                                                        low_level_retries=low_level_retries), stats,
-                            tick=display.tick)
-            install_stop_handlers(runner.stop)
-            async with display:
-                await runner.run()
-                for _ in range(passes):  # per-run retries: another pass over retryable failures
-                    if runner.stopping or not ledger.retry_failed():
-                        break
-                    stats.failed = ledger.counts_by_state().get("failed", 0)
-                    await runner.run()
-        counts = ledger.counts_by_state()
-        waiting = sum(counts.get(s, 0) for s in ("planned", "created", "uploaded", "uncertain"))
-        outcome = "interrupted" if runner.stopping else ("failures" if counts.get("failed") else
-                                                          ("waiting" if waiting else "complete"))
-        ledger.finish_run(run_id, published=stats.done, failed=stats.failed, outcome=outcome)
+    settings = JobSettings(target=target_name, token_file=token_file, repo_dir=repo_dir, per_minute=per_minute,
+                           per_hour=per_hour, transfers=transfers, attempts=attempts, passes=passes,
+                           low_level_retries=low_level_retries, source=source, profile=profile)
+    stats = initial_stats(ledger)
+    if verbosity < 0 and progress_mode == "auto":
+        progress_mode = "quiet"
+    display = ProgressDisplay(stats, progress_mode, interval=stats_interval, verbose=verbosity > 0)
+    job = DepositJob(ledger, settings, stats=stats, tick=display.tick, on_limiter=display.attach)
+    install_stop_handlers(job.stop)
+    async with display:
+        result = await job.run()
     click.echo(render_line(stats.snapshot()), err=True)
-    click.echo(f"ledger: {counts.get('published', 0) + counts.get('verified', 0)} published, "
-               f"{counts.get('failed', 0)} failed, {waiting} waiting", err=True)
-    if runner.stopping:
-        return ExitCode.INTERRUPTED
-    if counts.get("failed"):
-        return ExitCode.RECORDS_FAILED
-    return ExitCode.RETRY_LATER if waiting else ExitCode.OK
+    click.echo(f"ledger: {result.published} published, {result.failed} failed, {result.waiting} waiting", err=True)
+    return result.code

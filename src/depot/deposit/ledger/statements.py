@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from depot.deposit.ledger.states import State
 from depot.deposit.ledger.tables import ACTIVE, attempts, files, specimens
 
 KEYS: sa.BindParameter[list[str]] = sa.bindparam("b_keys", expanding=True)
@@ -31,5 +32,6 @@ UPDATE_FILE = files.update().where(files.c.specimen_key == sa.bindparam("b_key")
                                    files.c.name == sa.bindparam("b_name"))
 # Only once the metadata of an edit or new version is sent too (pending_put).
 CREATED_TO_UPLOADED = specimens.update().where(specimens.c.key == sa.bindparam("b_key"),
-                                               specimens.c.state == "created", specimens.c.pending_put == sa.false())
+                                               specimens.c.state == State.CREATED,
+                                               specimens.c.pending_put == sa.false())
 INSERT_ATTEMPT = attempts.insert()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,6 +15,7 @@ from depot.deposit.errors import LedgerError
 from depot.deposit.ledger import statements as st
 from depot.deposit.ledger.engine import create_engine, database_url, migrate
 from depot.deposit.ledger.planning import BATCH, Planner, PlanSummary
+from depot.deposit.ledger.states import State
 from depot.deposit.ledger.tables import ACTIVE, attempts, files, runs, specimens, versions
 from depot.deposit.ledger.values import hash_of, iso, now_iso, replan_condition, resume
 from depot.deposit.models import PlannedRecord
@@ -35,7 +37,7 @@ class Claim:
     """A specimen as the runner sees it while it holds the lease."""
 
     key: str
-    state: str
+    state: State
     step: str | None
     deposition_id: int | None
     bucket_url: str | None
@@ -67,11 +69,25 @@ class Ledger:
     def close(self) -> None:
         self.engine.dispose()
 
-    def _tx(self) -> Any:
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sa.Connection]:
+        """One transaction; any database failure in it (locked, read-only, disk full, gone) becomes a
+        LedgerError, which stops the run with exit code FATAL. ``engine.begin()`` is lazy, so the
+        whole block is guarded, not just the call."""
         try:
-            return self.engine.begin()
-        except sa.exc.OperationalError as exc:
-            raise LedgerError(self.url, str(exc).splitlines()[0]) from exc
+            with self.engine.begin() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise LedgerError(self.url, f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        """A read-only connection, its failures turned into LedgerError as in ``_tx``."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise LedgerError(self.url, f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc
 
     # -- planning -------------------------------------------------------------------------------------
     def plan(self, records: Iterable[PlannedRecord], *, sidecar_dir: Path | None = None,
@@ -94,10 +110,20 @@ class Ledger:
             conn.execute(st.LEASE, {"b_keys": keys, "b_now": stamp, "lease_owner": owner, "lease_until": until})
             return self._load(conn, keys)
 
+    def lease(self, keys: list[str], *, owner: str, lease_seconds: float, now: datetime) -> list[str]:
+        """Lease these specimens (those of them that are ready) to ``owner``; returns the leased keys."""
+        if not keys:
+            return []
+        stamp, until = iso(now), iso(now + timedelta(seconds=lease_seconds))
+        with self._tx() as conn:
+            conn.execute(st.LEASE, {"b_keys": keys, "b_now": stamp, "lease_owner": owner, "lease_until": until})
+            return list(conn.execute(sa.select(specimens.c.key).where(
+                specimens.c.key.in_(keys), specimens.c.lease_owner == owner).order_by(specimens.c.seq)).scalars())
+
     def next_ready_in(self, *, now: datetime) -> float | None:
         """Seconds until some active specimen may be claimed (0 if one is ready); None if none is active."""
         stamp = iso(now)
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             row = conn.execute(sa.select(sa.func.count(), sa.func.min(specimens.c.retry_at),
                                          sa.func.min(specimens.c.lease_until))
                                .where(specimens.c.state.in_(ACTIVE))).one()
@@ -131,15 +157,16 @@ class Ledger:
             rows = conn.execute(sa.select(specimens.c.key, specimens.c.deposition_id, specimens.c.step)
                                 .where(replan_condition())).all()
             for row in rows:
-                values = resume(row.step) if row.deposition_id is not None else {"state": "planned", "step": None}
+                values = resume(row.step) if row.deposition_id is not None else {"state": State.PLANNED,
+                                                                                 "step": None}
                 conn.execute(specimens.update().where(specimens.c.key == row.key).values(
                     **values, attempts=0, retry_at=None, updated_at=now_iso()))
         return len(rows)
 
     def uncertain_keys(self, step: str) -> list[str]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return list(conn.execute(sa.select(specimens.c.key).where(
-                specimens.c.state == "uncertain", specimens.c.step == step, specimens.c.lease_owner.is_(None))
+                specimens.c.state == State.UNCERTAIN, specimens.c.step == step, specimens.c.lease_owner.is_(None))
                 .order_by(specimens.c.seq)).scalars())
 
     def release(self, key: str, owner: str) -> None:
@@ -147,7 +174,7 @@ class Ledger:
             conn.execute(st.RELEASE, {"b_key": key, "b_owner": owner, "lease_owner": None, "lease_until": None})
 
     def get(self, key: str) -> Claim:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             found = self._load(conn, [key])
         if not found:
             raise LedgerError(self.url, f"no specimen {key!r}")
@@ -159,7 +186,7 @@ class Ledger:
         for f in conn.execute(st.FILES_BY_KEYS, {"b_keys": keys}):
             file_rows[f.specimen_key].append(FileRow(f.name, f.path, f.size, f.md5, f.sha256, bool(f.uploaded),
                                                      f.server_checksum))
-        return [Claim(r.key, r.state, r.step, r.deposition_id, r.bucket_url, r.doi, r.metadata, r.attempts,
+        return [Claim(r.key, State(r.state), r.step, r.deposition_id, r.bucket_url, r.doi, r.metadata, r.attempts,
                       tuple(file_rows[r.key]), r.last_status, r.last_error, r.op, r.record_id, bool(r.pending_put))
                 for r in rows]
 
@@ -171,23 +198,25 @@ class Ledger:
             conn.execute(st.UPDATE_SPECIMEN, values)
 
     def mark_uncertain(self, key: str, step: str) -> None:
-        self._set(key, state="uncertain", step=step)
+        self._set(key, state=State.UNCERTAIN, step=step)
 
     def mark_planned(self, key: str) -> None:
         """Nothing was created (or no new-version draft exists): start the specimen's operation again."""
-        self._set(key, state="planned", step=None, deposition_id=None, bucket_url=None)
+        self._set(key, state=State.PLANNED, step=None, deposition_id=None, bucket_url=None)
 
     def mark_metadata_sent(self, key: str) -> None:
         with self._tx() as conn:
             conn.execute(st.UPDATE_SPECIMEN, {"b_key": key, "pending_put": False, "updated_at": now_iso()})
             if not conn.execute(st.PENDING_FILES, {"b_key": key}).scalar_one():
-                conn.execute(st.CREATED_TO_UPLOADED, {"b_key": key, "state": "uploaded", "updated_at": now_iso()})
+                conn.execute(st.CREATED_TO_UPLOADED, {"b_key": key, "state": State.UPLOADED, "attempts": 0,
+                                                      "updated_at": now_iso()})
 
     def mark_ready(self, key: str) -> None:
         """Created with nothing left to send (every file already there): ready to publish."""
         with self._tx() as conn:
             if not conn.execute(st.PENDING_FILES, {"b_key": key}).scalar_one():
-                conn.execute(st.CREATED_TO_UPLOADED, {"b_key": key, "state": "uploaded", "updated_at": now_iso()})
+                conn.execute(st.CREATED_TO_UPLOADED, {"b_key": key, "state": State.UPLOADED, "attempts": 0,
+                                                      "updated_at": now_iso()})
 
     def mark_file_present(self, key: str, name: str, *, md5: str) -> None:
         """A new version's draft already holds this file with this content (imported from the last one)."""
@@ -202,17 +231,19 @@ class Ledger:
                 deposition_id=specimens.c.record_id, bucket_url=None, updated_at=now_iso()))
 
     def mark_uploaded(self, key: str) -> None:
-        self._set(key, state="uploaded", step=None)
+        self._set(key, state=State.UPLOADED, step=None)
 
     def mark_created(self, key: str, *, deposition_id: int, bucket_url: str,
                      record: dict[str, Any] | None = None) -> None:
-        state = "created"
+        """The deposition exists (created, or found by a probe). A step that succeeds starts the tries
+        of the next one afresh (``attempts`` counts the tries of the step at hand)."""
+        state = State.CREATED
         with self._tx() as conn:
             pending_put = conn.execute(sa.select(specimens.c.pending_put).where(specimens.c.key == key)).scalar()
             if not pending_put and not conn.execute(st.PENDING_FILES, {"b_key": key}).scalar_one():
-                state = "uploaded"
+                state = State.UPLOADED
             conn.execute(st.UPDATE_SPECIMEN, {"b_key": key, "state": state, "step": None,
-                                              "deposition_id": deposition_id, "bucket_url": bucket_url,
+                                              "deposition_id": deposition_id, "bucket_url": bucket_url, "attempts": 0,
                                               "updated_at": now_iso()})
 
     def mark_file_uploaded(self, key: str, name: str, *, server_checksum: str, md5: str, sha256: str,
@@ -222,7 +253,8 @@ class Ledger:
                                           "server_checksum": server_checksum, "md5": md5, "sha256": sha256,
                                           "size": size})
             if not conn.execute(st.PENDING_FILES, {"b_key": key}).scalar_one():
-                conn.execute(st.CREATED_TO_UPLOADED, {"b_key": key, "state": "uploaded", "updated_at": now_iso()})
+                conn.execute(st.CREATED_TO_UPLOADED, {"b_key": key, "state": State.UPLOADED, "attempts": 0,
+                                                      "updated_at": now_iso()})
 
     def mark_published(self, key: str, *, doi: str | None, concept_doi: str | None, record_url: str | None,
                        record: dict[str, Any] | None = None) -> None:
@@ -234,7 +266,7 @@ class Ledger:
                                .where(specimens.c.key == key)).one()
             deposition_id = int((record or {}).get("id") or row.deposition_id)
             conn.execute(specimens.update().where(specimens.c.key == key).values(
-                state="published", step=None, op=None, pending_put=False, doi=doi, concept_doi=concept_doi,
+                state=State.PUBLISHED, step=None, op=None, pending_put=False, doi=doi, concept_doi=concept_doi,
                 record_url=record_url, deposition_id=deposition_id, record_id=deposition_id, retry_at=None,
                 published_at=now, updated_at=now))
             published = [{"name": f.name, "size": f.size, "mtime_ns": f.mtime_ns, "md5": f.md5}
@@ -259,7 +291,7 @@ class Ledger:
         """Every published version of every specimen, in source order then version order."""
         last = 0
         while True:
-            with self.engine.connect() as conn:
+            with self._read() as conn:
                 keys = conn.execute(sa.select(specimens.c.key, specimens.c.seq).where(specimens.c.seq > last)
                                     .order_by(specimens.c.seq).limit(BATCH)).all()
                 if not keys:
@@ -277,18 +309,23 @@ class Ledger:
 
     def mark_verified(self, key: str) -> None:
         with self._tx() as conn:
-            conn.execute(specimens.update().where(specimens.c.key == key, specimens.c.state == "published")
-                         .values(state="verified", updated_at=now_iso()))
+            conn.execute(specimens.update().where(specimens.c.key == key, specimens.c.state == State.PUBLISHED)
+                         .values(state=State.VERIFIED, updated_at=now_iso()))
 
     def mark_retry(self, key: str, *, step: str, status: int | None, message: str, retry_at: datetime) -> None:
         with self._tx() as conn:
             conn.execute(st.BUMP_ATTEMPTS, {"b_key": key, "retry_at": iso(retry_at), "last_status": status,
                                             "last_error": message[:4000], "updated_at": now_iso()})
 
+    def defer(self, key: str, *, retry_at: datetime) -> None:
+        """Come back to this specimen at ``retry_at`` (a probe's second look), without counting an attempt."""
+        self._set(key, retry_at=iso(retry_at))
+
     def mark_failed(self, key: str, *, step: str, status: int | None, message: str) -> None:
         with self._tx() as conn:
-            conn.execute(st.BUMP_ATTEMPTS, {"b_key": key, "state": "failed", "step": step, "last_status": status,
-                                            "last_error": message[:4000], "updated_at": now_iso()})
+            conn.execute(st.BUMP_ATTEMPTS, {"b_key": key, "state": State.FAILED, "step": step,
+                                            "last_status": status, "last_error": message[:4000],
+                                            "updated_at": now_iso()})
 
     def record_attempt(self, key: str | None, step: str, status: int | None, error: str | None,
                        seconds: float) -> None:
@@ -299,8 +336,10 @@ class Ledger:
     # -- runs and reports -----------------------------------------------------------------------------
     def start_run(self, *, target: str, source: str, profile: str) -> int:
         with self._tx() as conn:
-            return int(conn.execute(runs.insert().values(started=now_iso(), target=target, source=source,
-                                                         profile=profile)).inserted_primary_key[0])
+            key = conn.execute(runs.insert().values(started=now_iso(), target=target, source=source,
+                                                    profile=profile)).inserted_primary_key
+            assert key is not None
+            return int(key[0])
 
     def finish_run(self, run_id: int, *, published: int, failed: int, outcome: str) -> None:
         with self._tx() as conn:
@@ -308,13 +347,13 @@ class Ledger:
                 finished=now_iso(), published=published, failed=failed, outcome=outcome))
 
     def counts_by_state(self) -> dict[str, int]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return {r[0]: int(r[1]) for r in conn.execute(
                 sa.select(specimens.c.state, sa.func.count()).group_by(specimens.c.state))}
 
     def version_counts(self) -> dict[str, int]:
         """Published versions in all, those edited in place since, and sync work still pending by kind."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             total, edited = conn.execute(sa.select(sa.func.count(), sa.func.count(versions.c.modified_at))
                                          .select_from(versions)).one()
             pending: dict[str, int] = dict(conn.execute(sa.select(specimens.c.op, sa.func.count()).where(
@@ -324,21 +363,21 @@ class Ledger:
 
     def errors_by_status(self) -> dict[str, int]:
         """Failed requests by HTTP status ("network" when no answer came), as the seed's Table 5."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(sa.select(attempts.c.status, sa.func.count()).where(
                 sa.or_(attempts.c.status.is_(None), attempts.c.status >= 400)).group_by(attempts.c.status)).all()
         return {str(s) if s is not None else "network": int(n) for s, n in sorted(rows, key=lambda r: r[0] or 0)}
 
     def failures(self, limit: int = 20) -> list[tuple[str, str | None, int | None, str | None]]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return [(r.key, r.step, r.last_status, r.last_error) for r in conn.execute(
-                sa.select(specimens).where(specimens.c.state == "failed").order_by(specimens.c.seq).limit(limit))]
+                sa.select(specimens).where(specimens.c.state == State.FAILED).order_by(specimens.c.seq).limit(limit))]
 
     def iter_report(self) -> Iterator[tuple[Claim, str | None, str | None]]:
         """(specimen, record URL, concept DOI) in source order, in pages (bounded memory)."""
         last = 0
         while True:
-            with self.engine.connect() as conn:
+            with self._read() as conn:
                 rows = conn.execute(sa.select(specimens.c.key, specimens.c.seq, specimens.c.record_url,
                                               specimens.c.concept_doi).where(specimens.c.seq > last)
                                     .order_by(specimens.c.seq).limit(BATCH)).all()
@@ -350,7 +389,7 @@ class Ledger:
             last = rows[-1].seq
 
     def throughput(self) -> dict[str, Any]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             row = conn.execute(sa.select(sa.func.min(specimens.c.published_at), sa.func.max(specimens.c.published_at),
                                          sa.func.count(specimens.c.published_at))).one()
             reqs = conn.execute(sa.select(sa.func.count(), sa.func.min(attempts.c.at), sa.func.max(attempts.c.at))

@@ -9,7 +9,10 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from depot.deposit.ledger.states import State
 from depot.deposit.ledger.tables import specimens
+from depot.deposit.policy import NOT_REFUSED_4XX
+from depot.deposit.policy import refused as refused
 
 
 def iso(moment: datetime) -> str:
@@ -27,15 +30,13 @@ def hash_of(value: Any) -> str:
 def resume(step: str | None) -> dict[str, Any]:
     """Where a failed record with a deposition starts again: publish failures are settled by a probe
     (the publish may have happened), anything earlier re-uploads what is missing."""
-    return {"state": "uncertain", "step": "publish"} if step == "publish" else {"state": "created", "step": None}
+    if step == "publish":
+        return {"state": State.UNCERTAIN, "step": "publish"}
+    return {"state": State.CREATED, "step": None}
 
 
 def replan_condition() -> Any:
-    return sa.and_(specimens.c.state == "failed", sa.or_(specimens.c.last_status.is_(None), sa.not_(sa.and_(
+    """Failed records the repository did not refuse (SQL for ``policy.refused``: the same table)."""
+    return sa.and_(specimens.c.state == State.FAILED, sa.or_(specimens.c.last_status.is_(None), sa.not_(sa.and_(
         specimens.c.last_status >= 400, specimens.c.last_status < 500,
-        specimens.c.last_status.not_in((404, 408, 409, 410, 429))))))
-
-
-def refused(status: int | None) -> bool:
-    """Did the repository refuse the record itself (not a transient or an outage answer)?"""
-    return status is not None and 400 <= status < 500 and status not in (404, 408, 409, 410, 429)
+        specimens.c.last_status.not_in(NOT_REFUSED_4XX)))))

@@ -1,0 +1,140 @@
+"""A deposit job without click: work through what a ledger has planned, against a target, in passes.
+
+``depot run`` and ``depot sync`` are thin shells around this (they plan the source into the ledger,
+show progress and turn the result into an exit code); an application or a test uses it directly::
+
+    ledger = Ledger.open("deposit.sqlite3")
+    ledger.plan(records)
+    result = await DepositJob(ledger, JobSettings(target="https://zenodo.org/api")).run()
+    result.code  # ExitCode.OK when everything planned is published
+
+``session`` injects the HTTP transport (an ``aiohttp.ClientSession``: a test's, or an application's own
+pool); the job never closes a session it was given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from depot.deposit.client import RepositoryClient
+from depot.deposit.errors import ExitCode
+from depot.deposit.ledger import Ledger, State
+from depot.deposit.ledger.states import ACTIVE, DONE
+from depot.deposit.progress import Stats
+from depot.deposit.ratelimit import RateLimiter
+from depot.deposit.runner import Runner, RunSettings
+from depot.deposit.targets import open_target
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """Where to deposit and how hard to try (the depositor's options, as ``depot run`` takes them)."""
+
+    target: str = "local"  # local, zenodo, sandbox, or an API URL (https://host/api)
+    token_file: Path | None = None  # the token comes from DEPOT_TOKEN first
+    repo_dir: Path = Path("depot-data")  # the embedded repository's data (target local)
+    per_minute: int | None = None  # rate limit to assume before the server's headers say
+    per_hour: int | None = None
+    transfers: int = 8  # records in flight
+    attempts: int = 3  # tries per record in a pass
+    passes: int = 2  # further passes over retryable failures
+    low_level_retries: int = 5  # in-place retries of one repeatable request
+    source: str = ""  # recorded in the ledger's runs table
+    profile: str = ""
+
+
+@dataclass
+class JobResult:
+    """What a job left behind: the exit code ``depot run`` would give, and the ledger's counts."""
+
+    code: ExitCode
+    counts: dict[str, int]
+    stats: Stats
+    interrupted: bool = False
+
+    @property
+    def published(self) -> int:
+        return sum(self.counts.get(s, 0) for s in DONE)
+
+    @property
+    def failed(self) -> int:
+        return self.counts.get(State.FAILED, 0)
+
+    @property
+    def waiting(self) -> int:
+        return sum(self.counts.get(s, 0) for s in ACTIVE)
+
+
+def initial_stats(ledger: Ledger) -> Stats:
+    """Counters for a run over this ledger: what is left to do, and what was published before."""
+    counts = ledger.counts_by_state()
+    stats = Stats(total=sum(counts.get(s, 0) for s in ACTIVE))
+    stats.already = sum(counts.get(s, 0) for s in DONE)
+    return stats
+
+
+@dataclass
+class DepositJob:
+    """One run over a ledger. ``stop()`` (from a signal handler, say) stops claiming new work; records in
+    flight finish their current request and the ledger stays resumable."""
+
+    ledger: Ledger
+    settings: JobSettings = field(default_factory=JobSettings)
+    session: aiohttp.ClientSession | None = None
+    stats: Stats | None = None
+    tick: Callable[[], None] | None = None  # called as records finish (a progress display)
+    # given the run's rate limiter once the target is known (a progress display takes its budget and waits)
+    on_limiter: Callable[[RateLimiter], None] | None = None
+    runner: Runner | None = None
+    _stopping: bool = False
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self.runner is not None:
+            self.runner.stop()
+
+    async def run(self) -> JobResult:
+        s = self.settings
+        stats = self.stats if self.stats is not None else initial_stats(self.ledger)
+        with open_target(s.target, token_file=s.token_file, repo_dir=s.repo_dir, per_minute=s.per_minute,
+                         per_hour=s.per_hour) as target:
+            limiter = RateLimiter(target.per_minute, target.per_hour)
+            if self.on_limiter is not None:
+                self.on_limiter(limiter)
+            run_id = self.ledger.start_run(target=target.api_url, source=s.source, profile=s.profile)
+            async with RepositoryClient(target.api_url, target.token, limiter=limiter, connections=s.transfers * 2,
+                                        session=self.session) as client:
+                runner = Runner(self.ledger, client, RunSettings(transfers=s.transfers, retries=s.attempts,
+                                                                 low_level_retries=s.low_level_retries),
+                                stats, tick=self.tick)
+                self.runner = runner
+                if self._stopping:
+                    runner.stop()
+                await runner.run()
+                for _ in range(s.passes):  # per-run retries: another pass over retryable failures
+                    if runner.stopping or not self.ledger.retry_failed():
+                        break
+                    stats.failed = self.ledger.counts_by_state().get(State.FAILED, 0)
+                    await runner.run()
+            counts = self.ledger.counts_by_state()
+            result = JobResult(ExitCode.OK, counts, stats, interrupted=runner.stopping)
+            outcome = "interrupted" if result.interrupted else (
+                "failures" if result.failed else ("waiting" if result.waiting else "complete"))
+            self.ledger.finish_run(run_id, published=stats.done, failed=stats.failed, outcome=outcome)
+        if result.interrupted:
+            result.code = ExitCode.INTERRUPTED
+        elif result.failed:
+            result.code = ExitCode.RECORDS_FAILED
+        elif result.waiting:
+            result.code = ExitCode.RETRY_LATER
+        return result
+
+
+async def deposit(ledger: Ledger, settings: JobSettings | None = None, *,
+                  session: aiohttp.ClientSession | None = None) -> JobResult:
+    """Run one deposit job over ``ledger`` (see :class:`DepositJob`)."""
+    return await DepositJob(ledger, settings or JobSettings(), session=session).run()

@@ -1,0 +1,189 @@
+"""The runner and the job API in-process: the repository app served by uvicorn in a thread on loopback
+(no subprocess), the depositor's HTTP session injected through DepositJob's transport seam."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+import pytest
+import uvicorn
+
+from depot.deposit import DepositJob, ExitCode, JobSettings, Ledger, RepositoryClient, Runner, RunSettings, State
+from depot.deposit.job import initial_stats
+from depot.deposit.models import FileSpec, PlannedRecord
+from depot.repository.app import create_app
+from depot.repository.config import RepositoryConfig
+
+RECORDS = 12
+
+
+@contextlib.contextmanager
+def serve(tmp_path: Path, wrap: Any = None, search_lag: float = 0.0) -> Iterator[tuple[str, str]]:
+    """The repository app (optionally wrapped by an ASGI middleware) on a loopback port; (API URL, token)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = RepositoryConfig(data_dir=tmp_path / "repo", base_url=f"http://127.0.0.1:{port}",
+                              user_limit_per_minute=0, user_limit_per_hour=0, search_limit_per_minute=0,
+                              search_lag_seconds=search_lag)
+    config.data_dir.mkdir()
+    app = create_app(config)
+    token = app.context.accounts.create_token("runner@example.org", datetime.now(UTC).isoformat())
+    server = uvicorn.Server(uvicorn.Config(wrap(app) if wrap else app, host="127.0.0.1", port=port,
+                                           log_level="error", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the repository did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}/api", token
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def plan(tmp_path: Path, n: int = RECORDS) -> Ledger:
+    images = tmp_path / "images"
+    images.mkdir()
+    records = []
+    for i in range(n):
+        path = images / f"S{i:03d}.png"
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes([i]) * 300)
+        key = f"urn:catalog:RUN:{i}"
+        records.append(PlannedRecord(key, {
+            "title": f"Specimen {i} of Fucus vesiculosus", "upload_type": "image", "image_type": "photo",
+            "description": "A herbarium sheet.", "creators": [{"name": "Test Herbarium"}], "license": "cc-by-4.0",
+            "related_identifiers": [{"identifier": key, "relation": "isAlternateIdentifier", "scheme": "other"}],
+        }, (FileSpec(str(path), path.name),)))
+    ledger = Ledger.open(tmp_path / "ledger.sqlite3")
+    ledger.plan(records)
+    return ledger
+
+
+def server_keys(api: str, token: str) -> tuple[list[str], int]:
+    """Every specimen key among the account's published depositions (repeats kept), and the drafts left."""
+    deps = httpx.get(f"{api}/deposit/depositions", params={"size": 100, "all_versions": 1},
+                     headers={"Authorization": f"Bearer {token}"}).json()
+    keys = [r["identifier"] for d in deps if d["submitted"] for r in d["metadata"]["related_identifiers"]]
+    return keys, sum(1 for d in deps if not d["submitted"])
+
+
+@pytest.mark.parametrize("transfers", [1, 16])
+def test_a_job_publishes_every_record_once_with_k_plus_2_requests(tmp_path: Path, transfers: int) -> None:
+    ledger = plan(tmp_path)
+    sent: list[str] = []
+
+    async def main(api: str, token_file: Path) -> Any:
+        trace = aiohttp.TraceConfig()
+
+        async def on_start(_s: Any, _c: Any, params: aiohttp.TraceRequestStartParams) -> None:
+            sent.append(params.method)
+
+        trace.on_request_start.append(on_start)
+        async with aiohttp.ClientSession(trace_configs=[trace]) as session:  # the injected transport
+            return await DepositJob(ledger, JobSettings(target=api, token_file=token_file, transfers=transfers),
+                                    session=session).run()
+
+    with serve(tmp_path) as (api, token):
+        (tmp_path / "token").write_text(token)
+        result = asyncio.run(main(api, tmp_path / "token"))
+        keys, drafts = server_keys(api, token)
+    assert result.code is ExitCode.OK and result.published == RECORDS and result.counts == {"published": RECORDS}
+    assert sorted(keys) == sorted({f"urn:catalog:RUN:{i}" for i in range(RECORDS)}) and drafts == 0
+    assert len(sent) == 3 * RECORDS  # create, upload, publish: through the session we gave it
+    ledger.close()
+
+
+class LoseFirstAnswer:
+    """ASGI middleware: the first request matching (method, path suffix) is done, then answered 504."""
+
+    def __init__(self, app: Any, method: str, suffix: str) -> None:
+        self.app, self.method, self.suffix, self.fired = app, method, suffix, False
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if self.fired or scope["type"] != "http" or scope["method"] != self.method \
+                or not scope["path"].endswith(self.suffix):
+            await self.app(scope, receive, send)
+            return
+        self.fired = True
+
+        async def swallow(_message: dict[str, Any]) -> None:
+            return None
+
+        await self.app(scope, receive, swallow)  # the server commits...
+        await send({"type": "http.response.start", "status": 504, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"Gateway Timeout"})  # ...the answer is lost
+
+
+async def run_runner(ledger: Ledger, api: str, token: str, settings: RunSettings) -> Runner:
+    async with RepositoryClient(api, token) as client:
+        runner = Runner(ledger, client, settings, initial_stats(ledger))
+        await runner.run()
+    return runner
+
+
+def test_a_probe_wait_does_not_hold_the_transfer_slot(tmp_path: Path) -> None:
+    """One transfer; the first create commits but its answer is lost. The record waits for its probe
+    (1 s) with the slot free: the others are published meanwhile, and the lost one is found, not re-created."""
+    ledger = plan(tmp_path, 5)
+    settings = RunSettings(transfers=1, probe_delay=1.0, probe_recheck=1.0)
+    with serve(tmp_path, lambda app: LoseFirstAnswer(app, "POST", "/deposit/depositions")) as (api, token):
+        runner = asyncio.run(run_runner(ledger, api, token, settings))
+        keys, drafts = server_keys(api, token)
+    assert sorted(keys) == sorted(f"urn:catalog:RUN:{i}" for i in range(5)) and drafts == 0
+    order = [v["key"] for v in sorted(ledger.iter_versions(), key=lambda v: v["published_at"])]
+    assert order[-1] == "urn:catalog:RUN:0"  # the others went ahead while it waited
+    assert runner.stats.probes == 1
+    ledger.close()
+
+
+def test_crash_left_uncertain_creates_are_settled_beside_the_workers(tmp_path: Path) -> None:
+    ledger = plan(tmp_path, 6)
+    with serve(tmp_path) as (api, token):
+        # A run killed after asking for a create whose answer it never saw: the row says "uncertain".
+        created = httpx.post(f"{api}/deposit/depositions", headers={"Authorization": f"Bearer {token}"},
+                             json={"metadata": ledger.get("urn:catalog:RUN:3").metadata}).json()
+        ledger.mark_uncertain("urn:catalog:RUN:3", "create")
+        ledger.mark_uncertain("urn:catalog:RUN:4", "create")  # this one never reached the server
+        started = datetime.now(UTC)
+        asyncio.run(run_runner(ledger, api, token, RunSettings(transfers=2, probe_delay=1.5, probe_recheck=0.5)))
+        keys, drafts = server_keys(api, token)
+    assert sorted(keys) == sorted(f"urn:catalog:RUN:{i}" for i in range(6)) and drafts == 0
+    published = {v["key"]: datetime.fromisoformat(v["published_at"]) for v in ledger.iter_versions()}
+    assert (published["urn:catalog:RUN:0"] - started).total_seconds() < 1.5  # no idle wait before the workers
+    assert next(v for v in ledger.iter_versions() if v["key"] == "urn:catalog:RUN:3")["deposition_id"] == created["id"]
+    ledger.close()
+
+
+def test_a_404_on_our_deposition_is_probed_never_blindly_recreated(tmp_path: Path) -> None:
+    """The ledger says a deposition is ready to publish, but it is gone from the server (discarded behind
+    our back): the publish's 404 is settled by reading the deposition back, and nothing is created anew."""
+    ledger = plan(tmp_path, 2)
+    with serve(tmp_path) as (api, token):
+        auth = {"Authorization": f"Bearer {token}"}
+        gone = httpx.post(f"{api}/deposit/depositions", headers=auth, json={"metadata": {}}).json()
+        httpx.post(f"{api}/deposit/depositions/{gone['id']}/actions/discard", headers=auth)
+        key = "urn:catalog:RUN:1"
+        ledger.mark_created(key, deposition_id=int(gone["id"]), bucket_url=gone["links"]["bucket"])
+        ledger.mark_file_present(key, "S001.png", md5="0" * 32)
+        ledger.mark_ready(key)
+        assert ledger.get(key).state is State.UPLOADED
+        runner = asyncio.run(run_runner(ledger, api, token, RunSettings(transfers=2, retries=2, backoff_base=0.05)))
+        keys, _ = server_keys(api, token)
+    assert keys == ["urn:catalog:RUN:0"]  # no second record for the lost deposition
+    row = ledger.get(key)
+    assert row.state is State.FAILED and row.step == "probe" and row.last_status == 404
+    assert runner.stats.probes >= 1
+    ledger.close()
