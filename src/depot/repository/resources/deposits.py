@@ -13,6 +13,7 @@ from depot.repository.resources.context import Context
 from depot.repository.resources.http import (
     bool_param,
     empty,
+    header_int,
     identity,
     int_param,
     json_response,
@@ -76,8 +77,8 @@ class DepositResource:
     async def upload_file(self, request: Request) -> Response:
         """Legacy multipart POST: form fields ``file`` and optional ``name`` (≤ 100 MiB request)."""
         ident, deposit_id = identity(request), path_int(request, "id")
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.ctx.config.multipart_max_bytes:
+        length = header_int(request, "content-length")
+        if length is not None and length > self.ctx.config.multipart_max_bytes:
             raise QuotaExceededError("The data value transmitted exceeds the capacity limit.", 413)
         ctype = request.headers.get("content-type", "")
         if not ctype.startswith("multipart/form-data"):

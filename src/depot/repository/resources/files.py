@@ -13,7 +13,7 @@ from depot.repository.errors import (
 )
 from depot.repository.resources import serialize
 from depot.repository.resources.context import Context
-from depot.repository.resources.http import empty, identity, json_response, path_int
+from depot.repository.resources.http import empty, header_int, identity, json_response, path_int
 from depot.repository.services.files import QUOTA
 from depot.repository.services.views import Deposit, StoredFile
 from depot.repository.store.blobs import BlobTooLargeError
@@ -30,9 +30,7 @@ class FilesResource:
         if ctype and ctype != OCTET:
             raise UnsupportedMediaError(f"Invalid 'Content-Type' header. Expected one of: {OCTET}")
         ident, bucket_id, key = identity(request), request.path_params["bucket"], request.path_params["key"]
-        length = request.headers.get("content-length")
-        plan = self.ctx.files.prepare_upload(ident, bucket_id, key,
-                                             int(length) if length and length.isdigit() else None)
+        plan = self.ctx.files.prepare_upload(ident, bucket_id, key, header_int(request, "content-length"))
         try:
             blob = await self.ctx.blobs.write_stream(request.stream(), limit=plan.limit)
         except BlobTooLargeError as exc:

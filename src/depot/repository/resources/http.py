@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from depot.metadata import FieldError
 from depot.repository.errors import UnsupportedMediaError, ValidationError
+from depot.repository.services.ids import parse_id
 from depot.repository.services.permissions import ANONYMOUS, Identity
 
 
@@ -58,9 +59,16 @@ def bool_param(request: Request, name: str) -> bool:
 
 
 def path_int(request: Request, name: str) -> int:
+    """The record or deposit id in the path; any other spelling of a number is a 404, as on Zenodo."""
     from depot.repository.errors import NotFoundError
 
-    try:
-        return int(request.path_params[name])
-    except (ValueError, KeyError) as exc:
-        raise NotFoundError() from exc
+    found = parse_id(request.path_params.get(name, ""))
+    if found is None:
+        raise NotFoundError()
+    return found
+
+
+def header_int(request: Request, name: str) -> int | None:
+    """A header holding a count (Content-Length): ASCII digits only, else None."""
+    raw = request.headers.get(name)
+    return int(raw) if raw and raw.isascii() and raw.isdigit() else None
