@@ -35,6 +35,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_files_per_record", 100, "Most files one record may hold (Zenodo: 100)."),
     Setting("record_quota_bytes", 50 * GB, "Most bytes one record may hold (Zenodo: 50 GB)."),
     Setting("multipart_max_bytes", 100 * MIB, "Largest legacy multipart POST body (Zenodo: 100 MiB)."),
+    Setting("json_max_bytes", 2 * MIB, "Largest JSON request body, e.g. a deposition's metadata (Zenodo: 100 MiB, "
+            "its limit for any request); larger → 413 before the body is read."),
     Setting("fsync", True, "fsync stored files and their directory before they become visible."),
     Setting("bags", True, "Write a BagIt bag of every published version under DATA_DIR/bags (the AIP)."),
     Setting("bag_source_organization", "Depot repository", "Source-Organization in every bag's bag-info.txt."),
@@ -65,6 +67,7 @@ class RepositoryConfig:
     max_files_per_record: int = 100
     record_quota_bytes: int = 50 * GB
     multipart_max_bytes: int = 100 * MIB
+    json_max_bytes: int = 2 * MIB
     fsync: bool = True
     bags: bool = True
     bag_source_organization: str = "Depot repository"
