@@ -108,7 +108,7 @@ class DepositResource:
                 blob = await self.ctx.blobs.write_stream(chunks(), limit=plan.limit)
             except BlobTooLargeError as exc:
                 raise QuotaExceededError("Bucket quota exceeded.") from exc
-        stored = self.ctx.commit(ident, plan.deposit.bucket_id, key, blob, replace=False)
+        stored = self.ctx.commit(ident, plan.deposit.bucket_id, plan.key, blob, replace=False)
         deposit = self.ctx.deposits.read(ident, deposit_id)
         return json_response(serialize.deposition_file(self.ctx.links, deposit, stored), 201)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import orjson
 from starlette.requests import Request
@@ -12,6 +13,7 @@ from starlette.types import Message
 from depot.metadata import FieldError
 from depot.repository.errors import QuotaExceededError, UnsupportedMediaError, ValidationError
 from depot.repository.services.ids import parse_id
+from depot.repository.services.keys import lookup_key
 from depot.repository.services.permissions import ANONYMOUS, Identity
 
 
@@ -110,6 +112,22 @@ def path_int(request: Request, name: str) -> int:
     if found is None:
         raise NotFoundError()
     return found
+
+
+def path_key(request: Request) -> str:
+    """The file key in the path, in its stored form (NFC); a 400 if its bytes are not UTF-8.
+
+    The server decodes the path with U+FFFD for undecodable bytes, which would make ``a%FFb`` and
+    ``a%FEb`` one name: the raw path says whether the replacement character was really sent.
+    """
+    key = str(request.path_params["key"])
+    if "\ufffd" in key:
+        try:
+            unquote_to_bytes(request.scope.get("raw_path") or b"").decode("utf-8")
+        except UnicodeDecodeError:
+            message = "Invalid file name: it is not valid UTF-8 (percent-encode the name's UTF-8 bytes)."
+            raise ValidationError([FieldError("filename", (message,))], message=message) from None
+    return lookup_key(key)
 
 
 def header_int(request: Request, name: str) -> int | None:
