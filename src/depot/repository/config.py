@@ -45,6 +45,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fixity_tick_seconds", 3600, "Seconds between the fixity cycle's batches (oldest-checked first)."),
     Setting("fixity_mb_per_s", 50, "Read rate cap of the fixity cycle in MB/s (leaves I/O for requests); 0 = none."),
     Setting("admin_token", None, "Bearer token for /api/admin/* (fixity report); unset disables those routes."),
+    Setting("access_log", None, "Append one JSON line per request to this file ('-' for standard error); "
+            "unset: uvicorn's text access log, shown at --log-level info only."),
 )
 
 
@@ -76,6 +78,7 @@ class RepositoryConfig:
     fixity_tick_seconds: int = 3600
     fixity_mb_per_s: int = 50
     admin_token: str | None = None
+    access_log: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
