@@ -90,3 +90,8 @@ def test_depositor_sized_query_is_accepted(api: Api) -> None:
     q = " OR ".join(f'alternate.identifier:"k{i}"' for i in range(250))  # the limit, on SQLite too
     assert api.client.get("/api/deposit/depositions", params={"q": q}, headers=api.auth()).status_code == 200
     assert api.client.get("/api/records", params={"q": "(" * 20 + "a" + ")" * 20}).status_code == 200
+    # Bare words compile to two clauses each: 250 of them OR-ed stay within SQLite's expression depth (1,000).
+    bare = " OR ".join(f"w{i}" for i in range(250))
+    assert api.client.get("/api/deposit/depositions", params={"q": bare}, headers=api.auth()).status_code == 200
+    nested = "(" * 32 + " AND ".join(f"w{i}" for i in range(250)) + ")" * 32
+    assert api.client.get("/api/records", params={"q": nested}).status_code == 200
