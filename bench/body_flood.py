@@ -21,6 +21,9 @@ from bench.harness import serve, table
 
 MB = 1_000_000
 PIECE = b"{" * (1 << 20)
+MULTIPART_HEAD = (b'--x\r\nContent-Disposition: form-data; name="file"; filename="flood.bin"\r\n'
+                  b"Content-Type: application/octet-stream\r\n\r\n")
+MULTIPART_TAIL = b"\r\n--x--\r\n"
 
 
 @dataclass(frozen=True)
@@ -51,20 +54,31 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def _framed(data: bytes, chunked: bool) -> bytes:
+    if not data:
+        return b""
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n" if chunked else data
+
+
 def flood_one(base: str, scenario: Scenario, token: str, size: int, statuses: list[str]) -> None:
     url = urlsplit(base)
     head = [f"POST {scenario.path} HTTP/1.1", "Host: bench", f"Content-Type: {scenario.ctype}",
             "Transfer-Encoding: chunked" if scenario.chunked else f"Content-Length: {size}"]
     if scenario.authenticated:
         head.append(f"Authorization: Bearer {token}")
+    # A well-formed multipart body (one file part), so that a server that parses before it authenticates
+    # really reads it all; JSON bodies are a run of "{".
+    prefix, suffix = (MULTIPART_HEAD, MULTIPART_TAIL) if scenario.ctype.startswith("multipart/") else (b"", b"")
     try:
         with socket.create_connection((url.hostname, url.port), timeout=120) as sock:
             sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
-            sent = 0
+            sock.sendall(_framed(prefix, scenario.chunked))
+            sent, size = len(prefix), size - len(suffix)
             while sent < size:  # the whole body, as a flood would, unless the server closes
                 piece = PIECE[:min(len(PIECE), size - sent)]
-                sock.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n" if scenario.chunked else piece)
+                sock.sendall(_framed(piece, scenario.chunked))
                 sent += len(piece)
+            sock.sendall(_framed(suffix, scenario.chunked))
             if scenario.chunked:
                 sock.sendall(b"0\r\n\r\n")
             statuses.append(sock.recv(64).split(b" ")[1].decode())

@@ -40,8 +40,8 @@ def _connect(base: str, head: str) -> socket.socket:
     return sock
 
 
-def _answer(sock: socket.socket, wait: float = 10.0) -> bytes:
-    """The response's head, or b"" if none came within ``wait`` seconds."""
+def _answer(sock: socket.socket, wait: float = 30.0) -> bytes:
+    """The response's head, or b"" if none came within ``wait`` seconds (generous: the machine is shared)."""
     ready, _, _ = select.select([sock], [], [], wait)
     return sock.recv(65536) if ready else b""
 
