@@ -41,9 +41,23 @@ def _connect(base: str, head: str) -> socket.socket:
 
 
 def _answer(sock: socket.socket, wait: float = 30.0) -> bytes:
-    """The response's head, or b"" if none came within ``wait`` seconds (generous: the machine is shared)."""
+    """The whole response (head and Content-Length body), or b"" if none began within ``wait`` seconds
+    (generous: the machine is shared)."""
     ready, _, _ = select.select([sock], [], [], wait)
-    return sock.recv(65536) if ready else b""
+    if not ready:
+        return b""
+    data = sock.recv(65536)
+    while b"\r\n\r\n" in data:
+        head, _, body = data.partition(b"\r\n\r\n")
+        lengths = [line.split(b":", 1)[1] for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")]
+        if not lengths or len(body) >= int(lengths[0]):
+            break
+        more = sock.recv(65536) if select.select([sock], [], [], wait)[0] else b""
+        if not more:
+            break
+        data += more
+    return data
 
 
 def _head(method: str, path: str, length: int | None, token: str | None = None,
