@@ -74,11 +74,10 @@ def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, base_
     try:
         config = from_env(data_dir=data_dir, db_url=db_url, base_url=base_url, doi_prefix=doi_prefix,
                           user_limit_per_minute=per_minute, user_limit_per_hour=per_hour,
-                          search_limit_per_minute=search_rate_limit, access_log=access_log)
+                          search_limit_per_minute=search_rate_limit, access_log=access_log,
+                          defaults={"base_url": f"http://{host}:{port}"})
     except ValueError as exc:  # a DEPOT_* number that is not one
         raise click.ClickException(str(exc)) from exc
-    if base_url is None and "DEPOT_BASE_URL" not in os.environ:
-        config = config.with_overrides(base_url=f"http://{host}:{port}")  # the flag, then the env, then this
     faults = None
     if fault_profile is not None:
         from dataclasses import replace

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -94,10 +95,12 @@ class RepositoryConfig:
         return replace(self, **{k: v for k, v in values.items() if k in known and v is not None})
 
 
-def from_env(environ: dict[str, str] | None = None, **overrides: Any) -> RepositoryConfig:
-    """Build a config from DEPOT_<NAME> variables, then explicit overrides (flags) on top."""
+def from_env(environ: Mapping[str, str] | None = None, defaults: dict[str, Any] | None = None,
+             **overrides: Any) -> RepositoryConfig:
+    """Build a config from ``defaults`` (which replace the table's, e.g. a base URL from --host and --port),
+    then DEPOT_<NAME> variables, then explicit overrides (flags) on top."""
     env = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = dict(defaults or {})
     for setting in SETTINGS:
         raw = env.get(f"DEPOT_{setting.name.upper()}")
         if raw is None:
