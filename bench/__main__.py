@@ -15,6 +15,7 @@ BENCHES = {
     "sync": "bench.sync_budget",
     "report-html": "bench.report_html",
     "faults": "bench.fault_throughput",
+    "flood": "bench.body_flood",
 }
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -24,6 +24,7 @@ from depot.repository.resources import admin, exports, oai, pages
 from depot.repository.resources.context import Context
 from depot.repository.resources.deposits import DepositResource
 from depot.repository.resources.errors import (
+    handle_client_disconnect,
     handle_http_exception,
     handle_repository_error,
     handle_unexpected,
@@ -49,7 +50,7 @@ log = logging.getLogger("depot.repository")
 def build_context(config: RepositoryConfig, *, clock: Callable[[], datetime] | None = None,
                   db: Database | None = None) -> Context:
     clock = clock or (lambda: datetime.now(UTC))
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     db = db or Database.open(config.database_url)
     deposits = DepositService(db, config, clock)
     files = FileService(deposits)
@@ -140,6 +141,7 @@ def create_app(config: RepositoryConfig, *, context: Context | None = None,
         exception_handlers={
             RepositoryError: handle_repository_error,
             HTTPException: handle_http_exception,
+            ClientDisconnect: handle_client_disconnect,
             Exception: handle_unexpected,
         },
     )
@@ -149,6 +151,10 @@ def create_app(config: RepositoryConfig, *, context: Context | None = None,
     if faults is not None:
         outer = FaultInjector(outer, faults, config.data_dir / "faults.log")
         logging.getLogger("uvicorn.error").addFilter(_quiet_injected_drops)
+    if config.access_log:
+        from depot.repository.resources.accesslog import AccessLog, open_log
+
+        outer = AccessLog(outer, open_log(config.access_log))
     outer.context = ctx
     return outer
 

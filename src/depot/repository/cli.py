@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,31 +25,44 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
+def private_files() -> None:
+    """Files and folders this process creates are its owner's alone (0600 and 0700): the database holds
+    token hashes and unpublished drafts, the file store unpublished files."""
+    os.umask(0o077)
+
+
 @click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="DEPOT_HOST", help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=int, envvar="DEPOT_PORT", help="Port to listen on.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Directory for the database and files [env DEPOT_DATA_DIR; default ./depot-data].")
 @click.option("--db", "db_url", default=None, help="Database URL, e.g. postgresql://user@host/db [env DEPOT_DB_URL].")
-@click.option("--base-url", default=None, help="Public base URL for links [default http://HOST:PORT].")
+@click.option("--base-url", default=None,
+              help="Public base URL for links [env DEPOT_BASE_URL; default http://HOST:PORT].")
 @click.option("--doi-prefix", default=None, help="DOI prefix [default 10.5072].")
 @click.option("--rate-limit", "rate_limit", default=None, metavar="PER_MIN[/PER_HOUR]",
               help="User rate limit, e.g. 100/5000 (Zenodo's default); 0 disables.")
 @click.option("--search-rate-limit", type=int, default=None, help="Record searches per minute [30]; 0 disables.")
-@click.option("--faults", "fault_profile", default=None, metavar="PROFILE",
+@click.option("--faults", "fault_profile", default=None, metavar="PROFILE", envvar="DEPOT_FAULTS",
               help="Inject failures from a fault profile (a shipped name such as zenodo-2019, or a TOML file); "
                    "injected faults are logged to DATA_DIR/faults.log.")
-@click.option("--fault-scale", type=float, default=None, help="Multiply every fault probability of the profile.")
-@click.option("--log-level", default="warning", show_default=True,
+@click.option("--fault-scale", type=float, default=None, envvar="DEPOT_FAULT_SCALE",
+              help="Multiply every fault probability of the profile.")
+@click.option("--access-log", "access_log", default=None, metavar="PATH",
+              help="Append one JSON line per request to PATH ('-' for standard error), at any log level "
+                   "[env DEPOT_ACCESS_LOG]. Without it, uvicorn's text access log shows at --log-level info.")
+@click.option("--log-level", default="warning", show_default=True, envvar="DEPOT_LOG_LEVEL",
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, base_url: str | None,
           doi_prefix: str | None, rate_limit: str | None, search_rate_limit: int | None,
-          fault_profile: str | None, fault_scale: float | None, log_level: str) -> None:
+          fault_profile: str | None, fault_scale: float | None, access_log: str | None, log_level: str) -> None:
     """Run the Zenodo-compatible repository (an ASGI server)."""
     import uvicorn
 
     from depot.repository.app import create_app
 
+    private_files()
+    _log_to_stderr(log_level)
     per_minute = per_hour = None
     if rate_limit is not None:
         try:
@@ -57,9 +71,13 @@ def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, base_
             raise click.BadParameter("expected PER_MIN or PER_MIN/PER_HOUR, e.g. 100/5000",
                                      param_hint="--rate-limit") from None
         per_minute, per_hour = parts[0], (parts[1] if len(parts) > 1 else 0)
-    config = from_env(data_dir=data_dir, db_url=db_url, base_url=base_url or f"http://{host}:{port}",
-                      doi_prefix=doi_prefix, user_limit_per_minute=per_minute, user_limit_per_hour=per_hour,
-                      search_limit_per_minute=search_rate_limit)
+    try:
+        config = from_env(data_dir=data_dir, db_url=db_url, base_url=base_url, doi_prefix=doi_prefix,
+                          user_limit_per_minute=per_minute, user_limit_per_hour=per_hour,
+                          search_limit_per_minute=search_rate_limit, access_log=access_log,
+                          defaults={"base_url": f"http://{host}:{port}"})
+    except ValueError as exc:  # a DEPOT_* number that is not one
+        raise click.ClickException(str(exc)) from exc
     faults = None
     if fault_profile is not None:
         from dataclasses import replace
@@ -78,19 +96,32 @@ def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, base_
         raise click.ClickException(f"cannot start the repository: {exc}") from exc
     click.echo(f"depot repository on {config.base_url} (data in {config.data_dir})", err=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level, http="httptools", loop="uvloop",
-                access_log=log_level in {"info", "debug"})
+                access_log=config.access_log is None and log_level in {"info", "debug"})
+
+
+def _log_to_stderr(level: str) -> None:
+    """The repository's own messages (``depot.*`` loggers) at ``level``, formatted as uvicorn's."""
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+    logger = logging.getLogger("depot")
+    logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    logger.propagate = False
 
 
 @click.group("repo")
 def repo() -> None:
     """Administer a repository's data directory: tokens, communities, withdrawals, audits, rebuilds."""
+    private_files()
 
 
 def _services(data_dir: Path | None, db_url: str | None) -> AccountService:
     from depot.repository.store.db import Database
 
     config = from_env(data_dir=data_dir, db_url=db_url)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     return AccountService(Database.open(config.database_url))
 
 

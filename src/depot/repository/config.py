@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_files_per_record", 100, "Most files one record may hold (Zenodo: 100)."),
     Setting("record_quota_bytes", 50 * GB, "Most bytes one record may hold (Zenodo: 50 GB)."),
     Setting("multipart_max_bytes", 100 * MIB, "Largest legacy multipart POST body (Zenodo: 100 MiB)."),
+    Setting("json_max_bytes", 2 * MIB, "Largest JSON request body, e.g. a deposition's metadata (Zenodo: 100 MiB, "
+            "its limit for any request); larger → 413 before the body is read."),
     Setting("fsync", True, "fsync stored files and their directory before they become visible."),
     Setting("bags", True, "Write a BagIt bag of every published version under DATA_DIR/bags (the AIP)."),
     Setting("bag_source_organization", "Depot repository", "Source-Organization in every bag's bag-info.txt."),
@@ -43,6 +46,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fixity_tick_seconds", 3600, "Seconds between the fixity cycle's batches (oldest-checked first)."),
     Setting("fixity_mb_per_s", 50, "Read rate cap of the fixity cycle in MB/s (leaves I/O for requests); 0 = none."),
     Setting("admin_token", None, "Bearer token for /api/admin/* (fixity report); unset disables those routes."),
+    Setting("access_log", None, "Append one JSON line per request to this file ('-' for standard error); "
+            "unset: uvicorn's text access log, shown at --log-level info only."),
 )
 
 
@@ -65,6 +70,7 @@ class RepositoryConfig:
     max_files_per_record: int = 100
     record_quota_bytes: int = 50 * GB
     multipart_max_bytes: int = 100 * MIB
+    json_max_bytes: int = 2 * MIB
     fsync: bool = True
     bags: bool = True
     bag_source_organization: str = "Depot repository"
@@ -73,6 +79,7 @@ class RepositoryConfig:
     fixity_tick_seconds: int = 3600
     fixity_mb_per_s: int = 50
     admin_token: str | None = None
+    access_log: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -88,10 +95,12 @@ class RepositoryConfig:
         return replace(self, **{k: v for k, v in values.items() if k in known and v is not None})
 
 
-def from_env(environ: dict[str, str] | None = None, **overrides: Any) -> RepositoryConfig:
-    """Build a config from DEPOT_<NAME> variables, then explicit overrides (flags) on top."""
+def from_env(environ: Mapping[str, str] | None = None, defaults: dict[str, Any] | None = None,
+             **overrides: Any) -> RepositoryConfig:
+    """Build a config from ``defaults`` (which replace the table's, e.g. a base URL from --host and --port),
+    then DEPOT_<NAME> variables, then explicit overrides (flags) on top."""
     env = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = dict(defaults or {})
     for setting in SETTINGS:
         raw = env.get(f"DEPOT_{setting.name.upper()}")
         if raw is None:

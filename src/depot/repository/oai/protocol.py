@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from depot.repository.services.ids import parse_id
+
 PREFIXES = ("oai_dc", "oai_datacite")
 GRANULARITY = "YYYY-MM-DDThh:mm:ssZ"
 
@@ -127,6 +129,7 @@ def local_id(identifier: str, host: str) -> int:
     """The record id of ``oai:<host>:<recid>``; idDoesNotExist for anything else."""
     scheme, _, rest = identifier.partition(":")
     repo, _, local = rest.rpartition(":")
-    if scheme != "oai" or repo != host or not local.isdigit() or len(local) > 18:
+    record_id = parse_id(local)
+    if scheme != "oai" or repo != host or record_id is None:
         raise OAIError("idDoesNotExist", "No matching identifier")
-    return int(local)
+    return record_id

@@ -12,14 +12,18 @@ from depot.repository.resources import serialize
 from depot.repository.resources.context import Context
 from depot.repository.resources.http import (
     bool_param,
+    bounded,
     empty,
+    header_int,
     identity,
     int_param,
     json_response,
     path_int,
     read_json,
+    too_large,
 )
 from depot.repository.services.deposits import ListParams
+from depot.repository.services.permissions import require_user
 from depot.repository.store.blobs import BlobTooLargeError
 
 
@@ -36,7 +40,9 @@ class DepositResource:
         return json_response([serialize.deposition(self.ctx.links, d) for d in found])
 
     async def create(self, request: Request) -> Response:
-        deposit = self.ctx.deposits.create(identity(request), await read_json(request))
+        require_user(identity(request))  # an anonymous caller's body is never read
+        body = await read_json(request, self.ctx.config.json_max_bytes)
+        deposit = self.ctx.deposits.create(identity(request), body)
         return json_response(serialize.deposition(self.ctx.links, deposit), 201)
 
     async def read(self, request: Request) -> Response:
@@ -44,7 +50,9 @@ class DepositResource:
         return json_response(serialize.deposition(self.ctx.links, deposit))
 
     async def update(self, request: Request) -> Response:
-        deposit = self.ctx.deposits.update(identity(request), path_int(request, "id"), await read_json(request))
+        ident, deposit_id = identity(request), path_int(request, "id")
+        require_user(ident)
+        deposit = self.ctx.deposits.update(ident, deposit_id, await read_json(request, self.ctx.config.json_max_bytes))
         return json_response(serialize.deposition(self.ctx.links, deposit))
 
     async def delete(self, request: Request) -> Response:
@@ -76,13 +84,15 @@ class DepositResource:
     async def upload_file(self, request: Request) -> Response:
         """Legacy multipart POST: form fields ``file`` and optional ``name`` (≤ 100 MiB request)."""
         ident, deposit_id = identity(request), path_int(request, "id")
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.ctx.config.multipart_max_bytes:
-            raise QuotaExceededError("The data value transmitted exceeds the capacity limit.", 413)
+        self.ctx.deposits.read(ident, deposit_id)  # 403/404 before a byte of the body is parsed
+        limit = self.ctx.config.multipart_max_bytes
+        length = header_int(request, "content-length")
+        if length is not None and length > limit:
+            raise too_large()
         ctype = request.headers.get("content-type", "")
         if not ctype.startswith("multipart/form-data"):
             raise ValidationError(message="Expected a multipart/form-data request with a 'file' field.")
-        async with request.form(max_part_size=self.ctx.config.multipart_max_bytes) as form:
+        async with bounded(request, limit).form(max_part_size=limit) as form:
             upload = form.get("file")
             if upload is None or isinstance(upload, str):
                 raise ValidationError(message="Expected a multipart/form-data request with a 'file' field.")
@@ -98,7 +108,7 @@ class DepositResource:
                 blob = await self.ctx.blobs.write_stream(chunks(), limit=plan.limit)
             except BlobTooLargeError as exc:
                 raise QuotaExceededError("Bucket quota exceeded.") from exc
-        stored = self.ctx.commit(ident, plan.deposit.bucket_id, key, blob, replace=False)
+        stored = self.ctx.commit(ident, plan.deposit.bucket_id, plan.key, blob, replace=False)
         deposit = self.ctx.deposits.read(ident, deposit_id)
         return json_response(serialize.deposition_file(self.ctx.links, deposit, stored), 201)
 

@@ -58,6 +58,14 @@ async def handle_http_exception(_request: Request, exc: Exception) -> Response:
     return json_response({"status": exc.status_code, "message": message}, exc.status_code)
 
 
+async def handle_client_disconnect(request: Request, _exc: Exception) -> Response:
+    """The client went away before sending its whole body: routine on a network, so one INFO line and no
+    traceback; the upload's partial file is already gone (``BlobStore.write_stream``)."""
+    log.info("client %s disconnected during %s %s", request.client.host if request.client else "-",
+             request.method, request.url.path)
+    return Response(b"", status_code=499)  # nginx's "client closed request": nobody reads it, the access log does
+
+
 async def handle_unexpected(_request: Request, exc: Exception) -> Response:
     error_id = str(uuid.uuid4())
     log.exception("unhandled error %s", error_id, exc_info=exc)

@@ -13,8 +13,9 @@ from depot.repository.errors import (
 )
 from depot.repository.resources import serialize
 from depot.repository.resources.context import Context
-from depot.repository.resources.http import empty, identity, json_response, path_int
+from depot.repository.resources.http import empty, header_int, identity, json_response, path_int, path_key
 from depot.repository.services.files import QUOTA
+from depot.repository.services.keys import lookup_key
 from depot.repository.services.views import Deposit, StoredFile
 from depot.repository.store.blobs import BlobTooLargeError
 
@@ -29,25 +30,23 @@ class FilesResource:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype and ctype != OCTET:
             raise UnsupportedMediaError(f"Invalid 'Content-Type' header. Expected one of: {OCTET}")
-        ident, bucket_id, key = identity(request), request.path_params["bucket"], request.path_params["key"]
-        length = request.headers.get("content-length")
-        plan = self.ctx.files.prepare_upload(ident, bucket_id, key,
-                                             int(length) if length and length.isdigit() else None)
+        ident, bucket_id, key = identity(request), request.path_params["bucket"], path_key(request)
+        plan = self.ctx.files.prepare_upload(ident, bucket_id, key, header_int(request, "content-length"))
         try:
             blob = await self.ctx.blobs.write_stream(request.stream(), limit=plan.limit)
         except BlobTooLargeError as exc:
             raise QuotaExceededError(QUOTA) from exc
-        stored = self.ctx.commit(ident, bucket_id, key, blob, replace=True)
+        stored = self.ctx.commit(ident, bucket_id, plan.key, blob, replace=True)
         return json_response(serialize.bucket_object(self.ctx.links, bucket_id, stored), 201)
 
     async def get_object(self, request: Request) -> Response:
         deposit, stored = self.ctx.files.get_object(identity(request), request.path_params["bucket"],
-                                                    request.path_params["key"])
+                                                    path_key(request))
         return self.download(deposit, stored)
 
     async def delete_object(self, request: Request) -> Response:
         self.ctx.remove_blobs(self.ctx.files.delete_object(identity(request), request.path_params["bucket"],
-                                                           request.path_params["key"]))
+                                                           path_key(request)))
         return empty(204)
 
     async def multipart_not_supported(self, request: Request) -> Response:
@@ -73,10 +72,10 @@ class FilesResource:
         from depot.repository.usage.counter import DOWNLOAD
 
         deposit = self.ctx.records.read(path_int(request, "id"))
-        response = self.download(deposit, _by_key(deposit, request.path_params["key"]))
+        response = self.download(deposit, _by_key(deposit, path_key(request)))
         if counts_as_access(request.method, request.headers.get("range")):  # a COUNTER request (download)
             self.ctx.usage.record(
-                DOWNLOAD, deposit, item=request.path_params["key"], ip=request.client.host if request.client else "",
+                DOWNLOAD, deposit, item=path_key(request), ip=request.client.host if request.client else "",
                 user_agent=request.headers.get("user-agent", ""))
         return response
 
@@ -87,7 +86,7 @@ class FilesResource:
             deposit = self.ctx.records.read(deposit_id)
         except NotFoundError:
             deposit = self.ctx.deposits.read(identity(request), deposit_id)
-        return self.download(deposit, _by_key(deposit, request.path_params["key"]))
+        return self.download(deposit, _by_key(deposit, path_key(request)))
 
     def download(self, deposit: Deposit, stored: StoredFile) -> Response:
         path = self.ctx.blobs.path(stored.uri)
@@ -99,6 +98,6 @@ class FilesResource:
 
 def _by_key(deposit: Deposit, key: str) -> StoredFile:
     for f in deposit.files:
-        if f.key == key:
+        if lookup_key(f.key) == key:
             return f
     raise NotFoundError("File does not exist.")

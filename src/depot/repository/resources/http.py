@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Message
 
 from depot.metadata import FieldError
-from depot.repository.errors import UnsupportedMediaError, ValidationError
+from depot.repository.errors import QuotaExceededError, UnsupportedMediaError, ValidationError
+from depot.repository.services.ids import parse_id
+from depot.repository.services.keys import lookup_key
 from depot.repository.services.permissions import ANONYMOUS, Identity
 
 
@@ -21,12 +25,23 @@ def empty(status: int = 204) -> Response:
     return Response(b"", status_code=status)
 
 
-async def read_json(request: Request) -> Any:
-    """The JSON body; a missing Content-Type counts as JSON, as on current Zenodo (flask-resources)."""
+TOO_LARGE = "The data value transmitted exceeds the capacity limit."  # werkzeug's 413, as Zenodo answers
+
+
+def too_large() -> QuotaExceededError:
+    return QuotaExceededError(TOO_LARGE, 413)
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The JSON body of at most ``limit`` bytes; a missing Content-Type counts as JSON, as on current Zenodo.
+
+    A declared Content-Length past the limit is refused before a byte is read, a chunked body as soon as
+    it passes the limit: the server never holds more than ``limit`` bytes of one request.
+    """
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype and ctype != "application/json":
         raise UnsupportedMediaError("Invalid 'Content-Type' header. Expected one of: application/json")
-    raw = await request.body()
+    raw = await read_body(request, limit)
     if not raw.strip():
         return None
     try:
@@ -34,6 +49,38 @@ async def read_json(request: Request) -> Any:
     except orjson.JSONDecodeError as exc:
         raise ValidationError(message="The browser (or proxy) sent a request that this server could not "
                                       "understand.") from exc
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body of at most ``limit`` bytes, else a 413: at once if Content-Length says so, else when the
+    streamed body passes the limit."""
+    length = header_int(request, "content-length")
+    if length is not None and length > limit:
+        raise too_large()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def bounded(request: Request, limit: int) -> Request:
+    """``request`` whose body raises a 413 once more than ``limit`` bytes have arrived (a chunked upload)."""
+    received = 0
+    source = request.receive
+
+    async def receive() -> Message:
+        nonlocal received
+        message = await source()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise too_large()
+        return message
+
+    return Request(request.scope, receive)
 
 
 def identity(request: Request) -> Identity:
@@ -58,9 +105,32 @@ def bool_param(request: Request, name: str) -> bool:
 
 
 def path_int(request: Request, name: str) -> int:
+    """The record or deposit id in the path; any other spelling of a number is a 404, as on Zenodo."""
     from depot.repository.errors import NotFoundError
 
-    try:
-        return int(request.path_params[name])
-    except (ValueError, KeyError) as exc:
-        raise NotFoundError() from exc
+    found = parse_id(request.path_params.get(name, ""))
+    if found is None:
+        raise NotFoundError()
+    return found
+
+
+def path_key(request: Request) -> str:
+    """The file key in the path, in its stored form (NFC); a 400 if its bytes are not UTF-8.
+
+    The server decodes the path with U+FFFD for undecodable bytes, which would make ``a%FFb`` and
+    ``a%FEb`` one name: the raw path says whether the replacement character was really sent.
+    """
+    key = str(request.path_params["key"])
+    if "\ufffd" in key:
+        try:
+            unquote_to_bytes(request.scope.get("raw_path") or b"").decode("utf-8")
+        except UnicodeDecodeError:
+            message = "Invalid file name: it is not valid UTF-8 (percent-encode the name's UTF-8 bytes)."
+            raise ValidationError([FieldError("filename", (message,))], message=message) from None
+    return lookup_key(key)
+
+
+def header_int(request: Request, name: str) -> int | None:
+    """A header holding a count (Content-Length): ASCII digits only, else None."""
+    raw = request.headers.get(name)
+    return int(raw) if raw and raw.isascii() and raw.isdigit() else None

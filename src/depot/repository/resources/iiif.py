@@ -14,6 +14,8 @@ from depot.repository.errors import NotFoundError
 from depot.repository.iiif.params import FORMATS, IIIFError, info, resolve
 from depot.repository.resources.context import Context
 from depot.repository.resources.http import json_response
+from depot.repository.services.ids import parse_id
+from depot.repository.services.keys import lookup_key
 
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/tiff", "image/webp", "image/gif", "image/jp2"}
 PROFILE_LINK = '<http://iiif.io/api/image/3/level2.json>;rel="profile"'
@@ -32,11 +34,12 @@ class IIIFResource:
 
     def _image(self, ident: str) -> tuple[Path, str, str]:
         parts = ident.split(":", 2)
-        if len(parts) != 3 or parts[0] != "record" or not parts[1].isdigit():
+        record_id = parse_id(parts[1]) if len(parts) == 3 and parts[0] == "record" else None
+        if record_id is None:
             raise NotFoundError("Unknown image identifier; use record:<recid>:<file name>.")
-        deposit = self.ctx.records.read(int(parts[1]))
+        deposit = self.ctx.records.read(record_id)
         for f in deposit.files:
-            if f.key == parts[2] and f.mimetype in IMAGE_TYPES:
+            if lookup_key(f.key) == lookup_key(parts[2]) and f.mimetype in IMAGE_TYPES:
                 return self.ctx.blobs.path(f.uri), f.file_id, parts[2]
         raise NotFoundError("The record has no image file of that name.")
 

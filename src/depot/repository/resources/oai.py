@@ -23,6 +23,7 @@ from depot.repository.oai import protocol, responses, tokens
 from depot.repository.oai.protocol import OAIError
 from depot.repository.resources import serialize
 from depot.repository.resources.context import Context
+from depot.repository.resources.http import read_body
 from depot.repository.services.oai import Item, OAIService
 
 FORMATS = {
@@ -187,13 +188,16 @@ class OAIProvider:
                          self._sets(item), metadata)
 
 
+OAI_BODY_MAX = 64 * 1024  # a POSTed request's arguments: a verb, a prefix, dates, a set, a token
+
+
 def routes(ctx: Context) -> list[BaseRoute]:
     provider = OAIProvider(ctx, page_size=ctx.config.oai_page_size, token_seconds=ctx.config.oai_token_seconds,
                            admin_email=ctx.config.admin_email)
 
     async def oai2d(request: Request) -> Response:
         if request.method == "POST":
-            body = (await request.body()).decode("utf-8", "replace")
+            body = (await read_body(request, OAI_BODY_MAX)).decode("utf-8", "replace")
             pairs = parse_qsl(body, keep_blank_values=True)
         else:
             pairs = list(request.query_params.multi_items())

@@ -22,6 +22,7 @@ from depot.repository.resources.context import Context
 from depot.repository.resources.http import identity
 from depot.repository.resources.iiif import IMAGE_TYPES, _dimensions
 from depot.repository.resources.records import published_record
+from depot.repository.services.ids import parse_id
 from depot.repository.services.records import RecordSearch
 from depot.repository.services.usage import UsageService, counts_as_access
 from depot.repository.services.views import Deposit, StoredFile
@@ -112,7 +113,7 @@ def _pager(request: Request, page: int, total: int) -> dict[str, Any]:
 
 def _page_number(request: Request) -> int:
     raw = request.query_params.get("page", "1")
-    return int(raw) if raw.isdigit() and int(raw) >= 1 else 1
+    return int(raw) if raw.isascii() and raw.isdigit() and int(raw) >= 1 else 1
 
 
 def signposting(values: dict[str, Any]) -> str:
@@ -136,10 +137,11 @@ class Pages:
         return self.ctx.usage
 
     def _published(self, raw: str) -> Deposit | None:
-        if not raw.isdigit():
+        record_id = parse_id(raw)
+        if record_id is None:
             return None
         try:
-            return self.ctx.records.read(int(raw))
+            return self.ctx.records.read(record_id)
         except NotFoundError:
             return None
 
@@ -216,10 +218,11 @@ class Pages:
 
     async def latest(self, request: Request) -> Response:
         raw = request.path_params["id"]
-        if not raw.isdigit():
+        record_id = parse_id(raw)
+        if record_id is None:
             return not_found()
         try:
-            newest = self.ctx.records.latest(int(raw))
+            newest = self.ctx.records.latest(record_id)
         except NotFoundError:
             return not_found()
         return RedirectResponse(f"/records/{newest.id}", status_code=302)

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from depot.metadata import FieldError, MetadataError, normalize
 from depot.repository.config import RepositoryConfig
 from depot.repository.errors import InvalidStateError, NotFoundError, ValidationError
+from depot.repository.services.limits import check_limits
 from depot.repository.services.permissions import Identity, can_manage, require_user
 from depot.repository.services.search import compile_query, write_terms
 from depot.repository.services.views import Deposit, latest_of_concept, load_deposit, load_deposits, utcnow_iso
@@ -67,6 +68,7 @@ class DepositService:
             if required:
                 raise ValidationError([FieldError("metadata", ("Missing data for required field.",))])
             return None
+        check_limits(body["metadata"])
         try:
             normalized: dict[str, Any] = normalize(body["metadata"], today=self.today())
             return normalized

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from depot.metadata import FieldError
 from depot.repository.errors import (
     ConflictError,
     InvalidStateError,
@@ -23,6 +22,7 @@ from depot.repository.errors import (
     ValidationError,
 )
 from depot.repository.services.deposits import DepositService
+from depot.repository.services.keys import check_key, lookup_key
 from depot.repository.services.permissions import Identity, can_manage
 from depot.repository.services.views import Deposit, StoredFile, load_by_bucket
 from depot.repository.store import statements as st
@@ -35,25 +35,6 @@ TOO_MANY = "Uploading selected files will result in exceeding the max amount per
 QUOTA = "Bucket quota exceeded."
 
 
-def check_key(key: str) -> str:
-    """Return ``key`` if it is a safe file name, else raise ValidationError saying why (nothing is written)."""
-    reason = None
-    if not key or not key.strip():
-        reason = "it is empty"
-    elif "/" in key or "\\" in key:
-        reason = "it contains a path separator"
-    elif ".." in key or key == ".":
-        reason = "it contains '..'"
-    elif any(ord(c) < 32 or ord(c) == 127 for c in key):
-        reason = "it contains control characters"
-    elif len(key.encode("utf-8")) > 255:
-        reason = "it is longer than 255 bytes"
-    if reason:
-        raise ValidationError([FieldError("filename", (f"Invalid file name: {reason}.",))],
-                              message=f"Invalid file name: {reason}.")
-    return key
-
-
 def guess_mimetype(key: str) -> str:
     return mimetypes.guess_type(key, strict=False)[0] or "application/octet-stream"
 
@@ -62,6 +43,7 @@ def guess_mimetype(key: str) -> str:
 class UploadPlan:
     deposit: Deposit
     limit: int  # most bytes the body may have
+    key: str  # the file key in its stored form (NFC): commit under this one
 
 
 def delete_bucket_objects(conn: sa.Connection, bucket_id: str) -> list[str]:
@@ -101,22 +83,23 @@ class FileService:
         return deposit
 
     def prepare_upload(self, identity: Identity, bucket_id: str, key: str, content_length: int | None) -> UploadPlan:
-        check_key(key)
+        """Checks that can be made before the body is read; the plan holds the key's stored form."""
+        key = check_key(key)
         with self.db.read() as conn:
             deposit = self._writable(identity, self._by_bucket(conn, bucket_id))
-        return UploadPlan(deposit, self._room(deposit, key, content_length))
+        return UploadPlan(deposit, self._room(deposit, key, content_length), key)
 
     def prepare_deposit_upload(self, identity: Identity, deposit_id: int, key: str,
                                content_length: int | None) -> UploadPlan:
-        check_key(key)
+        key = check_key(key)
         with self.db.read() as conn:
             deposit = can_manage(identity, self.deposits.get_owned(conn, identity, deposit_id))
         if deposit.record is not None:
             # Current Zenodo: POST /files on a published deposit is 404 (legacy: 403).
             raise InvalidStateError("The persistent identifier is not registered.", 404)
-        if any(f.key == key for f in deposit.files):
+        if any(lookup_key(f.key) == key for f in deposit.files):
             raise ConflictError(f"File with key {key} already exists.")
-        return UploadPlan(deposit, self._room(deposit, key, content_length))
+        return UploadPlan(deposit, self._room(deposit, key, content_length), key)
 
     def _room(self, deposit: Deposit, key: str, content_length: int | None) -> int:
         existing = {f.key: f.size for f in deposit.files}
@@ -130,6 +113,7 @@ class FileService:
     def commit_upload(self, identity: Identity, bucket_id: str, key: str, blob: StoredBlob,
                       *, replace: bool = True) -> tuple[StoredFile, list[str]]:
         """Record an uploaded blob under ``key``; returns the file and storage URIs to delete."""
+        key = check_key(key)
         if blob.size == 0:
             raise ValidationError(message=EMPTY)
         now = self.deposits.now()
@@ -174,17 +158,17 @@ class FileService:
         """A file by bucket and key: public once published, else owner only."""
         deposit = self.read_bucket(identity, bucket_id)
         for f in deposit.files:
-            if f.key == key:
+            if lookup_key(f.key) == lookup_key(key):
                 return deposit, f
         raise NotFoundError("Object does not exist.")
 
     def delete_object(self, identity: Identity, bucket_id: str, key: str) -> list[str]:
         with self.db.write() as conn:
             deposit = self._writable(identity, self._by_bucket(conn, bucket_id))
-            match = [f for f in deposit.files if f.key == key]
+            match = [f for f in deposit.files if lookup_key(f.key) == lookup_key(key)]
             if not match:
                 raise NotFoundError("Object does not exist.")
-            conn.execute(st.DELETE_OBJECT, {"b_bucket": bucket_id, "b_key": key})
+            conn.execute(st.DELETE_OBJECT, {"b_bucket": bucket_id, "b_key": match[0].key})
             conn.execute(st.UPDATE_DEPOSIT, {"b_id": deposit.id, "modified": self.deposits.now()})
             return _collect_orphans(conn, [match[0].file_id])
 

@@ -4,15 +4,23 @@ Supported: ``field:value``, ``field:"a phrase"``, bare words and phrases, ``AND`
 (``AND`` is implied between terms), ``-term``/``+term``, parentheses, ranges ``field:[a TO b]`` and
 ``field:{a TO b}`` (``*`` for an open end), and backslash escapes (``10.5072\\/depot.1``).
 A depositor batches probes as ``alternate.identifier:"a" OR alternate.identifier:"b"``.
+
+A query may nest ``MAX_DEPTH`` levels and hold ``MAX_TERMS`` terms: the parser recurses once a level, and
+every term becomes a subquery of one SQL statement (SQLite refuses an expression tree deeper than 1,000).
+Elasticsearch's own ceiling, which Zenodo's search sits on, is 1,024 clauses (``indices.query.bool.
+max_clause_count``); the depositor sends 20 terms an OR query.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+MAX_DEPTH = 32
+MAX_TERMS = 250
+
 
 class QuerySyntaxError(ValueError):
-    """Raised when a query string cannot be parsed; the message says where."""
+    """Raised when a query string cannot be parsed, or passes a limit; the message says where."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,21 @@ class _Parser:
     def __init__(self, tokens: list[tuple[str, str]]) -> None:
         self.tokens = tokens
         self.pos = 0
+        self.depth = 0
+        self.terms = 0
+
+    def count(self, node: Term | Range) -> Term | Range:
+        """Count a term: past MAX_TERMS the query is refused."""
+        self.terms += 1
+        if self.terms > MAX_TERMS:
+            raise QuerySyntaxError(f"the query has more terms than the limit of {MAX_TERMS}")
+        return node
+
+    def descend(self) -> None:
+        """Count a level of nesting (a group or a negation): past MAX_DEPTH the query is refused."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise QuerySyntaxError(f"the query nests deeper than the limit of {MAX_DEPTH} levels")
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -119,7 +142,10 @@ class _Parser:
         t = self.peek()
         if t is not None and ((t[0] == "op" and t[1] == "NOT") or t[0] == "-"):
             self.pos += 1
-            return Not(self.parse_unary())
+            self.descend()
+            node = Not(self.parse_unary())
+            self.depth -= 1
+            return node
         if t is not None and t[0] == "+":
             self.pos += 1
         return self.parse_atom()
@@ -127,17 +153,19 @@ class _Parser:
     def parse_atom(self) -> Node:
         kind, text = self.take()
         if kind == "(":
+            self.descend()
             node = self.parse_or()
             self.take(")")
+            self.depth -= 1
             return node
         if kind == "phrase":
-            return Term(None, text, phrase=True)
+            return self.count(Term(None, text, phrase=True))
         if kind != "word":
             raise QuerySyntaxError(f"unexpected {text!r} at token {self.pos}")
         if (t := self.peek()) is not None and t[0] == ":":
             self.pos += 1
             return self.parse_value(text)
-        return Term(None, text)
+        return self.count(Term(None, text))
 
     def parse_value(self, field: str) -> Node:
         kind, text = self.take()
@@ -146,16 +174,19 @@ class _Parser:
             self.pos += 1  # "TO"
             high = self._range_bound({"]", "}"})
             close = self.take()[0]
-            return Range(field, None if low == "*" else low, None if high == "*" else high, kind == "[", close == "]")
+            return self.count(Range(field, None if low == "*" else low, None if high == "*" else high, kind == "[",
+                                    close == "]"))
         if kind == "phrase":
-            return Term(field, text, phrase=True)
+            return self.count(Term(field, text, phrase=True))
         if kind == "(":
+            self.descend()
             inner = self.parse_or()
             self.take(")")
+            self.depth -= 1
             return _with_field(inner, field)
         if kind != "word":
             raise QuerySyntaxError(f"missing value after {field}:")
-        return Term(field, text)
+        return self.count(Term(field, text))
 
     def _range_bound(self, stop: set[str]) -> str:
         # A bound may hold colons (timestamps), which the tokenizer split off: glue them back.

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from depot.metadata import FieldError
 from depot.repository.errors import ValidationError
+from depot.repository.services.ids import parse_id
 from depot.repository.services.query import And, Node, Not, Or, QuerySyntaxError, Range, Term, parse
 from depot.repository.store import statements as st
 from depot.repository.store.tables import concepts, deposits, terms
@@ -144,10 +145,10 @@ def _column(name: str) -> Any:
 
 def _typed(name: str, value: str) -> Any:
     if name in {"id", "concept"}:
-        try:
-            return int(value)
-        except ValueError as exc:
-            raise ValidationError([FieldError("q", (f"{value!r} is not a record id",))]) from exc
+        found = parse_id(value)
+        if found is None:
+            raise ValidationError([FieldError("q", (f"{value!r} is not a record id",))])
+        return found
     return value
 
 

@@ -42,8 +42,8 @@ class BlobStore:
         self.files_root = root / "files"
         self.tmp_root = root / "tmp"
         self.fsync = fsync
-        self.files_root.mkdir(parents=True, exist_ok=True)
-        self.tmp_root.mkdir(parents=True, exist_ok=True)
+        self.files_root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.tmp_root.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def clean_temporary(self) -> int:
         """Remove uploads a crash left behind; returns how many were removed."""
@@ -61,7 +61,7 @@ class BlobStore:
         blob_id = str(uuid.uuid4())
         part = self.tmp_root / f"{blob_id}.part"
         md5, sha256, size = hashlib.md5(), hashlib.sha256(), 0
-        fh = part.open("wb")
+        fh = _create_private(part)
         try:
             async for chunk in chunks:
                 if not chunk:
@@ -85,7 +85,7 @@ class BlobStore:
         part = self.tmp_root / f"{blob_id}.part"
         md5, sha256, size = hashlib.md5(), hashlib.sha256(), 0
         try:
-            with part.open("wb") as fh:
+            with _create_private(part) as fh:
                 while chunk := source.read(1 << 20):
                     size += len(chunk)
                     md5.update(chunk)
@@ -106,7 +106,7 @@ class BlobStore:
     def _publish(self, blob_id: str, part: Path, size: int, md5: str, sha256: str) -> StoredBlob:
         uri = f"{blob_id[:2]}/{blob_id[2:4]}/{blob_id}"
         target = self.files_root / uri
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.replace(part, target)
         if self.fsync:
             fsync_dir(target.parent)
@@ -117,6 +117,11 @@ class BlobStore:
 
     def open(self, uri: str) -> BinaryIO:
         return self.path(uri).open("rb")
+
+
+def _create_private(path: Path) -> BinaryIO:
+    """A new file only its owner can read (0600), whatever the umask: stored files may be unpublished."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
 
 
 def fsync_dir(path: Path) -> None:

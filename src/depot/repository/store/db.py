@@ -6,6 +6,7 @@ queue on the lock instead of failing half-way with "database is locked" on an up
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
@@ -33,7 +34,10 @@ def create_engine(url: str) -> sa.Engine:
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Created 0600 before SQLite opens it (its -wal and -shm files take the same mode): it holds
+            # token hashes and unpublished drafts.
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         engine = sa.create_engine(
             url,
             json_serializer=_json_dumps,
