@@ -101,6 +101,7 @@ def test_meise_profile_on_a_barcode_only_specimen() -> None:
     assert meta["grants"] == [{"id": "10.13039/501100000780::777483"}]
     assert meta["communities"] == [{"identifier": "belgiumherbarium"}]
     assert meta["language"] == "nl"
+    assert meta["license"] == "cc-by-sa-4.0"  # as the pilot's uploader set it
     assert meta["related_identifiers"] == [
         {"identifier": "http://www.botanicalcollections.be/specimen/BR0000013087944",
          "relation": "isAlternateIdentifier", "scheme": "url"},
