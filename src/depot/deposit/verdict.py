@@ -79,9 +79,12 @@ def judge(record: PlannedRecord, *, today: date, inspector: Inspector = inspect_
                 Problem(finding.kind, finding.message, spec.path))
     if not record.files:
         problems.append(Problem("no-file", _no_file_message(record)))
-    for error in check_metadata(record.metadata, today=today, file_count=len(record.files) + len(record.sidecars)):
+    # Without files the "no-file" problem says it better than the repository's "Missing uploaded files".
+    file_count = max(1, len(record.files) + len(record.sidecars))
+    for error in check_metadata(record.metadata, today=today, file_count=file_count):
         problems.append(Problem("metadata", f"{error.field}: {' '.join(error.messages)}"))
-    problems += licence_problems(record)
+    licence = licence_problems(record)
+    (warnings if record.licence_prefer == "record" else problems).extend(licence)
     return Verdict(record.key, record.row, tuple(problems), tuple(warnings), tuple(reports),
                    communities_of(record.metadata))
 
@@ -98,7 +101,7 @@ def _no_file_message(record: PlannedRecord) -> str:
 def licence_problems(record: PlannedRecord) -> list[Problem]:
     """A media licence more restrictive than the record's is a problem unless the profile chose a winner."""
     record_licence = record.metadata.get("license")
-    if record.licence_prefer is not None or not isinstance(record_licence, str) or not record_licence:
+    if record.licence_prefer == "media" or not isinstance(record_licence, str) or not record_licence:
         return []
     out: list[Problem] = []
     for ref in record.media:
@@ -111,6 +114,10 @@ def licence_problems(record: PlannedRecord) -> list[Problem]:
                                           f"cannot be compared with the record's {record_licence}"))
             continue
         if more_restrictive(media_licence, record_licence):
+            if record.licence_prefer == "record":  # the profile's choice: said, not refused
+                out.append(Problem("note", f"the image {ref.uri} is licensed {media_licence}; the profile deposits "
+                                           f"it under the record's {record_licence} ([licence] prefer = \"record\")"))
+                continue
             out.append(Problem("licence", f"the image {ref.uri} is licensed {media_licence}, more restrictive than "
                                           f"the record's {record_licence}; say which wins in the profile: "
                                           '[licence] prefer = "media" or "record"'))

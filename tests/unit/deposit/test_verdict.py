@@ -96,7 +96,8 @@ def test_media_licence_more_restrictive_than_the_records_is_a_problem(tmp_path: 
     assert problem.kind == "licence" and "cc-by-sa-4.0" in problem.message and "cc-by-4.0" in problem.message
     assert '[licence] prefer = "media" or "record"' in problem.message
     # A profile that says which one wins makes it a choice, not a problem.
-    assert not judge(record(real_png(tmp_path), media=sa, licence_prefer="record"), today=TODAY).blocked
+    chosen = judge(record(real_png(tmp_path), media=sa, licence_prefer="record"), today=TODAY)
+    assert not chosen.blocked and "prefer = \"record\"" in chosen.warnings[0].message
     # A less restrictive media licence (CC0 images, CC BY data) is no problem.
     cc0 = (MediaRef("https://img/BR1.jpg", license="CC0"),)
     assert not judge(record(real_png(tmp_path), media=cc0), today=TODAY).blocked
@@ -118,6 +119,10 @@ def test_profile_preferring_media_takes_the_images_licence(tmp_path: Path) -> No
         MediaRef("a.jpg", license="CC BY-SA 4.0"), MediaRef("b.jpg", license="CC BY 4.0")), row=4)
     planned = load_profile(str(profile_file)).apply(specimen)
     assert planned.metadata["license"] == "cc-by-sa-4.0" and planned.licence_prefer == "media"
+    assert not judge(planned, today=TODAY).problems or "licence" not in {p.kind for p in judge(planned,
+                                                                                                today=TODAY).problems}
+    cc0 = Specimen("BR2", {"catalogNumber": "BR2"}, media=(MediaRef("c.jpg", license="CC0"),))
+    assert load_profile(str(profile_file)).apply(cc0).metadata["license"] == "cc-by-4.0"  # the data's stays
     assert planned.row == 4 and planned.terms["catalogNumber"] == "BR1"
     assert most_restrictive(["cc-by-4.0", "cc-by-nc-sa-4.0", "cc0-1.0"]) == "cc-by-nc-sa-4.0"
 

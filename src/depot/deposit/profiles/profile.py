@@ -80,8 +80,9 @@ class Profile:
 
 
 def _media_licence_wins(metadata: dict[str, Any], specimen: Specimen, problems: list[str]) -> None:
-    """``[licence] prefer = "media"``: the record takes its media's licence (the most restrictive one)."""
-    from depot.deposit.licences import most_restrictive
+    """``[licence] prefer = "media"``: the record takes its media's licence where that is more restrictive
+    (images CC BY-SA, data CC BY: CC BY-SA); a less restrictive image licence leaves the record's as it is."""
+    from depot.deposit.licences import more_restrictive, most_restrictive
     from depot.deposit.profiles.vocabulary import zenodo_license_id
 
     ids = []
@@ -91,8 +92,10 @@ def _media_licence_wins(metadata: dict[str, Any], specimen: Specimen, problems: 
                 ids.append(zenodo_license_id(ref.license))
             except ValueError as exc:
                 problems.append(f"media licence: {exc}")
-    if ids:
-        metadata["license"] = most_restrictive(ids)
+    current = metadata.get("license")
+    stricter = [i for i in ids if not isinstance(current, str) or more_restrictive(i, current)]
+    if stricter:
+        metadata["license"] = most_restrictive(stricter)
 
 
 def _coerce(value: Any, default: Any, source: str, name: str) -> Any:
