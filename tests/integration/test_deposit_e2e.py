@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import signal
@@ -119,6 +120,19 @@ def test_demo_deposits_the_bundled_dataset(tmp_path: Path) -> None:
     assert "stand-in" in (out / "repository" / "repository.sqlite3").read_bytes().decode("latin-1")
 
 
+def published_count(tmp_path: Path) -> int:
+    import sqlite3
+
+    path = tmp_path / "ledger.sqlite3"
+    if not path.exists():
+        return 0
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)) as conn:
+            return int(conn.execute("SELECT count(*) FROM specimens WHERE state = 'published'").fetchone()[0])
+    except sqlite3.Error:
+        return 0  # not created yet, or locked for a moment
+
+
 def test_ctrl_c_stops_cleanly_and_a_second_run_resumes(tmp_path: Path) -> None:
     profile = tmp_path / "slow.toml"
     profile.write_text("[rules.create]\nlatency = { median_ms = 100, sigma = 0.1 }\n")
@@ -128,7 +142,10 @@ def test_ctrl_c_stops_cleanly_and_a_second_run_resumes(tmp_path: Path) -> None:
         runner = subprocess.Popen([sys.executable, "-m", "depot", *run_args(tmp_path, base, archive, images,
                                                                             "--transfers", "2")],
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        time.sleep(1.5)
+        # Wait for a condition, not a fixed time (the machine may be loaded): the first published specimen.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and runner.poll() is None and not published_count(tmp_path):
+            time.sleep(0.05)
         runner.send_signal(signal.SIGINT)
         _, stderr = runner.communicate(timeout=60)
         assert runner.returncode == 4, stderr  # INTERRUPTED

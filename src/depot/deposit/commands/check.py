@@ -16,7 +16,6 @@ import click
 from depot.deposit.cli import file_name_option, judged, planned_records, run_with_exit_codes, source_options
 from depot.deposit.errors import ExitCode
 from depot.deposit.targets import ZENODO_LIMITS
-from depot.deposit.verdict import KeyRows, judge
 
 FIRST = 5  # problems shown per kind
 
@@ -43,6 +42,7 @@ def sync_plan(source: dict[str, Any], ledger_path: str, rate_limit: str, out: Te
     """What `depot sync` would send, per kind of change, without writing to the ledger or the network."""
     from depot.deposit.commands.run import parse_rate
     from depot.deposit.ledger import Ledger
+    from depot.deposit.verdict import judge
 
     per_minute, per_hour = parse_rate(rate_limit)
     ledger = Ledger.open(ledger_path)
@@ -69,6 +69,7 @@ def dry_run(source: dict[str, Any], rate_limit: str, problems_file: Path, out: T
     """What `depot run` would do, by the same verdict (depot.deposit.verdict): the specimens it would
     reject, with every problem listed in ``problems_file`` (key, row, kind, file, message)."""
     from depot.deposit.commands.run import parse_rate
+    from depot.deposit.verdict import KeyRows, judge
 
     out = out or sys.stdout
     per_minute, per_hour = parse_rate(rate_limit)

@@ -12,12 +12,9 @@ import orjson
 
 from depot.deposit.cli import run_with_exit_codes
 from depot.deposit.errors import ExitCode
-from depot.deposit.ledger.states import ACTIVE, State
 
 LEDGER = click.option("--ledger", "ledger_path", default="depot-ledger.sqlite3", show_default=True,
                       help="The ledger: a SQLite file, or a postgresql:// URL.")
-STATE_ORDER = (State.PLANNED, State.UNCERTAIN, State.CREATED, State.UPLOADED, State.PUBLISHED, State.VERIFIED,
-               State.FAILED, State.REJECTED)
 
 
 @click.command("status")
@@ -30,6 +27,10 @@ def status(ledger_path: str, as_json: bool) -> None:
 
 def show_status(ledger_path: str, as_json: bool, out: TextIO | None = None) -> int:
     from depot.deposit.ledger import Ledger
+    from depot.deposit.ledger.states import ACTIVE, State
+
+    order = (State.PLANNED, State.UNCERTAIN, State.CREATED, State.UPLOADED, State.PUBLISHED, State.VERIFIED,
+             State.FAILED, State.REJECTED)
 
     out = out or sys.stdout
     ledger = Ledger.open(ledger_path)
@@ -53,7 +54,7 @@ def show_status(ledger_path: str, as_json: bool, out: TextIO | None = None) -> i
         return ExitCode.OK
     total = sum(counts.values())
     out.write(f"specimens: {total}\n")
-    for name in STATE_ORDER:
+    for name in order:
         if counts.get(name):
             out.write(f"  {name:<10} {counts[name]:>8}\n")
     held = counts.get(State.REJECTED, 0)
@@ -111,6 +112,7 @@ def file_link(record_url: str | None, name: str) -> str | None:
 
 def rows(ledger_path: str) -> Any:
     from depot.deposit.ledger import Ledger
+    from depot.deposit.ledger.states import State
 
     ledger = Ledger.open(ledger_path)
     try:
