@@ -153,10 +153,13 @@ async def _deposit(ledger: Any, target_name: str, token_file: Path | None, repo_
             unknown = await unknown_communities(client, communities)
             if unknown:
                 ledger.finish_run(run_id, published=0, failed=0, outcome="unknown-communities")
-                click.echo(f"depot: {target.api_url} has no communit{'y' if len(unknown) == 1 else 'ies'} "
+                where = f"the local repository in {repo_dir}" if target_name == "local" else target.api_url
+                create = (f"depot repo create-community {unknown[0]} --owner depositor@localhost.localdomain "
+                          f"--data-dir {repo_dir}" if target_name == "local" else "create it on the target")
+                click.echo(f"depot: {where} has no communit{'y' if len(unknown) == 1 else 'ies'} "
                            f"{', '.join(repr(c) for c in unknown)}, which the records name (the repository would "
                            "refuse or drop them); nothing was sent. Fix the community in the profile or with "
-                           "--var community=..., or create it on the target", err=True)
+                           f"--var community=... (--var community= for none), or {create}", err=True)
                 return ExitCode.USAGE
             display = ProgressDisplay(stats, progress_mode)
             runner = Runner(ledger, client, RunSettings(transfers=transfers, retries=attempts,
