@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import uuid
@@ -120,16 +121,28 @@ def test_a_published_specimen_keeps_its_state_when_its_source_goes_bad(ledger_ur
     ledger = Ledger.open(ledger_url)
     ledger.plan([rec("BR1", image, 1)], judge=JUDGE)
     ledger.mark_created("BR1", deposition_id=7, bucket_url="http://x/b")
-    ledger.mark_file_uploaded("BR1", image.name, server_checksum="md5:x", md5="x", sha256="y", size=1)
+    md5 = hashlib.md5(image.read_bytes()).hexdigest()
+    ledger.mark_file_uploaded("BR1", image.name, server_checksum=f"md5:{md5}", md5=md5, sha256="y",
+                              size=image.stat().st_size)
     ledger.mark_published("BR1", doi="10.5072/depot.7", concept_doi="10.5072/depot.6", record_url="http://x/r/7")
-    # A sync whose source now holds BR1 twice, the first row changed: the edit is not planned.
-    summary = ledger.plan([rec("BR1", image, 1, "Quercus petraea (BR1)"), rec("BR1", image, 2)], sync=True,
-                          judge=JUDGE)
+    # A sync whose source now holds BR1 twice, the first row changed, the second 600 rows later (so the
+    # first was planned as an edit before the second was read): the edit is undone.
+    fillers = [rec(f"F{i}", image, i + 2) for i in range(600)]
+    summary = ledger.plan([rec("BR1", image, 1, "Quercus petraea (BR1)"), *fillers, rec("BR1", image, 602)],
+                          sync=True, judge=JUDGE)
     assert summary.duplicates == 1
+    with ledger.engine.connect() as conn:
+        hashes = conn.exec_driver_sql("SELECT s.metadata_hash, v.metadata_hash FROM specimens s "
+                                      "JOIN versions v ON v.specimen_key = s.key").one()
+    assert hashes[0] == hashes[1]  # what was published, so a later sync still sees the change
     got = ledger.get("BR1")
     assert got.state == State.PUBLISHED and got.op is None and not got.pending_put
-    assert got.rejected_reason and "rows 1, 2" in got.rejected_reason
-    assert claimed(ledger) == []
+    assert got.rejected_reason and "rows 1, 602" in got.rejected_reason
+    assert "BR1" not in claimed(ledger)
+    # The duplicate removed: the next sync edits the published record, and the reason is gone.
+    fixed = ledger.plan([rec("BR1", image, 1, "Quercus petraea (BR1)"), *fillers], sync=True, judge=JUDGE)
+    assert fixed.edits == 1 and fixed.skipped == 0
+    assert ledger.get("BR1").op == "edit" and ledger.get("BR1").rejected_reason is None
     ledger.close()
 
 

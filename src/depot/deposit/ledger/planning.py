@@ -197,8 +197,10 @@ class Planner:
                     if not sync:
                         self._count(summary, record.key, "published_changed")
                     else:
+                        # Small values only (no metadata): a duplicate found later puts these back.
                         self._prior[record.key] = {"state": old.state, "op": old.op, "pending_put": old.pending_put,
-                                                   "step": old.step, "fingerprint": ""}
+                                                   "step": old.step, "metadata_hash": old.metadata_hash,
+                                                   "fingerprint": ""}
                         self._plan_sync(conn, record, fingerprint, baselines[record.key], summary, now,
                                         sidecar_dir, dry_run)
                     continue
