@@ -46,18 +46,25 @@ def test_search_records(api: Api) -> None:
     assert api.client.get("/api/records", params={"size": 101}, headers=h).status_code == 400
 
 
-def test_communities_owned_are_accepted_others_pending(api: Api) -> None:
+def test_communities_owned_are_accepted_others_pending_unknown_refused(api: Api) -> None:
     slug = f"herb-{uuid.uuid4().hex[:6]}"
     owner_email = f"curator-{slug}@example.org"
     api.accounts.create_community(slug, "Belgium herbarium", owner_email, "2026-01-01T00:00:00+00:00")
     mine = published(api.client, api.auth(owner_email), metadata(communities=[{"identifier": slug}]))
     theirs = published(api.client, api.auth(), metadata(communities=[{"identifier": slug}]))
-    ignored = published(api.client, api.auth(), metadata(communities=[{"identifier": "no-such-community"}]))
+    # An unknown community is refused when the deposit is saved, as Zenodo's legacy API did (not dropped).
+    refused = api.client.post("/api/deposit/depositions", headers=api.auth(),
+                              json={"metadata": metadata(communities=[{"identifier": "no-such-community"}])})
+    assert refused.status_code == 400 and "Invalid communities: no-such-community" in refused.json()["message"]
+    assert refused.json()["errors"][0]["field"] == "communities"
+    draft = api.client.post("/api/deposit/depositions", headers=(h := api.auth()), json={"metadata": metadata()})
+    refused = api.client.put(f"/api/deposit/depositions/{draft.json()['id']}", headers=h,
+                             json={"metadata": metadata(communities=[{"identifier": slug}, {"identifier": "nope"}])})
+    assert refused.status_code == 400 and refused.json()["message"] == "Invalid communities: nope"
     r = api.client.get("/api/records", params={"communities": slug, "size": 25})
     assert [hit["id"] for hit in r.json()["hits"]["hits"]] == [mine["id"]]
     assert api.client.get(f"/api/records/{mine['id']}").json()["metadata"]["communities"] == [{"id": slug}]
     assert "communities" not in api.client.get(f"/api/records/{theirs['id']}").json()["metadata"]
-    assert api.client.get(f"/api/records/{ignored['id']}").status_code == 200
     r = api.client.get(f"/api/communities/{slug}")
     assert r.status_code == 200 and r.json()["slug"] == slug
     assert api.client.get("/api/communities/nope").status_code == 404

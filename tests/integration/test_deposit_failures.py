@@ -1,4 +1,4 @@
-"""A bad record fails alone with the repository's message; depot check finds problems without sending."""
+"""A record the repository would refuse is rejected before any request; depot check finds the same problems."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ scheme = "other"
 """
 
 
-def test_bad_record_fails_alone_with_the_repository_message(served: Any, tmp_path: Path) -> None:
+def test_record_the_repository_would_refuse_is_rejected_locally_without_a_draft(served: Any, tmp_path: Path) -> None:
     base, env, headers = served
     csv, images = table(tmp_path)
     ledger = tmp_path / "ledger.sqlite3"
@@ -62,15 +62,15 @@ def test_bad_record_fails_alone_with_the_repository_message(served: Any, tmp_pat
     assert result.returncode == 1, result.stderr  # RECORDS_FAILED
     status = json.loads(subprocess.run([sys.executable, "-m", "depot", "status", "--ledger", str(ledger), "--json"],
                                        capture_output=True, text=True, check=True).stdout)
-    assert status["states"] == {"published": 2, "failed": 1}
-    (failure,) = status["failures"]
-    assert failure["key"] == "BR002" and failure["status"] == 400
-    assert "metadata.title" in failure["message"] and "minimum length 3" in failure["message"]
+    assert status["states"] == {"published": 2, "rejected": 1}
+    (rejected,) = status["rejected"]
+    assert rejected["key"] == "BR002" and rejected["row"] == 2  # the second data row
+    assert "title" in rejected["reason"] and "minimum length 3" in rejected["reason"]
     deps = httpx.get(f"{base}/api/deposit/depositions", headers=headers).json()
-    assert sorted(d["title"] for d in deps if d["submitted"]) == ["Betula pendula Roth", "Quercus robur L."]
-    assert status["errors_by_status"] == {"400": 1}
-    refused = next(d for d in deps if not d["submitted"])
-    # The data manager fixes the name: the rerun sends the new metadata to the same draft and publishes it.
+    # Nothing was sent for BR002: no draft, no refused request.
+    assert sorted(d["title"] for d in deps) == ["Betula pendula Roth", "Quercus robur L."]
+    assert all(d["submitted"] for d in deps) and status["errors_by_status"] == {}
+    # The data manager fixes the name: the rerun deposits it.
     csv.write_text(csv.read_text(encoding="utf-8").replace("BR002,Qu,", "BR002,Quercus petraea (Matt.) Liebl.,"),
                    encoding="utf-8")
     again = subprocess.run([sys.executable, "-m", "depot", "run", str(csv), "--images", str(images),
@@ -79,9 +79,8 @@ def test_bad_record_fails_alone_with_the_repository_message(served: Any, tmp_pat
                            capture_output=True, text=True, env=env, timeout=120)
     assert again.returncode == 0, again.stderr
     after = httpx.get(f"{base}/api/deposit/depositions", headers=headers).json()
-    assert len(after) == 3 and all(d["submitted"] for d in after)  # no second deposit for BR002
-    fixed = next(d for d in after if d["id"] == refused["id"])
-    assert fixed["title"] == "Quercus petraea (Matt.) Liebl." and len(fixed["files"]) == 1
+    assert len(after) == 3 and all(d["submitted"] for d in after)
+    assert "Quercus petraea (Matt.) Liebl." in {d["title"] for d in after}
 
 
 def test_check_reports_problems_and_budget_without_sending(tmp_path: Path) -> None:
@@ -97,12 +96,12 @@ def test_check_reports_problems_and_budget_without_sending(tmp_path: Path) -> No
                             cwd=tmp_path)
     assert result.returncode == 5, result.stdout + result.stderr  # CHECK_FAILED
     out = result.stdout
-    assert "3 specimens read" in out and "1 ready" in out
+    assert "3 rows read" in out and "3 specimens, 1 ready" in out
     assert "requests: " in out and "duration at 100/5000" in out
     listing = problems.read_text().splitlines()
-    assert listing[0] == "key\tkind\tmessage"
+    assert listing[0] == "key\trow\tkind\tfile\tmessage"
     kinds: dict[str, set[str]] = {}
     for line in listing[1:]:
-        key, kind, _message = line.split("\t")
+        key, _row, kind, _file, _message = line.split("\t")
         kinds.setdefault(key, set()).add(kind)
     assert kinds["BR002"] == {"metadata"} and "record" in kinds["BR003"] and "BR001" not in kinds

@@ -58,13 +58,15 @@ def test_a_refused_edit_is_discarded_and_the_published_record_is_untouched(tmp_p
     with serve_repository(tmp_path) as repo:
         first = sync(tmp_path, repo.base, repo.env, "Specimen {{ catalogNumber }} of Fucus", command="run")
         assert first.returncode == 0, first.stderr
-        # A mapping bug: a two-letter title, which the repository refuses at publish.
+        # A mapping bug: a two-letter title, which the repository would refuse at publish. The verdict
+        # finds it first: no edit is sent, the published records stay as they are, the reason is kept.
         bad = sync(tmp_path, repo.base, repo.env, "Xy")
         assert bad.returncode == 1, bad.stderr  # RECORDS_FAILED
         status = json.loads(subprocess.run([sys.executable, "-m", "depot", "status", "--ledger",
                                             str(tmp_path / "ledger.sqlite3"), "--json"], capture_output=True,
                                            text=True, env=repo.env).stdout)
-        assert status["states"] == {"failed": 3}
+        assert status["states"] == {"published": 3} and status["errors_by_status"] == {}
+        assert len(status["rejected"]) == 3 and all(r["state"] == "published" for r in status["rejected"])
         deps = httpx.get(f"{repo.base}/api/deposit/depositions", headers=repo.headers,
                          params={"all_versions": 1}).json()
         assert len(deps) == 3

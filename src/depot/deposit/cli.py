@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -80,6 +80,29 @@ def source_options(fn: F) -> F:
     for option in reversed(options):
         fn = option(fn)
     return fn
+
+
+def file_name_option(fn: F) -> F:
+    """``--file-name TEMPLATE``, shared by check, run and sync (see depot.deposit.file_names)."""
+    return click.option(
+        "--file-name", "file_name", default=None, metavar="TEMPLATE",
+        help="Name the deposited files after the specimen, e.g. '{catalogNumber}.jpg' or '{catalogNumber}_{n}{ext}' "
+             "(fields: any term, key, stem, ext, n) [default: the file's own name].")(fn)
+
+
+def judged(records: Iterable[PlannedRecord], file_name: str | None) -> Iterator[PlannedRecord]:
+    """The records with their files named by ``--file-name`` (a malformed template is a ConfigError)."""
+    from depot.deposit.file_names import FileNameTemplateError, name_files, parse
+
+    if file_name is None:
+        yield from records
+        return
+    try:
+        parse(file_name)
+    except FileNameTemplateError as exc:
+        raise ConfigError(str(exc)) from exc
+    for record in records:
+        yield name_files(record, file_name)
 
 
 def _pairs(values: tuple[str, ...], flag: str) -> dict[str | int, str]:
@@ -175,7 +198,41 @@ def run_with_exit_codes(fn: Callable[[], int]) -> None:
     except KeyboardInterrupt:
         click.echo("depot: interrupted; run the same command again to resume", err=True)
         code = ExitCode.INTERRUPTED
+    except Exception as exc:  # the last resort: never a traceback on the terminal
+        code = internal_error(exc)
     sys.exit(int(code))
+
+
+def internal_error(exc: BaseException, folder: Path | None = None) -> ExitCode:
+    """Report an unexpected error in one line; the traceback goes to a log file whose path is printed.
+
+    Nothing the ledger committed is lost: every transition is its own transaction, so running the same
+    command again carries on."""
+    import traceback
+    from datetime import UTC, datetime
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    text = "".join(traceback.format_exception(exc))
+    summary = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no message'}"
+    log: Path | None = None
+    for where in (folder or Path.cwd(), Path(tempfile_dir())):
+        candidate = where / f"depot-error-{stamp}.log"
+        try:
+            candidate.write_text(f"depot {' '.join(sys.argv[1:])}\n{text}", encoding="utf-8")
+        except OSError:
+            continue
+        log = candidate
+        break
+    where_logged = f"the traceback is in {log}" if log else f"could not write a log file:\n{text}"
+    click.echo(f"depot: unexpected error ({summary}); this is a bug in Depot, please report it with the log: "
+               f"{where_logged}. The ledger is intact: running the same command again carries on.", err=True)
+    return ExitCode.INTERNAL
+
+
+def tempfile_dir() -> str:
+    import tempfile
+
+    return tempfile.gettempdir()
 
 
 def install_stop_handlers(stop: Callable[[], None]) -> None:

@@ -90,3 +90,4 @@ class ExitCode(IntEnum):
     INTERRUPTED = 4  # stopped by Ctrl-C or SIGTERM; run again to resume
     CHECK_FAILED = 5  # depot check found problems
     RETRY_LATER = 6  # records are waiting for a retry (e.g. an outage outlasted the run's patience)
+    INTERNAL = 7  # an unexpected error (a bug): one line on stderr, the traceback in a depot-error-*.log file

@@ -21,7 +21,8 @@ from pathlib import Path
 import aiohttp
 
 from depot.deposit.client import RepositoryClient
-from depot.deposit.errors import ExitCode
+from depot.deposit.communities import unknown_communities
+from depot.deposit.errors import ConfigError, ExitCode
 from depot.deposit.ledger import Ledger, State
 from depot.deposit.ledger.states import ACTIVE, DONE
 from depot.deposit.progress import Stats
@@ -45,6 +46,7 @@ class JobSettings:
     low_level_retries: int = 5  # in-place retries of one repeatable request
     source: str = ""  # recorded in the ledger's runs table
     profile: str = ""
+    communities: tuple[str, ...] = ()  # the records' communities: each must exist on the target
 
 
 @dataclass
@@ -108,6 +110,10 @@ class DepositJob:
             run_id = self.ledger.start_run(target=target.api_url, source=s.source, profile=s.profile)
             async with RepositoryClient(target.api_url, target.token, limiter=limiter, connections=s.transfers * 2,
                                         session=self.session) as client:
+                unknown = await unknown_communities(client, list(s.communities))
+                if unknown:
+                    self.ledger.finish_run(run_id, published=0, failed=0, outcome="unknown-communities")
+                    raise ConfigError(_unknown_communities_message(unknown, s, target.api_url))
                 runner = Runner(self.ledger, client, RunSettings(transfers=s.transfers, retries=s.attempts,
                                                                  low_level_retries=s.low_level_retries),
                                 stats, tick=self.tick)
@@ -138,3 +144,13 @@ async def deposit(ledger: Ledger, settings: JobSettings | None = None, *,
                   session: aiohttp.ClientSession | None = None) -> JobResult:
     """Run one deposit job over ``ledger`` (see :class:`DepositJob`)."""
     return await DepositJob(ledger, settings or JobSettings(), session=session).run()
+
+
+def _unknown_communities_message(unknown: list[str], s: JobSettings, api_url: str) -> str:
+    where = f"the local repository in {s.repo_dir}" if s.target == "local" else api_url
+    create = (f"depot repo create-community {unknown[0]} --owner depositor@localhost.localdomain "
+              f"--data-dir {s.repo_dir}" if s.target == "local" else "create it on the target")
+    return (f"{where} has no communit{'y' if len(unknown) == 1 else 'ies'} "
+            f"{', '.join(repr(c) for c in unknown)}, which the records name (the repository would refuse or drop "
+            "them); nothing was sent. Fix the community in the profile or with --var community=... "
+            f"(--var community= for none), or {create}")

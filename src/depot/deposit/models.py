@@ -6,6 +6,7 @@ A source yields :class:`Specimen` values; a mapping profile turns one into a :cl
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +59,9 @@ class PlannedRecord:
 
     ``metadata`` is the legacy Zenodo deposit ``metadata`` object (the body of a create request is
     ``{"metadata": metadata}``). ``sidecars`` are generated files (e.g. a Darwin Core JSON-LD) given
-    as ``(name, bytes)``.
+    as ``(name, bytes)``. ``row``, ``terms`` and ``media`` come from the specimen, for messages, file
+    names and the media licence check; ``licence_prefer`` is the profile's choice when the media and
+    the record are licensed differently ("media", "record" or None: then it is a problem).
     """
 
     key: str
@@ -66,3 +69,7 @@ class PlannedRecord:
     files: tuple[FileSpec, ...] = ()
     sidecars: tuple[tuple[str, bytes], ...] = ()
     problems: tuple[str, ...] = field(default_factory=tuple)
+    row: int | None = None
+    terms: Mapping[str, str] = field(default_factory=dict, repr=False)
+    media: tuple[MediaRef, ...] = ()
+    licence_prefer: str | None = None

@@ -101,6 +101,7 @@ def test_meise_profile_on_a_barcode_only_specimen() -> None:
     assert meta["grants"] == [{"id": "10.13039/501100000780::777483"}]
     assert meta["communities"] == [{"identifier": "belgiumherbarium"}]
     assert meta["language"] == "nl"
+    assert meta["license"] == "cc-by-sa-4.0"  # as the pilot's uploader set it
     assert meta["related_identifiers"] == [
         {"identifier": "http://www.botanicalcollections.be/specimen/BR0000013087944",
          "relation": "isAlternateIdentifier", "scheme": "url"},
@@ -124,7 +125,8 @@ def test_specimen_profile_on_trom(corpus: Path) -> None:
     meta = first.metadata
     assert first.problems == ()
     assert meta["title"] == "Scytosiphon lomentaria (TROM 8528)"
-    assert meta["license"] == "cc-by-4.0"  # the data licence from eml.xml, not the media's CC BY-SA
+    # The data licence (eml.xml) is CC BY 4.0, the images CC BY-SA 4.0: the profile says the images win.
+    assert meta["license"] == "cc-by-sa-4.0"
     assert meta["creators"] == [{"name": "TROM"}]
     assert meta["custom"]["dwc:decimalLatitude"] == [70.7141]
     assert meta["custom"]["dwc:scientificName"] == ["Scytosiphon lomentaria"]

@@ -7,22 +7,22 @@ import math
 import sys
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
 import click
 
-from depot.deposit.cli import planned_records, run_with_exit_codes, source_options
+from depot.deposit.cli import file_name_option, judged, planned_records, run_with_exit_codes, source_options
 from depot.deposit.errors import ExitCode
-from depot.deposit.inspect_files import inspect
 from depot.deposit.targets import ZENODO_LIMITS
-from depot.metadata import check as check_metadata
 
 FIRST = 5  # problems shown per kind
 
 
 @click.command("check")
 @source_options
+@file_name_option
 @click.option("--rate-limit", default=f"{ZENODO_LIMITS[0]}/{ZENODO_LIMITS[1]}", show_default=True,
               metavar="PER_MIN[/PER_HOUR]", help="The target's rate limit, for the duration estimate.")
 @click.option("--problems-file", type=click.Path(dir_okay=False, path_type=Path),
@@ -30,21 +30,26 @@ FIRST = 5  # problems shown per kind
               help="Where to list every problem found (key, kind, message).")
 @click.option("--ledger", "ledger_path", default=None,
               help="Also show what `depot sync` would do against this ledger (SQLite file or postgresql:// URL).")
-def check(rate_limit: str, problems_file: Path, ledger_path: str | None, **source: Any) -> None:
+def check(rate_limit: str, problems_file: Path, ledger_path: str | None, file_name: str | None,
+          **source: Any) -> None:
     """Dry-run SOURCE: validate every record and file, count problems, estimate requests and time."""
-    run_with_exit_codes(lambda: dry_run(source, rate_limit, problems_file, ledger_path=ledger_path))
+    run_with_exit_codes(lambda: dry_run(source, rate_limit, problems_file, ledger_path=ledger_path,
+                                        file_name=file_name))
 
 
-def sync_plan(source: dict[str, Any], ledger_path: str, rate_limit: str, out: TextIO) -> None:
+def sync_plan(source: dict[str, Any], ledger_path: str, rate_limit: str, out: TextIO,
+              file_name: str | None = None) -> None:
     """What `depot sync` would send, per kind of change, without writing to the ledger or the network."""
     from depot.deposit.commands.run import parse_rate
     from depot.deposit.ledger import Ledger
+    from depot.deposit.verdict import judge
 
     per_minute, per_hour = parse_rate(rate_limit)
     ledger = Ledger.open(ledger_path)
     try:
         _profile, records = planned_records(**source)
-        plan = ledger.plan(records, sync=True, dry_run=True)
+        plan = ledger.plan(judged(records, file_name), sync=True, dry_run=True,
+                           judge=partial(judge, today=datetime.now(UTC).date()))
     finally:
         ledger.close()
     out.write(f"sync plan against {ledger_path}:\n"
@@ -54,13 +59,17 @@ def sync_plan(source: dict[str, Any], ledger_path: str, rate_limit: str, out: Te
               f"publish; new DOI, same concept DOI)\n"
               f"  unchanged:       {plan.unchanged} (no request)\n"
               f"  gone from source: {len(plan.gone)} (reported, never deleted)\n"
+              f"  rejected:        {plan.skipped} (problems in the source: nothing sent)\n"
               f"  requests: {plan.requests}; duration at {rate_limit}: "
               f"{_duration(plan.requests, per_minute, per_hour)}\n")
 
 
 def dry_run(source: dict[str, Any], rate_limit: str, problems_file: Path, out: TextIO | None = None, *,
-            ledger_path: str | None = None) -> int:
+            ledger_path: str | None = None, file_name: str | None = None) -> int:
+    """What `depot run` would do, by the same verdict (depot.deposit.verdict): the specimens it would
+    reject, with every problem listed in ``problems_file`` (key, row, kind, file, message)."""
     from depot.deposit.commands.run import parse_rate
+    from depot.deposit.verdict import KeyRows, judge
 
     out = out or sys.stdout
     per_minute, per_hour = parse_rate(rate_limit)
@@ -68,53 +77,64 @@ def dry_run(source: dict[str, Any], rate_limit: str, problems_file: Path, out: T
     today = datetime.now(UTC).date()
     counts: Counter[str] = Counter()
     first: dict[str, list[str]] = defaultdict(list)
-    total_files = total_bytes = n = ok = 0
+    total_files = total_bytes = n = 0
+    blocked: set[str] = set()  # keys with a problem (few, unless the source is broken)
     formats: Counter[str] = Counter()
+    keys = KeyRows()
+    communities: set[str] = set()
     with problems_file.open("w", encoding="utf-8") as listing:
-        listing.write("key\tkind\tmessage\n")
+        listing.write("key\trow\tkind\tfile\tmessage\n")
 
-        def problem(key: str, kind: str, message: str) -> None:
+        def problem(key: str, row: int | None, kind: str, message: str, file: str | None = None) -> None:
             counts[kind] += 1
+            where = f" (row {row})" if row is not None else ""
             if len(first[kind]) < FIRST:
-                first[kind].append(f"{key}: {message}")
-            listing.write(f"{key}\t{kind}\t{message.replace(chr(9), ' ').replace(chr(10), ' ')}\n")
+                first[kind].append(f"{key}{where}: {message}")
+            listing.write("\t".join(_cell(v) for v in (key, row, kind, file, message)) + "\n")
 
-        for record in records:
+        for record in judged(records, file_name):
             n += 1
-            bad = False
-            for message in record.problems:
-                problem(record.key, "record", message)
-                bad = True
-            file_count = len(record.files) + len(record.sidecars)
-            for spec in record.files:
-                size, fmt, findings = inspect(spec.path, spec.name)
+            if keys.add(record.key, record.row):
+                continue  # every row of a duplicate key is reported once the whole source is read
+            verdict = judge(record, today=today)
+            communities.update(verdict.communities)
+            for report in verdict.files:
                 total_files += 1
-                total_bytes += size or 0
-                if fmt:
-                    formats[fmt] += 1
-                for finding in findings:
-                    problem(record.key, finding.kind, finding.message)
-                    bad = bad or finding.kind != "note"
+                total_bytes += report.size or 0
+                if report.format:
+                    formats[report.format] += 1
             total_files += len(record.sidecars)
-            for error in check_metadata(record.metadata, today=today, file_count=file_count):
-                problem(record.key, "metadata", f"{error.field}: {' '.join(error.messages)}")
-                bad = True
-            ok += not bad
+            for finding in (*verdict.problems, *verdict.warnings):
+                problem(record.key, record.row, finding.kind, finding.message, finding.file)
+            if verdict.blocked:
+                blocked.add(record.key)
+        for key, rows in keys.duplicates.items():
+            problem(key, rows[0], "duplicate", keys.message(key))
+            blocked.add(key)
     requests = n * 2 + total_files
-    out.write(f"{n} specimens read with profile {profile.name}: {ok} ready, {n - ok} with problems\n")
+    specimens = n - sum(len(rows) - 1 for rows in keys.duplicates.values())
+    ok = specimens - len(blocked)
+    out.write(f"{n} rows read with profile {profile.name}: {specimens} specimens, {ok} ready, "
+              f"{specimens - ok} with problems (depot run rejects them and sends nothing for them)\n")
     out.write(f"files: {total_files} ({total_bytes / 1e9:.2f} GB); formats: "
               + (", ".join(f"{k} {v}" for k, v in formats.most_common()) or "none") + "\n")
     out.write(f"requests: {requests} ({requests / max(n, 1):.2f} per record: create, one PUT per file, publish)\n")
     out.write(f"duration at {rate_limit}: {_duration(requests, per_minute, per_hour)}\n")
+    if communities:
+        out.write(f"communities: {', '.join(sorted(communities))} (depot run checks them on the target first)\n")
     for kind, count in counts.most_common():
         out.write(f"{kind}: {count}\n")
         for line in first[kind]:
             out.write(f"  {line}\n")
     out.write(f"every problem is listed in {problems_file}\n")
     if ledger_path is not None:
-        sync_plan(source, ledger_path, rate_limit, out)
+        sync_plan(source, ledger_path, rate_limit, out, file_name)
     blocking = sum(c for k, c in counts.items() if k != "note")
     return ExitCode.CHECK_FAILED if blocking else ExitCode.OK
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else str(value).replace("\t", " ").replace("\n", " ")
 
 
 def _duration(requests: int, per_minute: int | None, per_hour: int | None) -> str:

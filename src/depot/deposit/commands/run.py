@@ -6,12 +6,20 @@ place and new versions, see depot.deposit.changes)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from depot.deposit.cli import install_stop_handlers, planned_records, run_with_exit_codes, source_options
+from depot.deposit.cli import (
+    file_name_option,
+    install_stop_handlers,
+    judged,
+    planned_records,
+    run_with_exit_codes,
+    source_options,
+)
 from depot.deposit.config import Duration, verbosity
 from depot.deposit.errors import ConfigError, ExitCode
 from depot.deposit.progress import ProgressDisplay, render_line
@@ -70,6 +78,7 @@ def work_options(fn: Any) -> Any:
 
 @click.command("run")
 @source_options
+@file_name_option
 @target_options
 @work_options
 def run(**options: Any) -> None:
@@ -79,6 +88,7 @@ def run(**options: Any) -> None:
 
 @click.command("sync")
 @source_options
+@file_name_option
 @target_options
 @work_options
 def sync(**options: Any) -> None:
@@ -90,31 +100,39 @@ def sync(**options: Any) -> None:
 
 def deposit(*, ledger_path: str, target: str, token_file: Path | None, repo_dir: Path, rate_limit: str | None,
             transfers: int, retries: int, low_level_retries: int, progress_mode: str, attempts: int = 3,
-            sync: bool = False, stats_interval: float | None = None, verbosity: int = 0, **source: Any) -> int:
+            sync: bool = False, stats_interval: float | None = None, verbosity: int = 0, file_name: str | None = None,
+            **source: Any) -> int:
+    from functools import partial
+
     from depot.deposit.ledger import Ledger
+    from depot.deposit.verdict import judge
 
     ledger = Ledger.open(ledger_path)
     try:
         profile, records = planned_records(**source)
         sidecars = Path(ledger_path).with_suffix(".sidecars") if "://" not in ledger_path else Path("depot-sidecars")
-        summary = ledger.plan(records, sidecar_dir=sidecars, sync=sync)
+        # One verdict for check and run: a specimen with a problem is stored as rejected, never sent.
+        summary = ledger.plan(judged(records, file_name), sidecar_dir=sidecars, sync=sync,
+                              judge=partial(judge, today=datetime.now(UTC).date()))
         click.echo(f"plan: {summary.new} new, {summary.changed} changed, {summary.retried} to retry, "
                    + (f"{summary.edits} to edit, {summary.versions} new versions, " if sync else "")
-                   + f"{summary.unchanged} unchanged, {summary.skipped} with problems"
+                   + f"{summary.unchanged} unchanged, {summary.skipped} rejected"
+                   + (f" ({summary.duplicates} duplicate keys)" if summary.duplicates else "")
                    + (f", {summary.published_changed} published but changed since (use depot sync)"
                       if summary.published_changed else ""), err=True)
         for key, problem in summary.problems[:10]:
-            click.echo(f"  skipped {key}: {problem}", err=True)
+            click.echo(f"  rejected {key}: {problem}", err=True)
         if sync and summary.gone:
             click.echo(f"{len(summary.gone)} published specimens are no longer in the source (kept as they are): "
                        + ", ".join(summary.gone[:10]) + (" ..." if len(summary.gone) > 10 else ""), err=True)
         per_minute, per_hour = parse_rate(rate_limit)
         code = asyncio.run(_deposit(ledger, target, token_file, repo_dir, per_minute, per_hour, transfers, attempts,
                                     retries, low_level_retries, progress_mode, str(source["source"]), profile.name,
-                                    stats_interval, verbosity))
+                                    stats_interval, verbosity, sorted(summary.communities)))
         if code == ExitCode.OK and summary.skipped:
-            click.echo(f"{summary.skipped} specimens were not deposited because of problems; "
-                       "depot check lists them all", err=True)
+            click.echo(f"{summary.skipped} specimens were rejected because of problems in the source and nothing "
+                       "was sent for them; depot status and depot check list them, fix the source and run again",
+                       err=True)
             return ExitCode.RECORDS_FAILED
         return code
     finally:
@@ -124,12 +142,13 @@ def deposit(*, ledger_path: str, target: str, token_file: Path | None, repo_dir:
 async def _deposit(ledger: Any, target_name: str, token_file: Path | None, repo_dir: Path, per_minute: int | None,
                    per_hour: int | None, transfers: int, attempts: int, passes: int, low_level_retries: int,
                    progress_mode: str, source: str, profile: str, stats_interval: float | None = None,
-                   verbosity: int = 0) -> int:
+                   verbosity: int = 0, communities: list[str] | None = None) -> int:
     from depot.deposit.job import DepositJob, JobSettings, initial_stats
 
     settings = JobSettings(target=target_name, token_file=token_file, repo_dir=repo_dir, per_minute=per_minute,
                            per_hour=per_hour, transfers=transfers, attempts=attempts, passes=passes,
-                           low_level_retries=low_level_retries, source=source, profile=profile)
+                           low_level_retries=low_level_retries, source=source, profile=profile,
+                           communities=tuple(communities or ()))
     stats = initial_stats(ledger)
     if verbosity < 0 and progress_mode == "auto":
         progress_mode = "quiet"

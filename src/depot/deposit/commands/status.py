@@ -16,7 +16,6 @@ from depot.deposit.errors import ConfigError, ExitCode
 
 LEDGER = click.option("--ledger", "ledger_path", default="depot-ledger.sqlite3", show_default=True,
                       help="The ledger: a SQLite file, or a postgresql:// URL.")
-STATE_ORDER = ("planned", "uncertain", "created", "uploaded", "published", "verified", "failed")
 
 
 @click.command("status")
@@ -29,6 +28,10 @@ def status(ledger_path: str, as_json: bool) -> None:
 
 def show_status(ledger_path: str, as_json: bool, out: TextIO | None = None) -> int:
     from depot.deposit.ledger import Ledger
+    from depot.deposit.ledger.states import ACTIVE, State
+
+    order = (State.PLANNED, State.UNCERTAIN, State.CREATED, State.UPLOADED, State.PUBLISHED, State.VERIFIED,
+             State.FAILED, State.REJECTED)
 
     out = out or sys.stdout
     ledger = Ledger.open(ledger_path)
@@ -38,21 +41,26 @@ def show_status(ledger_path: str, as_json: bool, out: TextIO | None = None) -> i
         speed = ledger.throughput()
         failures = ledger.failures()
         versions = ledger.version_counts()
+        rejections = ledger.rejections()
     finally:
         ledger.close()
-    left = sum(counts.get(s, 0) for s in ("planned", "uncertain", "created", "uploaded"))
+    left = sum(counts.get(s, 0) for s in ACTIVE)
     if as_json:
         out.write(orjson.dumps({"states": counts, "left": left, "versions": versions, "errors_by_status": errors,
                                 "throughput": speed,
                                 "failures": [{"key": k, "step": s, "status": st, "message": m}
-                                             for k, s, st, m in failures]}).decode() + "\n")
+                                             for k, s, st, m in failures],
+                                "rejected": [{"key": k, "state": s, "row": r, "file": f, "reason": m}
+                                             for k, s, r, f, m in rejections]}).decode() + "\n")
         return ExitCode.OK
     total = sum(counts.values())
     out.write(f"specimens: {total}\n")
-    for state in STATE_ORDER:
-        if counts.get(state):
-            out.write(f"  {state:<10} {counts[state]:>8}\n")
-    out.write(f"left to do: {left}\n")
+    for name in order:
+        if counts.get(name):
+            out.write(f"  {name:<10} {counts[name]:>8}\n")
+    held = counts.get(State.REJECTED, 0)
+    out.write(f"left to do: {left}" + (f"; {held} rejected: fix the source and run again (nothing is sent for "
+                                       "them until then)" if held else "") + "\n")
     if versions["versions"]:
         out.write(f"published versions: {versions['versions']} ({versions['edited_in_place']} edited in place); "
                   f"pending sync: {versions['pending_edits']} edits, {versions['pending_versions']} new versions\n")
@@ -66,6 +74,12 @@ def show_status(ledger_path: str, as_json: bool, out: TextIO | None = None) -> i
                   f"{speed['requests']} requests\n")
     for key, step, status_code, message in failures:
         out.write(f"failed {key} at {step} ({status_code}): {message}\n")
+    for key, state, row, file, reason in rejections:
+        where = ", ".join(x for x in (f"row {row}" if row is not None else "", file or "") if x)
+        kept = "" if state == State.REJECTED else f" (kept {state}; not updated)"
+        out.write(f"rejected {key}{f' ({where})' if where else ''}{kept}: {reason}\n")
+    if len(rejections) < held:
+        out.write(f"... and {held - len(rejections)} more rejected: depot report lists them all\n")
     return ExitCode.OK
 
 
@@ -110,6 +124,7 @@ def file_link(record_url: str | None, name: str) -> str | None:
 
 def rows(ledger_path: str) -> Any:
     from depot.deposit.ledger import Ledger
+    from depot.deposit.ledger.states import State
 
     ledger = Ledger.open(ledger_path)
     try:
@@ -117,7 +132,8 @@ def rows(ledger_path: str) -> Any:
             yield {
                 "key": claim.key, "state": claim.state, "doi": claim.doi, "record_url": record_url,
                 "concept_doi": concept_doi, "deposition_id": claim.deposition_id,
-                "error": claim.last_error if claim.state == "failed" else None,
+                "error": claim.last_error if claim.state == State.FAILED else claim.rejected_reason,
+                "row": claim.source_row, "problem_file": claim.rejected_file,
                 "files": [{"name": f.name, "size": f.size, "md5": f.md5, "sha256": f.sha256,
                            "link": file_link(record_url, f.name)} for f in claim.files],
             }
@@ -136,12 +152,12 @@ def write_report(ledger_path: str, fmt: str, fh: TextIO) -> int:
         return count
     writer = csv.writer(fh)
     writer.writerow(["key", "state", "doi", "record_url", "concept_doi", "file", "size", "md5", "sha256", "link",
-                     "error"])
+                     "error", "row", "problem_file"])
     for row in rows(ledger_path):
         for f in row["files"] or [{}]:
             writer.writerow([row["key"], row["state"], row["doi"], row["record_url"], row["concept_doi"],
                              f.get("name"), f.get("size"), f.get("md5"), f.get("sha256"), f.get("link"),
-                             row["error"]])
+                             row["error"], row["row"], row["problem_file"]])
         count += 1
     return count
 

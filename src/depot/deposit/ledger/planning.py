@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,11 +15,16 @@ import sqlalchemy as sa
 from depot.deposit.changes import PublishedFile, WantedFile, compare
 from depot.deposit.errors import LedgerError
 from depot.deposit.inspect_files import md5_of
+from depot.deposit.ledger.states import State
 from depot.deposit.ledger.tables import files, specimens, versions
 from depot.deposit.ledger.values import hash_of, now_iso, refused, resume
 from depot.deposit.models import PlannedRecord
+from depot.deposit.verdict import KeyRows, Problem, Verdict
+
+Judge = Callable[[PlannedRecord], Verdict]
 
 BATCH = 500
+PROBLEMS_KEPT = 1000  # (key, reason) pairs the summary keeps to show; the ledger keeps every one
 
 
 @dataclass
@@ -31,10 +36,12 @@ class PlanSummary:
     published_changed: int = 0  # published, but the source changed since (a job for depot sync)
     edits: int = 0  # depot sync: published records whose metadata changes in place
     versions: int = 0  # depot sync: published records that get a new version (their files changed)
-    skipped: int = 0  # records with problems: not planned
+    skipped: int = 0  # specimens with problems: rejected (nothing is sent for them)
+    duplicates: int = 0  # keys that several source rows hold (each is rejected, all its rows reported)
     requests: int = 0  # what the planned work costs at least (no retries, no probes)
-    problems: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (key, reason), the first PROBLEMS_KEPT
     gone: list[str] = field(default_factory=list)  # published specimens no longer in the source
+    communities: set[str] = field(default_factory=set)  # every community the records name
 
     @property
     def total(self) -> int:
@@ -69,37 +76,78 @@ class Planner:
         self.url = url
 
     def plan(self, records: Iterable[PlannedRecord], *, sidecar_dir: Path | None = None,
-             sync: bool = False, dry_run: bool = False) -> PlanSummary:
+             sync: bool = False, dry_run: bool = False, judge: Judge | None = None) -> PlanSummary:
         """Insert new specimens, refresh changed ones not yet created; streams in batches of 500.
 
-        With ``sync``, a published specimen whose source changed is planned as an edit in place or a new
-        version (see depot.deposit.changes). With ``dry_run`` nothing is written: the summary is the plan
-        ``depot check`` shows.
+        ``judge`` gives each record's verdict (depot.deposit.verdict.judge); a record with a problem, and
+        every row of a key that several rows hold, is stored as rejected, with its reason, file and row:
+        nothing is sent for it until the source is fixed. Without ``judge`` only the record's own
+        problems count. With ``sync``, a published specimen whose source changed is planned as an edit
+        in place or a new version (see depot.deposit.changes). With ``dry_run`` nothing is written: the
+        summary is the plan ``depot check`` shows.
         """
         summary = PlanSummary()
-        batch: list[PlannedRecord] = []
-        seen: set[str] = set()
+        judge = judge or _own_problems
+        keys = KeyRows()
+        self._counted: dict[str, str] = {}  # key -> the summary bucket it went to, undone for a duplicate
+        self._prior: dict[str, dict[str, Any]] = {}  # published specimens replanned: their values before
+        batch: list[tuple[PlannedRecord, Verdict]] = []
         seq = self._max_seq()
         for record in records:
-            seen.add(record.key)
-            if record.problems:
-                summary.skipped += 1
-                summary.problems.extend((record.key, p) for p in record.problems)
+            if keys.add(record.key, record.row):
+                # Not planned again: the later row would replace the earlier one. Every row of the key
+                # is rejected once the whole source is read (_reject_duplicates).
+                batch = [(r, v) for r, v in batch if r.key != record.key]
                 continue
-            batch.append(record)
+            verdict = judge(record)
+            summary.communities.update(verdict.communities)
+            batch.append((record, verdict))
             if len(batch) >= BATCH:
                 seq = self._plan_batch(batch, summary, seq, sidecar_dir, sync=sync, dry_run=dry_run)
                 batch = []
         if batch:
-            self._plan_batch(batch, summary, seq, sidecar_dir, sync=sync, dry_run=dry_run)
-        summary.gone = self._not_in(seen)
+            seq = self._plan_batch(batch, summary, seq, sidecar_dir, sync=sync, dry_run=dry_run)
+        if keys.duplicates:
+            self._reject_duplicates(keys, summary, seq, dry_run=dry_run)
+        summary.gone = self._not_in(keys)
         return summary
+
+    def _reject_duplicates(self, keys: KeyRows, summary: PlanSummary, seq: int, *, dry_run: bool) -> None:
+        """Every key that several rows hold: rejected with all its rows, whatever planning did with the first."""
+        now = now_iso()
+        for key, rows in keys.duplicates.items():
+            reason = keys.message(key)
+            summary.duplicates += 1
+            summary.skipped += 1
+            bucket = self._counted.pop(key, None)
+            if bucket is not None:
+                setattr(summary, bucket, getattr(summary, bucket) - 1)
+            if len(summary.problems) < PROBLEMS_KEPT:
+                summary.problems.append((key, reason))
+            if dry_run:
+                continue
+            with self._tx() as conn:
+                old = conn.execute(sa.select(specimens.c.state, specimens.c.record_id, specimens.c.rejected_reason)
+                                   .where(specimens.c.key == key)).first()
+                marks = {"rejected_reason": reason, "rejected_file": None, "source_row": rows[0], "updated_at": now}
+                if old is None:
+                    seq += 1  # never planned: a row that only says why
+                    conn.execute(specimens.insert().values(
+                        key=key, seq=seq, state=State.REJECTED, metadata={}, metadata_hash="", fingerprint="",
+                        attempts=0, created_at=now, **marks))
+                elif old.record_id is not None or old.state == State.UNCERTAIN:
+                    # Published (or a create in doubt): its state stays; a sync edit planned just now is undone.
+                    conn.execute(specimens.update().where(specimens.c.key == key).values(
+                        **self._prior.get(key, {}), **marks))
+                else:
+                    conn.execute(specimens.update().where(specimens.c.key == key).values(
+                        state=State.REJECTED, **marks))
 
     def _max_seq(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(specimens.c.seq), 0))).scalar_one())
 
-    def _not_in(self, seen: set[str]) -> list[str]:
+    def _not_in(self, seen: Container[str]) -> list[str]:
         """Specimens the ledger has published that the source no longer lists (reported, never deleted)."""
         out: list[str] = []
         last = 0
@@ -113,50 +161,62 @@ class Planner:
             out.extend(r.key for r in rows if r.key not in seen)
             last = rows[-1].seq
 
-    def _plan_batch(self, batch: list[PlannedRecord], summary: PlanSummary, seq: int, sidecar_dir: Path | None,
-                    *, sync: bool, dry_run: bool) -> int:
+    def _plan_batch(self, batch: list[tuple[PlannedRecord, Verdict]], summary: PlanSummary, seq: int,
+                    sidecar_dir: Path | None, *, sync: bool, dry_run: bool) -> int:
         now = now_iso()
         with self._tx() as conn:
             existing = {r.key: r for r in conn.execute(
                 sa.select(specimens.c.key, specimens.c.state, specimens.c.fingerprint, specimens.c.last_status,
                           specimens.c.deposition_id, specimens.c.step, specimens.c.record_id,
-                          specimens.c.metadata_hash)
-                .where(specimens.c.key.in_([r.key for r in batch])))}
+                          specimens.c.metadata_hash, specimens.c.rejected_reason, specimens.c.op,
+                          specimens.c.pending_put)
+                .where(specimens.c.key.in_([r.key for r, _ in batch])))}
             baselines = self._baselines(conn, {k: r.metadata_hash for k, r in existing.items()
                                                if r.record_id is not None})
-            for record in batch:
+            for record, verdict in batch:
                 fingerprint = _fingerprint(record)
                 old = existing.get(record.key)
-                if old is not None and old.fingerprint == fingerprint and old.state != "failed":
-                    summary.unchanged += 1
+                if verdict.blocked:
+                    seq = self._reject(conn, record, verdict, old, fingerprint, summary, seq, now, dry_run)
                     continue
-                if old is not None and old.state in ("created", "uploaded", "uncertain"):
-                    summary.unchanged += 1  # in flight: finish with what was created
+                if old is not None and old.rejected_reason is not None and not dry_run:
+                    conn.execute(specimens.update().where(specimens.c.key == record.key).values(
+                        rejected_reason=None, rejected_file=None, source_row=record.row))
+                if old is not None and old.fingerprint == fingerprint and \
+                        old.state not in (State.FAILED, State.REJECTED):
+                    self._count(summary, record.key, "unchanged")
                     continue
-                if old is not None and old.state == "failed" and old.fingerprint == fingerprint and \
+                if old is not None and old.state in (State.CREATED, State.UPLOADED, State.UNCERTAIN):
+                    self._count(summary, record.key, "unchanged")  # in flight: finish with what was created
+                    continue
+                if old is not None and old.state == State.FAILED and old.fingerprint == fingerprint and \
                         refused(old.last_status):
-                    summary.unchanged += 1  # the repository refused it; unchanged data would be refused again
+                    self._count(summary, record.key, "unchanged")  # refused; unchanged data would be refused again
                     continue
                 if old is not None and old.record_id is not None and old.fingerprint != fingerprint:
                     if not sync:
-                        summary.published_changed += 1
+                        self._count(summary, record.key, "published_changed")
                     else:
+                        # Small values only (no metadata): a duplicate found later puts these back.
+                        self._prior[record.key] = {"state": old.state, "op": old.op, "pending_put": old.pending_put,
+                                                   "step": old.step, "metadata_hash": old.metadata_hash,
+                                                   "fingerprint": ""}
                         self._plan_sync(conn, record, fingerprint, baselines[record.key], summary, now,
                                         sidecar_dir, dry_run)
                     continue
                 if old is not None and old.deposition_id is not None:
-                    # A failed record that has a deposition: carry on with that deposition, never create a
-                    # second one. A changed source goes to its draft (op "update": align the draft's files,
-                    # PUT the metadata), unless the failed step was a publish that may have happened (not a
-                    # refusal): that is probed first, and a later sync edits what was published.
-                    summary.retried += 1
+                    # A failed (or rejected) record that has a deposition: carry on with that deposition, never
+                    # create a second one. A changed source goes to its draft (op "update": align the draft's
+                    # files, PUT the metadata), unless the failed step was a publish that may have happened (not
+                    # a refusal): that is probed first, and a later sync edits what was published.
+                    self._count(summary, record.key, "retried")
                     if dry_run:
                         continue
                     if old.fingerprint != fingerprint and (old.step != "publish" or refused(old.last_status)):
                         conn.execute(specimens.update().where(specimens.c.key == record.key).values(
-                            state="created", step=None, op="update", pending_put=True, metadata=record.metadata,
+                            state=State.CREATED, step=None, op="update", pending_put=True, metadata=record.metadata,
                             metadata_hash=hash_of(record.metadata), fingerprint=fingerprint, attempts=0,
-                            retry_at=None, last_status=None, last_error=None, updated_at=now))
+                            retry_at=None, last_status=None, last_error=None, updated_at=now, source_row=record.row))
                         conn.execute(files.delete().where(files.c.specimen_key == record.key))
                         self._insert_files(conn, record.key,
                                            list(record.files) + self._write_sidecars(record, sidecar_dir))
@@ -165,18 +225,19 @@ class Planner:
                             **resume(old.step), attempts=0, retry_at=None, updated_at=now))
                     continue
                 if old is None:
-                    summary.new += 1
-                elif old.state == "failed":
-                    summary.retried += 1
+                    self._count(summary, record.key, "new")
+                elif old.state in (State.FAILED, State.REJECTED):
+                    self._count(summary, record.key, "retried")
                 else:
-                    summary.changed += 1
+                    self._count(summary, record.key, "changed")
                 summary.requests += 2 + len(record.files) + len(record.sidecars)
                 if dry_run:
                     continue
                 specs = list(record.files) + self._write_sidecars(record, sidecar_dir)
-                values = {"state": "planned", "step": None, "op": None, "metadata": record.metadata,
+                values = {"state": State.PLANNED, "step": None, "op": None, "metadata": record.metadata,
                           "metadata_hash": hash_of(record.metadata), "fingerprint": fingerprint, "attempts": 0,
-                          "retry_at": None, "last_status": None, "last_error": None, "updated_at": now}
+                          "retry_at": None, "last_status": None, "last_error": None, "updated_at": now,
+                          "source_row": record.row}
                 if old is None:
                     seq += 1
                     conn.execute(specimens.insert().values(key=record.key, seq=seq, created_at=now, **values))
@@ -185,6 +246,37 @@ class Planner:
                     conn.execute(files.delete().where(files.c.specimen_key == record.key))
                 self._insert_files(conn, record.key, specs)
         return seq
+
+    def _count(self, summary: PlanSummary, key: str, bucket: str) -> None:
+        setattr(summary, bucket, getattr(summary, bucket) + 1)
+        self._counted[key] = bucket
+
+    def _reject(self, conn: sa.Connection, record: PlannedRecord, verdict: Verdict, old: Any, fingerprint: str,
+                summary: PlanSummary, seq: int, now: str, dry_run: bool) -> int:
+        """Store a specimen whose source has a problem: nothing is sent for it until the source is fixed.
+
+        A published specimen, or one whose create is in doubt, keeps its state: only the reason is stored.
+        One with a draft keeps its deposition, so a fixed source carries on with that draft."""
+        summary.skipped += 1
+        self._counted[record.key] = "skipped"
+        if len(summary.problems) < PROBLEMS_KEPT:
+            summary.problems.extend((record.key, p.message) for p in verdict.problems)
+        if dry_run:
+            return seq
+        marks = {"rejected_reason": verdict.reason()[:4000], "rejected_file": verdict.first_file(),
+                 "source_row": record.row, "updated_at": now}
+        if old is None:
+            seq += 1
+            conn.execute(specimens.insert().values(
+                key=record.key, seq=seq, state=State.REJECTED, metadata=record.metadata,
+                metadata_hash=hash_of(record.metadata), fingerprint=fingerprint, attempts=0, created_at=now, **marks))
+        elif old.record_id is not None or old.state == State.UNCERTAIN:
+            conn.execute(specimens.update().where(specimens.c.key == record.key).values(**marks))
+        else:
+            conn.execute(specimens.update().where(specimens.c.key == record.key).values(
+                state=State.REJECTED, lease_owner=None, lease_until=None, **marks))
+        return seq
+
 
     def _plan_sync(self, conn: sa.Connection, record: PlannedRecord, fingerprint: str,
                    baseline: tuple[str, list[PublishedFile]], summary: PlanSummary, now: str,
@@ -280,3 +372,8 @@ class Planner:
             os.replace(tmp, path)
             out.append(FileSpec(str(path), name, len(data), md5=hashlib.md5(data).hexdigest()))
         return out
+
+
+def _own_problems(record: PlannedRecord) -> Verdict:
+    """The verdict when no judge is given: the record's own problems (from the source and the profile)."""
+    return Verdict(record.key, record.row, tuple(Problem("record", p) for p in record.problems))

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from depot.deposit.errors import LedgerError
 from depot.deposit.ledger import statements as st
 from depot.deposit.ledger.engine import create_engine, database_url, migrate
-from depot.deposit.ledger.planning import BATCH, Planner, PlanSummary
+from depot.deposit.ledger.planning import BATCH, Judge, Planner, PlanSummary
 from depot.deposit.ledger.states import State
 from depot.deposit.ledger.tables import ACTIVE, attempts, files, runs, specimens, versions
 from depot.deposit.ledger.values import hash_of, iso, now_iso, replan_condition, resume
@@ -50,6 +50,9 @@ class Claim:
     op: str | None = None  # None: create; "edit" or "version" (depot sync)
     record_id: int | None = None  # the latest published version
     pending_put: bool = False
+    source_row: int | None = None  # the specimen's row in the source
+    rejected_reason: str | None = None  # set while the source has a problem with it
+    rejected_file: str | None = None
 
 
 class Ledger:
@@ -91,10 +94,11 @@ class Ledger:
 
     # -- planning -------------------------------------------------------------------------------------
     def plan(self, records: Iterable[PlannedRecord], *, sidecar_dir: Path | None = None,
-             sync: bool = False, dry_run: bool = False) -> PlanSummary:
-        """Insert new specimens and refresh changed ones (see depot.deposit.ledger.planning)."""
+             sync: bool = False, dry_run: bool = False, judge: Judge | None = None) -> PlanSummary:
+        """Insert new specimens and refresh changed ones; reject those with problems (see
+        depot.deposit.ledger.planning)."""
         return Planner(self.engine, self._tx, self.url).plan(records, sidecar_dir=sidecar_dir, sync=sync,
-                                                             dry_run=dry_run)
+                                                             dry_run=dry_run, judge=judge)
 
     # -- claiming -------------------------------------------------------------------------------------
     def claim(self, n: int, *, owner: str, lease_seconds: float, now: datetime) -> list[Claim]:
@@ -187,7 +191,8 @@ class Ledger:
             file_rows[f.specimen_key].append(FileRow(f.name, f.path, f.size, f.md5, f.sha256, bool(f.uploaded),
                                                      f.server_checksum))
         return [Claim(r.key, State(r.state), r.step, r.deposition_id, r.bucket_url, r.doi, r.metadata, r.attempts,
-                      tuple(file_rows[r.key]), r.last_status, r.last_error, r.op, r.record_id, bool(r.pending_put))
+                      tuple(file_rows[r.key]), r.last_status, r.last_error, r.op, r.record_id, bool(r.pending_put),
+                      r.source_row, r.rejected_reason, r.rejected_file)
                 for r in rows]
 
     # -- transitions ----------------------------------------------------------------------------------
@@ -372,6 +377,14 @@ class Ledger:
         with self._read() as conn:
             return [(r.key, r.step, r.last_status, r.last_error) for r in conn.execute(
                 sa.select(specimens).where(specimens.c.state == State.FAILED).order_by(specimens.c.seq).limit(limit))]
+
+    def rejections(self, limit: int | None = 20) -> list[tuple[str, str, int | None, str | None, str]]:
+        """(key, state, source row, file, reason) of specimens held back by a problem of the source."""
+        query = sa.select(specimens.c.key, specimens.c.state, specimens.c.source_row, specimens.c.rejected_file,
+                          specimens.c.rejected_reason).where(specimens.c.rejected_reason.is_not(None)) \
+            .order_by(specimens.c.seq).limit(limit)
+        with self._read() as conn:
+            return [(r.key, r.state, r.source_row, r.rejected_file, r.rejected_reason) for r in conn.execute(query)]
 
     def iter_report(self) -> Iterator[tuple[Claim, str | None, str | None]]:
         """(specimen, record URL, concept DOI) in source order, in pages (bounded memory)."""

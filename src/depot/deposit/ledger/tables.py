@@ -33,6 +33,11 @@ specimens = sa.Table(
     sa.Column("metadata_hash", sa.String(64), nullable=False),
     sa.Column("fingerprint", sa.String(64), nullable=False),  # metadata + file names/sizes/mtimes
     sa.Column("problems", sa.Text, nullable=True),
+    # Set while the source has a problem with this specimen (state rejected, or a published specimen
+    # whose source went bad): the reason, the local file concerned and the specimen's row in the source.
+    sa.Column("source_row", sa.Integer, nullable=True),
+    sa.Column("rejected_reason", sa.Text, nullable=True),
+    sa.Column("rejected_file", sa.String(4096), nullable=True),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("retry_at", sa.String(40), nullable=True),
     sa.Column("lease_owner", sa.String(100), nullable=True),

@@ -27,7 +27,7 @@ from depot.deposit.profiles.vocabulary import HTML_FIELDS
 from depot.deposit.sources.terms import TERM_URIS
 from depot.metadata import KNOWN as ZENODO_FIELDS
 
-_SECTIONS = {"profile", "vars", "metadata"}
+_SECTIONS = {"profile", "vars", "metadata", "licence"}
 _PROFILE_KEYS = {"name", "description", "required", "sidecar", "sidecar_name", "cetaf_term", "extra_terms"}
 _DIRECTIVES = {"when", "for_each", "as", "value", "expr"}
 _JINJA_GLOBALS = {"range", "dict", "lipsum", "cycler", "joiner", "namespace"}
@@ -95,8 +95,8 @@ class _Compiler:
     def build(self, document: dict[str, Any], default_name: str) -> Profile:
         unknown = sorted(set(document) - _SECTIONS)
         if unknown:
-            raise self.fail(f"unknown section(s) {', '.join(unknown)}; expected [profile], [vars], [metadata] "
-                            "(a list of tables inside [metadata] is [[metadata.<field>]])", unknown[0],
+            raise self.fail(f"unknown section(s) {', '.join(unknown)}; expected [profile], [vars], [metadata], "
+                            "[licence] (a list of tables inside [metadata] is [[metadata.<field>]])", unknown[0],
                             f"[{unknown[0]}")
         settings = self._table(document.get("profile", {}), "profile")
         variables = self._table(document.get("vars", {}), "vars")
@@ -121,6 +121,10 @@ class _Compiler:
         for key in required:
             if key not in metadata:
                 raise self.fail(f"required field {key!r} is not in [metadata]", "profile.required", "required")
+        licence = self._table(document.get("licence", {}), "licence")
+        if set(licence) - {"prefer"} or licence.get("prefer", "media") not in ("media", "record"):
+            raise self.fail('[licence] has one key, prefer = "media" or "record" (which licence wins when the '
+                            "media's and the record's differ)", "licence.prefer", "prefer")
         sidecar_name = self.compile(self._string(settings, "sidecar_name", _DEFAULT_SIDECAR_NAME),
                                     "profile.sidecar_name", html=False, in_list=False, loop=set())
         return Profile(
@@ -134,6 +138,7 @@ class _Compiler:
             fields=fields,
             sidecar_name=sidecar_name,
             uses_known_terms=self.uses_known_terms,
+            licence_prefer=licence.get("prefer"),
         )
 
     def _table(self, value: Any, key: str) -> dict[str, Any]:

@@ -34,6 +34,9 @@ class Profile:
     fields: Mapping[str, Node] = field(default_factory=dict, repr=False)
     sidecar_name: Node | None = field(default=None, repr=False)
     uses_known_terms: bool = False
+    # [licence] prefer: which licence wins when the media's differ from the record's ("media" or
+    # "record"); None makes a more restrictive media licence a problem (depot.deposit.verdict).
+    licence_prefer: str | None = None
 
     def with_vars(self, overrides: Mapping[str, Any]) -> Profile:
         """A copy with some ``[vars]`` replaced; strings are converted to the type of the default
@@ -58,8 +61,11 @@ class Profile:
             if any(f.name == name for f in specimen.files):
                 problems.append(f"sidecar {name} has the same name as an image file")
             sidecars = ((name, jsonld_document(specimen, context.get("cetaf_id"))),)
+        if self.licence_prefer == "media":
+            _media_licence_wins(metadata, specimen, problems)
         return PlannedRecord(key=specimen.key, metadata=metadata, files=specimen.files, sidecars=sidecars,
-                             problems=(*specimen.problems, *problems))
+                             problems=(*specimen.problems, *problems), row=specimen.row, terms=specimen.terms,
+                             media=specimen.media, licence_prefer=self.licence_prefer)
 
     def _sidecar_file_name(self, context: Mapping[str, Any], key: str, problems: list[str]) -> str:
         fallback = f"{filename(key)}.json"
@@ -71,6 +77,25 @@ class Profile:
             problems.append(f"sidecar_name: {exc}; using {fallback}")
             return fallback
         return fallback if name is DROP else str(name)
+
+
+def _media_licence_wins(metadata: dict[str, Any], specimen: Specimen, problems: list[str]) -> None:
+    """``[licence] prefer = "media"``: the record takes its media's licence where that is more restrictive
+    (images CC BY-SA, data CC BY: CC BY-SA); a less restrictive image licence leaves the record's as it is."""
+    from depot.deposit.licences import more_restrictive, most_restrictive
+    from depot.deposit.profiles.vocabulary import zenodo_license_id
+
+    ids = []
+    for ref in specimen.media:
+        if ref.license:
+            try:
+                ids.append(zenodo_license_id(ref.license))
+            except ValueError as exc:
+                problems.append(f"media licence: {exc}")
+    current = metadata.get("license")
+    stricter = [i for i in ids if not isinstance(current, str) or more_restrictive(i, current)]
+    if stricter:
+        metadata["license"] = most_restrictive(stricter)
 
 
 def _coerce(value: Any, default: Any, source: str, name: str) -> Any:

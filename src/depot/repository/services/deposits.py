@@ -22,7 +22,7 @@ from depot.repository.services.search import compile_query, write_terms
 from depot.repository.services.views import Deposit, latest_of_concept, load_deposit, load_deposits, utcnow_iso
 from depot.repository.store import statements as st
 from depot.repository.store.db import Database
-from depot.repository.store.tables import concepts, deposits
+from depot.repository.store.tables import communities, concepts, deposits
 
 MAX_WINDOW = 10_000  # Zenodo's search window: page * size may not pass it
 
@@ -84,6 +84,7 @@ class DepositService:
         metadata = self.normalize_body(body, required=False) or {}
         now = self.now()
         with self.db.write() as conn:
+            require_communities(conn, metadata)
             concept_id = self.allocate_pid(conn, "concept")
             deposit_id = self.allocate_pid(conn, "record")
             conn.execute(st.INSERT_CONCEPT, {"id": concept_id, "owner_id": user_id, "created": now})
@@ -104,6 +105,7 @@ class DepositService:
         metadata = self.normalize_body(body, required=True) or {}
         with self.db.write() as conn:
             deposit = self.get_owned(conn, identity, deposit_id)
+            require_communities(conn, metadata)
             if deposit.draft is None:
                 # Current Zenodo: a published deposit without an open edit answers PUT with 404.
                 raise InvalidStateError("The persistent identifier is not registered.", 404)
@@ -190,3 +192,18 @@ def _order(sort: str | None) -> tuple[Any, ...]:
     if sort.startswith("-"):
         descending = not descending
     return (column.desc(), deposits.c.id.desc()) if descending else (column.asc(), deposits.c.id.asc())
+
+
+def require_communities(conn: sa.Connection, metadata: dict[str, Any]) -> None:
+    """Refuse communities this repository does not have, as Zenodo's legacy API did at save time (400
+    "Invalid communities: <ids>"); current Zenodo drops them silently at publish, which loses the choice."""
+    wanted: list[str] = [c["identifier"] for c in metadata.get("communities") or []
+                         if isinstance(c, dict) and isinstance(c.get("identifier"), str)]
+    if not wanted:
+        return
+    known = set(conn.execute(sa.select(communities.c.slug).where(communities.c.slug.in_(wanted))).scalars())
+    known |= set(conn.execute(sa.select(communities.c.id).where(communities.c.id.in_(wanted))).scalars())
+    unknown = [w for w in wanted if w not in known]
+    if unknown:
+        message = f"Invalid communities: {', '.join(unknown)}"
+        raise ValidationError([FieldError("communities", (message,))], message)
