@@ -121,7 +121,7 @@ def test_headerless_table_from_the_command_line(tmp_path: Path) -> None:
                      encoding="utf-8")
     _code, output = _check(tmp_path, str(table), "--no-header", "--column", "1=catalogNumber",
                           "--column", "2=scientificName", "--column", "3=recordedBy", "--delimiter", ";")
-    assert "2 specimens read" in output, output
+    assert "2 rows read" in output and "2 specimens" in output, output
     listing = (tmp_path / "problems.tsv").read_text(encoding="utf-8")
     assert "BR0000008525000\t" in listing and "Barleria" not in listing.split("\n")[0]
 
@@ -157,4 +157,4 @@ def test_messages_speak_command_line_flags(tmp_path: Path) -> None:
     code, output = _check(tmp_path, str(folder))
     assert code == 2 and "pass --kind folder --recursive" in output
     code, output = _check(tmp_path, str(folder), "--kind", "folder", "--recursive")
-    assert "1 specimens read" in output, output
+    assert "1 rows read" in output and "1 specimens" in output, output
