@@ -55,9 +55,6 @@ def check_file(path: str, name: str, key: str, rules: ImageRules) -> FileCheck:
     if info.st_size == 0:
         return replace(result, problems=(f"{label}: the file is empty (the repository refuses empty files)",))
     found = _Findings()
-    if info.st_size < rules.min_bytes:
-        found.problems.append(f"{label}: {info.st_size:,} bytes, below the profile's min_bytes "
-                              f"({rules.min_bytes:,}): a placeholder or a failed export?")
     try:
         with open(path, "rb") as fh:
             head = fh.read(HEAD_BYTES)
@@ -66,6 +63,9 @@ def check_file(path: str, name: str, key: str, rules: ImageRules) -> FileCheck:
     sniffed = sniff(head)
     fmt = image_format(sniffed)
     _check_name(label, name, sniffed, found)
+    if info.st_size < rules.min_bytes and sniffed != "json":  # the rule is for images, not a sidecar
+        found.problems.append(f"{label}: {info.st_size:,} bytes, below the profile's min_bytes "
+                              f"({rules.min_bytes:,}): a placeholder or a failed export?")
     if fmt is None:
         if sniffed is None:
             found.problems.append(f"{label}: not a TIFF, PNG, JPEG 2000 or JPEG image (its first bytes are "
