@@ -19,6 +19,7 @@ from typing import Any
 from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
+from depot.deposit.images.rules import RulesError, rules_from_table
 from depot.deposit.profiles.environment import RESERVED, make_environment
 from depot.deposit.profiles.errors import ProfileError
 from depot.deposit.profiles.nodes import Array, Conditional, Expression, Literal, Node, Table, Text
@@ -27,7 +28,7 @@ from depot.deposit.profiles.vocabulary import HTML_FIELDS
 from depot.deposit.sources.terms import TERM_URIS
 from depot.metadata import KNOWN as ZENODO_FIELDS
 
-_SECTIONS = {"profile", "vars", "metadata"}
+_SECTIONS = {"profile", "vars", "metadata", "images"}
 _PROFILE_KEYS = {"name", "description", "required", "sidecar", "sidecar_name", "cetaf_term", "extra_terms"}
 _DIRECTIVES = {"when", "for_each", "as", "value", "expr"}
 _JINJA_GLOBALS = {"range", "dict", "lipsum", "cycler", "joiner", "namespace"}
@@ -95,12 +96,16 @@ class _Compiler:
     def build(self, document: dict[str, Any], default_name: str) -> Profile:
         unknown = sorted(set(document) - _SECTIONS)
         if unknown:
-            raise self.fail(f"unknown section(s) {', '.join(unknown)}; expected [profile], [vars], [metadata] "
-                            "(a list of tables inside [metadata] is [[metadata.<field>]])", unknown[0],
+            raise self.fail(f"unknown section(s) {', '.join(unknown)}; expected [profile], [vars], [metadata], "
+                            "[images] (a list of tables inside [metadata] is [[metadata.<field>]])", unknown[0],
                             f"[{unknown[0]}")
         settings = self._table(document.get("profile", {}), "profile")
         variables = self._table(document.get("vars", {}), "vars")
         metadata = self._table(document.get("metadata"), "metadata")
+        try:
+            images = rules_from_table(self._table(document.get("images", {}), "images"))
+        except RulesError as exc:
+            raise self.fail(exc.reason, f"images.{exc.key}", exc.key) from exc
         if set(settings) - _PROFILE_KEYS:
             bad = sorted(set(settings) - _PROFILE_KEYS)[0]
             raise self.fail(f"unknown key; [profile] has {', '.join(sorted(_PROFILE_KEYS))}", f"profile.{bad}", bad)
@@ -134,6 +139,7 @@ class _Compiler:
             fields=fields,
             sidecar_name=sidecar_name,
             uses_known_terms=self.uses_known_terms,
+            images=images,
         )
 
     def _table(self, value: Any, key: str) -> dict[str, Any]:
