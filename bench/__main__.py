@@ -13,6 +13,7 @@ BENCHES = {
     "iiif": "bench.iiif_tiles",
     "fixity": "bench.fixity",
     "sync": "bench.sync_budget",
+    "barcodes": "bench.barcode_check",
 }
 
 

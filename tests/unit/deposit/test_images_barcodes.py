@@ -26,20 +26,21 @@ def blank_sheet() -> pyvips.Image:
     return sheet.draw_rect([255, 255, 255], 900, 1725, 630, 355, fill=True)
 
 
-def _code(text: str, kind: str, rotate: bool = False) -> pyvips.Image:
+def _code(text: str, kind: str, rotate: bool = False, invert: bool = False) -> pyvips.Image:
     scale = 3 if kind == "code128" else 6
     drawn = zxingcpp.create_barcode(text, FORMATS[kind]).to_image(scale=scale, add_quiet_zones=True)
     view = memoryview(drawn)
     height, width = view.shape
     code = pyvips.Image.new_from_memory(view.tobytes(), width, height, 1, "uchar")
     code = code.rot90() if rotate else code
-    return code.colourspace("srgb")
+    return (code.invert() if invert else code).colourspace("srgb")
 
 
-def make_sheet(base: pyvips.Image, folder: Path, name: str, *codes: tuple[str, str], rotate: bool = False) -> str:
+def make_sheet(base: pyvips.Image, folder: Path, name: str, *codes: tuple[str, str], rotate: bool = False,
+               invert: bool = False) -> str:
     sheet = base
     for (text, kind), (left, top) in zip(codes, SPOTS, strict=False):
-        sheet = sheet.insert(_code(text, kind, rotate), left, top)
+        sheet = sheet.insert(_code(text, kind, rotate, invert), left, top)
     path = folder / name
     sheet.write_to_file(str(path), Q=90)
     return str(path)
@@ -99,3 +100,9 @@ def test_a_barcode_turned_sideways_and_without_prefix(blank_sheet: pyvips.Image,
     sheet = make_sheet(blank_sheet, tmp_path, "turned.jpg", ("0000000000008", "code128"), rotate=True)
     result = check_file(sheet, "turned.jpg", "BR0000000000008", REQUIRE)
     assert result.problems == () and result.barcodes == ("0000000000008",)
+
+
+def test_a_light_on_dark_datamatrix(blank_sheet: pyvips.Image, tmp_path: Path) -> None:
+    sheet = make_sheet(blank_sheet, tmp_path, "dark.jpg", ("BR0000000000009", "datamatrix"), invert=True)
+    result = check_file(sheet, "dark.jpg", "BR0000000000009", REQUIRE)
+    assert result.problems == () and result.barcodes == ("BR0000000000009",)

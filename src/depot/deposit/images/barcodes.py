@@ -37,15 +37,16 @@ def reader_version() -> str:
         return "zxing-cpp"
 
 
-def read_gray(pixels: bytes, width: int, height: int, *, downscale: bool = True) -> list[str]:
+def read_gray(pixels: bytes, width: int, height: int, *, downscale: bool = True, invert: bool = True) -> list[str]:
     """The text of every barcode found in an 8-bit grey image (row-major bytes), in reading order.
 
-    Rotated and inverted codes are looked for too; codes that fail their checksum are left out."""
+    Rotated codes are looked for too, and inverted ones if ``invert``, in downscaled copies if ``downscale``;
+    codes that fail their checksum are left out."""
     if reader_unavailable() is not None or width == 0 or height == 0:
         return []
     assert _reader is not None
     view = memoryview(pixels).cast("B", shape=(height, width))
-    found: list[Any] = _reader.read_barcodes(view, try_downscale=downscale)
+    found: list[Any] = _reader.read_barcodes(view, try_downscale=downscale, try_invert=invert)
     values: list[str] = []
     for barcode in found:
         text = str(barcode.text).strip()
