@@ -95,6 +95,7 @@ def test_the_cache_spares_every_decode_of_a_rerun(files: list[tuple[str, str, st
         assert (checker.checked, checker.cached) == (len(files), 0)
         with FileChecker(RULES, processes=2, cache=cache) as checker:
             again = list(checker.check(files))
+            assert checker._pool is None  # nothing to decode: no worker was started
         assert again == first
         assert (checker.checked, checker.cached) == (1, len(files) - 1)  # only the missing file, never stored
 

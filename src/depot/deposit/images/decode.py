@@ -143,7 +143,8 @@ def _decode(result: FileCheck, label: str, key: str, fmt: str, rules: ImageRules
         found.problems.append(f"{label}: {result.width} x {result.height} pixels, above the profile's max_pixels "
                               f"({rules.max_pixels:,}); not decoded")
         return result
-    read = rules.barcode is not BarcodeMode.OFF
+    # a thumbnail has no legible barcode: its pixel count is the problem to report
+    read = rules.barcode is not BarcodeMode.OFF and pixels >= rules.min_pixels
     if read and (why := reader_unavailable()) is not None:
         (found.problems if rules.barcode is BarcodeMode.REQUIRE else found.warnings).append(
             f"{label}: barcodes not checked: {why}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import stat
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -83,17 +84,17 @@ class FileChecker:
     def _start(self, item: Item) -> tuple[FileCheck | Future[FileCheck], bool]:
         """The result or its future, and whether it came from the cache."""
         key, path, name = item
-        if self.cache is not None:
-            try:
-                info = os.stat(path)
-            except OSError:
-                info = None  # the check itself says what is wrong
-            if info is not None:
-                hit = self.cache.get(path, name, key, info.st_size, info.st_mtime_ns, self.digest)
-                if hit is not None:
-                    self.cached += 1
-                    return hit, True
-        if self.processes == 0:
+        try:
+            info = os.stat(path)
+        except OSError:
+            info = None
+        if info is not None and self.cache is not None:
+            hit = self.cache.get(path, name, key, info.st_size, info.st_mtime_ns, self.digest)
+            if hit is not None:
+                self.cached += 1
+                return hit, True
+        if self.processes == 0 or info is None or not stat.S_ISREG(info.st_mode):
+            # nothing to decode (missing, a folder, a pipe): said here, without starting a worker
             return self.function(path, name, key, self.rules), False
         try:
             return self._executor().submit(self.function, path, name, key, self.rules), False
