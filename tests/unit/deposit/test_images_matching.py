@@ -66,3 +66,13 @@ def test_bad_rules_name_the_key(table: dict[str, object], key: str) -> None:
         rules_from_table(table)
     assert caught.value.key == key
     assert f"images.{key}" in str(caught.value)
+
+
+def test_the_package_exports_its_api() -> None:
+    import depot.deposit.images as images
+
+    assert sorted(images.__all__) == sorted(name for name in dir(images) if not name.startswith("_")
+                                            and name not in {"annotations", "barcodes", "cache", "decode",
+                                                             "formats", "matching", "pool", "results", "rules"})
+    for name in ("FileCheck", "ImageRules", "check_file", "FileChecker", "FileCheckCache"):
+        assert name in images.__all__
