@@ -10,6 +10,7 @@ from importlib import import_module
 from types import ModuleType
 from typing import Any
 
+MAX_TEXT = 200
 _reader: ModuleType | None = None
 _missing: str | None = None
 
@@ -49,7 +50,8 @@ def read_gray(pixels: bytes, width: int, height: int, *, downscale: bool = True,
     found: list[Any] = _reader.read_barcodes(view, try_downscale=downscale, try_invert=invert)
     values: list[str] = []
     for barcode in found:
-        text = str(barcode.text).strip()
+        # a code's content is input too: no control characters in messages, and no novels
+        text = "".join(c if c.isprintable() else "?" for c in str(barcode.text).strip())[:MAX_TEXT]
         if text and text not in values:
             values.append(text)
     return values

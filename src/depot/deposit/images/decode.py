@@ -68,8 +68,8 @@ def check_file(path: str, name: str, key: str, rules: ImageRules) -> FileCheck:
                               f"({rules.min_bytes:,}): a placeholder or a failed export?")
     if fmt is None:
         if sniffed is None:
-            found.problems.append(f"{label}: not a TIFF, PNG, JPEG 2000 or JPEG image (its first bytes are "
-                                  f"{head[:8]!r})")
+            found.problems.append(f"{label}: not a TIFF, PNG, JPEG 2000 or JPEG image (it starts with bytes "
+                                  f"{head[:8].hex(' ')})")
         return _finish(result, found)
     result = replace(result, format=fmt)
     result = _decode(result, label, key, fmt, rules, found)
