@@ -16,6 +16,7 @@ BENCHES = {
     "report-html": "bench.report_html",
     "faults": "bench.fault_throughput",
     "flood": "bench.body_flood",
+    "barcodes": "bench.barcode_check",
 }
 
 

@@ -1,5 +1,7 @@
 """Pre-flight checks of files (pure but for reading a file's first bytes): existence, size, format.
 
+This is the quick look; ``depot.deposit.images`` decodes the file, reads its barcodes and caches the verdict.
+
 Preservation-friendly formats, after the seed report §6: TIFF, PNG and JPEG 2000 are preferred; JPEG
 is accepted with a note (lossy); anything else is flagged.
 """
@@ -9,13 +11,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-SIGNATURES = (
-    (b"\xff\xd8\xff", "jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "png"),
-    (b"II*\x00", "tiff"), (b"MM\x00*", "tiff"), (b"II+\x00", "tiff"), (b"MM\x00+", "tiff"),
-    (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "jp2"), (b"\xff\x4f\xff\x51", "j2k"),
-    (b"{", "json"), (b"[", "json"),
-)
+from depot.deposit.images.formats import SIGNATURES, sniff  # the one list of signatures
+
+__all__ = ["ACCEPTED_WITH_NOTE", "PREFERRED", "SIGNATURES", "FileFinding", "inspect", "md5_of", "sniff"]
+
 PREFERRED = {"tiff", "png", "jp2", "j2k"}
 ACCEPTED_WITH_NOTE = {"jpeg": "JPEG is lossy: keep a TIFF, PNG or JPEG 2000 master too (seed §6)"}
 
@@ -24,13 +23,6 @@ ACCEPTED_WITH_NOTE = {"jpeg": "JPEG is lossy: keep a TIFF, PNG or JPEG 2000 mast
 class FileFinding:
     kind: str  # "missing", "empty", "unreadable", "unknown-format", "note"
     message: str
-
-
-def sniff(head: bytes) -> str | None:
-    for signature, name in SIGNATURES:
-        if head.startswith(signature):
-            return name
-    return None
 
 
 def inspect(path: str, name: str) -> tuple[int | None, str | None, list[FileFinding]]:

@@ -9,7 +9,8 @@ from depot.deposit.ledger.states import ACTIVE, State
 metadata = sa.MetaData()
 
 STATES = tuple(State)
-__all__ = ["ACTIVE", "STATES", "State", "attempts", "files", "metadata", "runs", "specimens", "versions"]
+__all__ = ["ACTIVE", "STATES", "State", "attempts", "file_checks", "files", "metadata", "runs", "specimens",
+           "versions"]
 
 specimens = sa.Table(
     "specimens", metadata,
@@ -100,4 +101,20 @@ runs = sa.Table(
     sa.Column("published", sa.Integer, nullable=False, default=0),
     sa.Column("failed", sa.Integer, nullable=False, default=0),
     sa.Column("outcome", sa.String(20), nullable=True),
+)
+
+# The image check's verdict per file identity, so a rerun or a sync never decodes a file twice
+# (depot.deposit.images.cache). ``id`` hashes path, name, key and rules: a PostgreSQL index cannot hold
+# a 4,096-character path. A changed file (size or mtime) replaces its row.
+file_checks = sa.Table(
+    "file_checks", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("path", sa.String(4096), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("specimen_key", sa.String(500), nullable=False),
+    sa.Column("rules_hash", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("mtime_ns", sa.BigInteger, nullable=False),
+    sa.Column("result", sa.JSON, nullable=False),
+    sa.Column("checked_at", sa.String(40), nullable=False),
 )

@@ -17,12 +17,13 @@ from jinja2 import Undefined, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import missing
 
+from depot.deposit.images.results import FileCheck
 from depot.deposit.models import Specimen
 from depot.deposit.profiles.filters import FILTERS
 from depot.deposit.sources.terms import term_prefix, term_uri
 
 # names a template sees besides the specimen's terms; they win over a column of the same name
-RESERVED = frozenset({"key", "terms", "files", "media", "vars", "cetaf_id", "known_terms", "row"})
+RESERVED = frozenset({"key", "terms", "files", "media", "vars", "cetaf_id", "known_terms", "row", "image"})
 
 
 class MissingTermError(UndefinedError):
@@ -71,10 +72,13 @@ def make_environment() -> SandboxedEnvironment:
 
 
 def specimen_context(specimen: Specimen, variables: Mapping[str, Any], *, cetaf_term: str,
-                     known_terms: bool) -> dict[str, Any]:
+                     known_terms: bool, images: Mapping[str, FileCheck] | None = None) -> dict[str, Any]:
     """The names a template sees: every term by its simple name, plus ``key``, ``terms``, ``files``,
     ``media``, ``vars``, ``row``, ``cetaf_id`` (when the CETAF term holds an http(s) URI) and, if asked
-    for, ``known_terms`` (the Darwin/Dublin Core terms with their URIs, in source order)."""
+    for, ``known_terms`` (the Darwin/Dublin Core terms with their URIs, in source order).
+
+    ``images`` are the files' checks by path: each checked file gets ``format``, ``width``, ``height``,
+    ``pixels``, ``bands``, ``colour_space`` and ``barcodes``, and ``image`` is the first image file's."""
     context: dict[str, Any] = dict(specimen.terms)
     context.update(
         key=specimen.key,
@@ -85,6 +89,7 @@ def specimen_context(specimen: Specimen, variables: Mapping[str, Any], *, cetaf_
                 "extension": os.path.splitext(f.name)[1].lower().lstrip(".")} for f in specimen.files],
         media=[asdict(m) for m in specimen.media],
     )
+    _add_images(context, images or {})
     cetaf = specimen.terms.get(cetaf_term, "").strip()
     if cetaf.lower().startswith(("http://", "https://")):
         context["cetaf_id"] = cetaf
@@ -96,6 +101,18 @@ def specimen_context(specimen: Specimen, variables: Mapping[str, Any], *, cetaf_
             for name, value in specimen.terms.items() if term_uri(name) is not None
         ]
     return context
+
+
+def _add_images(context: dict[str, Any], images: Mapping[str, FileCheck]) -> None:
+    context.pop("image", None)
+    for entry in context["files"]:
+        check = images.get(entry["path"])
+        if check is None:
+            continue
+        properties = check.properties()
+        entry.update({k: v for k, v in properties.items() if k not in ("name", "size")})
+        if check.format is not None and "image" not in context:
+            context["image"] = properties
 
 
 def is_missing(value: Any) -> bool:

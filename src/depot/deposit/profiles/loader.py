@@ -19,6 +19,7 @@ from typing import Any
 from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
+from depot.deposit.images.rules import RulesError, rules_from_table
 from depot.deposit.profiles.environment import RESERVED, make_environment
 from depot.deposit.profiles.errors import ProfileError
 from depot.deposit.profiles.nodes import Array, Conditional, Expression, Literal, Node, Table, Text
@@ -27,7 +28,7 @@ from depot.deposit.profiles.vocabulary import HTML_FIELDS
 from depot.deposit.sources.terms import TERM_URIS
 from depot.metadata import KNOWN as ZENODO_FIELDS
 
-_SECTIONS = {"profile", "vars", "metadata", "licence"}
+_SECTIONS = {"profile", "vars", "metadata", "licence", "images"}
 _PROFILE_KEYS = {"name", "description", "required", "sidecar", "sidecar_name", "cetaf_term", "extra_terms"}
 _DIRECTIVES = {"when", "for_each", "as", "value", "expr"}
 _JINJA_GLOBALS = {"range", "dict", "lipsum", "cycler", "joiner", "namespace"}
@@ -96,11 +97,16 @@ class _Compiler:
         unknown = sorted(set(document) - _SECTIONS)
         if unknown:
             raise self.fail(f"unknown section(s) {', '.join(unknown)}; expected [profile], [vars], [metadata], "
-                            "[licence] (a list of tables inside [metadata] is [[metadata.<field>]])", unknown[0],
+                            "[licence], [images] (a list of tables inside [metadata] is [[metadata.<field>]])",
+                            unknown[0],
                             f"[{unknown[0]}")
         settings = self._table(document.get("profile", {}), "profile")
         variables = self._table(document.get("vars", {}), "vars")
         metadata = self._table(document.get("metadata"), "metadata")
+        try:
+            images = rules_from_table(self._table(document.get("images", {}), "images"))
+        except RulesError as exc:
+            raise self.fail(exc.reason, f"images.{exc.key}", exc.key) from exc
         if set(settings) - _PROFILE_KEYS:
             bad = sorted(set(settings) - _PROFILE_KEYS)[0]
             raise self.fail(f"unknown key; [profile] has {', '.join(sorted(_PROFILE_KEYS))}", f"profile.{bad}", bad)
@@ -139,6 +145,7 @@ class _Compiler:
             sidecar_name=sidecar_name,
             uses_known_terms=self.uses_known_terms,
             licence_prefer=licence.get("prefer"),
+            images=images,
         )
 
     def _table(self, value: Any, key: str) -> dict[str, Any]:

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from depot.deposit.images.results import FileCheck
+from depot.deposit.images.rules import ImageRules
 from depot.deposit.models import PlannedRecord, Specimen
 from depot.deposit.profiles.environment import MissingTermError, specimen_context
 from depot.deposit.profiles.errors import ProfileError
@@ -37,6 +39,7 @@ class Profile:
     # [licence] prefer: which licence wins when the media's differ from the record's ("media" or
     # "record"); None makes a more restrictive media licence a problem (depot.deposit.verdict).
     licence_prefer: str | None = None
+    images: ImageRules = field(default_factory=ImageRules)  # the [images] table: what the image check asks
 
     def with_vars(self, overrides: Mapping[str, Any]) -> Profile:
         """A copy with some ``[vars]`` replaced; strings are converted to the type of the default
@@ -49,11 +52,12 @@ class Profile:
             merged[name] = _coerce(value, merged[name], self.source, name)
         return replace(self, variables=merged)
 
-    def apply(self, specimen: Specimen) -> PlannedRecord:
+    def apply(self, specimen: Specimen, images: Mapping[str, FileCheck] | None = None) -> PlannedRecord:
         """The PlannedRecord for one specimen. Never raises: template failures and the specimen's own
-        problems end up in ``problems``."""
+        problems end up in ``problems``. ``images`` (FileCheck by file path, from depot.deposit.images)
+        lets templates use ``image.width`` and the like; without them such values are missing terms."""
         context = specimen_context(specimen, self.variables, cetaf_term=self.cetaf_term,
-                                   known_terms=self.uses_known_terms)
+                                   known_terms=self.uses_known_terms, images=images)
         metadata, problems = evaluate_fields(self.fields, context, self.required)
         sidecars: tuple[tuple[str, bytes], ...] = ()
         if self.sidecar == "jsonld":

@@ -1,0 +1,63 @@
+"""The image check's results kept in the ledger (table ``file_checks``), so that a rerun or a sync never
+decodes a file twice. A result holds only while the file is the same (size and mtime to the nanosecond,
+as rsync and git judge it), for the same specimen key, file name and rules (the rules' hash covers the
+checker's version and the barcode reader's)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from depot.deposit.images.barcodes import reader_version
+from depot.deposit.images.results import FileCheck
+from depot.deposit.images.rules import ImageRules
+
+CHECKER_VERSION = "1"  # raise when check_file() would judge the same file differently
+
+
+def rules_hash(rules: ImageRules) -> str:
+    """The hash a cached result is filed under: the rules, the checker's and the barcode reader's version."""
+    text = f"{rules.digest()}|{CHECKER_VERSION}|{reader_version()}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _row_id(path: str, name: str, key: str, digest: str) -> str:
+    return hashlib.sha256("\x00".join((path, name, key, digest)).encode()).hexdigest()
+
+
+class FileCheckCache:
+    """``get`` and ``put`` FileCheck results in a migrated ledger database (see depot.deposit.ledger)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def get(self, path: str, name: str, key: str, size: int, mtime_ns: int, digest: str) -> FileCheck | None:
+        """The stored result for this file, or None when there is none for this very file and rules."""
+        from depot.deposit.ledger.tables import file_checks  # here: the ledger imports this package's formats
+
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(file_checks.c.size, file_checks.c.mtime_ns, file_checks.c.result)
+                               .where(file_checks.c.id == _row_id(path, name, key, digest))).first()
+        if row is None or row.size != size or row.mtime_ns != mtime_ns:
+            return None
+        try:
+            return FileCheck.from_json(row.result)
+        except (KeyError, TypeError):  # written by another version: check again
+            return None
+
+    def put(self, key: str, result: FileCheck, digest: str) -> None:
+        """Store ``result`` (replacing the file's earlier one); a result without size or mtime (the file was
+        missing) is not stored."""
+        if result.size is None or result.mtime_ns is None:
+            return
+        from depot.deposit.ledger.tables import file_checks
+
+        row_id = _row_id(result.path, result.name, key, digest)
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(file_checks).where(file_checks.c.id == row_id))
+            conn.execute(sa.insert(file_checks).values(
+                id=row_id, path=result.path, name=result.name, specimen_key=key, rules_hash=digest,
+                size=result.size, mtime_ns=result.mtime_ns, result=result.to_json(),
+                checked_at=datetime.now(UTC).isoformat(timespec="seconds")))

@@ -1,0 +1,117 @@
+"""FileChecker: worker processes, input order, bounded look-ahead, a crashing file; FileCheckCache in the
+ledger (SQLite and PostgreSQL): a rerun decodes nothing, a changed file or key is checked again."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from PIL import Image
+
+from depot.deposit.images import FileCheck, FileCheckCache, FileChecker, ImageRules, check_file
+from depot.deposit.ledger import Ledger
+
+RULES = ImageRules(min_pixels=100)
+
+
+def crash_on_boom(path: str, name: str, key: str, rules: ImageRules) -> FileCheck:
+    """check_file, except that a file named boom.png kills its worker (as a libvips crash would)."""
+    if name == "boom.png":
+        os._exit(3)
+    return check_file(path, name, key, rules)
+
+
+@pytest.fixture
+def files(tmp_path: Path, corpus: Path) -> list[tuple[str, str, str]]:
+    sheet = corpus / "icedig-benchmark-BR0000008525000" / "BR0000008525000.jpg"
+    shutil.copy(sheet, tmp_path / "BR0000008525000.jpg")
+    (tmp_path / "cut.jpg").write_bytes(sheet.read_bytes()[:200_000])
+    (tmp_path / "text.jpg").write_text("not an image")
+    items = [("BR0000008525000", str(tmp_path / "BR0000008525000.jpg"), "BR0000008525000.jpg"),
+             ("K1", str(tmp_path / "cut.jpg"), "cut.jpg"),
+             ("K2", str(tmp_path / "text.jpg"), "text.jpg"),
+             ("K3", str(tmp_path / "missing.jpg"), "missing.jpg")]
+    for i in range(8):
+        Image.new("L", (50 + i, 40), 200).save(tmp_path / f"small{i}.png")
+        items.append((f"S{i}", str(tmp_path / f"small{i}.png"), f"small{i}.png"))
+    return items
+
+
+def test_results_come_in_input_order_and_equal_the_single_check(files: list[tuple[str, str, str]]) -> None:
+    with FileChecker(RULES, processes=2) as checker:
+        results = list(checker.check(files))
+    assert [r.name for r in results] == [name for _, _, name in files]
+    assert results == [check_file(path, name, key, RULES) for key, path, name in files]
+    assert [bool(r.problems) for r in results[:4]] == [False, True, True, True]
+    assert [r.width for r in results[4:]] == [50 + i for i in range(8)]
+
+
+def test_lookahead_is_bounded(files: list[tuple[str, str, str]]) -> None:
+    taken: list[int] = []
+
+    def source() -> Iterator[tuple[str, str, str]]:
+        for n, item in enumerate(files * 3, 1):
+            taken.append(n)
+            yield item
+
+    with FileChecker(RULES, processes=2, lookahead=3) as checker:
+        stream = checker.check(source())
+        next(stream)
+        assert len(taken) == 4  # the first result needed 4 items read, not 36
+        assert len(list(stream)) == 35
+
+
+def test_a_file_that_kills_its_worker_gets_a_problem_and_the_others_are_checked(tmp_path: Path) -> None:
+    items = []
+    for name in ("a.png", "boom.png", "b.png", "c.png"):
+        Image.new("L", (30, 30), 0).save(tmp_path / name)
+        items.append((name, str(tmp_path / name), name))
+    with FileChecker(RULES, processes=2, function=crash_on_boom) as checker:
+        results = list(checker.check(items))
+    assert [r.problems for r in results if r.name != "boom.png"] == [(), (), ()]
+    boom = next(r for r in results if r.name == "boom.png")
+    assert "the image decoder crashed on this file" in boom.problems[0]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "ledger.db")
+    return str(request.getfixturevalue("postgres_database"))
+
+
+def test_the_cache_spares_every_decode_of_a_rerun(files: list[tuple[str, str, str]], ledger_url: str) -> None:
+    ledger = Ledger.open(ledger_url)
+    try:
+        with ledger.engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM file_checks")  # PostgreSQL's database lives for the session
+        cache = FileCheckCache(ledger.engine)
+        with FileChecker(RULES, processes=2, cache=cache) as checker:
+            first = list(checker.check(files))
+        assert (checker.checked, checker.cached) == (len(files), 0)
+        with FileChecker(RULES, processes=2, cache=cache) as checker:
+            again = list(checker.check(files))
+            assert checker._pool is None  # nothing to decode: no worker was started
+        assert again == first
+        assert (checker.checked, checker.cached) == (1, len(files) - 1)  # only the missing file, never stored
+
+        # a changed file, another key or other rules: checked again
+        path = files[4][1]
+        os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 1))
+        changed = [files[4], ("BR0000008525001", files[0][1], files[0][2])]
+        with FileChecker(RULES, processes=0, cache=cache) as checker:
+            results = list(checker.check(changed))
+        assert (checker.checked, checker.cached) == (2, 0)
+        assert results[0].mtime_ns == os.stat(path).st_mtime_ns
+        with FileChecker(ImageRules(min_pixels=3000), processes=0, cache=cache) as checker:
+            assert next(iter(checker.check(files[4:5]))).problems  # 50 x 40 < 3000
+        assert checker.cached == 0
+        with ledger.engine.begin() as conn:
+            rows = conn.execute(sa.text("SELECT count(*) FROM file_checks")).scalar_one()
+        assert rows == len(files) - 1 + 1 + 1  # the touched file replaced its row; new key and rules added
+    finally:
+        ledger.close()
