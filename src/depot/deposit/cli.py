@@ -82,6 +82,21 @@ def source_options(fn: F) -> F:
     return fn
 
 
+def image_options(fn: F) -> F:
+    """How image files are checked (decoded, measured, barcodes read), shared by check, run and sync."""
+    options = [
+        click.option("--barcode", type=click.Choice(["check", "require", "off"]), default=None,
+                     help="Compare the barcodes on each image with the specimen's key: check (a barcode naming "
+                          "another specimen is a problem, none read a warning), require (none read is a problem "
+                          "too) or off [the profile's [images] barcode; on in the herbarium profiles]."),
+        click.option("--checkers", type=click.IntRange(0, 64), default=2, show_default=True,
+                     help="Processes decoding images and reading barcodes (0: in this process)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 def file_name_option(fn: F) -> F:
     """``--file-name TEMPLATE``, shared by check, run and sync (see depot.deposit.file_names)."""
     return click.option(
@@ -123,7 +138,8 @@ def planned_records(source: Path, kind: str | None, images: Path | None, path_te
                     profile_vars: tuple[str, ...], limit: int | None, header: bool | None = None,
                     encoding: str | None = None, quoted: bool | None = None, data_license: str | None = None,
                     recursive: bool = False, group_pattern: str | None = None, fetch_media: bool = False,
-                    media_cache: Path | None = None) -> tuple[Any, Any]:
+                    media_cache: Path | None = None, barcode: str | None = None, checkers: int = 2,
+                    check_cache: Any = None) -> tuple[Any, Any]:
     """Open the source and the profile; returns (profile, iterator of PlannedRecord).
 
     With ``fetch_media`` the media URLs that have no local file are downloaded first (one extra pass over
@@ -150,10 +166,19 @@ def planned_records(source: Path, kind: str | None, images: Path | None, path_te
         raise ConfigError("--media-cache is used only with --fetch-media")
     src = open_source(source.resolve(), require_local=True, media_cache=cache, **options)
 
+    from dataclasses import replace
+
+    from depot.deposit.checked import with_checks
+    from depot.deposit.images import FileChecker, parse_barcode_mode
+
+    rules = profile.images if barcode is None else replace(profile.images, barcode=parse_barcode_mode(barcode))
+
     def records() -> Iterator[PlannedRecord]:
-        # Closing the source removes the unpacked copy of a zipped archive.
-        with src:
-            yield from (profile.apply(s) for s in itertools.islice(src, limit))
+        # Closing the source removes the unpacked copy of a zipped archive; closing the checker its workers.
+        # A file's check is cached in the ledger by its identity (check_cache), so a rerun decodes nothing.
+        with src, FileChecker(rules, processes=checkers, cache=check_cache) as checker:
+            for specimen, checks in with_checks(itertools.islice(src, limit), checker):
+                yield profile.apply(specimen, images={c.path: c for c in checks})
 
     return profile, records()
 

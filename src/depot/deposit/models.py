@@ -73,3 +73,5 @@ class PlannedRecord:
     terms: Mapping[str, str] = field(default_factory=dict, repr=False)
     media: tuple[MediaRef, ...] = ()
     licence_prefer: str | None = None
+    # Each local file's check by path (depot.deposit.images.FileCheck), when the files were decoded.
+    file_checks: Mapping[str, Any] = field(default_factory=dict, repr=False)

@@ -72,6 +72,12 @@ def judge(record: PlannedRecord, *, today: date, inspector: Inspector = inspect_
     warnings: list[Problem] = []
     reports: list[FileReport] = []
     for spec in record.files:
+        check = record.file_checks.get(spec.path)
+        if check is not None:  # decoded (depot.deposit.images): its problems and warnings name the file
+            reports.append(FileReport(spec.name, check.size, check.format))
+            problems.extend(Problem("image", message, spec.path) for message in check.problems)
+            warnings.extend(Problem("note", message, spec.path) for message in check.warnings)
+            continue
         size, fmt, findings = inspector(spec.path, spec.name)
         reports.append(FileReport(spec.name, size, fmt))
         for finding in findings:

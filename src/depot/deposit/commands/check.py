@@ -13,7 +13,14 @@ from typing import Any, TextIO
 
 import click
 
-from depot.deposit.cli import file_name_option, judged, planned_records, run_with_exit_codes, source_options
+from depot.deposit.cli import (
+    file_name_option,
+    image_options,
+    judged,
+    planned_records,
+    run_with_exit_codes,
+    source_options,
+)
 from depot.deposit.errors import ExitCode
 from depot.deposit.targets import ZENODO_LIMITS
 
@@ -22,6 +29,7 @@ FIRST = 5  # problems shown per kind
 
 @click.command("check")
 @source_options
+@image_options
 @file_name_option
 @click.option("--rate-limit", default=f"{ZENODO_LIMITS[0]}/{ZENODO_LIMITS[1]}", show_default=True,
               metavar="PER_MIN[/PER_HOUR]", help="The target's rate limit, for the duration estimate.")
@@ -47,7 +55,9 @@ def sync_plan(source: dict[str, Any], ledger_path: str, rate_limit: str, out: Te
     per_minute, per_hour = parse_rate(rate_limit)
     ledger = Ledger.open(ledger_path)
     try:
-        _profile, records = planned_records(**source)
+        from depot.deposit.images import FileCheckCache
+
+        _profile, records = planned_records(**source, check_cache=FileCheckCache(ledger.engine))
         plan = ledger.plan(judged(records, file_name), sync=True, dry_run=True,
                            judge=partial(judge, today=datetime.now(UTC).date()))
     finally:

@@ -14,6 +14,7 @@ import click
 
 from depot.deposit.cli import (
     file_name_option,
+    image_options,
     install_stop_handlers,
     judged,
     planned_records,
@@ -78,6 +79,7 @@ def work_options(fn: Any) -> Any:
 
 @click.command("run")
 @source_options
+@image_options
 @file_name_option
 @target_options
 @work_options
@@ -88,6 +90,7 @@ def run(**options: Any) -> None:
 
 @click.command("sync")
 @source_options
+@image_options
 @file_name_option
 @target_options
 @work_options
@@ -109,7 +112,9 @@ def deposit(*, ledger_path: str, target: str, token_file: Path | None, repo_dir:
 
     ledger = Ledger.open(ledger_path)
     try:
-        profile, records = planned_records(**source)
+        from depot.deposit.images import FileCheckCache
+
+        profile, records = planned_records(**source, check_cache=FileCheckCache(ledger.engine))
         sidecars = Path(ledger_path).with_suffix(".sidecars") if "://" not in ledger_path else Path("depot-sidecars")
         # One verdict for check and run: a specimen with a problem is stored as rejected, never sent.
         summary = ledger.plan(judged(records, file_name), sidecar_dir=sidecars, sync=sync,

@@ -69,7 +69,7 @@ class Profile:
             _media_licence_wins(metadata, specimen, problems)
         return PlannedRecord(key=specimen.key, metadata=metadata, files=specimen.files, sidecars=sidecars,
                              problems=(*specimen.problems, *problems), row=specimen.row, terms=specimen.terms,
-                             media=specimen.media, licence_prefer=self.licence_prefer)
+                             media=specimen.media, licence_prefer=self.licence_prefer, file_checks=images or {})
 
     def _sidecar_file_name(self, context: Mapping[str, Any], key: str, problems: list[str]) -> str:
         fallback = f"{filename(key)}.json"
