@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import sys
 from typing import Any, TextIO
 from urllib.parse import quote
@@ -28,13 +29,14 @@ def status(ledger_path: str, as_json: bool) -> None:
 
 def show_status(ledger_path: str, as_json: bool, out: TextIO | None = None) -> int:
     from depot.deposit.ledger import Ledger
+    from depot.deposit.ledger.states import DONE
 
     out = out or sys.stdout
     ledger = Ledger.open(ledger_path)
     try:
         counts = ledger.counts_by_state()
         errors = ledger.errors_by_status()
-        speed = ledger.throughput()
+        speed = ledger.throughput(sum(counts.get(s, 0) for s in DONE))
         failures = ledger.failures()
         versions = ledger.version_counts()
     finally:
@@ -88,29 +90,45 @@ def report(ledger_path: str, fmt: str, output: str, all_versions: bool) -> None:
     run_with_exit_codes(go)
 
 
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~/-]*")  # what quote() leaves alone: most file names
+
+
 def file_link(record_url: str | None, name: str) -> str | None:
     """The download URL of a record's file, from the record's landing page URL (Zenodo and Depot alike)."""
     if not record_url or "/records/" not in record_url:
         return None
     base, _, recid = record_url.rstrip("/").rpartition("/records/")
-    return f"{base}/api/records/{recid}/files/{quote(name)}/content"
+    return f"{base}/api/records/{recid}/files/{name if _URL_SAFE.fullmatch(name) else quote(name)}/content"
 
 
-def rows(ledger_path: str) -> Any:
+def report_pages(ledger_path: str) -> Any:
+    """Pages of the ledger's report rows (depot.deposit.ledger.reports.REPORT_COLUMNS), in source order."""
     from depot.deposit.ledger import Ledger
+    from depot.deposit.ledger.reports import report_rows
 
     ledger = Ledger.open(ledger_path)
     try:
-        for claim, record_url, concept_doi in ledger.iter_report():
-            yield {
-                "key": claim.key, "state": claim.state, "doi": claim.doi, "record_url": record_url,
-                "concept_doi": concept_doi, "deposition_id": claim.deposition_id,
-                "error": claim.last_error if claim.state == "failed" else None,
-                "files": [{"name": f.name, "size": f.size, "md5": f.md5, "sha256": f.sha256,
-                           "link": file_link(record_url, f.name)} for f in claim.files],
-            }
+        yield from report_rows(ledger.engine)
     finally:
         ledger.close()
+
+
+def rows(ledger_path: str) -> Any:
+    """One dict per specimen, with its files."""
+    current: dict[str, Any] | None = None
+    for page in report_pages(ledger_path):
+        for key, state, doi, record_url, concept_doi, deposition_id, error, name, size, md5, sha256 in page:
+            if current is None or current["key"] != key:
+                if current is not None:
+                    yield current
+                current = {"key": key, "state": state, "doi": doi, "record_url": record_url,
+                           "concept_doi": concept_doi, "deposition_id": deposition_id,
+                           "error": error if state == "failed" else None, "files": []}
+            if name is not None:
+                current["files"].append({"name": name, "size": size, "md5": md5, "sha256": sha256,
+                                         "link": file_link(record_url, name)})
+    if current is not None:
+        yield current
 
 
 def write_report(ledger_path: str, fmt: str, fh: TextIO) -> int:
@@ -125,12 +143,13 @@ def write_report(ledger_path: str, fmt: str, fh: TextIO) -> int:
     writer = csv.writer(fh)
     writer.writerow(["key", "state", "doi", "record_url", "concept_doi", "file", "size", "md5", "sha256", "link",
                      "error"])
-    for row in rows(ledger_path):
-        for f in row["files"] or [{}]:
-            writer.writerow([row["key"], row["state"], row["doi"], row["record_url"], row["concept_doi"],
-                             f.get("name"), f.get("size"), f.get("md5"), f.get("sha256"), f.get("link"),
-                             row["error"]])
-        count += 1
+    for page in report_pages(ledger_path):  # a page holds whole specimens (a range of seq)
+        writer.writerows([(key, state, doi, record_url, concept_doi, name, size, md5, sha256,
+                           file_link(record_url, name) if name is not None else None,
+                           error if state == "failed" else None)
+                          for key, state, doi, record_url, concept_doi, _dep, error, name, size, md5, sha256
+                          in page])
+        count += len({r[0] for r in page})
     return count
 
 
