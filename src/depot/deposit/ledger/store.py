@@ -282,8 +282,9 @@ class Ledger:
         """Pages of published records not verified yet, in source order: what `depot verify` checks."""
         for rows in reports.key_pages(self.engine, [specimens.c.key], specimens.c.state == State.PUBLISHED,
                                       specimens.c.deposition_id.is_not(None), page=500):
-            with self.engine.connect() as conn:
-                yield self._load(conn, [r.key for r in rows])
+            with self.engine.connect() as conn:  # closed before the caller writes (one writer at a time)
+                page = self._load(conn, [r.key for r in rows])
+            yield page
 
     def mark_retry(self, key: str, *, step: str, status: int | None, message: str, retry_at: datetime) -> None:
         with self._tx() as conn:
