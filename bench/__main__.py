@@ -13,6 +13,8 @@ BENCHES = {
     "iiif": "bench.iiif_tiles",
     "fixity": "bench.fixity",
     "sync": "bench.sync_budget",
+    "ledger": "bench.ledger_scale",
+    "verify": "bench.verify_scale",
 }
 
 
