@@ -7,6 +7,8 @@ at the first 502 never finishes. Here every request goes through the run's rate 
 ``low_level_retries`` times, and a run of failures (an outage, including the 2019 incident's 404s
 for records that exist) opens the breaker: every checker waits, one probe goes, then all resume.
 What to do when the retries are spent is the caller's choice (verify checks the record again later).
+An outage longer than ``max_outage`` (no answer but failures, breaker open all along) raises
+``Unavailable``: a check of a server that is gone stops, it does not probe it for ever.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any, TypeVar
 
 from depot.deposit.breaker import Breaker
 from depot.deposit.client import RepositoryClient
-from depot.deposit.errors import HTTPStatusError, TransportError
+from depot.deposit.errors import DepotError, HTTPStatusError, TransportError
 from depot.deposit.policy import Decision, backoff, classify
 
 T = TypeVar("T")
@@ -32,6 +34,11 @@ class Patience:
     low_level_retries: int = 5
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
+    max_outage: float = 600.0  # seconds the breaker may stay open before the check gives up
+
+
+class Unavailable(DepotError):
+    """Raised when the repository has failed every request for longer than ``Patience.max_outage``."""
 
 
 @dataclass
@@ -54,6 +61,7 @@ class PatientClient:
         self.clock = clock
         self.sleep = sleep
         self.stats = CheckStats()
+        self._last_success = clock()  # a failing server is given max_outage from the start, too
 
     async def get(self, deposition_id: int) -> dict[str, Any]:
         """A deposition that the ledger says exists: a 404 counts as a sign of an outage."""
@@ -94,10 +102,16 @@ class PatientClient:
                                          retry_after=decision.retry_after))
             else:
                 self.breaker.record(True, self.clock())
+                self._last_success = self.clock()
                 return result
 
     async def _wait_for_breaker(self) -> None:
         while not self.breaker.allow(self.clock()):
+            down = self.clock() - self._last_success
+            if down > self.patience.max_outage:
+                raise Unavailable(f"the repository has answered no request for {down:.0f} s "
+                                  f"({self.stats.errors} errors); what was checked is kept: run the command "
+                                  "again later to go on")
             pause = max(0.05, min(self.breaker.resume_at() - self.clock(), 1.0))
             self.stats.paused_s += pause
             await self.sleep(pause)

@@ -19,7 +19,7 @@ from typing import TextIO
 from depot.deposit.errors import AuthError, HTTPStatusError, TransportError
 from depot.deposit.ledger import Claim, Ledger
 from depot.deposit.ledger.states import State
-from depot.deposit.patient import PatientClient
+from depot.deposit.patient import PatientClient, Unavailable
 from depot.deposit.policy import Decision, backoff, classify
 from depot.deposit.reconcile import differences
 
@@ -36,6 +36,8 @@ class VerifyResult:
     verified_before: int = 0  # skipped: verified by an earlier pass
     missing: list[str] = field(default_factory=list)  # 404 in every round
     unchecked: list[tuple[str, str]] = field(default_factory=list)  # (key, last error) after every round
+    gave_up: str | None = None  # why the pass stopped early (the repository stayed down)
+    not_read: int = 0  # records left unread when it did
 
     def summary(self) -> str:
         text = f"verified {self.verified} of {self.checked} published records; {self.differ} differ"
@@ -43,6 +45,8 @@ class VerifyResult:
             text += f"; {len(self.missing)} not found"
         if self.unchecked:
             text += f"; {len(self.unchecked)} could not be read (run depot verify again later)"
+        if self.gave_up:
+            text += f"; stopped with {self.not_read} not read: {self.gave_up}"
         if self.verified_before:
             text += f" ({self.verified_before} verified before: --again checks them too)"
         return text
@@ -77,6 +81,9 @@ class Verifier:
                 pending, self._deferred = self._deferred, []
                 await self.sleep(backoff(round_number, base=self.round_pause, cap=300.0))
                 await self._check_all(iter([[claim for claim, _status, _why in pending]]), total)
+        except Unavailable as exc:
+            self.result.gave_up = str(exc)
+            self.result.not_read = total - self.result.checked - len(self._deferred)
         finally:
             self._flush()
         for claim, status, why in self._deferred:
@@ -105,7 +112,13 @@ class Verifier:
                 if self.progress:
                     self.progress(self.result, total)
 
-        await asyncio.gather(feed(), *(work() for _ in range(self.checkers)))
+        tasks = [asyncio.ensure_future(feed()), *(asyncio.ensure_future(work()) for _ in range(self.checkers))]
+        try:
+            await asyncio.gather(*tasks)
+        finally:  # one checker's fatal error (a refused token, a repository gone) stops the others
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _check(self, claim: Claim) -> None:
         assert claim.deposition_id is not None
