@@ -7,8 +7,9 @@ at the first 502 never finishes. Here every request goes through the run's rate 
 ``low_level_retries`` times, and a run of failures (an outage, including the 2019 incident's 404s
 for records that exist) opens the breaker: every checker waits, one probe goes, then all resume.
 What to do when the retries are spent is the caller's choice (verify checks the record again later).
-An outage longer than ``max_outage`` (no answer but failures, breaker open all along) raises
-``Unavailable``: a check of a server that is gone stops, it does not probe it for ever.
+An outage longer than ``max_outage`` (no answer but failures, breaker open all along; ``first_contact``
+if nothing ever succeeded: a wrong URL) raises ``Unavailable``: a check of a server that is gone stops,
+it does not probe it for ever.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Patience:
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
     max_outage: float = 600.0  # seconds the breaker may stay open before the check gives up
+    first_contact: float = 60.0  # the same, before any request succeeded (a wrong URL or port, a server down)
 
 
 class Unavailable(DepotError):
@@ -61,7 +63,8 @@ class PatientClient:
         self.clock = clock
         self.sleep = sleep
         self.stats = CheckStats()
-        self._last_success = clock()  # a failing server is given max_outage from the start, too
+        self._last_success = clock()  # a server that fails from the start is given first_contact
+        self._answered = False
 
     async def get(self, deposition_id: int) -> dict[str, Any]:
         """A deposition that the ledger says exists: a 404 counts as a sign of an outage."""
@@ -103,12 +106,13 @@ class PatientClient:
             else:
                 self.breaker.record(True, self.clock())
                 self._last_success = self.clock()
+                self._answered = True
                 return result
 
     async def _wait_for_breaker(self) -> None:
         while not self.breaker.allow(self.clock()):
             down = self.clock() - self._last_success
-            if down > self.patience.max_outage:
+            if down > (self.patience.max_outage if self._answered else self.patience.first_contact):
                 raise Unavailable(f"the repository has answered no request for {down:.0f} s "
                                   f"({self.stats.errors} errors); what was checked is kept: run the command "
                                   "again later to go on")

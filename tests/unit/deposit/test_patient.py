@@ -63,13 +63,13 @@ def test_verify_of_a_repository_that_is_gone_stops_and_keeps_nothing_false(tmp_p
 
     async def go() -> VerifyResult:
         async with RepositoryClient(dead_url(), "token") as plain:
-            client = PatientClient(plain, Patience(max_outage=600.0), clock=fake.clock, sleep=fake.sleep)
+            client = PatientClient(plain, Patience(first_contact=60.0), clock=fake.clock, sleep=fake.sleep)
             return await Verifier(ledger, client, out, checkers=4, sleep=fake.sleep).run()
 
     result = asyncio.run(go())
     assert result.gave_up is not None and "answered no request for" in result.gave_up
     assert result.verified == 0 and result.differ == 0
-    assert fake.now - 1000.0 > 600.0  # it did wait out the outage allowance first
+    assert fake.now - 1000.0 > 60.0  # it did wait out the allowance of a first contact first
     assert ledger.counts_by_state() == {"published": 30}
     ledger.close()
 
