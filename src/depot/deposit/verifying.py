@@ -64,7 +64,6 @@ class Verifier:
     progress: Callable[[VerifyResult, int], None] | None = None  # (so far, records to check in all)
     result: VerifyResult = field(default_factory=VerifyResult)
     _agreed: list[str] = field(default_factory=list)
-    _flushed_at: float = field(default_factory=time.monotonic)
     _deferred: list[tuple[Claim, int | None, str]] = field(default_factory=list)
 
     async def run(self, *, again: bool = False) -> VerifyResult:
@@ -112,13 +111,19 @@ class Verifier:
                 if self.progress:
                     self.progress(self.result, total)
 
+        async def flush_now_and_then() -> None:  # a paced verify agrees slowly: keep what it found anyway
+            while True:
+                await asyncio.sleep(FLUSH_SECONDS)
+                self._flush()
+
         tasks = [asyncio.ensure_future(feed()), *(asyncio.ensure_future(work()) for _ in range(self.checkers))]
+        flusher = asyncio.ensure_future(flush_now_and_then())
         try:
             await asyncio.gather(*tasks)
         finally:  # one checker's fatal error (a refused token, a repository gone) stops the others
-            for task in tasks:
+            for task in [*tasks, flusher]:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, flusher, return_exceptions=True)
 
     async def _check(self, claim: Claim) -> None:
         assert claim.deposition_id is not None
@@ -143,7 +148,7 @@ class Verifier:
             return
         self.result.verified += 1
         self._agreed.append(claim.key)
-        if len(self._agreed) >= FLUSH_EVERY or time.monotonic() - self._flushed_at >= FLUSH_SECONDS:
+        if len(self._agreed) >= FLUSH_EVERY:
             self._flush()
 
     def _differs(self, claim: Claim, problems: Iterable[str]) -> None:
@@ -152,8 +157,8 @@ class Verifier:
 
     def _flush(self) -> None:
         keys, self._agreed = self._agreed, []
-        self._flushed_at = time.monotonic()
-        self.ledger.mark_verified_many(keys)
+        if keys:
+            self.ledger.mark_verified_many(keys)
 
 
 def progress_printer(err: TextIO, every: float = 60.0,

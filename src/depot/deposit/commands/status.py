@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import re
 import sys
+from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 from urllib.parse import quote
 
@@ -101,22 +102,26 @@ def file_link(record_url: str | None, name: str) -> str | None:
     return f"{base}/api/records/{recid}/files/{name if _URL_SAFE.fullmatch(name) else quote(name)}/content"
 
 
-def report_pages(ledger_path: str) -> Any:
+def report_pages(ledger_path: str) -> Iterator[Sequence[Any]]:
     """Pages of the ledger's report rows (depot.deposit.ledger.reports.REPORT_COLUMNS), in source order."""
     from depot.deposit.ledger import Ledger
     from depot.deposit.ledger.reports import report_rows
 
-    ledger = Ledger.open(ledger_path)
-    try:
-        yield from report_rows(ledger.engine)
-    finally:
-        ledger.close()
+    ledger = Ledger.open(ledger_path)  # now, not at the first page: a bad ledger fails before any output
+
+    def pages() -> Iterator[Sequence[Any]]:
+        try:
+            yield from report_rows(ledger.engine)
+        finally:
+            ledger.close()
+
+    return pages()
 
 
-def rows(ledger_path: str) -> Any:
+def rows(ledger_path: str, pages: Iterator[Sequence[Any]] | None = None) -> Any:
     """One dict per specimen, with its files."""
     current: dict[str, Any] | None = None
-    for page in report_pages(ledger_path):
+    for page in pages if pages is not None else report_pages(ledger_path):
         for key, state, doi, record_url, concept_doi, deposition_id, error, name, size, md5, sha256 in page:
             if current is None or current["key"] != key:
                 if current is not None:
@@ -133,9 +138,10 @@ def rows(ledger_path: str) -> Any:
 
 def write_report(ledger_path: str, fmt: str, fh: TextIO) -> int:
     count = 0
+    pages = report_pages(ledger_path)
     if fmt == "json":
         fh.write("[\n")
-        for i, row in enumerate(rows(ledger_path)):
+        for i, row in enumerate(rows(ledger_path, pages)):
             fh.write(("," if i else "") + orjson.dumps(row).decode() + "\n")
             count += 1
         fh.write("]\n")
@@ -143,7 +149,7 @@ def write_report(ledger_path: str, fmt: str, fh: TextIO) -> int:
     writer = csv.writer(fh)
     writer.writerow(["key", "state", "doi", "record_url", "concept_doi", "file", "size", "md5", "sha256", "link",
                      "error"])
-    for page in report_pages(ledger_path):  # a page holds whole specimens (a range of seq)
+    for page in pages:  # a page holds whole specimens (a range of seq)
         writer.writerows([(key, state, doi, record_url, concept_doi, name, size, md5, sha256,
                            file_link(record_url, name) if name is not None else None,
                            error if state == "failed" else None)
