@@ -86,7 +86,7 @@ class Verifier:
         finally:
             self._flush()
         for claim, status, why in self._deferred:
-            if status == 404:
+            if status == 404 and not self.result.gave_up:  # a 404 in an outage that outlasted us says nothing
                 self.result.missing.append(claim.key)
                 self.out.write(f"- {claim.key}: not found on the repository (deposition {claim.deposition_id}, "
                                "HTTP 404)\n")
