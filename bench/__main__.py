@@ -17,6 +17,8 @@ BENCHES = {
     "faults": "bench.fault_throughput",
     "flood": "bench.body_flood",
     "barcodes": "bench.barcode_check",
+    "ledger": "bench.ledger_scale",
+    "verify": "bench.verify_scale",
 }
 
 

@@ -8,15 +8,20 @@ timestamp), so any number of depositions is reached with the documented API alon
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Protocol
 
-from depot.deposit.client import RepositoryClient
+
+class Lister(Protocol):
+    """A RepositoryClient, or the checks' PatientClient that retries each page."""
+
+    async def list_depositions(self, *, q: str | None = ..., page: int = ..., size: int = ...,
+                               sort: str = ..., all_versions: bool = ...) -> list[dict[str, Any]]: ...
 
 PAGE = 100
 WINDOW = 10_000
 
 
-async def all_depositions(client: RepositoryClient, *, page_size: int = PAGE,
+async def all_depositions(client: Lister, *, page_size: int = PAGE,
                           window: int = WINDOW) -> AsyncIterator[dict[str, Any]]:
     seen: set[int] = set()
     since: str | None = None

@@ -129,3 +129,31 @@ def key_of(deposition: dict[str, Any], key_prefix: str = "") -> str | None:
             if ident.startswith(key_prefix):
                 return ident
     return None
+
+
+# Metadata the repository fills in itself at publication: never compared.
+SERVER_FIELDS = frozenset({"publication_date", "doi", "prereserve_doi"})
+
+
+def differences(files: Iterable[tuple[str, str | None]], metadata: dict[str, Any], doi: str | None,
+                remote: dict[str, Any]) -> list[str]:
+    """What differs between a published record as the ledger has it (files as (name, md5), metadata,
+    DOI) and the repository's deposition ``remote``; empty when they agree."""
+    problems = []
+    wanted = dict(files)
+    server_files = {str(f.get("filename", "")): str(f.get("checksum", "")).removeprefix("md5:")
+                    for f in remote.get("files") or [] if isinstance(f, dict)}
+    for name, md5 in wanted.items():
+        if server_files.get(name) != md5:
+            problems.append(f"{name}: md5 {server_files.get(name)} on the repository, {md5} in the ledger")
+    extra = set(server_files) - set(wanted)
+    if extra:
+        problems.append(f"files only on the repository: {', '.join(sorted(extra))}")
+    found = remote.get("metadata")
+    remote_metadata: dict[str, Any] = found if isinstance(found, dict) else {}
+    differing = [k for k in metadata if k not in SERVER_FIELDS and remote_metadata.get(k) != metadata.get(k)]
+    if differing:
+        problems.append(f"metadata differs: {', '.join(differing)}")
+    if remote.get("doi") != doi:
+        problems.append(f"DOI {remote.get('doi')} on the repository, {doi} in the ledger")
+    return problems

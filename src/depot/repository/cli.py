@@ -6,12 +6,15 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from depot.repository.config import from_env
 from depot.repository.errors import RepositoryError, ValidationError
-from depot.repository.services.accounts import AccountService
+
+if TYPE_CHECKING:  # imported when used: the database layer is half of every `depot` command's start-up
+    from depot.repository.services.accounts import AccountService
 
 
 def describe(exc: RepositoryError) -> str:
@@ -118,6 +121,7 @@ def repo() -> None:
 
 
 def _services(data_dir: Path | None, db_url: str | None) -> AccountService:
+    from depot.repository.services.accounts import AccountService
     from depot.repository.store.db import Database
 
     config = from_env(data_dir=data_dir, db_url=db_url)

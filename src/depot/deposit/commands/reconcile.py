@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
 import click
-import orjson
 
 from depot.deposit.cli import run_with_exit_codes
 from depot.deposit.commands.run import target_options
@@ -43,16 +41,21 @@ async def _reconcile(ledger_path: str, target_name: str, token_file: Path | None
                      rate_limit: str | None, fix: bool, combined: Path | None, out: TextIO) -> int:
     from depot.deposit.client import RepositoryClient
     from depot.deposit.ledger import Ledger
+    from depot.deposit.ledger.reports import key_pages
+    from depot.deposit.ledger.tables import specimens as sp
     from depot.deposit.listing import all_depositions
+    from depot.deposit.patient import PatientClient
     from depot.deposit.ratelimit import RateLimiter
 
     ledger = Ledger.open(ledger_path)
     try:
-        local = [LocalEntry(c.key, c.state, c.deposition_id, c.doi) for c, _url, _concept in ledger.iter_report()]
+        local = [LocalEntry(r.key, r.state, r.deposition_id, r.doi) for page in key_pages(
+            ledger.engine, [sp.c.key, sp.c.state, sp.c.deposition_id, sp.c.doi]) for r in page]
         keys = {e.key.lower(): e.key for e in local}
         with await _open(target_name, token_file, repo_dir, rate_limit) as target:
             async with RepositoryClient(target.api_url, target.token,
-                                        limiter=RateLimiter(target.per_minute, target.per_hour)) as client:
+                                        limiter=RateLimiter(target.per_minute, target.per_hour)) as plain:
+                client = PatientClient(plain)
                 remote = [entry async for entry in _remote_entries(client, all_depositions(client), keys)]
                 report = compare(local, remote)
                 lines = [f"{f.mark} {f.key}" + (f"  ({f.reason})" if f.reason else "") for f in report.findings]
@@ -82,6 +85,8 @@ async def _remote_entries(client: Any, depositions: Any, keys: dict[str, str]) -
 
 async def _fix(report: Any, ledger: Any, client: Any) -> int:
     """Adopt what exists, discard stray never-published drafts, correct the ledger. Never deletes a record."""
+    from depot.deposit.ledger.states import DONE, State
+
     fixed = 0
     for finding in report.findings:
         if finding.mark not in (DIFFERS, ERROR, ONLY_LOCAL) or finding.local is None:
@@ -100,7 +105,7 @@ async def _fix(report: Any, ledger: Any, client: Any) -> int:
             ledger.mark_published(key, doi=keep.doi, concept_doi=full.get("conceptdoi"),
                                   record_url=(full.get("links") or {}).get("html"), record=full)
             for stray in drafts:
-                await client.action(stray.deposition_id, "discard")
+                await client.discard(stray.deposition_id)
             fixed += 1
         elif drafts:
             keep = drafts[0]
@@ -108,10 +113,10 @@ async def _fix(report: Any, ledger: Any, client: Any) -> int:
             ledger.mark_created(key, deposition_id=keep.deposition_id,
                                 bucket_url=str((full.get("links") or {}).get("bucket") or ""))
             for stray in drafts[1:]:
-                await client.action(stray.deposition_id, "discard")
+                await client.discard(stray.deposition_id)
             fixed += 1
-        elif finding.mark == ONLY_LOCAL and finding.local.state in ("published", "verified", "created", "uploaded",
-                                                                    "uncertain"):
+        elif finding.mark == ONLY_LOCAL and finding.local.state in (*DONE, State.CREATED, State.UPLOADED,
+                                                                    State.UNCERTAIN):
             ledger.mark_planned(key)  # nothing there: deposit it again
             fixed += 1
     return fixed
@@ -120,54 +125,44 @@ async def _fix(report: Any, ledger: Any, client: Any) -> int:
 @click.command("verify")
 @LEDGER
 @target_options
-def verify(ledger_path: str, target: str, token_file: Path | None, repo_dir: Path, rate_limit: str | None) -> None:
-    """Re-read every published record; compare its files' md5 and its metadata with the ledger."""
+@click.option("--again", is_flag=True,
+              help="Check the records verified before too (by default a verify skips them, so it resumes).")
+@click.option("--checkers", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Records read at once (the rate limit paces them all).")
+@click.option("--low-level-retries", type=click.IntRange(0), default=5, show_default=True,
+              help="Retries of one request after a transient error (429, 5xx, no answer), as in depot run.")
+def verify(ledger_path: str, target: str, token_file: Path | None, repo_dir: Path, rate_limit: str | None,
+           again: bool, checkers: int, low_level_retries: int) -> None:
+    """Re-read every published record; compare its files' md5 and its metadata with the ledger.
+
+    A record that agrees is marked verified, so an interrupted verify resumes where it stopped. Transient
+    errors are retried as in depot run; a record that still cannot be read is read again after the pass.
+    Exit 0: all agree; 1: some differ or are missing; 6: some could not be read (run verify again later)."""
     run_with_exit_codes(lambda: asyncio.run(_verify(ledger_path, target, token_file, repo_dir, rate_limit,
-                                                    sys.stdout)))
-
-
-def metadata_digest(metadata: dict[str, Any], keys: list[str]) -> str:
-    return hashlib.sha256(orjson.dumps({k: metadata.get(k) for k in keys}, option=orjson.OPT_SORT_KEYS)).hexdigest()
+                                                    sys.stdout, again=again, checkers=checkers,
+                                                    low_level_retries=low_level_retries)))
 
 
 async def _verify(ledger_path: str, target_name: str, token_file: Path | None, repo_dir: Path,
-                  rate_limit: str | None, out: TextIO) -> int:
+                  rate_limit: str | None, out: TextIO, *, again: bool = False, checkers: int = 8,
+                  low_level_retries: int = 5) -> int:
     from depot.deposit.client import RepositoryClient
     from depot.deposit.ledger import Ledger
+    from depot.deposit.patient import Patience, PatientClient
     from depot.deposit.ratelimit import RateLimiter
+    from depot.deposit.verifying import Verifier, progress_printer
 
     ledger = Ledger.open(ledger_path)
-    bad = checked = 0
     try:
         with await _open(target_name, token_file, repo_dir, rate_limit) as target:
-            async with RepositoryClient(target.api_url, target.token,
-                                        limiter=RateLimiter(target.per_minute, target.per_hour)) as client:
-                for claim, _url, _concept in list(ledger.iter_report()):
-                    if claim.state not in ("published", "verified") or claim.deposition_id is None:
-                        continue
-                    checked += 1
-                    remote = await client.get(claim.deposition_id)
-                    problems = []
-                    server_files = {f["filename"]: f["checksum"] for f in remote.get("files") or []}
-                    for f in claim.files:
-                        if server_files.get(f.name) != f.md5:
-                            problems.append(f"{f.name}: md5 {server_files.get(f.name)} on the repository, {f.md5} "
-                                            "in the ledger")
-                    extra = set(server_files) - {f.name for f in claim.files}
-                    if extra:
-                        problems.append(f"files only on the repository: {', '.join(sorted(extra))}")
-                    keys = [k for k in claim.metadata if k not in ("publication_date", "doi", "prereserve_doi")]
-                    if metadata_digest(remote.get("metadata") or {}, keys) != metadata_digest(claim.metadata, keys):
-                        differing = [k for k in keys if (remote.get("metadata") or {}).get(k) != claim.metadata.get(k)]
-                        problems.append(f"metadata differs: {', '.join(differing)}")
-                    if remote.get("doi") != claim.doi:
-                        problems.append(f"DOI {remote.get('doi')} on the repository, {claim.doi} in the ledger")
-                    if problems:
-                        bad += 1
-                        out.write(f"* {claim.key}: {'; '.join(problems)}\n")
-                    else:
-                        ledger.mark_verified(claim.key)
+            async with RepositoryClient(target.api_url, target.token, connections=max(checkers, 8),
+                                        limiter=RateLimiter(target.per_minute, target.per_hour)) as plain:
+                client = PatientClient(plain, Patience(low_level_retries=low_level_retries))
+                verifier = Verifier(ledger, client, out, checkers=checkers, progress=progress_printer(sys.stderr))
+                result = await verifier.run(again=again)
     finally:
         ledger.close()
-    out.write(f"verified {checked - bad} of {checked} published records; {bad} differ\n")
-    return ExitCode.OK if bad == 0 else ExitCode.RECORDS_FAILED
+    out.write(result.summary() + "\n")
+    if result.differ or result.missing:
+        return ExitCode.RECORDS_FAILED
+    return ExitCode.RETRY_LATER if result.unchecked or result.gave_up else ExitCode.OK

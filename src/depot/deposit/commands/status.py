@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import re
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote
@@ -13,6 +15,7 @@ import orjson
 
 from depot.deposit.cli import run_with_exit_codes
 from depot.deposit.errors import ConfigError, ExitCode
+from depot.deposit.ledger.states import State
 
 LEDGER = click.option("--ledger", "ledger_path", default="depot-ledger.sqlite3", show_default=True,
                       help="The ledger: a SQLite file, or a postgresql:// URL.")
@@ -28,7 +31,7 @@ def status(ledger_path: str, as_json: bool) -> None:
 
 def show_status(ledger_path: str, as_json: bool, out: TextIO | None = None) -> int:
     from depot.deposit.ledger import Ledger
-    from depot.deposit.ledger.states import ACTIVE, State
+    from depot.deposit.ledger.states import ACTIVE, DONE, State
 
     order = (State.PLANNED, State.UNCERTAIN, State.CREATED, State.UPLOADED, State.PUBLISHED, State.VERIFIED,
              State.FAILED, State.REJECTED)
@@ -38,7 +41,7 @@ def show_status(ledger_path: str, as_json: bool, out: TextIO | None = None) -> i
     try:
         counts = ledger.counts_by_state()
         errors = ledger.errors_by_status()
-        speed = ledger.throughput()
+        speed = ledger.throughput(sum(counts.get(s, 0) for s in DONE))
         failures = ledger.failures()
         versions = ledger.version_counts()
         rejections = ledger.rejections()
@@ -114,38 +117,59 @@ def report(ledger_path: str, fmt: str, output: str, all_versions: bool, html_pat
     run_with_exit_codes(go)
 
 
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~/-]*")  # what quote() leaves alone: most file names
+
+
 def file_link(record_url: str | None, name: str) -> str | None:
     """The download URL of a record's file, from the record's landing page URL (Zenodo and Depot alike)."""
     if not record_url or "/records/" not in record_url:
         return None
     base, _, recid = record_url.rstrip("/").rpartition("/records/")
-    return f"{base}/api/records/{recid}/files/{quote(name)}/content"
+    return f"{base}/api/records/{recid}/files/{name if _URL_SAFE.fullmatch(name) else quote(name)}/content"
 
 
-def rows(ledger_path: str) -> Any:
+def report_pages(ledger_path: str) -> Iterator[Sequence[Any]]:
+    """Pages of the ledger's report rows (depot.deposit.ledger.reports.REPORT_COLUMNS), in source order."""
     from depot.deposit.ledger import Ledger
-    from depot.deposit.ledger.states import State
+    from depot.deposit.ledger.reports import report_rows
 
-    ledger = Ledger.open(ledger_path)
-    try:
-        for claim, record_url, concept_doi in ledger.iter_report():
-            yield {
-                "key": claim.key, "state": claim.state, "doi": claim.doi, "record_url": record_url,
-                "concept_doi": concept_doi, "deposition_id": claim.deposition_id,
-                "error": claim.last_error if claim.state == State.FAILED else claim.rejected_reason,
-                "row": claim.source_row, "problem_file": claim.rejected_file,
-                "files": [{"name": f.name, "size": f.size, "md5": f.md5, "sha256": f.sha256,
-                           "link": file_link(record_url, f.name)} for f in claim.files],
-            }
-    finally:
-        ledger.close()
+    ledger = Ledger.open(ledger_path)  # now, not at the first page: a bad ledger fails before any output
+
+    def pages() -> Iterator[Sequence[Any]]:
+        try:
+            yield from report_rows(ledger.engine)
+        finally:
+            ledger.close()
+
+    return pages()
+
+
+def rows(ledger_path: str, pages: Iterator[Sequence[Any]] | None = None) -> Any:
+    """One dict per specimen, with its files; a rejected specimen's error is why, with its row and file."""
+    current: dict[str, Any] | None = None
+    for page in pages if pages is not None else report_pages(ledger_path):
+        for (key, state, doi, record_url, concept_doi, deposition_id, error, source_row, rejected_file,
+             rejected_reason, name, size, md5, sha256) in page:
+            if current is None or current["key"] != key:
+                if current is not None:
+                    yield current
+                current = {"key": key, "state": state, "doi": doi, "record_url": record_url,
+                           "concept_doi": concept_doi, "deposition_id": deposition_id,
+                           "error": error if state == State.FAILED else rejected_reason, "row": source_row,
+                           "problem_file": rejected_file, "files": []}
+            if name is not None:
+                current["files"].append({"name": name, "size": size, "md5": md5, "sha256": sha256,
+                                         "link": file_link(record_url, name)})
+    if current is not None:
+        yield current
 
 
 def write_report(ledger_path: str, fmt: str, fh: TextIO) -> int:
     count = 0
+    pages = report_pages(ledger_path)
     if fmt == "json":
         fh.write("[\n")
-        for i, row in enumerate(rows(ledger_path)):
+        for i, row in enumerate(rows(ledger_path, pages)):
             fh.write(("," if i else "") + orjson.dumps(row).decode() + "\n")
             count += 1
         fh.write("]\n")
@@ -153,12 +177,13 @@ def write_report(ledger_path: str, fmt: str, fh: TextIO) -> int:
     writer = csv.writer(fh)
     writer.writerow(["key", "state", "doi", "record_url", "concept_doi", "file", "size", "md5", "sha256", "link",
                      "error", "row", "problem_file"])
-    for row in rows(ledger_path):
-        for f in row["files"] or [{}]:
-            writer.writerow([row["key"], row["state"], row["doi"], row["record_url"], row["concept_doi"],
-                             f.get("name"), f.get("size"), f.get("md5"), f.get("sha256"), f.get("link"),
-                             row["error"], row["row"], row["problem_file"]])
-        count += 1
+    for page in pages:  # a page holds whole specimens (a range of seq)
+        writer.writerows([(key, state, doi, record_url, concept_doi, name, size, md5, sha256,
+                           file_link(record_url, name) if name is not None else None,
+                           error if state == State.FAILED else rejected_reason, source_row, rejected_file)
+                          for (key, state, doi, record_url, concept_doi, _dep, error, source_row, rejected_file,
+                               rejected_reason, name, size, md5, sha256) in page])
+        count += len({r[0] for r in page})
     return count
 
 

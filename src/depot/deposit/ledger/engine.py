@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import ast
+import re
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from depot.deposit.errors import LedgerError
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 VERSION_TABLE = "depot_ledger_version"
 
@@ -57,9 +58,37 @@ def create_engine(url: str) -> sa.Engine:
 
 
 def _alembic_config() -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(files("depot.deposit.ledger") / "migrations"))
     return cfg
+
+
+_REVISION = re.compile(r"^(down_)?revision\s*=\s*(.+?)\s*$", re.M)
+
+
+def shipped_heads() -> set[str]:
+    """The heads of the shipped revisions, read from their files' ``revision``/``down_revision`` lines."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (files("depot.deposit.ledger") / "migrations" / "versions").iterdir():
+        if not path.name.endswith(".py"):
+            continue
+        for match in _REVISION.finditer(path.read_text(encoding="utf-8")):
+            value = ast.literal_eval(match.group(2))
+            found = {value} if isinstance(value, str) else set(value or ())
+            (parents if match.group(1) else revisions).update(found)
+    return revisions - parents
+
+
+def _up_to_date(engine: sa.Engine) -> bool:
+    try:
+        with engine.connect() as conn:
+            current = set(conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalars())
+    except sa.exc.DBAPIError:
+        return False  # a new database: Alembic creates it
+    return bool(current) and current == shipped_heads()
 
 
 def migrate(engine: sa.Engine, url: str) -> None:
@@ -67,6 +96,12 @@ def migrate(engine: sa.Engine, url: str) -> None:
 
     Features add independent revisions (each revising 0002 or a later one), so the schema is upgraded
     to every head, as the repository's is."""
+    if _up_to_date(engine):
+        return  # the common case, answered without importing Alembic (half of `depot status`'s time)
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     cfg = _alembic_config()
     script = ScriptDirectory.from_config(cfg)
     heads = set(script.get_heads())

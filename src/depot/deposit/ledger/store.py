@@ -12,11 +12,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from depot.deposit.errors import LedgerError
+from depot.deposit.ledger import reports
 from depot.deposit.ledger import statements as st
 from depot.deposit.ledger.engine import create_engine, database_url, migrate
-from depot.deposit.ledger.planning import BATCH, Judge, Planner, PlanSummary
+from depot.deposit.ledger.planning import Judge, Planner, PlanSummary
 from depot.deposit.ledger.states import State
-from depot.deposit.ledger.tables import ACTIVE, attempts, files, runs, specimens, versions
+from depot.deposit.ledger.tables import ACTIVE, files, runs, specimens, versions
 from depot.deposit.ledger.values import hash_of, iso, now_iso, replan_condition, resume
 from depot.deposit.models import PlannedRecord
 
@@ -87,7 +88,7 @@ class Ledger:
     def _read(self) -> Iterator[sa.Connection]:
         """A read-only connection, its failures turned into LedgerError as in ``_tx``."""
         try:
-            with self.engine.connect() as conn:
+            with self._read() as conn:
                 yield conn
         except sa.exc.SQLAlchemyError as exc:
             raise LedgerError(self.url, f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc
@@ -294,28 +295,32 @@ class Ledger:
 
     def iter_versions(self) -> Iterator[dict[str, Any]]:
         """Every published version of every specimen, in source order then version order."""
-        last = 0
-        while True:
-            with self._read() as conn:
-                keys = conn.execute(sa.select(specimens.c.key, specimens.c.seq).where(specimens.c.seq > last)
-                                    .order_by(specimens.c.seq).limit(BATCH)).all()
-                if not keys:
-                    return
-                found: dict[str, list[Any]] = {k.key: [] for k in keys}
-                for v in conn.execute(sa.select(versions).where(versions.c.specimen_key.in_(list(found)))
-                                      .order_by(versions.c.version)):
-                    found[v.specimen_key].append(v)
-            for k in keys:
-                for v in found[k.key]:
-                    yield {"key": k.key, "version": v.version, "deposition_id": v.deposition_id, "doi": v.doi,
-                           "concept_doi": v.concept_doi, "metadata_hash": v.metadata_hash,
-                           "files": v.files, "published_at": v.published_at, "modified_at": v.modified_at}
-            last = keys[-1].seq
+        return reports.iter_versions(self.engine)
 
     def mark_verified(self, key: str) -> None:
+        self.mark_verified_many([key])
+
+    def mark_verified_many(self, keys: list[str]) -> None:
+        """These published records were re-read and agree with the ledger (one transaction for all)."""
+        if keys:
+            with self._tx() as conn:
+                conn.execute(specimens.update().where(specimens.c.key.in_(keys),
+                                                      specimens.c.state == State.PUBLISHED)
+                             .values(state=State.VERIFIED, updated_at=now_iso()))
+
+    def forget_verified(self) -> int:
+        """Every verified record is to be checked again (``depot verify --again``)."""
         with self._tx() as conn:
-            conn.execute(specimens.update().where(specimens.c.key == key, specimens.c.state == State.PUBLISHED)
-                         .values(state=State.VERIFIED, updated_at=now_iso()))
+            return int(conn.execute(specimens.update().where(specimens.c.state == State.VERIFIED)
+                                    .values(state=State.PUBLISHED)).rowcount or 0)
+
+    def iter_to_verify(self) -> Iterator[list[Claim]]:
+        """Pages of published records not verified yet, in source order: what `depot verify` checks."""
+        for rows in reports.key_pages(self.engine, [specimens.c.key], specimens.c.state == State.PUBLISHED,
+                                      specimens.c.deposition_id.is_not(None), page=500):
+            with self._read() as conn:  # closed before the caller writes (one writer at a time)
+                page = self._load(conn, [r.key for r in rows])
+            yield page
 
     def mark_retry(self, key: str, *, step: str, status: int | None, message: str, retry_at: datetime) -> None:
         with self._tx() as conn:
@@ -353,30 +358,21 @@ class Ledger:
 
     def counts_by_state(self) -> dict[str, int]:
         with self._read() as conn:
-            return {r[0]: int(r[1]) for r in conn.execute(
-                sa.select(specimens.c.state, sa.func.count()).group_by(specimens.c.state))}
+            return reports.counts_by_state(conn)
 
     def version_counts(self) -> dict[str, int]:
         """Published versions in all, those edited in place since, and sync work still pending by kind."""
         with self._read() as conn:
-            total, edited = conn.execute(sa.select(sa.func.count(), sa.func.count(versions.c.modified_at))
-                                         .select_from(versions)).one()
-            pending: dict[str, int] = dict(conn.execute(sa.select(specimens.c.op, sa.func.count()).where(
-                specimens.c.op.is_not(None), specimens.c.state.in_(ACTIVE)).group_by(specimens.c.op)).all())
-        return {"versions": int(total), "edited_in_place": int(edited), "pending_edits": int(pending.get("edit", 0)),
-                "pending_versions": int(pending.get("version", 0))}
+            return reports.version_counts(conn)
 
     def errors_by_status(self) -> dict[str, int]:
         """Failed requests by HTTP status ("network" when no answer came), as the seed's Table 5."""
         with self._read() as conn:
-            rows = conn.execute(sa.select(attempts.c.status, sa.func.count()).where(
-                sa.or_(attempts.c.status.is_(None), attempts.c.status >= 400)).group_by(attempts.c.status)).all()
-        return {str(s) if s is not None else "network": int(n) for s, n in sorted(rows, key=lambda r: r[0] or 0)}
+            return reports.errors_by_status(conn)
 
     def failures(self, limit: int = 20) -> list[tuple[str, str | None, int | None, str | None]]:
         with self._read() as conn:
-            return [(r.key, r.step, r.last_status, r.last_error) for r in conn.execute(
-                sa.select(specimens).where(specimens.c.state == State.FAILED).order_by(specimens.c.seq).limit(limit))]
+            return reports.failures(conn, limit)
 
     def rejections(self, limit: int | None = 20) -> list[tuple[str, str, int | None, str | None, str]]:
         """(key, state, source row, file, reason) of specimens held back by a problem of the source."""
@@ -388,27 +384,14 @@ class Ledger:
 
     def iter_report(self) -> Iterator[tuple[Claim, str | None, str | None]]:
         """(specimen, record URL, concept DOI) in source order, in pages (bounded memory)."""
-        last = 0
-        while True:
+        for rows in reports.key_pages(self.engine, [specimens.c.key, specimens.c.record_url,
+                                                    specimens.c.concept_doi]):
             with self._read() as conn:
-                rows = conn.execute(sa.select(specimens.c.key, specimens.c.seq, specimens.c.record_url,
-                                              specimens.c.concept_doi).where(specimens.c.seq > last)
-                                    .order_by(specimens.c.seq).limit(BATCH)).all()
-                if not rows:
-                    return
                 claims = {c.key: c for c in self._load(conn, [r.key for r in rows])}
             for r in rows:
                 yield claims[r.key], r.record_url, r.concept_doi
-            last = rows[-1].seq
 
-    def throughput(self) -> dict[str, Any]:
+    def throughput(self, published: int | None = None) -> dict[str, Any]:
+        """Records per hour and requests recorded (``published``: the count, if the caller has it)."""
         with self._read() as conn:
-            row = conn.execute(sa.select(sa.func.min(specimens.c.published_at), sa.func.max(specimens.c.published_at),
-                                         sa.func.count(specimens.c.published_at))).one()
-            reqs = conn.execute(sa.select(sa.func.count(), sa.func.min(attempts.c.at), sa.func.max(attempts.c.at))
-                                .select_from(attempts)).one()
-        out: dict[str, Any] = {"published": int(row[2]), "requests": int(reqs[0])}
-        if row[0] and row[1] and row[2] > 1:
-            seconds = (datetime.fromisoformat(row[1]) - datetime.fromisoformat(row[0])).total_seconds()
-            out["records_per_hour"] = round(row[2] / seconds * 3600, 1) if seconds > 0 else None
-        return out
+            return reports.throughput(conn, published)

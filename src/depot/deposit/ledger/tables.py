@@ -49,6 +49,9 @@ specimens = sa.Table(
     sa.Column("updated_at", sa.String(40), nullable=False),
     sa.Column("published_at", sa.String(40), nullable=True),
     sa.Index("ix_specimens_state_seq", "state", "seq"),
+    sa.Index("ix_specimens_seq", "seq"),
+    sa.Index("ix_specimens_published_at", "published_at"),
+    sa.Index("ix_specimens_op_state", "op", "state"),
 )
 
 files = sa.Table(
@@ -74,6 +77,7 @@ attempts = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("duration_ms", sa.Integer, nullable=False),
     sa.Column("at", sa.String(40), nullable=False),
+    sa.Index("ix_attempts_status", "status"),
 )
 
 versions = sa.Table(
@@ -88,6 +92,7 @@ versions = sa.Table(
     sa.Column("files", sa.JSON, nullable=True),  # [{name, size, md5}] of this version
     sa.Column("published_at", sa.String(40), nullable=False),
     sa.Column("modified_at", sa.String(40), nullable=True),  # the last edit in place, if any
+    sa.Index("ix_versions_modified_at", "modified_at"),
 )
 
 runs = sa.Table(
