@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.harness import median, serve, table
+from bench.harness import median, noise_png, serve, table
 
 RECORDS = 2000
 
@@ -27,7 +27,7 @@ RECORDS = 2000
 def make_source(folder: Path, n: int) -> tuple[Path, Path]:
     images = folder / "images"
     images.mkdir()
-    (images / "sheet.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(100 * 1024))
+    (images / "sheet.png").write_bytes(noise_png(320))  # a real 100 KB PNG
     csv = folder / "specimens.csv"
     with csv.open("w", encoding="utf-8") as fh:
         fh.write("occurrenceID,catalogNumber,scientificName,institutionCode,country\n")

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.harness import serve, table
+from bench.harness import noise_png, serve, table
 
 RECORDS = 2000
 SHARE = 0.10
@@ -58,7 +58,7 @@ def main(quick: bool = False) -> None:
         images = folder / "images"
         images.mkdir()
         for i in range(n):
-            (images / f"B{i:07d}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(20 * 1024))
+            (images / f"B{i:07d}.png").write_bytes(noise_png(144))
         ledger = folder / "ledger.sqlite3"
         with serve("--rate-limit", "0", "--search-rate-limit", "0") as server:
             seconds, last = depot("run", server.base, server.token, write_source(folder, n, set()), images, ledger)
@@ -72,7 +72,7 @@ def main(quick: bool = False) -> None:
             # 2. Images re-scanned for 10 % (others than the renamed): new versions.
             rescanned = [i + 1 for i in renamed]
             for i in rescanned:
-                (images / f"B{i:07d}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(20 * 1024))
+                (images / f"B{i:07d}.png").write_bytes(noise_png(144))
             seconds, last = depot("sync", server.base, server.token, csv, images, ledger)
             rows.append(["10 % images re-scanned", n, len(rescanned), last["requests"],
                          f"{last['requests'] / len(rescanned):.2f}", f"{seconds:.1f}"])

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import start_server
+from conftest import png_image, start_server
 
 SPECIMENS = 150
 
@@ -28,7 +28,7 @@ def make_source(folder: Path) -> tuple[Path, Path]:
     images.mkdir()
     rows = ["occurrenceID,catalogNumber,scientificName,institutionCode"]
     for i in range(SPECIMENS):
-        (images / f"C{i:05d}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + hashlib.sha256(str(i).encode()).digest() * 40)
+        (images / f"C{i:05d}.png").write_bytes(png_image(i))
         rows.append(f"urn:catalog:CHAOS:{i},C{i:05d},Fucus vesiculosus L.,CHAOS")
     csv = folder / "specimens.csv"
     csv.write_text("\n".join(rows) + "\n", encoding="utf-8")

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import serve_repository
+from conftest import png_image, serve_repository
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def table(tmp_path: Path) -> tuple[Path, Path]:
     images = tmp_path / "images"
     images.mkdir()
     for barcode in ("BR001", "BR002", "BR003"):
-        (images / f"{barcode}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + barcode.encode() * 100)
+        (images / f"{barcode}.png").write_bytes(png_image(barcode))
     csv = tmp_path / "sheets.csv"
     # BR002's name is too short for a title: the repository refuses to publish that record.
     csv.write_text("catalogNumber,scientificName,family\n"

@@ -21,7 +21,7 @@ from depot.deposit.ledger.states import State
 from depot.deposit.models import FileSpec, PlannedRecord
 from depot.deposit.verdict import judge
 
-from conftest import postgres_admin_url
+from conftest import png_image, postgres_admin_url
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 JUDGE = partial(judge, today=date(2026, 1, 1))
@@ -46,7 +46,7 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def image(tmp_path: Path) -> Path:
     path = tmp_path / "sheet.png"
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 200)
+    path.write_bytes(png_image("sheet"))
     return path
 
 

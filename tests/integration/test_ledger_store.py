@@ -146,7 +146,9 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     Ledger.open(path).close()
     engine = sa.create_engine(f"sqlite:///{path}")
     with engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE depot_ledger_version SET version_num='9999'")
+        # one row per head (features add independent revisions): a newer Depot's schema is one unknown head
+        conn.exec_driver_sql("DELETE FROM depot_ledger_version")
+        conn.exec_driver_sql("INSERT INTO depot_ledger_version (version_num) VALUES ('9999')")
     engine.dispose()
     with pytest.raises(LedgerError, match="newer Depot"):
         Ledger.open(path)

@@ -17,7 +17,7 @@ from depot.deposit.ledger import Ledger
 from depot.deposit.listing import all_depositions
 from depot.deposit.models import FileSpec, PlannedRecord
 
-from conftest import start_server
+from conftest import png_image, start_server
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_reconcile_fix_adopts_orphans_and_discards_stray_drafts(served: Any, tmp
     base, token = served
     h = {"Authorization": f"Bearer {token}"}
     image = tmp_path / "s.png"
-    image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"s" * 100)
+    image.write_bytes(png_image("s"))
     ledger_path = tmp_path / "ledger.sqlite3"
     ledger = Ledger.open(ledger_path)
     ledger.plan([PlannedRecord(k, meta(k), (FileSpec(str(image), "s.png"),)) for k in ("A", "B", "C")])

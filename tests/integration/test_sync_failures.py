@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from conftest import serve_repository
+from conftest import png_image, serve_repository
 
 PROFILE = """
 [profile]
@@ -34,7 +34,7 @@ def source(folder: Path) -> tuple[Path, Path]:
     images.mkdir()
     rows = ["occurrenceID,catalogNumber,scientificName"]
     for i in range(3):
-        (images / f"S{i}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes([i]) * 500)
+        (images / f"S{i}.png").write_bytes(png_image(i))
         rows.append(f"urn:catalog:SYNC:{i},S{i},Fucus vesiculosus L.")
     csv = folder / "specimens.csv"
     csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
@@ -97,7 +97,7 @@ def test_a_leftover_new_version_draft_is_found_and_finished(tmp_path: Path) -> N
         leftover = httpx.post(f"{repo.base}/api/deposit/depositions/{target['id']}/actions/newversion",
                               headers=repo.headers)
         assert leftover.status_code == 201
-        (images / "S1.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"rescanned" * 100)
+        (images / "S1.png").write_bytes(png_image("rescanned"))
         again = sync(tmp_path, repo.base, repo.env, "Specimen {{ catalogNumber }} of Fucus")
         assert again.returncode == 0, again.stderr
         after = httpx.get(f"{repo.base}/api/deposit/depositions", headers=repo.headers,

@@ -9,7 +9,6 @@ the 2019 database incident) while the verify starts.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import subprocess
@@ -25,7 +24,7 @@ import pytest
 
 from depot.deposit.ledger import Ledger
 
-from conftest import start_server
+from conftest import png_image, start_server
 
 SPECIMENS = 60
 
@@ -38,7 +37,7 @@ def deposited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
     images.mkdir()
     rows = ["occurrenceID,catalogNumber,scientificName,institutionCode"]
     for i in range(SPECIMENS):
-        (images / f"V{i:05d}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + hashlib.sha256(str(i).encode()).digest() * 8)
+        (images / f"V{i:05d}.png").write_bytes(png_image(i))
         rows.append(f"urn:catalog:VERIFY:{i},V{i:05d},Fucus vesiculosus L.,VERIFY")
     csv = tmp / "specimens.csv"
     csv.write_text("\n".join(rows) + "\n", encoding="utf-8")

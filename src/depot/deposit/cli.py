@@ -74,8 +74,9 @@ def source_options(fn: F) -> F:
                      help="Mapping profile: a shipped name (depot profiles) or a TOML file."),
         click.option("--var", "profile_vars", multiple=True, metavar="NAME=VALUE",
                      help="Set a profile variable, e.g. --var institution='Meise Botanic Garden' (repeatable)."),
-        click.option("--limit", type=click.IntRange(min=1), default=None,
-                     help="Only the first N specimens of the source."),
+        click.option("--limit", type=click.IntRange(min=0), default=None,
+                     help="Only the first N specimens of the source (0: plan nothing new, only carry on with the "
+                          "ledger's work)."),
     ]
     for option in reversed(options):
         fn = option(fn)

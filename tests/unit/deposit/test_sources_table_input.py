@@ -127,8 +127,7 @@ def test_headerless_table_from_the_command_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--limit", "-1"], "Invalid value for '--limit': -1 is not in the range x>=1"),
-    (["--limit", "0"], "Invalid value for '--limit': 0 is not in the range x>=1"),
+    (["--limit", "-1"], "Invalid value for '--limit': -1 is not in the range x>=0"),
     (["--delimiter", "ab"], "Invalid value for '--delimiter': 'ab' must be one character"),
 ])
 def test_bad_numbers_and_delimiters_are_refused_by_the_command_line(tmp_path: Path, args: list[str],

@@ -88,7 +88,7 @@ class Ledger:
     def _read(self) -> Iterator[sa.Connection]:
         """A read-only connection, its failures turned into LedgerError as in ``_tx``."""
         try:
-            with self._read() as conn:
+            with self.engine.connect() as conn:
                 yield conn
         except sa.exc.SQLAlchemyError as exc:
             raise LedgerError(self.url, f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc
