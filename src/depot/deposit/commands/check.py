@@ -41,7 +41,7 @@ def sync_plan(source: dict[str, Any], ledger_path: str, rate_limit: str, out: Te
     from depot.deposit.ledger import Ledger
 
     per_minute, per_hour = parse_rate(rate_limit)
-    ledger = Ledger.open(ledger_path)
+    ledger = Ledger.open(ledger_path, create=False)
     try:
         _profile, records = planned_records(**source)
         plan = ledger.plan(records, sync=True, dry_run=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import sys
 from pathlib import Path
@@ -12,8 +13,8 @@ import click
 import orjson
 
 from depot.deposit.cli import run_with_exit_codes
-from depot.deposit.commands.run import target_options
 from depot.deposit.commands.status import LEDGER
+from depot.deposit.commands.targeting import target_options
 from depot.deposit.errors import ExitCode
 from depot.deposit.reconcile import AGREE, DIFFERS, ERROR, ONLY_LOCAL, LocalEntry, RemoteEntry, compare
 
@@ -24,47 +25,53 @@ from depot.deposit.reconcile import AGREE, DIFFERS, ERROR, ONLY_LOCAL, LocalEntr
 @click.option("--fix", is_flag=True, help="Adopt orphan deposits, discard stray drafts and correct the ledger.")
 @click.option("--combined", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write every line (mark, key, reason) to this file.")
-def reconcile(ledger_path: str, target: str, token_file: Path | None, repo_dir: Path, rate_limit: str | None,
-              fix: bool, combined: Path | None) -> None:
+def reconcile(ledger_path: str, target: str | None, token_file: Path | None, repo_dir: Path | None,
+              rate_limit: str | None, fix: bool, combined: Path | None) -> None:
     """List everything the account holds and match it to the ledger by specimen key (= + - * !)."""
     run_with_exit_codes(lambda: asyncio.run(_reconcile(ledger_path, target, token_file, repo_dir, rate_limit, fix,
                                                        combined, sys.stdout)))
 
 
-async def _open(target: str, token_file: Path | None, repo_dir: Path, rate_limit: str | None) -> Any:
-    from depot.deposit.commands.run import parse_rate
-    from depot.deposit.targets import open_target
-
-    per_minute, per_hour = parse_rate(rate_limit)
-    return open_target(target, token_file=token_file, repo_dir=repo_dir, per_minute=per_minute, per_hour=per_hour)
-
-
-async def _reconcile(ledger_path: str, target_name: str, token_file: Path | None, repo_dir: Path,
-                     rate_limit: str | None, fix: bool, combined: Path | None, out: TextIO) -> int:
+@contextlib.asynccontextmanager
+async def _open(ledger: Any, target: str | None, token_file: Path | None, repo_dir: Path | None,
+                rate_limit: str | None, *, read_only: bool, remember: bool) -> Any:
+    """A client of the ledger's target (or of the one given, if it holds the ledger's deposits), checked first
+    by one request (depot.deposit.preflight)."""
     from depot.deposit.client import RepositoryClient
-    from depot.deposit.ledger import Ledger
-    from depot.deposit.listing import all_depositions
+    from depot.deposit.commands.run import parse_rate
+    from depot.deposit.commands.targeting import checked_target
     from depot.deposit.ratelimit import RateLimiter
 
-    ledger = Ledger.open(ledger_path)
+    checked = checked_target(ledger, target, repo_dir, token_file, parse_rate(rate_limit), read_only=read_only,
+                             remember=remember)
+    async with checked as (opened, _chosen), RepositoryClient(
+            opened.api_url, opened.token, limiter=RateLimiter(opened.per_minute, opened.per_hour)) as client:
+        yield client
+
+
+async def _reconcile(ledger_path: str, target_name: str | None, token_file: Path | None, repo_dir: Path | None,
+                     rate_limit: str | None, fix: bool, combined: Path | None, out: TextIO) -> int:
+    from depot.deposit.ledger import Ledger
+    from depot.deposit.listing import all_depositions
+
+    ledger = Ledger.open(ledger_path, create=fix)  # only --fix may start a ledger; a listing never does
     try:
         local = [LocalEntry(c.key, c.state, c.deposition_id, c.doi) for c, _url, _concept in ledger.iter_report()]
         keys = {e.key.lower(): e.key for e in local}
-        with await _open(target_name, token_file, repo_dir, rate_limit) as target:
-            async with RepositoryClient(target.api_url, target.token,
-                                        limiter=RateLimiter(target.per_minute, target.per_hour)) as client:
-                remote = [entry async for entry in _remote_entries(client, all_depositions(client), keys)]
-                report = compare(local, remote)
-                lines = [f"{f.mark} {f.key}" + (f"  ({f.reason})" if f.reason else "") for f in report.findings]
-                for line in lines:
-                    out.write(line + "\n")
-                if combined:
-                    combined.write_text("\n".join(lines) + "\n", encoding="utf-8")
-                summary = report.summary()
-                out.write(" ".join(f"{mark} {n}" for mark, n in summary.items()) + "\n")
-                if fix:
-                    fixed = await _fix(report, ledger, client)
-                    out.write(f"fixed {fixed}\n")
+        async with _open(ledger, target_name, token_file, repo_dir, rate_limit, read_only=not fix,
+                         remember=fix) as client:
+            remote = [entry async for entry in _remote_entries(client, all_depositions(client), keys)]
+            report = compare(local, remote)
+            lines = [f"{f.mark} {f.key}" + (f"  ({f.reason})" if f.reason else "") for f in report.findings]
+            for line in lines:
+                out.write(line + "\n")
+            if combined:
+                combined.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            summary = report.summary()
+            out.write(" ".join(f"{mark} {n}" for mark, n in summary.items()) + "\n")
+            if fix:
+                fixed = await _fix(report, ledger, client)
+                out.write(f"fixed {fixed}\n")
     finally:
         ledger.close()
     return ExitCode.OK if set(k for k, v in summary.items() if v) <= {AGREE} or fix else ExitCode.RECORDS_FAILED
@@ -120,7 +127,8 @@ async def _fix(report: Any, ledger: Any, client: Any) -> int:
 @click.command("verify")
 @LEDGER
 @target_options
-def verify(ledger_path: str, target: str, token_file: Path | None, repo_dir: Path, rate_limit: str | None) -> None:
+def verify(ledger_path: str, target: str | None, token_file: Path | None, repo_dir: Path | None,
+           rate_limit: str | None) -> None:
     """Re-read every published record; compare its files' md5 and its metadata with the ledger."""
     run_with_exit_codes(lambda: asyncio.run(_verify(ledger_path, target, token_file, repo_dir, rate_limit,
                                                     sys.stdout)))
@@ -130,43 +138,40 @@ def metadata_digest(metadata: dict[str, Any], keys: list[str]) -> str:
     return hashlib.sha256(orjson.dumps({k: metadata.get(k) for k in keys}, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-async def _verify(ledger_path: str, target_name: str, token_file: Path | None, repo_dir: Path,
+async def _verify(ledger_path: str, target_name: str | None, token_file: Path | None, repo_dir: Path | None,
                   rate_limit: str | None, out: TextIO) -> int:
-    from depot.deposit.client import RepositoryClient
     from depot.deposit.ledger import Ledger
-    from depot.deposit.ratelimit import RateLimiter
 
-    ledger = Ledger.open(ledger_path)
+    ledger = Ledger.open(ledger_path, create=False)
     bad = checked = 0
     try:
-        with await _open(target_name, token_file, repo_dir, rate_limit) as target:
-            async with RepositoryClient(target.api_url, target.token,
-                                        limiter=RateLimiter(target.per_minute, target.per_hour)) as client:
-                for claim, _url, _concept in list(ledger.iter_report()):
-                    if claim.state not in ("published", "verified") or claim.deposition_id is None:
-                        continue
-                    checked += 1
-                    remote = await client.get(claim.deposition_id)
-                    problems = []
-                    server_files = {f["filename"]: f["checksum"] for f in remote.get("files") or []}
-                    for f in claim.files:
-                        if server_files.get(f.name) != f.md5:
-                            problems.append(f"{f.name}: md5 {server_files.get(f.name)} on the repository, {f.md5} "
-                                            "in the ledger")
-                    extra = set(server_files) - {f.name for f in claim.files}
-                    if extra:
-                        problems.append(f"files only on the repository: {', '.join(sorted(extra))}")
-                    keys = [k for k in claim.metadata if k not in ("publication_date", "doi", "prereserve_doi")]
-                    if metadata_digest(remote.get("metadata") or {}, keys) != metadata_digest(claim.metadata, keys):
-                        differing = [k for k in keys if (remote.get("metadata") or {}).get(k) != claim.metadata.get(k)]
-                        problems.append(f"metadata differs: {', '.join(differing)}")
-                    if remote.get("doi") != claim.doi:
-                        problems.append(f"DOI {remote.get('doi')} on the repository, {claim.doi} in the ledger")
-                    if problems:
-                        bad += 1
-                        out.write(f"* {claim.key}: {'; '.join(problems)}\n")
-                    else:
-                        ledger.mark_verified(claim.key)
+        async with _open(ledger, target_name, token_file, repo_dir, rate_limit, read_only=True,
+                         remember=True) as client:
+            for claim, _url, _concept in list(ledger.iter_report()):
+                if claim.state not in ("published", "verified") or claim.deposition_id is None:
+                    continue
+                checked += 1
+                remote = await client.get(claim.deposition_id)
+                problems = []
+                server_files = {f["filename"]: f["checksum"] for f in remote.get("files") or []}
+                for f in claim.files:
+                    if server_files.get(f.name) != f.md5:
+                        problems.append(f"{f.name}: md5 {server_files.get(f.name)} on the repository, {f.md5} "
+                                        "in the ledger")
+                extra = set(server_files) - {f.name for f in claim.files}
+                if extra:
+                    problems.append(f"files only on the repository: {', '.join(sorted(extra))}")
+                keys = [k for k in claim.metadata if k not in ("publication_date", "doi", "prereserve_doi")]
+                if metadata_digest(remote.get("metadata") or {}, keys) != metadata_digest(claim.metadata, keys):
+                    differing = [k for k in keys if (remote.get("metadata") or {}).get(k) != claim.metadata.get(k)]
+                    problems.append(f"metadata differs: {', '.join(differing)}")
+                if remote.get("doi") != claim.doi:
+                    problems.append(f"DOI {remote.get('doi')} on the repository, {claim.doi} in the ledger")
+                if problems:
+                    bad += 1
+                    out.write(f"* {claim.key}: {'; '.join(problems)}\n")
+                else:
+                    ledger.mark_verified(claim.key)
     finally:
         ledger.close()
     out.write(f"verified {checked - bad} of {checked} published records; {bad} differ\n")

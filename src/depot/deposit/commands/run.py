@@ -12,24 +12,9 @@ from typing import Any
 import click
 
 from depot.deposit.cli import install_stop_handlers, planned_records, run_with_exit_codes, source_options
+from depot.deposit.commands.targeting import target_options
 from depot.deposit.errors import ConfigError, ExitCode
 from depot.deposit.progress import ProgressDisplay, Stats, render_line
-
-
-def target_options(fn: Any) -> Any:
-    for option in reversed([
-        click.option("--target", default="local", show_default=True,
-                     help="local (an embedded Depot repository), zenodo, sandbox, or an API URL "
-                          "(https://host/api)."),
-        click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="File holding the access token [the token is read from DEPOT_TOKEN first]."),
-        click.option("--repo-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("depot-data"),
-                     show_default=True, help="Data folder of the embedded repository (--target local)."),
-        click.option("--rate-limit", default=None, metavar="PER_MIN[/PER_HOUR]",
-                     help="Requests to allow [Zenodo: 100/5000; learnt from the server's headers as it answers]."),
-    ]):
-        fn = option(fn)
-    return fn
 
 
 def parse_rate(rate: str | None) -> tuple[int | None, int | None]:
@@ -82,72 +67,88 @@ def sync(**options: Any) -> None:
     run_with_exit_codes(lambda: deposit(**options, sync=True))
 
 
-def deposit(*, ledger_path: str, target: str, token_file: Path | None, repo_dir: Path, rate_limit: str | None,
-            transfers: int, retries: int, low_level_retries: int, progress_mode: str, attempts: int = 3,
-            sync: bool = False, **source: Any) -> int:
+def deposit(*, ledger_path: str, target: str | None, token_file: Path | None, repo_dir: Path | None,
+            rate_limit: str | None, transfers: int, retries: int, low_level_retries: int, progress_mode: str,
+            attempts: int = 3, sync: bool = False, **source: Any) -> int:
+    from depot.deposit.commands.targeting import check, choose_target, existing_ledger, opened
     from depot.deposit.ledger import Ledger
 
-    ledger = Ledger.open(ledger_path)
+    # The target is checked before the source is read or a ledger written (depot.deposit.preflight).
+    existing = existing_ledger(ledger_path)
     try:
-        profile, records = planned_records(**source)
-        sidecars = Path(ledger_path).with_suffix(".sidecars") if "://" not in ledger_path else Path("depot-sidecars")
-        summary = ledger.plan(records, sidecar_dir=sidecars, sync=sync)
-        click.echo(f"plan: {summary.new} new, {summary.changed} changed, {summary.retried} to retry, "
-                   + (f"{summary.edits} to edit, {summary.versions} new versions, " if sync else "")
-                   + f"{summary.unchanged} unchanged, {summary.skipped} with problems"
-                   + (f", {summary.published_changed} published but changed since (use depot sync)"
-                      if summary.published_changed else ""), err=True)
-        for key, problem in summary.problems[:10]:
-            click.echo(f"  skipped {key}: {problem}", err=True)
-        if sync and summary.gone:
-            click.echo(f"{len(summary.gone)} published specimens are no longer in the source (kept as they are): "
-                       + ", ".join(summary.gone[:10]) + (" ..." if len(summary.gone) > 10 else ""), err=True)
-        per_minute, per_hour = parse_rate(rate_limit)
-        code = asyncio.run(_deposit(ledger, target, token_file, repo_dir, per_minute, per_hour, transfers, attempts,
-                                    retries, low_level_retries, progress_mode, str(source["source"]), profile.name))
-        if code == ExitCode.OK and summary.skipped:
-            click.echo(f"{summary.skipped} specimens were not deposited because of problems; "
-                       "depot check lists them all", err=True)
-            return ExitCode.RECORDS_FAILED
-        return code
+        chosen, previous = choose_target(existing, target, repo_dir)
+        sample = existing.sample_deposit() if existing is not None else None
     finally:
-        ledger.close()
+        if existing is not None:
+            existing.close()
+    per_minute, per_hour = parse_rate(rate_limit)
+    with opened(chosen, token_file, (per_minute, per_hour), must_exist=sample is not None) as opened_target:
+        asyncio.run(check(opened_target, chosen, previous, sample if previous is not None else None))
+        ledger = Ledger.open(ledger_path)
+        try:
+            ledger.remember_target(chosen)
+            return _plan_and_run(ledger, ledger_path, opened_target, transfers, attempts, retries,
+                                 low_level_retries, progress_mode, sync, source)
+        finally:
+            ledger.close()
 
 
-async def _deposit(ledger: Any, target_name: str, token_file: Path | None, repo_dir: Path, per_minute: int | None,
-                   per_hour: int | None, transfers: int, attempts: int, passes: int, low_level_retries: int,
+def _plan_and_run(ledger: Any, ledger_path: str, target: Any, transfers: int, attempts: int, retries: int,
+                  low_level_retries: int, progress_mode: str, sync: bool, source: dict[str, Any]) -> int:
+    profile, records = planned_records(**source)
+    sidecars = Path(ledger_path).with_suffix(".sidecars") if "://" not in ledger_path else Path("depot-sidecars")
+    summary = ledger.plan(records, sidecar_dir=sidecars, sync=sync)
+    click.echo(f"plan: {summary.new} new, {summary.changed} changed, {summary.retried} to retry, "
+               + (f"{summary.edits} to edit, {summary.versions} new versions, " if sync else "")
+               + f"{summary.unchanged} unchanged, {summary.skipped} with problems"
+               + (f", {summary.published_changed} published but changed since (use depot sync)"
+                  if summary.published_changed else ""), err=True)
+    for key, problem in summary.problems[:10]:
+        click.echo(f"  skipped {key}: {problem}", err=True)
+    if sync and summary.gone:
+        click.echo(f"{len(summary.gone)} published specimens are no longer in the source (kept as they are): "
+                   + ", ".join(summary.gone[:10]) + (" ..." if len(summary.gone) > 10 else ""), err=True)
+    code = asyncio.run(_deposit(ledger, target, transfers, attempts, retries, low_level_retries, progress_mode,
+                                str(source["source"]), profile.name))
+    if code == ExitCode.OK and summary.skipped:
+        click.echo(f"{summary.skipped} specimens were not deposited because of problems; "
+                   "depot check lists them all", err=True)
+        return ExitCode.RECORDS_FAILED
+    return code
+
+
+async def _deposit(ledger: Any, target: Any, transfers: int, attempts: int, passes: int, low_level_retries: int,
                    progress_mode: str, source: str, profile: str) -> int:
     from depot.deposit.client import RepositoryClient
     from depot.deposit.ratelimit import RateLimiter
     from depot.deposit.runner import Runner, RunSettings
-    from depot.deposit.targets import open_target
 
     counts = ledger.counts_by_state()
     stats = Stats(total=sum(counts.get(s, 0) for s in ("planned", "created", "uploaded", "uncertain")))
     stats.already = counts.get("published", 0) + counts.get("verified", 0)
-    with open_target(target_name, token_file=token_file, repo_dir=repo_dir, per_minute=per_minute,
-                     per_hour=per_hour) as target:
-        limiter = RateLimiter(target.per_minute, target.per_hour)
-        run_id = ledger.start_run(target=target.api_url, source=source, profile=profile)
-        async with RepositoryClient(target.api_url, target.token, limiter=limiter,
-                                    connections=transfers * 2) as client:
-            display = ProgressDisplay(stats, progress_mode)
-            runner = Runner(ledger, client, RunSettings(transfers=transfers, retries=attempts,
-                                                        low_level_retries=low_level_retries), stats,
-                            tick=display.tick)
-            install_stop_handlers(runner.stop)
-            with display:
+    limiter = RateLimiter(target.per_minute, target.per_hour)
+    # The run's history names the repository, never the embedded one's port of the day.
+    run_id = ledger.start_run(target="local" if target.name == "local" else target.api_url, source=source,
+                              profile=profile)
+    async with RepositoryClient(target.api_url, target.token, limiter=limiter,
+                                connections=transfers * 2) as client:
+        display = ProgressDisplay(stats, progress_mode)
+        runner = Runner(ledger, client, RunSettings(transfers=transfers, retries=attempts,
+                                                    low_level_retries=low_level_retries), stats,
+                        tick=display.tick)
+        install_stop_handlers(runner.stop)
+        with display:
+            await runner.run()
+            for _ in range(passes):  # per-run retries: another pass over retryable failures
+                if runner.stopping or not ledger.retry_failed():
+                    break
+                stats.failed = ledger.counts_by_state().get("failed", 0)
                 await runner.run()
-                for _ in range(passes):  # per-run retries: another pass over retryable failures
-                    if runner.stopping or not ledger.retry_failed():
-                        break
-                    stats.failed = ledger.counts_by_state().get("failed", 0)
-                    await runner.run()
-        counts = ledger.counts_by_state()
-        waiting = sum(counts.get(s, 0) for s in ("planned", "created", "uploaded", "uncertain"))
-        outcome = "interrupted" if runner.stopping else ("failures" if counts.get("failed") else
-                                                          ("waiting" if waiting else "complete"))
-        ledger.finish_run(run_id, published=stats.done, failed=stats.failed, outcome=outcome)
+    counts = ledger.counts_by_state()
+    waiting = sum(counts.get(s, 0) for s in ("planned", "created", "uploaded", "uncertain"))
+    outcome = "interrupted" if runner.stopping else ("failures" if counts.get("failed") else
+                                                      ("waiting" if waiting else "complete"))
+    ledger.finish_run(run_id, published=stats.done, failed=stats.failed, outcome=outcome)
     click.echo(render_line(stats.snapshot()), err=True)
     click.echo(f"ledger: {counts.get('published', 0) + counts.get('verified', 0)} published, "
                f"{counts.get('failed', 0)} failed, {waiting} waiting", err=True)

@@ -12,6 +12,7 @@ import orjson
 
 from depot.deposit.cli import run_with_exit_codes
 from depot.deposit.errors import ExitCode
+from depot.deposit.links import on_target
 
 LEDGER = click.option("--ledger", "ledger_path", default="depot-ledger.sqlite3", show_default=True,
                       help="The ledger: a SQLite file, or a postgresql:// URL.")
@@ -30,7 +31,7 @@ def show_status(ledger_path: str, as_json: bool, out: TextIO | None = None) -> i
     from depot.deposit.ledger import Ledger
 
     out = out or sys.stdout
-    ledger = Ledger.open(ledger_path)
+    ledger = Ledger.open(ledger_path, create=False)
     try:
         counts = ledger.counts_by_state()
         errors = ledger.errors_by_status()
@@ -78,6 +79,10 @@ def show_status(ledger_path: str, as_json: bool, out: TextIO | None = None) -> i
 def report(ledger_path: str, fmt: str, output: str, all_versions: bool) -> None:
     """Per specimen: key, state, latest DOI, concept DOI, record URL, and each file's link and checksum."""
     def go() -> int:
+        from depot.deposit.ledger.engine import database_url
+        from depot.deposit.ledger.remembered import check_exists
+
+        check_exists(ledger_path, database_url(ledger_path))  # before --output is created
         with click.open_file(output, "w", encoding="utf-8", lazy=False) as fh:
             if all_versions:
                 write_versions(ledger_path, fmt, fh)  # type: ignore[arg-type]
@@ -99,9 +104,11 @@ def file_link(record_url: str | None, name: str) -> str | None:
 def rows(ledger_path: str) -> Any:
     from depot.deposit.ledger import Ledger
 
-    ledger = Ledger.open(ledger_path)
+    ledger = Ledger.open(ledger_path, create=False)
     try:
-        for claim, record_url, concept_doi in ledger.iter_report():
+        site = record_site(ledger)
+        for claim, stored_url, concept_doi in ledger.iter_report():
+            record_url = on_target(stored_url, site) if site else stored_url
             yield {
                 "key": claim.key, "state": claim.state, "doi": claim.doi, "record_url": record_url,
                 "concept_doi": concept_doi, "deposition_id": claim.deposition_id,
@@ -111,6 +118,15 @@ def rows(ledger_path: str) -> Any:
             }
     finally:
         ledger.close()
+
+
+def record_site(ledger: Any) -> str | None:
+    """Where the ledger's records are shown now: the ledger keeps their paths, the site comes from its target
+    (for local, the embedded repository's remembered address); None for a ledger that never said."""
+    from depot.deposit.targets import site_url
+
+    remembered = ledger.target()
+    return site_url(remembered.name, remembered.repo_dir) if remembered is not None else None
 
 
 def write_report(ledger_path: str, fmt: str, fh: TextIO) -> int:
@@ -138,7 +154,7 @@ def write_versions(ledger_path: str, fmt: str, fh: TextIO) -> int:
     """Every version the ledger saw published: the concept DOI ties a specimen's versions together."""
     from depot.deposit.ledger import Ledger
 
-    ledger = Ledger.open(ledger_path)
+    ledger = Ledger.open(ledger_path, create=False)
     count = 0
     try:
         if fmt == "json":

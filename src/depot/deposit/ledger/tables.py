@@ -9,7 +9,7 @@ from depot.deposit.ledger.states import ACTIVE, State
 metadata = sa.MetaData()
 
 STATES = tuple(State)
-__all__ = ["ACTIVE", "STATES", "State", "attempts", "files", "metadata", "runs", "specimens", "versions"]
+__all__ = ["ACTIVE", "STATES", "State", "attempts", "files", "metadata", "runs", "specimens", "target", "versions"]
 
 specimens = sa.Table(
     "specimens", metadata,
@@ -95,4 +95,14 @@ runs = sa.Table(
     sa.Column("published", sa.Integer, nullable=False, default=0),
     sa.Column("failed", sa.Integer, nullable=False, default=0),
     sa.Column("outcome", sa.String(20), nullable=True),
+)
+
+# The repository this ledger deposits into (one row, id 1): what --target was (local, zenodo, sandbox or
+# an API URL) and, for local, the embedded repository's folder. Never a host's port: see depot.deposit.links.
+target = sa.Table(
+    "target", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(1000), nullable=False),
+    sa.Column("repo_dir", sa.String(4096), nullable=True),
+    sa.Column("remembered_at", sa.String(40), nullable=False),
 )
