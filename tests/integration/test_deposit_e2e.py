@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -119,6 +121,15 @@ def test_demo_deposits_the_bundled_dataset(tmp_path: Path) -> None:
     assert "stand-in" in (out / "repository" / "repository.sqlite3").read_bytes().decode("latin-1")
 
 
+def published(ledger: Path) -> int:
+    """Published specimens in a ledger being written, read without writing."""
+    try:
+        with contextlib.closing(sqlite3.connect(ledger.as_uri() + "?mode=ro", uri=True, timeout=5)) as conn:
+            return int(conn.execute("SELECT count(*) FROM specimens WHERE state = 'published'").fetchone()[0])
+    except sqlite3.Error:  # not written yet
+        return 0
+
+
 def test_ctrl_c_stops_cleanly_and_a_second_run_resumes(tmp_path: Path) -> None:
     profile = tmp_path / "slow.toml"
     profile.write_text("[rules.create]\nlatency = { median_ms = 100, sigma = 0.1 }\n")
@@ -128,7 +139,11 @@ def test_ctrl_c_stops_cleanly_and_a_second_run_resumes(tmp_path: Path) -> None:
         runner = subprocess.Popen([sys.executable, "-m", "depot", *run_args(tmp_path, base, archive, images,
                                                                             "--transfers", "2")],
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        time.sleep(1.5)
+        ledger = tmp_path / "ledger.sqlite3"
+        deadline = time.monotonic() + 120
+        while not published(ledger):  # a condition, not a fixed 1.5 s: a loaded machine may not be there yet
+            assert runner.poll() is None and time.monotonic() < deadline, "nothing was published"
+            time.sleep(0.02)
         runner.send_signal(signal.SIGINT)
         _, stderr = runner.communicate(timeout=60)
         assert runner.returncode == 4, stderr  # INTERRUPTED

@@ -67,7 +67,8 @@ def choose_target(ledger: Ledger | None, target: str | None,
         chosen = RememberedTarget("local", folder.expanduser().resolve())
     else:
         if repo_dir is not None:
-            raise ConfigError(f"--repo-dir is for --target local; this command's target is {name}")
+            whose = "this ledger's" if target is None else "the"
+            raise ConfigError(f"--repo-dir is for --target local; {whose} target is {name}")
         chosen = RememberedTarget(name.rstrip("/"))
     if remembered is None or same_target(remembered.name, remembered.repo_dir, chosen.name, chosen.repo_dir):
         return chosen, None

@@ -83,6 +83,8 @@ def check_exists(path_or_url: str, url: str) -> None:
         db = sa.engine.make_url(url).database
         if not db or db == ":memory:":
             return
+        if Path(db).is_dir():
+            raise ConfigError(f"{path_or_url} is a folder, not a ledger file; check --ledger")
         if not Path(db).is_file() or Path(db).stat().st_size == 0:
             raise missing(path_or_url)
         try:
