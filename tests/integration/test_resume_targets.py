@@ -96,6 +96,11 @@ def test_kill_9_during_a_local_run_then_the_rerun_finishes(tmp_path: Path) -> No
     first = [sys.executable, "-m", "depot", "run", *source_args(archive, images), "--ledger", str(ledger),
              "--target", "local", "--repo-dir", str(repo), "--rate-limit", "1"]
     kill_when_created(first, ledger, tmp_path)
+    # As Depot wrote them before (and as a ledger of then still holds them): absolute, with a port now dead.
+    with contextlib.closing(sqlite3.connect(ledger)) as conn, conn:
+        rewritten = conn.execute(f"UPDATE specimens SET bucket_url = 'http://127.0.0.1:{free_port()}' || bucket_url "
+                                 "WHERE bucket_url LIKE '/%'").rowcount
+    assert rewritten >= 1
     remembered = repo / "embedded-port"
     port = int(remembered.read_text()) if remembered.exists() else free_port()
     # The rerun names neither target nor folder (the ledger remembers them), and the remembered port is
