@@ -52,6 +52,11 @@ def judge(status: int, content_type: str, body: bytes, *, api_url: str, name: st
         return Verdict(False, transient=True, message=f"{where} answered HTTP {status}{_said(body)}")
     better = suggest_api(api_url)
     hint = f"; did you mean --target {better} ?" if better != api_url.rstrip("/") else ""
+    if status == 404 and not hint and _said(body):
+        # A Zenodo-style JSON 404 from a URL ending in /api: the repository itself is out (as Zenodo answered
+        # 404 to everything in its 2019 database incident). The run's breaker waits such an outage out.
+        return Verdict(True, message=f"{where} answered HTTP 404{_said(body)}, as a repository in an outage "
+                                     "does; going on, the run waits for it to end")
     if status == 404 or status == 405:
         return Verdict(False, message=f"{where} answered HTTP {status}: no Zenodo deposit API there{hint}")
     if status >= 400:
@@ -108,6 +113,8 @@ async def preflight(target: Target, *, connect_timeout: float = 15.0, timeout: f
             except (TimeoutError, aiohttp.ClientError) as exc:
                 verdict = Verdict(False, transient=True, message=f"{url}: {type(exc).__name__}: {exc}")
             if verdict.ok:
+                if verdict.message:
+                    click.echo(f"depot: warning: {verdict.message}", err=True)
                 return
             if not verdict.transient:
                 raise ConfigError(verdict.message)

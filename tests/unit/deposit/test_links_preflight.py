@@ -69,6 +69,11 @@ def test_preflight_answers_are_judged_with_a_way_out() -> None:
     assert "https://zenodo.org/account/settings/applications/tokens/new/" in message
     assert "create-token" not in token_help("zenodo", None)
     assert judged(503, b"")[1] and judged(429, b"")[1]
+    # A JSON 404 from a URL ending in /api is a repository in an outage (Zenodo, 2019): the run goes on and waits.
+    ok, _, message = judged(404, b'{"status": 404, "message": "Not found"}')
+    assert ok and "outage" in message
+    ok, _, message = judged(404, b"<html>Not Found</html>", ctype="text/html")
+    assert not ok and "no Zenodo deposit API there" in message
 
 
 def test_a_server_holds_the_ledgers_deposit_only_if_doi_and_bucket_agree() -> None:
