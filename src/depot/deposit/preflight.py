@@ -102,13 +102,15 @@ async def preflight(target: Target, *, connect_timeout: float = 15.0, timeout: f
             except aiohttp.ClientConnectorError as exc:
                 reason = ("connection refused" if isinstance(exc.os_error, ConnectionRefusedError)
                           else (exc.os_error.strerror if exc.os_error and exc.os_error.strerror else str(exc)))
-                raise ConfigError(f"cannot connect to {host_port(url)} ({reason}): is the repository "
-                                  f"running, and are the host and port in --target {target.api_url} right?") from exc
+                raise ConfigError(f"cannot connect to {host_port(url)} ({reason}): is the repository at "
+                                  f"{target.api_url} running? If it answers elsewhere, give --target with its "
+                                  "address") from exc
             except aiohttp.ConnectionTimeoutError:
                 last = f"no connection to {host_port(url)} within {connect_timeout:.0f} s"
                 if attempt == ATTEMPTS - 1:
-                    raise ConfigError(f"{last}: is the host in --target {target.api_url} right, and reachable "
-                                      "from here?") from None
+                    raise ConfigError(f"{last}: is the host of {target.api_url} right, and reachable from "
+                                      "here? If the repository answers elsewhere, give --target with its "
+                                      "address") from None
                 continue
             except (TimeoutError, aiohttp.ClientError) as exc:
                 verdict = Verdict(False, transient=True, message=f"{url}: {type(exc).__name__}: {exc}")
