@@ -133,6 +133,15 @@ def test_demo_deposits_the_bundled_dataset(tmp_path: Path) -> None:
     assert "stand-in" in (out / "repository" / "repository.sqlite3").read_bytes().decode("latin-1")
 
 
+def published(ledger: Path) -> int:
+    """Published specimens in a ledger being written, read without writing."""
+    try:
+        with contextlib.closing(sqlite3.connect(ledger.as_uri() + "?mode=ro", uri=True, timeout=5)) as conn:
+            return int(conn.execute("SELECT count(*) FROM specimens WHERE state = 'published'").fetchone()[0])
+    except sqlite3.Error:  # not written yet
+        return 0
+
+
 def test_ctrl_c_stops_cleanly_and_a_second_run_resumes(tmp_path: Path) -> None:
     profile = tmp_path / "slow.toml"
     profile.write_text("[rules.create]\nlatency = { median_ms = 100, sigma = 0.1 }\n")

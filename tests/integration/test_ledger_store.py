@@ -75,7 +75,7 @@ def test_state_machine_and_versions(ledger_url: str, tmp_path: Path) -> None:
     ledger.record_attempt("k1", "create", None, "reset", 0.1)
     assert ledger.errors_by_status() == {"network": 1, "504": 1}
     (row, url, concept) = next(ledger.iter_report())
-    assert row.doi == "10.5072/depot.7" and url == "http://x/records/7" and concept == "10.5072/depot.6"
+    assert row.doi == "10.5072/depot.7" and url == "/records/7" and concept == "10.5072/depot.6"
     with ledger.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT version, doi FROM versions").all() == [(1, "10.5072/depot.7")]
     ledger.close()

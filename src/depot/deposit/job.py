@@ -14,6 +14,7 @@ pool); the job never closes a session it was given.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from depot.deposit.ledger.states import ACTIVE, DONE
 from depot.deposit.progress import Stats
 from depot.deposit.ratelimit import RateLimiter
 from depot.deposit.runner import Runner, RunSettings
-from depot.deposit.targets import open_target
+from depot.deposit.targets import Target, open_target
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class DepositJob:
     tick: Callable[[], None] | None = None  # called as records finish (a progress display)
     # given the run's rate limiter once the target is known (a progress display takes its budget and waits)
     on_limiter: Callable[[RateLimiter], None] | None = None
+    target: Target | None = None  # an already opened target (else the job opens settings.target itself)
     runner: Runner | None = None
     _stopping: bool = False
 
@@ -102,12 +104,16 @@ class DepositJob:
     async def run(self) -> JobResult:
         s = self.settings
         stats = self.stats if self.stats is not None else initial_stats(self.ledger)
-        with open_target(s.target, token_file=s.token_file, repo_dir=s.repo_dir, per_minute=s.per_minute,
-                         per_hour=s.per_hour) as target:
+        with contextlib.ExitStack() as stack:
+            target = self.target or stack.enter_context(open_target(
+                s.target, token_file=s.token_file, repo_dir=s.repo_dir, per_minute=s.per_minute,
+                per_hour=s.per_hour))
             limiter = RateLimiter(target.per_minute, target.per_hour)
             if self.on_limiter is not None:
                 self.on_limiter(limiter)
-            run_id = self.ledger.start_run(target=target.api_url, source=s.source, profile=s.profile)
+            # The run's history names the repository, never the embedded one's port of the day.
+            run_id = self.ledger.start_run(target="local" if target.name == "local" else target.api_url,
+                                           source=s.source, profile=s.profile)
             async with RepositoryClient(target.api_url, target.token, limiter=limiter, connections=s.transfers * 2,
                                         session=self.session) as client:
                 unknown = await unknown_communities(client, list(s.communities))

@@ -46,6 +46,7 @@ from depot.deposit.errors import (
 )
 from depot.deposit.inspect_files import md5_of
 from depot.deposit.ledger import Claim, FileRow, Ledger, State
+from depot.deposit.links import on_target
 from depot.deposit.policy import NON_REPEATABLE, Decision, ambiguous, backoff, classify, in_place_delay, rule_for
 from depot.deposit.probes import Probes
 from depot.deposit.progress import Stats
@@ -346,7 +347,7 @@ class Runner(Probes):
             wanted[spec.name] = md5
             if present.get(spec.name) == md5 and not spec.uploaded:
                 self.ledger.mark_file_present(claim.key, spec.name, md5=md5)
-        bucket = claim.bucket_url or _bucket(draft)
+        bucket = on_target(claim.bucket_url, self.client.api_url) or _bucket(draft)
         for name, md5 in present.items():
             if wanted.get(name) != md5:
                 await self._call(claim.key, "delete-file", self.client.delete_file, bucket, name)
@@ -359,7 +360,7 @@ class Runner(Probes):
     async def _upload(self, claim: Claim) -> None:
         if claim.op in ("version", "update"):  # a draft that may hold files already
             claim = await self._align_files(claim)
-        bucket = claim.bucket_url
+        bucket = on_target(claim.bucket_url, self.client.api_url)  # the ledger keeps the path only
         if not bucket and any(not f.uploaded for f in claim.files):
             deposition = await self._call(claim.key, "get", self.client.get, claim.deposition_id)
             bucket = _bucket(deposition)

@@ -53,7 +53,7 @@ def sync_plan(source: dict[str, Any], ledger_path: str, rate_limit: str, out: Te
     from depot.deposit.verdict import judge
 
     per_minute, per_hour = parse_rate(rate_limit)
-    ledger = Ledger.open(ledger_path)
+    ledger = Ledger.open(ledger_path, create=False)
     try:
         from depot.deposit.images import FileCheckCache
 

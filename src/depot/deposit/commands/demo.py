@@ -47,8 +47,10 @@ def stage(output: Path) -> tuple[Path, Path]:
 
 def run_demo(output: Path, transfers: int) -> int:
     from depot.deposit.commands.run import deposit
-    from depot.deposit.commands.status import write_report
+    from depot.deposit.commands.status import record_site, write_report
     from depot.deposit.ledger import Ledger
+    from depot.deposit.links import on_target
+    from depot.deposit.targets import remembered_port
 
     output = output.resolve()
     if output.exists():
@@ -67,13 +69,16 @@ def run_demo(output: Path, transfers: int) -> int:
     report = output / "report.csv"
     with report.open("w", encoding="utf-8", newline="") as fh:
         write_report(str(ledger), "csv", fh)
-    led = Ledger.open(str(ledger))
+    led = Ledger.open(str(ledger), create=False)
     try:
+        site = record_site(led)
         for claim, record_url, _concept in led.iter_report():
-            click.echo(f"{claim.doi or claim.state:<24} {record_url or '':<40} {claim.key}")
+            shown = on_target(record_url, site) if site else record_url
+            click.echo(f"{claim.doi or claim.state:<24} {shown or '':<40} {claim.key}")
     finally:
         led.close()
     click.echo(f"report: {report}", err=True)
-    click.echo(f"browse the records: depot serve --data-dir {output / 'repository'}, then open "
-               "http://127.0.0.1:5000/search (landing pages) or /api/records (the API)", err=True)
+    port = remembered_port(output / "repository") or 5000
+    click.echo(f"browse the records: depot serve --data-dir {output / 'repository'} --port {port}, then open "
+               f"http://127.0.0.1:{port}/search (landing pages) or /api/records (the API)", err=True)
     return int(code) if code != ExitCode.OK else ExitCode.OK

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -10,8 +11,8 @@ from typing import Any, TextIO
 import click
 
 from depot.deposit.cli import run_with_exit_codes
-from depot.deposit.commands.run import target_options
 from depot.deposit.commands.status import LEDGER
+from depot.deposit.commands.targeting import target_options
 from depot.deposit.errors import ExitCode
 from depot.deposit.reconcile import AGREE, DIFFERS, ERROR, ONLY_LOCAL, LocalEntry, RemoteEntry, compare
 
@@ -22,52 +23,59 @@ from depot.deposit.reconcile import AGREE, DIFFERS, ERROR, ONLY_LOCAL, LocalEntr
 @click.option("--fix", is_flag=True, help="Adopt orphan deposits, discard stray drafts and correct the ledger.")
 @click.option("--combined", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write every line (mark, key, reason) to this file.")
-def reconcile(ledger_path: str, target: str, token_file: Path | None, repo_dir: Path, rate_limit: str | None,
-              fix: bool, combined: Path | None) -> None:
+def reconcile(ledger_path: str, target: str | None, token_file: Path | None, repo_dir: Path | None,
+              rate_limit: str | None, fix: bool, combined: Path | None) -> None:
     """List everything the account holds and match it to the ledger by specimen key (= + - * !)."""
     run_with_exit_codes(lambda: asyncio.run(_reconcile(ledger_path, target, token_file, repo_dir, rate_limit, fix,
                                                        combined, sys.stdout)))
 
 
-async def _open(target: str, token_file: Path | None, repo_dir: Path, rate_limit: str | None) -> Any:
-    from depot.deposit.commands.run import parse_rate
-    from depot.deposit.targets import open_target
-
-    per_minute, per_hour = parse_rate(rate_limit)
-    return open_target(target, token_file=token_file, repo_dir=repo_dir, per_minute=per_minute, per_hour=per_hour)
-
-
-async def _reconcile(ledger_path: str, target_name: str, token_file: Path | None, repo_dir: Path,
-                     rate_limit: str | None, fix: bool, combined: Path | None, out: TextIO) -> int:
+@contextlib.asynccontextmanager
+async def _open(ledger: Any, target: str | None, token_file: Path | None, repo_dir: Path | None,
+                rate_limit: str | None, *, read_only: bool, remember: bool, connections: int = 8) -> Any:
+    """A client of the ledger's target (or of the one given, if it holds the ledger's deposits), checked first
+    by one request (depot.deposit.preflight)."""
     from depot.deposit.client import RepositoryClient
+    from depot.deposit.commands.run import parse_rate
+    from depot.deposit.commands.targeting import checked_target
+    from depot.deposit.ratelimit import RateLimiter
+
+    checked = checked_target(ledger, target, repo_dir, token_file, parse_rate(rate_limit), read_only=read_only,
+                             remember=remember)
+    async with checked as (opened, _chosen), RepositoryClient(
+            opened.api_url, opened.token, connections=connections,
+            limiter=RateLimiter(opened.per_minute, opened.per_hour)) as client:
+        yield client
+
+
+async def _reconcile(ledger_path: str, target_name: str | None, token_file: Path | None, repo_dir: Path | None,
+                     rate_limit: str | None, fix: bool, combined: Path | None, out: TextIO) -> int:
     from depot.deposit.ledger import Ledger
     from depot.deposit.ledger.reports import key_pages
     from depot.deposit.ledger.tables import specimens as sp
     from depot.deposit.listing import all_depositions
     from depot.deposit.patient import PatientClient
-    from depot.deposit.ratelimit import RateLimiter
 
-    ledger = Ledger.open(ledger_path)
+    ledger = Ledger.open(ledger_path, create=fix)  # only --fix may start a ledger; a listing never does
     try:
         local = [LocalEntry(r.key, r.state, r.deposition_id, r.doi) for page in key_pages(
             ledger.engine, [sp.c.key, sp.c.state, sp.c.deposition_id, sp.c.doi]) for r in page]
         keys = {e.key.lower(): e.key for e in local}
-        with await _open(target_name, token_file, repo_dir, rate_limit) as target:
-            async with RepositoryClient(target.api_url, target.token,
-                                        limiter=RateLimiter(target.per_minute, target.per_hour)) as plain:
-                client = PatientClient(plain)
-                remote = [entry async for entry in _remote_entries(client, all_depositions(client), keys)]
-                report = compare(local, remote)
-                lines = [f"{f.mark} {f.key}" + (f"  ({f.reason})" if f.reason else "") for f in report.findings]
-                for line in lines:
-                    out.write(line + "\n")
-                if combined:
-                    combined.write_text("\n".join(lines) + "\n", encoding="utf-8")
-                summary = report.summary()
-                out.write(" ".join(f"{mark} {n}" for mark, n in summary.items()) + "\n")
-                if fix:
-                    fixed = await _fix(report, ledger, client)
-                    out.write(f"fixed {fixed}\n")
+        async with _open(ledger, target_name, token_file, repo_dir, rate_limit, read_only=not fix,
+                         remember=fix) as plain:
+            client = PatientClient(plain)
+            remote = [entry async for entry in _remote_entries(client, all_depositions(client), keys)]
+            report = compare(local, remote)
+            lines = [f"{f.mark} {f.key}" + (f"  ({f.reason})" if f.reason else "") for f in report.findings]
+            for line in lines:
+                out.write(line + "\n")
+            if combined:
+                combined.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            summary = report.summary()
+            out.write(" ".join(f"{mark} {n}" for mark, n in summary.items()) + "\n")
+            if fix:
+                fixed = await _fix(report, ledger, client)
+                out.write(f"fixed {fixed}\n")
     finally:
         ledger.close()
     return ExitCode.OK if set(k for k, v in summary.items() if v) <= {AGREE} or fix else ExitCode.RECORDS_FAILED
@@ -131,7 +139,8 @@ async def _fix(report: Any, ledger: Any, client: Any) -> int:
               help="Records read at once (the rate limit paces them all).")
 @click.option("--low-level-retries", type=click.IntRange(0), default=5, show_default=True,
               help="Retries of one request after a transient error (429, 5xx, no answer), as in depot run.")
-def verify(ledger_path: str, target: str, token_file: Path | None, repo_dir: Path, rate_limit: str | None,
+def verify(ledger_path: str, target: str | None, token_file: Path | None, repo_dir: Path | None,
+           rate_limit: str | None,
            again: bool, checkers: int, low_level_retries: int) -> None:
     """Re-read every published record; compare its files' md5 and its metadata with the ledger.
 
@@ -143,23 +152,20 @@ def verify(ledger_path: str, target: str, token_file: Path | None, repo_dir: Pat
                                                     low_level_retries=low_level_retries)))
 
 
-async def _verify(ledger_path: str, target_name: str, token_file: Path | None, repo_dir: Path,
+async def _verify(ledger_path: str, target_name: str | None, token_file: Path | None, repo_dir: Path | None,
                   rate_limit: str | None, out: TextIO, *, again: bool = False, checkers: int = 8,
                   low_level_retries: int = 5) -> int:
-    from depot.deposit.client import RepositoryClient
     from depot.deposit.ledger import Ledger
     from depot.deposit.patient import Patience, PatientClient
-    from depot.deposit.ratelimit import RateLimiter
     from depot.deposit.verifying import Verifier, progress_printer
 
-    ledger = Ledger.open(ledger_path)
+    ledger = Ledger.open(ledger_path, create=False)
     try:
-        with await _open(target_name, token_file, repo_dir, rate_limit) as target:
-            async with RepositoryClient(target.api_url, target.token, connections=max(checkers, 8),
-                                        limiter=RateLimiter(target.per_minute, target.per_hour)) as plain:
-                client = PatientClient(plain, Patience(low_level_retries=low_level_retries))
-                verifier = Verifier(ledger, client, out, checkers=checkers, progress=progress_printer(sys.stderr))
-                result = await verifier.run(again=again)
+        async with _open(ledger, target_name, token_file, repo_dir, rate_limit, read_only=True, remember=True,
+                         connections=max(checkers, 8)) as plain:
+            client = PatientClient(plain, Patience(low_level_retries=low_level_retries))
+            verifier = Verifier(ledger, client, out, checkers=checkers, progress=progress_printer(sys.stderr))
+            result = await verifier.run(again=again)
     finally:
         ledger.close()
     out.write(result.summary() + "\n")

@@ -21,25 +21,10 @@ from depot.deposit.cli import (
     run_with_exit_codes,
     source_options,
 )
+from depot.deposit.commands.targeting import target_options
 from depot.deposit.config import Duration, verbosity
 from depot.deposit.errors import ConfigError, ExitCode
 from depot.deposit.progress import ProgressDisplay, render_line
-
-
-def target_options(fn: Any) -> Any:
-    for option in reversed([
-        click.option("--target", default="local", show_default=True,
-                     help="local (an embedded Depot repository), zenodo, sandbox, or an API URL "
-                          "(https://host/api)."),
-        click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="File holding the access token [the token is read from DEPOT_TOKEN first]."),
-        click.option("--repo-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("depot-data"),
-                     show_default=True, help="Data folder of the embedded repository (--target local)."),
-        click.option("--rate-limit", default=None, metavar="PER_MIN[/PER_HOUR]",
-                     help="Requests to allow [Zenodo: 100/5000; learnt from the server's headers as it answers]."),
-    ]):
-        fn = option(fn)
-    return fn
 
 
 def parse_rate(rate: str | None) -> tuple[int | None, int | None]:
@@ -101,64 +86,84 @@ def sync(**options: Any) -> None:
     run_with_exit_codes(lambda: deposit(**options, sync=True, verbosity=verbosity()))
 
 
-def deposit(*, ledger_path: str, target: str, token_file: Path | None, repo_dir: Path, rate_limit: str | None,
-            transfers: int, retries: int, low_level_retries: int, progress_mode: str, attempts: int = 3,
-            sync: bool = False, stats_interval: float | None = None, verbosity: int = 0, file_name: str | None = None,
-            **source: Any) -> int:
+def deposit(*, ledger_path: str, target: str | None, token_file: Path | None, repo_dir: Path | None,
+            rate_limit: str | None, transfers: int, retries: int, low_level_retries: int, progress_mode: str,
+            attempts: int = 3, sync: bool = False, stats_interval: float | None = None, verbosity: int = 0,
+            file_name: str | None = None, **source: Any) -> int:
+    from depot.deposit.commands.targeting import check, choose_target, existing_ledger, opened
+    from depot.deposit.ledger import Ledger
+
+    # The target is checked before the source is read or a ledger written (depot.deposit.preflight).
+    existing = existing_ledger(ledger_path)
+    try:
+        chosen, previous = choose_target(existing, target, repo_dir)
+        sample = existing.sample_deposit() if existing is not None else None
+    finally:
+        if existing is not None:
+            existing.close()
+    per_minute, per_hour = parse_rate(rate_limit)
+    with opened(chosen, token_file, (per_minute, per_hour), must_exist=sample is not None) as opened_target:
+        asyncio.run(check(opened_target, chosen, previous, sample if previous is not None else None))
+        ledger = Ledger.open(ledger_path)
+        try:
+            ledger.remember_target(chosen)
+            return _plan_and_run(ledger, ledger_path, opened_target, transfers, attempts, retries,
+                                 low_level_retries, progress_mode, sync, source, stats_interval=stats_interval,
+                                 verbosity=verbosity, file_name=file_name)
+        finally:
+            ledger.close()
+
+
+def _plan_and_run(ledger: Any, ledger_path: str, target: Any, transfers: int, attempts: int, retries: int,
+                  low_level_retries: int, progress_mode: str, sync: bool, source: dict[str, Any], *,
+                  stats_interval: float | None, verbosity: int, file_name: str | None) -> int:
     from functools import partial
 
-    from depot.deposit.ledger import Ledger
+    from depot.deposit.images import FileCheckCache
     from depot.deposit.verdict import judge
 
-    ledger = Ledger.open(ledger_path)
-    try:
-        from depot.deposit.images import FileCheckCache
-
-        profile, records = planned_records(**source, check_cache=FileCheckCache(ledger.engine))
-        sidecars = Path(ledger_path).with_suffix(".sidecars") if "://" not in ledger_path else Path("depot-sidecars")
-        # One verdict for check and run: a specimen with a problem is stored as rejected, never sent.
-        summary = ledger.plan(judged(records, file_name), sidecar_dir=sidecars, sync=sync,
-                              judge=partial(judge, today=datetime.now(UTC).date()))
-        click.echo(f"plan: {summary.new} new, {summary.changed} changed, {summary.retried} to retry, "
-                   + (f"{summary.edits} to edit, {summary.versions} new versions, " if sync else "")
-                   + f"{summary.unchanged} unchanged, {summary.skipped} rejected"
-                   + (f" ({summary.duplicates} duplicate keys)" if summary.duplicates else "")
-                   + (f", {summary.published_changed} published but changed since (use depot sync)"
-                      if summary.published_changed else ""), err=True)
-        for key, problem in summary.problems[:10]:
-            click.echo(f"  rejected {key}: {problem}", err=True)
-        if sync and summary.gone:
-            click.echo(f"{len(summary.gone)} published specimens are no longer in the source (kept as they are): "
-                       + ", ".join(summary.gone[:10]) + (" ..." if len(summary.gone) > 10 else ""), err=True)
-        per_minute, per_hour = parse_rate(rate_limit)
-        code = asyncio.run(_deposit(ledger, target, token_file, repo_dir, per_minute, per_hour, transfers, attempts,
-                                    retries, low_level_retries, progress_mode, str(source["source"]), profile.name,
-                                    stats_interval, verbosity, sorted(summary.communities)))
-        if code == ExitCode.OK and summary.skipped:
-            click.echo(f"{summary.skipped} specimens were rejected because of problems in the source and nothing "
-                       "was sent for them; depot status and depot check list them, fix the source and run again",
-                       err=True)
-            return ExitCode.RECORDS_FAILED
-        return code
-    finally:
-        ledger.close()
+    profile, records = planned_records(**source, check_cache=FileCheckCache(ledger.engine))
+    sidecars = Path(ledger_path).with_suffix(".sidecars") if "://" not in ledger_path else Path("depot-sidecars")
+    # One verdict for check and run: a specimen with a problem is stored as rejected, never sent.
+    summary = ledger.plan(judged(records, file_name), sidecar_dir=sidecars, sync=sync,
+                          judge=partial(judge, today=datetime.now(UTC).date()))
+    click.echo(f"plan: {summary.new} new, {summary.changed} changed, {summary.retried} to retry, "
+               + (f"{summary.edits} to edit, {summary.versions} new versions, " if sync else "")
+               + f"{summary.unchanged} unchanged, {summary.skipped} rejected"
+               + (f" ({summary.duplicates} duplicate keys)" if summary.duplicates else "")
+               + (f", {summary.published_changed} published but changed since (use depot sync)"
+                  if summary.published_changed else ""), err=True)
+    for key, problem in summary.problems[:10]:
+        click.echo(f"  rejected {key}: {problem}", err=True)
+    if sync and summary.gone:
+        click.echo(f"{len(summary.gone)} published specimens are no longer in the source (kept as they are): "
+                   + ", ".join(summary.gone[:10]) + (" ..." if len(summary.gone) > 10 else ""), err=True)
+    code = asyncio.run(_deposit(ledger, target, transfers, attempts, retries, low_level_retries, progress_mode,
+                                str(source["source"]), profile.name, stats_interval, verbosity,
+                                sorted(summary.communities)))
+    if code == ExitCode.OK and summary.skipped:
+        click.echo(f"{summary.skipped} specimens were rejected because of problems in the source and nothing "
+                   "was sent for them; depot status and depot check list them, fix the source and run again",
+                   err=True)
+        return ExitCode.RECORDS_FAILED
+    return code
 
 
-async def _deposit(ledger: Any, target_name: str, token_file: Path | None, repo_dir: Path, per_minute: int | None,
-                   per_hour: int | None, transfers: int, attempts: int, passes: int, low_level_retries: int,
+async def _deposit(ledger: Any, target: Any, transfers: int, attempts: int, passes: int, low_level_retries: int,
                    progress_mode: str, source: str, profile: str, stats_interval: float | None = None,
                    verbosity: int = 0, communities: list[str] | None = None) -> int:
     from depot.deposit.job import DepositJob, JobSettings, initial_stats
 
-    settings = JobSettings(target=target_name, token_file=token_file, repo_dir=repo_dir, per_minute=per_minute,
-                           per_hour=per_hour, transfers=transfers, attempts=attempts, passes=passes,
-                           low_level_retries=low_level_retries, source=source, profile=profile,
-                           communities=tuple(communities or ()))
+    settings = JobSettings(target=target.name, repo_dir=target.repo_dir or Path("depot-data"),
+                           per_minute=target.per_minute, per_hour=target.per_hour, transfers=transfers,
+                           attempts=attempts, passes=passes, low_level_retries=low_level_retries, source=source,
+                           profile=profile, communities=tuple(communities or ()))
     stats = initial_stats(ledger)
     if verbosity < 0 and progress_mode == "auto":
         progress_mode = "quiet"
     display = ProgressDisplay(stats, progress_mode, interval=stats_interval, verbose=verbosity > 0)
-    job = DepositJob(ledger, settings, stats=stats, tick=display.tick, on_limiter=display.attach)
+    # The target is already open (and checked by the preflight): the job uses it as it is.
+    job = DepositJob(ledger, settings, stats=stats, tick=display.tick, on_limiter=display.attach, target=target)
     install_stop_handlers(job.stop)
     async with display:
         result = await job.run()

@@ -16,6 +16,7 @@ import orjson
 from depot.deposit.cli import run_with_exit_codes
 from depot.deposit.errors import ConfigError, ExitCode
 from depot.deposit.ledger.states import State
+from depot.deposit.links import on_target
 
 LEDGER = click.option("--ledger", "ledger_path", default="depot-ledger.sqlite3", show_default=True,
                       help="The ledger: a SQLite file, or a postgresql:// URL.")
@@ -37,7 +38,7 @@ def show_status(ledger_path: str, as_json: bool, out: TextIO | None = None) -> i
              State.FAILED, State.REJECTED)
 
     out = out or sys.stdout
-    ledger = Ledger.open(ledger_path)
+    ledger = Ledger.open(ledger_path, create=False)
     try:
         counts = ledger.counts_by_state()
         errors = ledger.errors_by_status()
@@ -107,6 +108,10 @@ def report(ledger_path: str, fmt: str, output: str, all_versions: bool, html_pat
         return
 
     def go() -> int:
+        from depot.deposit.ledger.engine import database_url
+        from depot.deposit.ledger.remembered import check_exists
+
+        check_exists(ledger_path, database_url(ledger_path))  # before --output is created
         with click.open_file(output, "w", encoding="utf-8", lazy=False) as fh:
             if all_versions:
                 write_versions(ledger_path, fmt, fh)  # type: ignore[arg-type]
@@ -133,11 +138,14 @@ def report_pages(ledger_path: str) -> Iterator[Sequence[Any]]:
     from depot.deposit.ledger import Ledger
     from depot.deposit.ledger.reports import report_rows
 
-    ledger = Ledger.open(ledger_path)  # now, not at the first page: a bad ledger fails before any output
+    ledger = Ledger.open(ledger_path, create=False)  # now, not at the first page: fail before any output
+    # The ledger keeps record paths; the site they are shown on comes from its target (see record_site).
+    site = record_site(ledger)
 
     def pages() -> Iterator[Sequence[Any]]:
         try:
-            yield from report_rows(ledger.engine)
+            for page in report_rows(ledger.engine):
+                yield page if not site else [(*r[:3], on_target(r[3], site), *r[4:]) for r in page]
         finally:
             ledger.close()
 
@@ -162,6 +170,15 @@ def rows(ledger_path: str, pages: Iterator[Sequence[Any]] | None = None) -> Any:
                                          "link": file_link(record_url, name)})
     if current is not None:
         yield current
+
+
+def record_site(ledger: Any) -> str | None:
+    """Where the ledger's records are shown now: the ledger keeps their paths, the site comes from its target
+    (for local, the embedded repository's remembered address); None for a ledger that never said."""
+    from depot.deposit.targets import site_url
+
+    remembered = ledger.target()
+    return site_url(remembered.name, remembered.repo_dir) if remembered is not None else None
 
 
 def write_report(ledger_path: str, fmt: str, fh: TextIO) -> int:
@@ -191,7 +208,7 @@ def write_versions(ledger_path: str, fmt: str, fh: TextIO) -> int:
     """Every version the ledger saw published: the concept DOI ties a specimen's versions together."""
     from depot.deposit.ledger import Ledger
 
-    ledger = Ledger.open(ledger_path)
+    ledger = Ledger.open(ledger_path, create=False)
     count = 0
     try:
         if fmt == "json":

@@ -26,7 +26,7 @@ def write_html(ledger_path: str, out: Path, per_minute: int | None, per_hour: in
     """Write the report page for the ledger to ``out`` (atomically: a reader never sees half a page)."""
     from depot.deposit.ledger import Ledger
 
-    ledger = Ledger.open(ledger_path)
+    ledger = Ledger.open(ledger_path, create=False)
     try:
         counts = count(ledger.engine, ledger_path)
         sections = [page.head(counts, datetime.now(UTC)), page.summary(counts)]

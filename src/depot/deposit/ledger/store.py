@@ -16,9 +16,18 @@ from depot.deposit.ledger import reports
 from depot.deposit.ledger import statements as st
 from depot.deposit.ledger.engine import create_engine, database_url, migrate
 from depot.deposit.ledger.planning import Judge, Planner, PlanSummary
+from depot.deposit.ledger.remembered import (
+    RememberedTarget,
+    Sample,
+    check_exists,
+    read_target,
+    sample_deposit,
+    write_target,
+)
 from depot.deposit.ledger.states import State
 from depot.deposit.ledger.tables import ACTIVE, files, runs, specimens, versions
 from depot.deposit.ledger.values import hash_of, iso, now_iso, replan_condition, resume
+from depot.deposit.links import server_path
 from depot.deposit.models import PlannedRecord
 
 
@@ -64,14 +73,28 @@ class Ledger:
         self.url = url
 
     @classmethod
-    def open(cls, path_or_url: str | Path) -> Ledger:
+    def open(cls, path_or_url: str | Path, *, create: bool = True) -> Ledger:
+        """``create=False`` (read-only commands): a missing ledger is a ConfigError, never an empty new one."""
         url = database_url(path_or_url)
+        if not create:
+            check_exists(str(path_or_url), url)
         engine = create_engine(url)
         migrate(engine, url)
         return cls(engine, url)
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def target(self) -> RememberedTarget | None:
+        """The repository this ledger deposits into (None: a new ledger, or one older Depot did not tell)."""
+        return read_target(self.engine)
+
+    def sample_deposit(self) -> Sample | None:
+        return sample_deposit(self.engine)
+
+    def remember_target(self, remembered: RememberedTarget) -> None:
+        with self._tx() as conn:
+            write_target(conn, remembered)
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sa.Connection]:
@@ -249,7 +272,8 @@ class Ledger:
             if not pending_put and not conn.execute(st.PENDING_FILES, {"b_key": key}).scalar_one():
                 state = State.UPLOADED
             conn.execute(st.UPDATE_SPECIMEN, {"b_key": key, "state": state, "step": None,
-                                              "deposition_id": deposition_id, "bucket_url": bucket_url, "attempts": 0,
+                                              "deposition_id": deposition_id,
+                                              "bucket_url": server_path(bucket_url), "attempts": 0,
                                               "updated_at": now_iso()})
 
     def mark_file_uploaded(self, key: str, name: str, *, server_checksum: str, md5: str, sha256: str,
@@ -273,7 +297,8 @@ class Ledger:
             deposition_id = int((record or {}).get("id") or row.deposition_id)
             conn.execute(specimens.update().where(specimens.c.key == key).values(
                 state=State.PUBLISHED, step=None, op=None, pending_put=False, doi=doi, concept_doi=concept_doi,
-                record_url=record_url, deposition_id=deposition_id, record_id=deposition_id, retry_at=None,
+                record_url=server_path(record_url), deposition_id=deposition_id, record_id=deposition_id,
+                retry_at=None,
                 published_at=now, updated_at=now))
             published = [{"name": f.name, "size": f.size, "mtime_ns": f.mtime_ns, "md5": f.md5}
                          for f in conn.execute(sa.select(files.c.name, files.c.size, files.c.mtime_ns, files.c.md5)

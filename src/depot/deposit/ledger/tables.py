@@ -10,7 +10,7 @@ metadata = sa.MetaData()
 
 STATES = tuple(State)
 __all__ = ["ACTIVE", "STATES", "State", "attempts", "file_checks", "files", "metadata", "runs", "specimens",
-           "versions"]
+           "target", "versions"]
 
 specimens = sa.Table(
     "specimens", metadata,
@@ -122,4 +122,14 @@ file_checks = sa.Table(
     sa.Column("mtime_ns", sa.BigInteger, nullable=False),
     sa.Column("result", sa.JSON, nullable=False),
     sa.Column("checked_at", sa.String(40), nullable=False),
+)
+
+# The repository this ledger deposits into (one row, id 1): what --target was (local, zenodo, sandbox or
+# an API URL) and, for local, the embedded repository's folder. Never a host's port: see depot.deposit.links.
+target = sa.Table(
+    "target", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(1000), nullable=False),
+    sa.Column("repo_dir", sa.String(4096), nullable=True),
+    sa.Column("remembered_at", sa.String(40), nullable=False),
 )

@@ -1,0 +1,112 @@
+"""The ledger remembers its target (revision 0005_target), keeps links as paths, and is never created by a read."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+
+from depot.deposit.errors import ConfigError
+from depot.deposit.ledger import Ledger
+from depot.deposit.ledger.engine import VERSION_TABLE, _alembic_config, create_engine, database_url
+from depot.deposit.ledger.remembered import LedgerMissing, RememberedTarget
+from depot.deposit.models import PlannedRecord
+
+from conftest import postgres_admin_url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield str(tmp_path / "ledger.sqlite3")
+        return
+    admin = sa.engine.make_url(postgres_admin_url()).set(drivername="postgresql+psycopg")
+    name = f"depot_ledger_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield admin.set(database=name).render_as_string(hide_password=False)
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    engine.dispose()
+
+
+def old_ledger(url: str, last_target: str) -> None:
+    """A ledger as Depot wrote it before 0005_target: schema 0002, one run, an absolute bucket URL."""
+    engine = create_engine(database_url(url))
+    cfg = _alembic_config()
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+        conn.commit()
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO runs (started, target, source, profile, published, failed) "
+                             "VALUES ('2026-11-01T00:00:00+00:00', :t, 'src', 'specimen', 0, 0)"), {"t": last_target})
+    engine.dispose()
+
+
+@pytest.mark.parametrize(("last", "expected"), [
+    ("https://zenodo.org/api", "zenodo"),
+    ("https://repo.example.org/api", "https://repo.example.org/api"),
+    ("http://127.0.0.1:41234/api", None),  # the embedded repository's port of the day, or a depot serve: unknown
+])
+def test_an_old_ledger_learns_its_target_from_its_last_run(ledger_url: str, last: str, expected: str | None) -> None:
+    old_ledger(ledger_url, last)
+    ledger = Ledger.open(ledger_url)
+    remembered = ledger.target()
+    assert (remembered.name if remembered else None) == expected
+    ledger.remember_target(RememberedTarget("local", Path("/data/repo")))
+    ledger.remember_target(RememberedTarget("sandbox"))
+    assert ledger.target() == RememberedTarget("sandbox")
+    ledger.close()
+
+
+def test_links_are_stored_without_host_or_port(ledger_url: str) -> None:
+    ledger = Ledger.open(ledger_url)
+    ledger.plan([PlannedRecord("k1", {"title": "Sheet 1"})])
+    ledger.mark_created("k1", deposition_id=7, bucket_url="http://127.0.0.1:41234/api/files/b-uuid")
+    assert ledger.get("k1").bucket_url == "/api/files/b-uuid"
+    ledger.mark_published("k1", doi="10.5072/depot.7", concept_doi=None, record_url="http://127.0.0.1:41234/records/7")
+    (claim, record_url, _concept) = next(ledger.iter_report())
+    assert record_url == "/records/7" and claim.bucket_url == "/api/files/b-uuid"
+    sample = ledger.sample_deposit()
+    assert sample is not None and (sample.key, sample.deposition_id, sample.doi, sample.title, sample.bucket) == \
+        ("k1", 7, "10.5072/depot.7", "Sheet 1", "/api/files/b-uuid")
+    ledger.close()
+
+
+def test_a_read_never_creates_a_ledger(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.sqlite3"
+    with pytest.raises(LedgerMissing, match="does not exist"):
+        Ledger.open(missing, create=False)
+    assert not missing.exists()
+    other = tmp_path / "other.sqlite3"  # someone else's SQLite database: not touched, not a ledger
+    engine = sa.create_engine(f"sqlite:///{other}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    engine.dispose()
+    before = other.read_bytes()
+    with pytest.raises(ConfigError, match="not a Depot ledger"):
+        Ledger.open(other, create=False)
+    assert other.read_bytes() == before
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database at all " * 20)
+    with pytest.raises(ConfigError, match="not a Depot ledger"):
+        Ledger.open(text, create=False)
+    Ledger.open(tmp_path / "real.sqlite3").close()
+    Ledger.open(tmp_path / "real.sqlite3", create=False).close()
+
+
+def test_a_read_of_an_empty_postgres_database_says_no_ledger(ledger_url: str) -> None:
+    if "://" not in ledger_url:
+        pytest.skip("PostgreSQL only")
+    with pytest.raises(LedgerMissing):
+        Ledger.open(ledger_url, create=False)
+    engine = create_engine(database_url(ledger_url))
+    with engine.connect() as conn:
+        assert not sa.inspect(conn).has_table(VERSION_TABLE)
+    engine.dispose()
