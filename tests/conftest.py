@@ -112,9 +112,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(data_dir: Path, db_url: str | None, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    """Run ``depot serve`` on a free loopback port; returns the process and its base URL."""
-    port = free_port()
+def start_server(data_dir: Path, db_url: str | None, *extra: str,
+                 port: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """Run ``depot serve`` on a free loopback port (or ``port``); returns the process and its base URL."""
+    port = port or free_port()
     cmd = [sys.executable, "-m", "depot", "serve", "--port", str(port), "--data-dir", str(data_dir), *extra]
     if db_url:
         cmd += ["--db", db_url]

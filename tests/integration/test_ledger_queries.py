@@ -82,7 +82,8 @@ def test_report_pages_by_an_index(tmp_path: Path) -> None:
     assert [p for p in plans if FULL_SCAN.search(p)] == [], plans
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert [r["key"] for r in rows] == [f"k{i}" for i in range(30)]  # source order, one row per file
-    assert rows[0]["link"] == "http://x/api/records/100/files/k0.png/content"
+    # the ledger keeps record paths; with no target remembered (made by hand here) the link is a path too
+    assert rows[0]["link"] == "/api/records/100/files/k0.png/content"
     assert rows[1]["error"] == "metadata.title: too short"
     versions = io.StringIO()
     assert [p for p in plans_of(path, lambda: write_versions(str(path), "csv", versions))

@@ -61,13 +61,15 @@ def deposited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
     yield {"tmp": tmp, "data": data, "env": env, "ledger": ledger}
 
 
-def faulty_server(tmp: Path, data: Path, *, outage: float) -> tuple[subprocess.Popen[bytes], str]:
+def faulty_server(tmp: Path, data: Path, *, outage: float, port: str | None = None
+                  ) -> tuple[subprocess.Popen[bytes], str]:
     text = (files("depot.repository.faults") / "profiles" / "zenodo-2019.toml").read_text(encoding="utf-8")
     text = text.replace("scale = 1.0", "scale = 40.0").replace("start = 30.0", "start = 0.0")
     text = text.replace("duration = 10.0", f"duration = {outage}")
     profile = tmp / f"faults-{outage}.toml"
     profile.write_text(text, encoding="utf-8")
-    return start_server(data, None, "--rate-limit", "0", "--search-rate-limit", "0", "--faults", str(profile))
+    return start_server(data, None, "--rate-limit", "0", "--search-rate-limit", "0", "--faults", str(profile),
+                        port=int(port) if port else None)
 
 
 def depot(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -98,9 +100,14 @@ def test_verify_and_reconcile_finish_on_a_faulty_server(deposited: dict[str, Any
 
 def test_verify_rides_out_an_outage(deposited: dict[str, Any]) -> None:
     """Every request answers 404 for the first 5 s: the breaker pauses the checkers, and the records that
-    met the outage are read again after the pass; none is reported missing."""
+    met the outage are read again after the pass; none is reported missing. The server answers where the
+    ledger's target is (during an outage another address could not be confirmed to hold its deposits)."""
     tmp, data, env, ledger = deposited["tmp"], deposited["data"], deposited["env"], deposited["ledger"]
-    proc, base = faulty_server(tmp, data, outage=5.0)
+    remembered = Ledger.open(ledger)
+    target = remembered.target()
+    remembered.close()
+    assert target is not None and target.name.startswith("http://127.0.0.1:")
+    proc, base = faulty_server(tmp, data, outage=5.0, port=target.name.split(":")[2].split("/")[0])
     try:
         every = depot("verify", "--again", "--ledger", str(ledger), "--target", f"{base}/api", env=env)
         assert every.returncode == 0, every.stdout + every.stderr
