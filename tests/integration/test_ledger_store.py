@@ -202,7 +202,8 @@ def test_run_on_an_unwritable_ledger_exits_fatal_without_a_traceback(tmp_path: P
     csv = tmp_path / "sheets.csv"
     csv.write_text("catalogNumber,scientificName\nBR1,Quercus robur L.\n", encoding="utf-8")
     result = subprocess.run([sys.executable, "-m", "depot", "run", str(csv), "--ledger",
-                             f"sqlite:///file:{path}?mode=ro&uri=true", "--target", "local", "--repo-dir", str(tmp_path / "repo"),
+                             f"sqlite:///file:{path}?mode=ro&uri=true", "--target", "local", "--repo-dir",
+                             str(tmp_path / "repo"),
                              "--var", "institution=Meise Botanic Garden", "--var", "license=cc-by-4.0",
                              "--progress", "quiet"], capture_output=True, text=True, timeout=120, cwd=tmp_path,
                             env={"DEPOT_TOKEN": "t", "PATH": "/usr/bin:/bin"})
