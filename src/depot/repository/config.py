@@ -30,6 +30,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("admin_email", None, "Contact address in OAI-PMH Identify; default repository@HOST of base_url."),
     Setting("user_limit_per_minute", 100, "Requests per user (or anonymous IP) per minute; 0 disables."),
     Setting("user_limit_per_hour", 5000, "Requests per user (or anonymous IP) per hour; 0 disables."),
+    Setting("user_limit_minute_seconds", 60, "Length in seconds of the per-minute limit's window (tests shorten it)."),
+    Setting("user_limit_hour_seconds", 3600, "Length in seconds of the per-hour limit's window (tests shorten it)."),
     Setting("search_limit_per_minute", 30, "Record searches per user per minute (Zenodo: 30); 0 disables."),
     Setting("search_lag_seconds", 0.0, "Simulated search-index lag: depositions and records younger than this "
             "are missing from lists and searches, as on Zenodo, whose index trails writes; 0 = exact."),
@@ -65,6 +67,8 @@ class RepositoryConfig:
     admin_email: str | None = None
     user_limit_per_minute: int = 100
     user_limit_per_hour: int = 5000
+    user_limit_minute_seconds: int = 60
+    user_limit_hour_seconds: int = 3600
     search_limit_per_minute: int = 30
     search_lag_seconds: float = 0.0
     max_files_per_record: int = 100

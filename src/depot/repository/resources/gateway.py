@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
-from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
+from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
@@ -54,8 +54,10 @@ class Gateway:
         self.tokens = TokenCache(lookup)
         self.clock = clock
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
-        self.user_limits = _items(config.user_limit_per_minute, config.user_limit_per_hour)
-        self.search_limits = _items(config.search_limit_per_minute, 0)
+        self.user_limits = _items(config.user_limit_per_minute, config.user_limit_per_hour,
+                                  config.user_limit_minute_seconds, config.user_limit_hour_seconds)
+        self.search_limits = _items(config.search_limit_per_minute, 0, config.user_limit_minute_seconds, 3600)
+        self.hourly = self.user_limits[1:] if config.user_limit_per_minute > 0 else self.user_limits
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -73,7 +75,7 @@ class Gateway:
         refused = next((item for item in limits if not self.limiter.hit(item, bucket, key)), None)
         headers = self._headers(limits[0], bucket, key)
         if refused is not None:
-            await _send_429(send, refused, headers)
+            await _send_429(send, refused, "hour" if refused in self.hourly else "minute", headers)
             return
 
         async def send_with_headers(message: dict[str, Any]) -> None:
@@ -108,17 +110,17 @@ class Gateway:
         ]
 
 
-def _items(per_minute: int, per_hour: int) -> list[RateLimitItem]:
+def _items(per_minute: int, per_hour: int, minute: int = 60, hour: int = 3600) -> list[RateLimitItem]:
+    """The windows, in seconds: a minute and an hour unless a test shortens them."""
     items: list[RateLimitItem] = []
     if per_minute > 0:
-        items.append(RateLimitItemPerMinute(per_minute))
+        items.append(RateLimitItemPerSecond(per_minute, max(1, minute)))
     if per_hour > 0:
-        items.append(RateLimitItemPerHour(per_hour))
+        items.append(RateLimitItemPerSecond(per_hour, max(1, hour)))
     return items
 
 
-async def _send_429(send: Any, item: RateLimitItem, headers: list[tuple[bytes, bytes]]) -> None:
-    unit = "minute" if item.GRANULARITY.seconds == 60 else "hour"
+async def _send_429(send: Any, item: RateLimitItem, unit: str, headers: list[tuple[bytes, bytes]]) -> None:
     body = orjson.dumps({"status": 429, "message": f"{item.amount} per 1 {unit}"})
     await send({"type": "http.response.start", "status": 429, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]})
