@@ -187,6 +187,7 @@ class RepositoryClient:
             # Whether the server acted on the request cannot be known here: a connection refused
             # never reached it, but a timeout or a dropped connection after sending may have.
             sent = not isinstance(exc, aiohttp.ClientConnectorError)
+            self.limiter.observe(0, {}, bucket)  # no answer: a request waiting on this one may go
             error = TransportError(f"{method} {url}: {type(exc).__name__}: {exc}", sent=sent)
             if self.on_reply:
                 self.on_reply(step, None, error)

@@ -27,7 +27,7 @@ from depot.deposit.errors import ConfigError, ExitCode
 from depot.deposit.ledger import Ledger, State
 from depot.deposit.ledger.states import ACTIVE, DONE
 from depot.deposit.progress import Stats
-from depot.deposit.ratelimit import RateLimiter
+from depot.deposit.ratelimit import LimiterStopped, RateLimiter
 from depot.deposit.runner import Runner, RunSettings
 from depot.deposit.targets import Target, open_target
 
@@ -94,12 +94,15 @@ class DepositJob:
     on_limiter: Callable[[RateLimiter], None] | None = None
     target: Target | None = None  # an already opened target (else the job opens settings.target itself)
     runner: Runner | None = None
+    limiter: RateLimiter | None = None  # the run's rate limiter (else one for the target's limits)
     _stopping: bool = False
 
     def stop(self) -> None:
         self._stopping = True
         if self.runner is not None:
             self.runner.stop()
+        if self.limiter is not None:
+            self.limiter.stop()  # ends its waits now: Ctrl-C must not wait out an hour's window
 
     async def run(self) -> JobResult:
         s = self.settings
@@ -108,7 +111,9 @@ class DepositJob:
             target = self.target or stack.enter_context(open_target(
                 s.target, token_file=s.token_file, repo_dir=s.repo_dir, per_minute=s.per_minute,
                 per_hour=s.per_hour))
-            limiter = RateLimiter(target.per_minute, target.per_hour)
+            limiter = self.limiter = self.limiter or RateLimiter(target.per_minute, target.per_hour)
+            if self._stopping:
+                limiter.stop()
             if self.on_limiter is not None:
                 self.on_limiter(limiter)
             # The run's history names the repository, never the embedded one's port of the day.
@@ -116,7 +121,10 @@ class DepositJob:
                                            source=s.source, profile=s.profile)
             async with RepositoryClient(target.api_url, target.token, limiter=limiter, connections=s.transfers * 2,
                                         session=self.session) as client:
-                unknown = await unknown_communities(client, list(s.communities))
+                try:
+                    unknown = await unknown_communities(client, list(s.communities))
+                except LimiterStopped:
+                    unknown = []  # stopped before the check: the runner below stops at once, sending nothing
                 if unknown:
                     self.ledger.finish_run(run_id, published=0, failed=0, outcome="unknown-communities")
                     raise ConfigError(_unknown_communities_message(unknown, s, target.api_url))

@@ -1,15 +1,22 @@
 """A run-wide client-side rate limiter that paces every worker and learns from the server's headers.
 
-Zenodo counts requests per user in a moving window (Flask-Limiter): 100/min and 5,000/h by default.
-Locally we keep the send times of the last hour and let a request go only while fewer than the limit
-were sent in the window. A request is counted for ``window + margin`` seconds, because the server
-counts it when it *arrives*, slightly later than we sent it: without the margin a run at the limit
-meets a 429 now and then; with one second on a minute it uses ~98 % of the limit and meets none.
+Zenodo counts requests per user in moving windows (Flask-Limiter): 100/min and 5,000/h by default.
+Two rules decide when a request may go, over each window:
 
-From every answer it learns: ``X-RateLimit-Limit`` (the per-minute figure), ``X-RateLimit-Remaining``
-and ``-Reset`` (remaining 0: everyone waits for the reset), and on a 429 ``Retry-After``. ``limits``
-(the library) models a server-side limiter; the "server told us to wait until T" part is not
-something it can express, hence this small exact implementation.
+- pacing (GCRA): requests leave one ``(window + margin) / (limit - burst + 1)`` apart after a burst of ``burst``,
+  so a window's quota is spread over the window instead of sent in a second and then waited out;
+- a hard cap: we keep the send times and let a request go only while fewer than the limit were sent
+  in the last ``window + margin`` seconds. The server counts a request when it *arrives*, slightly
+  later than we sent it: the margin keeps a run at the limit free of 429s.
+
+From every answer it learns: ``X-RateLimit-Limit`` (the first window's figure), ``-Remaining`` (fewer
+left than we think: someone else spends the budget; 0: everyone waits for ``-Reset``) and, on a 429,
+``Retry-After``. A 429 pauses every worker, and after the pause one request goes alone until its answer
+comes back, so a window change costs at most one 429. A server that refuses on a longer window may
+answer with the first window's headers (Depot's and Flask-Limiter's do): a 429 while the first window
+still has requests ``Remaining``, or a ``Retry-After`` beyond its reset, means a longer window is spent.
+Its limit is then what the server accepted within it, and the run waits until its oldest request ages
+out, instead of asking again every minute. ``stop()`` ends every wait at once (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -21,76 +28,172 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 
+class LimiterStopped(Exception):
+    """Raised by ``acquire`` once ``stop()`` was called: the request was not sent."""
+
+
 @dataclass
 class Window:
     limit: int | None
     seconds: float
     sent: deque[float] = field(default_factory=deque)
+    tat: float = 0.0  # GCRA's theoretical arrival time of the next request
 
-    def wait(self, now: float, margin: float) -> float:
-        """Seconds until one more request fits (0: now)."""
+    def interval(self, margin: float, burst: int = 1) -> float:
+        """Pacing's spacing: a burst plus evenly spaced requests never exceed the window's limit."""
+        return (self.seconds + margin) / max(1, self.limit - max(0, burst - 1)) if self.limit else 0.0
+
+    def wait(self, now: float, margin: float, burst: int = 0) -> float:
+        """Seconds until one more request fits (0: now): the hard cap, then the pacing."""
         horizon = self.seconds + margin
         while self.sent and self.sent[0] <= now - horizon:
             self.sent.popleft()
-        if self.limit is None or len(self.sent) < self.limit:
+        if self.limit is None:
             return 0.0
-        return self.sent[len(self.sent) - self.limit] + horizon - now
+        cap = 0.0 if len(self.sent) < self.limit else self.sent[len(self.sent) - self.limit] + horizon - now
+        pace = self.tat - max(0, burst - 1) * self.interval(margin, burst) - now if burst else 0.0
+        return max(cap, pace, 0.0)
+
+    def take(self, now: float, margin: float, burst: int) -> None:
+        self.sent.append(now)
+        self.tat = max(self.tat, now) + self.interval(margin, burst)
 
 
 class RateLimiter:
     """Shared by all workers of a run; ``acquire`` before each request, ``observe`` each answer."""
 
     def __init__(self, per_minute: int | None = None, per_hour: int | None = None, *,
-                 search_per_minute: int | None = 30, margin: float = 1.0,
+                 search_per_minute: int | None = 30, margin: float = 1.0, burst: int = 2,
+                 windows: tuple[float, float] = (60.0, 3600.0), probe_timeout: float = 30.0,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-        self.windows = {"default": [Window(per_minute, 60.0), Window(per_hour, 3600.0)],
-                        "search": [Window(search_per_minute, 60.0)]}
+        minute, hour = windows
+        self.windows = {"default": [Window(per_minute, minute), Window(per_hour, hour)],
+                        "search": [Window(search_per_minute, minute), Window(None, hour)]}
         self.margin = margin
+        self.burst = burst
+        self.probe_timeout = probe_timeout
         self.clock = clock
         self.wall = wall
         self.sleep = sleep
         self.blocked_until = 0.0
         self.waited = 0.0  # seconds spent waiting, for the run's statistics
         self.throttled = 0  # 429 answers seen
+        self.learnt: list[str] = []  # what the answers taught, e.g. "a longer window: 600 per 3600 s"
         self.on_wait: Callable[[float, float], None] | None = None  # (now, delay) before each wait: progress
+        self.stopped = False
+        self._probing = False  # after a 429: one request at a time until one is accepted
+        self._probe_sent_at: float | None = None
+        self._wakers: set[asyncio.Future[None]] = set()
         self._lock = asyncio.Lock()
 
     @property
     def per_minute(self) -> int | None:
         return self.windows["default"][0].limit
 
+    def stop(self) -> None:
+        """End every wait now; ``acquire`` raises ``LimiterStopped`` from here on."""
+        self.stopped = True
+        self._wake()
+
     async def acquire(self, bucket: str = "default") -> None:
         windows = self.windows.get(bucket, self.windows["default"])
         async with self._lock:  # one waiter at a time keeps the order fair and the count exact
             while True:
+                if self.stopped:
+                    raise LimiterStopped("the run is stopping")
                 now = self.clock()
-                delay = max([self.blocked_until - now] + [w.wait(now, self.margin) for w in windows])
+                delay = max([self.blocked_until - now]
+                            + [w.wait(now, self.margin, self.burst) for w in windows])
+                if delay <= 0 and self._probe_sent_at is not None:
+                    # The request sent after a 429 has not been answered: nobody else goes meanwhile.
+                    delay = self._probe_sent_at + self.probe_timeout - now
+                    if delay <= 0:
+                        self._probe_sent_at = None  # no answer at all: let the next one be the probe
+                        continue
+                    await self._pause(delay)
+                    continue
                 if delay <= 0:
                     for w in windows:
-                        w.sent.append(now)
+                        w.take(now, self.margin, self.burst)
+                    if self._probing:
+                        self._probe_sent_at = now
                     return
                 self.waited += delay
                 if self.on_wait is not None:
                     self.on_wait(now, delay)
-                await self.sleep(delay)
+                await self._pause(delay)
 
     def observe(self, status: int, headers: Mapping[str, str], bucket: str = "default") -> None:
+        """Learn from one answer (``status`` 0: the request got no answer)."""
         lower = {k.lower(): v for k, v in headers.items()}
         now, wall = self.clock(), self.wall()
-        limit = _int(lower.get("x-ratelimit-limit"))
         windows = self.windows.get(bucket, self.windows["default"])
-        if limit is not None and limit > 0 and windows[0].limit != limit:
-            windows[0].limit = limit  # the server's own figure wins over our assumption
+        first = windows[0]
+        limit = _int(lower.get("x-ratelimit-limit"))
+        if limit is not None and limit > 0 and first.limit != limit:
+            first.limit = limit  # the server's own figure wins over our assumption
         remaining = _int(lower.get("x-ratelimit-remaining"))
         reset = _int(lower.get("x-ratelimit-reset"))
+        reset_in = max(0.0, reset - wall) if reset is not None else None
         retry_after = _int(lower.get("retry-after"))
-        if status == 429:
-            self.throttled += 1
-            wait = retry_after if retry_after is not None else (reset - wall if reset else 60)
-            self.blocked_until = max(self.blocked_until, now + max(1.0, float(wait)))
-        elif remaining == 0 and reset is not None:
-            self.blocked_until = max(self.blocked_until, now + max(0.0, reset - wall))
+        if status != 429:
+            if status and self._probing:
+                self._probing = False  # accepted again: everyone may go
+            if remaining == 0 and reset_in is not None:
+                self.blocked_until = max(self.blocked_until, now + reset_in)
+            elif remaining is not None and first.limit:
+                # Fewer left than we counted: another client spends the same budget; count its requests.
+                first.wait(now, self.margin)
+                for _ in range(first.limit - remaining - len(first.sent)):
+                    first.sent.append(now)
+            self._answered()
+            return
+        self.throttled += 1
+        self._probing = True
+        wait = float(retry_after if retry_after is not None else (reset_in if reset_in is not None else 60))
+        longer = (remaining is not None and remaining > 0) or (
+            retry_after is not None and retry_after > (reset_in if reset_in is not None else first.seconds) + 1)
+        if longer and len(windows) > 1:
+            self._learn_longer(windows, now)
+        self.blocked_until = max(self.blocked_until, now + max(1.0, wait))
+        self._answered()
+
+    def _learn_longer(self, windows: list[Window], now: float) -> None:
+        """A window beyond the first is spent: its limit is what it accepted (the refused request
+        aside); the hard cap then waits until the oldest of those ages out."""
+        for w in windows[1:]:
+            w.wait(now, self.margin)
+            if w.sent:
+                w.sent.pop()  # the refused request: the server did not count it in this window
+            accepted = max(1, len(w.sent))
+            if w.limit is None or accepted < w.limit:
+                w.limit = accepted
+                w.tat = max(w.tat, (w.sent[0] if w.sent else now) + w.seconds + self.margin)
+                self.learnt.append(f"a longer window: {accepted} per {w.seconds:g} s")
+
+    def _answered(self) -> None:
+        self._probe_sent_at = None
+        self._wake()
+
+    def _wake(self) -> None:
+        for fut in self._wakers:
+            if not fut.done():
+                fut.set_result(None)
+        self._wakers.clear()
+
+    async def _pause(self, delay: float) -> None:
+        """Sleep ``delay``, or less: an answer to the probe, or stop(), ends it."""
+        waker: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._wakers.add(waker)
+        sleeper = asyncio.ensure_future(self.sleep(delay))
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            self._wakers.discard(waker)
+        if self.stopped:
+            raise LimiterStopped("the run is stopping")
 
 
 def _int(raw: str | None) -> int | None:

@@ -50,6 +50,7 @@ from depot.deposit.links import on_target
 from depot.deposit.policy import NON_REPEATABLE, Decision, ambiguous, backoff, classify, in_place_delay, rule_for
 from depot.deposit.probes import Probes
 from depot.deposit.progress import Stats
+from depot.deposit.ratelimit import LimiterStopped
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,8 @@ class Runner(Probes):
             tasks.append(asyncio.create_task(self._settle_crash_left(crash_left)))
         try:
             await asyncio.gather(*tasks)
+        except LimiterStopped:
+            self.stopping = True  # the crash-left probe was waiting for the rate limit when stopped
         finally:
             for task in tasks:
                 task.cancel()
@@ -151,6 +154,8 @@ class Runner(Probes):
             self._in_flight += 1
             try:
                 await self._process(claims[0])
+            except LimiterStopped:
+                return  # stopped while waiting for the rate limit: that request was never sent
             except (AuthError, FatalRunError, LedgerError) as exc:
                 self.fatal = exc
                 self._wake()
