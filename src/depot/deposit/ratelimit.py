@@ -3,7 +3,8 @@
 Zenodo counts requests per user in moving windows (Flask-Limiter): 100/min and 5,000/h by default.
 Two rules decide when a request may go, over each window:
 
-- pacing (GCRA): requests leave one ``(window + margin) / (limit - burst + 1)`` apart after a burst of ``burst``,
+- pacing (GCRA): requests leave one ``(window + margin) / (limit - burst + 1)`` apart after a burst of
+  ``burst`` (1 by default: a burst lets two requests meet a window's end together, costing two 429s),
   so a window's quota is spread over the window instead of sent in a second and then waited out;
 - a hard cap: we keep the send times and let a request go only while fewer than the limit were sent
   in the last ``window + margin`` seconds. The server counts a request when it *arrives*, slightly
@@ -14,7 +15,8 @@ left than we think: someone else spends the budget; 0: everyone waits for ``-Res
 ``Retry-After``. A 429 pauses every worker, and after the pause one request goes alone until its answer
 comes back, so a window change costs at most one 429. A server that refuses on a longer window may
 answer with the first window's headers (Depot's and Flask-Limiter's do): a 429 while the first window
-still has requests ``Remaining``, or a ``Retry-After`` beyond its reset, means a longer window is spent.
+still has requests ``Remaining`` (by its headers or by our count), or a ``Retry-After`` beyond its reset,
+means a longer window is spent.
 Its limit is then what the server accepted within it, and the run waits until its oldest request ages
 out, instead of asking again every minute. ``stop()`` ends every wait at once (Ctrl-C).
 """
@@ -63,7 +65,7 @@ class RateLimiter:
     """Shared by all workers of a run; ``acquire`` before each request, ``observe`` each answer."""
 
     def __init__(self, per_minute: int | None = None, per_hour: int | None = None, *,
-                 search_per_minute: int | None = 30, margin: float = 1.0, burst: int = 2,
+                 search_per_minute: int | None = 30, margin: float = 1.0, burst: int = 1,
                  windows: tuple[float, float] = (60.0, 3600.0), probe_timeout: float = 30.0,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
@@ -82,7 +84,9 @@ class RateLimiter:
         self.learnt: list[str] = []  # what the answers taught, e.g. "a longer window: 600 per 3600 s"
         self.on_wait: Callable[[float, float], None] | None = None  # (now, delay) before each wait: progress
         self.stopped = False
-        self._probing = False  # after a 429: one request at a time until one is accepted
+        # After a 429, or before the first answer says what the limits are: one request at a time
+        # until one is accepted.
+        self._probing = per_minute is None
         self._probe_sent_at: float | None = None
         self._wakers: set[asyncio.Future[None]] = set()
         self._lock = asyncio.Lock()
@@ -133,6 +137,10 @@ class RateLimiter:
         limit = _int(lower.get("x-ratelimit-limit"))
         if limit is not None and limit > 0 and first.limit != limit:
             first.limit = limit  # the server's own figure wins over our assumption
+            # What went before we knew counts as paced: the next request waits its turn behind them.
+            first.wait(now, self.margin)
+            ahead = len(first.sent) - self.burst + 1
+            first.tat = max(first.tat, now + ahead * first.interval(self.margin, self.burst))
         remaining = _int(lower.get("x-ratelimit-remaining"))
         reset = _int(lower.get("x-ratelimit-reset"))
         reset_in = max(0.0, reset - wall) if reset is not None else None
@@ -152,8 +160,12 @@ class RateLimiter:
         self.throttled += 1
         self._probing = True
         wait = float(retry_after if retry_after is not None else (reset_in if reset_in is not None else 60))
+        first.wait(now, self.margin)
         longer = (remaining is not None and remaining > 0) or (
-            retry_after is not None and retry_after > (reset_in if reset_in is not None else first.seconds) + 1)
+            retry_after is not None and retry_after > (reset_in if reset_in is not None else first.seconds) + 1) or (
+            # Paced at the limit, Remaining is 0 after every request: by our count (which holds any
+            # other client's use that Remaining showed us) the first window had room, so it did not refuse.
+            first.limit is not None and len(first.sent) <= first.limit)
         if longer and len(windows) > 1:
             self._learn_longer(windows, now)
         self.blocked_until = max(self.blocked_until, now + max(1.0, wait))
@@ -164,9 +176,10 @@ class RateLimiter:
         aside); the hard cap then waits until the oldest of those ages out."""
         for w in windows[1:]:
             w.wait(now, self.margin)
-            if w.sent:
-                w.sent.pop()  # the refused request: the server did not count it in this window
-            accepted = max(1, len(w.sent))
+            if len(w.sent) < 2:
+                continue  # nothing of ours counted there: the Retry-After is all we know
+            w.sent.pop()  # the refused request: the server did not count it in this window
+            accepted = len(w.sent)
             if w.limit is None or accepted < w.limit:
                 w.limit = accepted
                 w.tat = max(w.tat, (w.sent[0] if w.sent else now) + w.seconds + self.margin)

@@ -1,0 +1,124 @@
+"""Every rate window honoured, against a real `depot serve` whose minute and hour windows are shortened
+(user_limit_minute_seconds / user_limit_hour_seconds): its 429 on the hour carries the minute window's
+headers, as Zenodo's limiter does, so the depositor must learn the hour from the refusal itself."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from pathlib import Path
+
+import pytest
+
+from depot.deposit import DepositJob, ExitCode, JobSettings, Ledger, RepositoryClient
+from depot.deposit.errors import HTTPStatusError
+from depot.deposit.models import FileSpec, PlannedRecord
+from depot.deposit.ratelimit import RateLimiter
+
+from conftest import serve_repository
+
+MINUTE, HOUR = 3, 10  # seconds: the server's "minute" and "hour" windows
+
+
+def plan(tmp_path: Path, n: int) -> Ledger:
+    images = tmp_path / "images"
+    images.mkdir()
+    records = []
+    for i in range(n):
+        path = images / f"S{i:03d}.png"
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes([i]) * 300)
+        key = f"urn:catalog:RATE:{i}"
+        records.append(PlannedRecord(key, {
+            "title": f"Specimen {i} of Fucus vesiculosus", "upload_type": "image", "image_type": "photo",
+            "description": "A herbarium sheet.", "creators": [{"name": "Test Herbarium"}], "license": "cc-by-4.0",
+            "related_identifiers": [{"identifier": key, "relation": "isAlternateIdentifier", "scheme": "other"}],
+        }, (FileSpec(str(path), path.name),)))
+    ledger = Ledger.open(tmp_path / "ledger.sqlite3")
+    ledger.plan(records)
+    return ledger
+
+
+@pytest.fixture
+def short_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEPOT_USER_LIMIT_MINUTE_SECONDS", str(MINUTE))
+    monkeypatch.setenv("DEPOT_USER_LIMIT_HOUR_SECONDS", str(HOUR))
+
+
+def limiter() -> RateLimiter:
+    # A plain API URL: no limits assumed; the windows' lengths are the server's shortened ones.
+    return RateLimiter(None, None, windows=(float(MINUTE), float(HOUR)), margin=0.3)
+
+
+@pytest.mark.usefixtures("short_windows")
+def test_workers_learn_the_hour_from_one_429_and_resume_when_it_ends(tmp_path: Path) -> None:
+    accepted: list[float] = []
+    refused: list[float] = []
+    pacer = limiter()
+
+    async def main(api: str, token: str) -> None:
+        async with RepositoryClient(api, token, limiter=pacer) as client:
+            async def worker() -> None:
+                while len(accepted) < 40:
+                    try:
+                        await client.list_depositions(size=1)
+                        accepted.append(time.monotonic())
+                    except HTTPStatusError as exc:
+                        assert exc.status == 429, exc
+                        refused.append(time.monotonic())
+
+            await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(4))), 60)
+
+    with serve_repository(tmp_path, "--rate-limit", "10/20") as served:
+        asyncio.run(main(served.base + "/api", served.token))
+    # One 429 when the hour ran out, none after: the hour was learnt from it (20 accepted in it).
+    t0 = accepted[0]
+    seen = [round(t - t0, 3) for t in accepted], [round(t - t0, 3) for t in refused], pacer.learnt
+    assert len(refused) == 1 and pacer.throttled == 1, str(seen)
+    assert pacer.windows["default"][1].limit == 20
+    # Resumed when the hour's oldest request aged out, not one "Retry-After" (a minute) later.
+    first, resumed = accepted[0], accepted[20]
+    assert first + HOUR <= resumed <= first + HOUR + MINUTE, (resumed - first)
+    # Spread evenly: no minute window saw more than its 10, and none was sent in one burst.
+    assert all(sum(1 for t in accepted if s - MINUTE < t <= s) <= 10 for s in accepted)
+    assert min(b - a for a, b in itertools.pairwise(accepted[2:12])) > 0.2
+
+
+@pytest.mark.usefixtures("short_windows")
+def test_a_deposit_publishes_everything_across_an_hour_window_with_one_429(tmp_path: Path) -> None:
+    ledger = plan(tmp_path, n=10)  # 30 requests against 20 an "hour"
+    pacer = limiter()
+    with serve_repository(tmp_path, "--rate-limit", "10/20") as served:
+        (tmp_path / "token").write_text(served.token)
+        job = DepositJob(ledger, JobSettings(target=served.base + "/api", token_file=tmp_path / "token",
+                                             transfers=4), limiter=pacer)
+        result = asyncio.run(asyncio.wait_for(job.run(), 90))
+    assert result.code is ExitCode.OK and result.published == 10, result
+    assert pacer.throttled <= 1, pacer.learnt
+    ledger.close()
+
+
+def test_stop_ends_a_run_waiting_on_the_rate_limit_within_2_seconds(tmp_path: Path) -> None:
+    ledger = plan(tmp_path, n=4)
+    waits: list[float] = []
+
+    async def main(job: DepositJob) -> tuple[ExitCode, float]:
+        task = asyncio.create_task(job.run())
+        while not any(w > 10 for w in waits):  # waiting on the minute's quota (2 a minute)
+            assert not task.done(), task.result()
+            await asyncio.sleep(0.05)
+        started = time.monotonic()
+        job.stop()  # what Ctrl-C's handler calls
+        result = await asyncio.wait_for(task, 10)
+        return result.code, time.monotonic() - started
+
+    def attach(pacer: RateLimiter) -> None:
+        pacer.on_wait = lambda _now, delay: waits.append(delay)
+
+    with serve_repository(tmp_path, "--rate-limit", "2/100") as served:
+        (tmp_path / "token").write_text(served.token)
+        job = DepositJob(ledger, JobSettings(target=served.base + "/api", token_file=tmp_path / "token",
+                                             transfers=4), on_limiter=attach)
+        code, took = asyncio.run(main(job))
+    assert code is ExitCode.INTERRUPTED and took < 2.0, (code, took)
+    ledger.close()
