@@ -19,6 +19,7 @@ BENCHES = {
     "barcodes": "bench.barcode_check",
     "ledger": "bench.ledger_scale",
     "verify": "bench.verify_scale",
+    "budget": "bench.rate_budget",
 }
 
 

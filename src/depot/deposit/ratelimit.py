@@ -58,7 +58,10 @@ class Window:
 
     def take(self, now: float, margin: float, burst: int) -> None:
         self.sent.append(now)
-        self.tat = max(self.tat, now) + self.interval(margin, burst)
+        interval = self.interval(margin, burst)
+        # A request a little late (a busy loop wakes a few ms after its slot) keeps the rhythm, or
+        # those few ms would be lost at every slot.
+        self.tat = (self.tat if now - self.tat <= interval else now) + interval
 
 
 class RateLimiter:
