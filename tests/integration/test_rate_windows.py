@@ -5,13 +5,19 @@ headers, as Zenodo's limiter does, so the depositor must learn the hour from the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import signal
+import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from depot.deposit import DepositJob, ExitCode, JobSettings, Ledger, RepositoryClient
+from depot.deposit.commands.demo import stage
 from depot.deposit.errors import HTTPStatusError
 from depot.deposit.models import FileSpec, PlannedRecord
 from depot.deposit.ratelimit import RateLimiter
@@ -124,3 +130,38 @@ def test_stop_ends_a_run_waiting_on_the_rate_limit_within_2_seconds(tmp_path: Pa
         code, took = asyncio.run(main(job))
     assert code is ExitCode.INTERRUPTED and took < 2.0, (code, took)
     ledger.close()
+
+
+def test_ctrl_c_stops_depot_run_waiting_on_the_rate_limit_within_2_seconds(tmp_path: Path) -> None:
+    archive, images = stage(tmp_path)
+    ledger = tmp_path / "ledger.sqlite3"
+    with serve_repository(tmp_path, "--rate-limit", "3/600") as served:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "depot", "run", str(archive), "--images", str(images), "--path-template",
+             "{images}/{catalogNumber}.png", "--target", f"{served.base}/api", "--ledger", str(ledger),
+             "--profile", "specimen", "--var", "institution=The Arctic University Museum of Norway",
+             "--progress", "json", "--transfers", "4"], env=served.env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        try:
+            # Three requests a minute, paced: once one deposition is created the next request waits ~20 s.
+            deadline = time.monotonic() + 60
+            while not _created(ledger):
+                assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+                time.sleep(0.05)
+            started = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=20)
+            took = time.monotonic() - started
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == ExitCode.INTERRUPTED, err
+    assert "Traceback" not in err
+    assert took < 2.0, took
+
+
+def _created(ledger: Path) -> bool:
+    with contextlib.suppress(sqlite3.Error), \
+            contextlib.closing(sqlite3.connect(f"file:{ledger}?mode=ro", uri=True, timeout=1)) as db:
+        return bool(db.execute("SELECT count(*) FROM specimens WHERE state = 'created'").fetchone()[0])
+    return False
