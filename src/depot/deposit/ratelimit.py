@@ -18,7 +18,8 @@ answer with the first window's headers (Depot's and Flask-Limiter's do): a 429 w
 still has requests ``Remaining`` (by its headers or by our count), or a ``Retry-After`` beyond its reset,
 means a longer window is spent.
 Its limit is then what the server accepted within it, and the run waits until its oldest request ages
-out, instead of asking again every minute. ``stop()`` ends every wait at once (Ctrl-C).
+out, instead of asking again every minute. ``stop()`` ends every wait at once (Ctrl-C); a request that
+need not wait still goes, so a run without limits finishes the records in flight as before.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ class RateLimiter:
         return self.windows["default"][0].limit
 
     def stop(self) -> None:
-        """End every wait now; ``acquire`` raises ``LimiterStopped`` from here on."""
+        """End every wait now: from here on ``acquire`` raises ``LimiterStopped`` instead of waiting."""
         self.stopped = True
         self._wake()
 
@@ -107,11 +108,13 @@ class RateLimiter:
         windows = self.windows.get(bucket, self.windows["default"])
         async with self._lock:  # one waiter at a time keeps the order fair and the count exact
             while True:
-                if self.stopped:
-                    raise LimiterStopped("the run is stopping")
                 now = self.clock()
                 delay = max([self.blocked_until - now]
                             + [w.wait(now, self.margin, self.burst) for w in windows])
+                if self.stopped and (delay > 0 or self._probe_sent_at is not None):
+                    # Stopping: a request that may go now goes (its record finishes as far as it can),
+                    # one that would have to wait is not sent.
+                    raise LimiterStopped("the run is stopping")
                 if delay <= 0 and self._probe_sent_at is not None:
                     # The request sent after a 429 has not been answered: nobody else goes meanwhile.
                     delay = self._probe_sent_at + self.probe_timeout - now
