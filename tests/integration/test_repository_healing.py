@@ -5,6 +5,7 @@ no good copy anywhere, the download is a 410 that says so."""
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
-from contract.payloads import published
+from contract.payloads import metadata, published, put_file
 from depot.repository.app import create_app
 from depot.repository.config import RepositoryConfig
 from depot.repository.preservation.service import Preservation, of
@@ -151,3 +152,68 @@ def test_the_fixity_cycle_repairs_what_it_finds(tmp_path: Path) -> None:
             time.sleep(0.2)
         assert path.read_bytes() == SHEET
         assert r.client.get("/api/admin/fixity", headers=ADMIN).json()["problems"] == []
+
+
+# -- rebuild from bags with a damaged bag ----------------------------------------------------------------
+def _new_version(client: TestClient, headers: dict[str, str], record: dict[str, Any], name: str,
+                 content: bytes) -> dict[str, Any]:
+    r = client.post(record["links"]["newversion"], headers=headers)
+    assert r.status_code == 201, r.text
+    draft = client.get(r.json()["links"]["latest_draft"], headers=headers).json()
+    assert put_file(client, headers, draft, name, content).status_code == 201
+    meta = metadata(version="2")
+    assert client.put(draft["links"]["self"], json={"metadata": meta}, headers=headers).status_code == 200
+    r = client.post(draft["links"]["publish"], headers=headers)
+    assert r.status_code == 202, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def shared_rot(tmp_path: Path) -> Iterator[tuple[Path, list[int]]]:
+    """Two versions sharing sheet.jpg (one inode, hard-linked in both bags), plus an unrelated record; the
+    shared bag copy gets a flipped bit, the stored file stays sound. Yields the data dir and the record ids."""
+    config = _config(tmp_path, fixity_cycle=False)
+    app = create_app(config)
+    with TestClient(app, base_url="http://testserver") as client:
+        r = Repo(client, config)
+        headers = {"Authorization": "Bearer " + r.ctx.accounts.create_token("a@example.org", "2026-01-01")}
+        v1 = published(client, headers, files={"sheet.jpg": SHEET, "label.txt": LABEL})
+        v2 = _new_version(client, headers, v1, "label.txt", LABEL + b" (revised)")
+        other = published(client, headers, files={"other.txt": b"another specimen"})
+        assert r.preservation.bags is not None and r.preservation.bags.drain(30)
+        copies = r.bag_copies("sheet.jpg")
+        assert len(copies) == 2 and copies[0].stat().st_ino == copies[1].stat().st_ino
+        flip(copies[0])
+        yield config.data_dir, [v1["id"], v2["id"], other["id"]]
+
+
+def _rebuild(source: Path, target: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "depot", "repo", "rebuild", "--from-bags", str(source),
+                           "--data-dir", str(target), *extra], capture_output=True, text=True)
+
+
+def test_rebuild_takes_a_good_copy_from_the_file_store_when_bags_are_damaged(shared_rot: Any,
+                                                                             tmp_path: Path) -> None:
+    data, ids = shared_rot
+    done = _rebuild(data / "bags", tmp_path / "rebuilt")  # files/ beside bags/ is found by default
+    assert done.returncode == 0, done.stderr
+    assert "rebuilt 3 record(s) of 2 concept(s), 4 file(s)" in done.stderr
+    assert "damaged payload" in done.stderr and "sheet.jpg taken from" in done.stderr
+    app = create_app(RepositoryConfig(data_dir=tmp_path / "rebuilt", base_url="http://testserver", fsync=False,
+                                      fixity_cycle=False))
+    with TestClient(app, base_url="http://testserver") as client:
+        for recid in ids[:2]:
+            got = client.get(f"/api/records/{recid}/files/sheet.jpg/content")
+            assert got.status_code == 200 and got.content == SHEET
+
+
+def test_rebuild_without_any_good_copy_leaves_those_records_out_and_says_so(shared_rot: Any,
+                                                                           tmp_path: Path) -> None:
+    data, ids = shared_rot
+    bags = tmp_path / "only-bags"
+    shutil.copytree(data / "bags", bags)  # no file store beside it
+    done = _rebuild(bags, tmp_path / "rebuilt")
+    assert done.returncode == 1
+    assert "rebuilt 1 record(s) of 1 concept(s), 1 file(s)" in done.stderr
+    for recid in ids[:2]:
+        assert f"record {recid}: no good copy of sheet.jpg" in done.stderr

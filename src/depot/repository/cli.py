@@ -252,18 +252,25 @@ def audit(data_dir: Path | None, db_url: str | None, mb_per_s: float, check_bags
               help="The new, empty data directory.")
 @click.option("--db", "db_url", default=None, help="Database URL for the new repository (must be empty).")
 @click.option("--no-validate", is_flag=True, help="Skip the full validation of each bag (checksums still compared).")
-def rebuild(source: Path, data_dir: Path, db_url: str | None, no_validate: bool) -> None:
+@click.option("--files", "files_dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="The old repository's file store (its DATA_DIR/files), searched for good copies of files "
+                   "a damaged bag lost.  [default: files/ beside the bags directory, if there]")
+def rebuild(source: Path, data_dir: Path, db_url: str | None, no_validate: bool, files_dir: Path | None) -> None:
     """Rebuild a working repository from bags alone: records, versions, DOIs, files, communities.
 
-    Exits 1 if some record had no valid bag (the others are rebuilt)."""
+    A bag with a damaged payload file is still used when its description is intact: that file is taken
+    from another bag or the old file store, checked against the bag's checksums. Exits 1 if some record
+    had no valid bag or a file with no good copy anywhere (the others are rebuilt)."""
     from depot.repository.preservation.rebuild import RebuildError
     from depot.repository.preservation.rebuild import rebuild as rebuild_
 
     config = from_env(data_dir=data_dir, db_url=db_url)
     try:
-        report = rebuild_(source, config, validate=not no_validate)
+        report = rebuild_(source, config, validate=not no_validate, files_dir=files_dir)
     except RebuildError as exc:
         raise click.ClickException(str(exc)) from exc
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
     for problem in report.problems:
         click.echo(f"passed over: {problem}", err=True)
     click.echo(f"rebuilt {report.records} record(s) of {report.concepts} concept(s), {report.files} file(s) "

@@ -59,10 +59,11 @@ def _decode(path: str) -> str:
     return path.replace("%0A", "\n").replace("%0D", "\r").replace("%25", "%")
 
 
-def manifest_sums(bag: Path, alg: str = "sha256") -> dict[str, str]:
-    """payload path -> checksum, from the bag's ``manifest-<alg>.txt``."""
+def manifest_sums(bag: Path, alg: str = "sha256", *, tag: bool = False) -> dict[str, str]:
+    """path -> checksum, from the bag's ``manifest-<alg>.txt`` (``tagmanifest-<alg>.txt`` if ``tag``)."""
     out: dict[str, str] = {}
-    for line in (bag / f"manifest-{alg}.txt").read_text(encoding="utf-8").splitlines():
+    name = f"{'tag' if tag else ''}manifest-{alg}.txt"
+    for line in (bag / name).read_text(encoding="utf-8").splitlines():
         digest, _, path = line.partition(" ")
         if path:
             out[_decode(path.strip())] = digest.strip().lower()
