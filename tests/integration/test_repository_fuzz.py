@@ -70,3 +70,23 @@ def test_no_5xx_and_every_answer_matches_the_document(api_schema: Any) -> None:
     assert not failures, "\n\n".join(failures)
     # The pass reached the handlers, not only the routing: successes and errors both answered.
     assert len(calls) >= 20 * EXAMPLES and any(c < 300 for c in calls) and any(c >= 400 for c in calls), calls
+
+
+def test_stateful_links_no_5xx_and_every_answer_matches_the_document(api_schema: Any) -> None:
+    """Sequences that follow the document's links: create a deposition, then read, change, upload to,
+    publish or discard it, then read the record and make a new version of it."""
+    headers = {"Authorization": f"Bearer {STATE['token']}"}
+    steps: list[int] = []
+
+    class Machine(api_schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"headers": headers}
+
+        def validate_response(self, response: Any, case: Any, additional_checks: Any = None,
+                              **kwargs: Any) -> None:
+            steps.append(response.status_code)
+            case.validate_response(response, checks=CHECKS)
+
+    Machine.run(settings=settings(max_examples=max(5, EXAMPLES // 3), stateful_step_count=8, deadline=None,
+                                  derandomize=True, database=None, suppress_health_check=list(HealthCheck)))
+    assert any(c == 201 for c in steps) and any(c >= 400 for c in steps), steps

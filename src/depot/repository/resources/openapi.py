@@ -83,6 +83,28 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
+def _ref_of(path: str, method: str) -> str:
+    return "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method
+
+
+def _link_ids(paths: dict[str, Any], d: str) -> None:
+    """OpenAPI links: the id a create or a publish answers feeds the operations on that deposit or record
+    (what a client does next, and what a stateful fuzzer follows)."""
+    by_id = {"id": "$response.body#/id"}
+    follow = {
+        (d, "post", "201"): [(d + "/{id}", m) for m in ("get", "put", "delete")]
+        + [(d + "/{id}/files", "get"), (d + "/{id}/files", "post")]
+        + [(f"{d}/{{id}}/actions/{a}", "post") for a in ("publish", "discard")],
+        (d + "/{id}/actions/publish", "post", "202"): [
+            ("/records/{id}", "get"), ("/records/{id}/files", "get"), ("/records/{id}/versions", "get"),
+            (d + "/{id}/actions/edit", "post"), (d + "/{id}/actions/newversion", "post")],
+    }
+    for (path, method, code), targets in follow.items():
+        paths[path][method]["responses"][code]["links"] = {
+            f"{m.title()}{t.replace('/', '_').replace('{', '').replace('}', '')}": {
+                "operationRef": _ref_of(t, m), "parameters": by_id} for t, m in targets}
+
+
 def document(api_url: str) -> dict[str, Any]:
     d = "/deposit/depositions"
     paths: dict[str, Any] = {
@@ -164,6 +186,7 @@ def document(api_url: str) -> dict[str, Any]:
         paths[f"{d}/{{id}}/actions/{action}"] = {"post": _op(f"Action: {action}", {
             code: "Done", 400: "Validation error (RDM field paths)", **AUTH}, tag="actions",
             returns="Deposition")}
+    _link_ids(paths, d)
     for path, item in paths.items():
         names = [seg[1:-1] for seg in path.split("/") if seg.startswith("{")]
         # Record and deposition ids are Zenodo's: positive integers (a community's id is a slug or a UUID).
