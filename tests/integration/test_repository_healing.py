@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import bagit
 import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
@@ -217,3 +218,20 @@ def test_rebuild_without_any_good_copy_leaves_those_records_out_and_says_so(shar
     assert "rebuilt 1 record(s) of 1 concept(s), 1 file(s)" in done.stderr
     for recid in ids[:2]:
         assert f"record {recid}: no good copy of sheet.jpg" in done.stderr
+
+
+def test_a_new_versions_bag_never_links_a_rotten_earlier_copy(tmp_path: Path) -> None:
+    config = _config(tmp_path, fixity_cycle=False)
+    app = create_app(config)
+    with TestClient(app, base_url="http://testserver") as client:
+        r = Repo(client, config)
+        headers = {"Authorization": "Bearer " + r.ctx.accounts.create_token("a@example.org", "2026-01-01")}
+        v1 = published(client, headers, files={"sheet.jpg": SHEET, "label.txt": LABEL})
+        assert r.preservation.bags is not None and r.preservation.bags.drain(30)
+        [rotten] = r.bag_copies("sheet.jpg")
+        flip(rotten)
+        _new_version(client, headers, v1, "label.txt", LABEL + b" (revised)")
+        assert r.preservation.bags.drain(30)
+        [fresh] = [p for p in r.bag_copies("sheet.jpg") if p != rotten]
+        assert fresh.read_bytes() == SHEET and fresh.stat().st_ino != rotten.stat().st_ino
+        bagit.Bag(str(fresh.parent.parent)).validate()
