@@ -20,8 +20,9 @@ from depot.repository.faults.inject import FaultInjector, InjectedDrop
 from depot.repository.faults.profile import FaultProfile
 from depot.repository.preservation.service import Preservation
 from depot.repository.preservation.service import of as preservation_of
-from depot.repository.resources import admin, exports, oai, pages
+from depot.repository.resources import admin, badges, draftpage, exports, oai, pages
 from depot.repository.resources.context import Context
+from depot.repository.resources.cors import AllowedMethods, Cors
 from depot.repository.resources.deposits import DepositResource
 from depot.repository.resources.errors import (
     handle_client_disconnect,
@@ -119,6 +120,8 @@ def create_app(config: RepositoryConfig, *, context: Context | None = None,
         Route("/api/records/{id}", records.read, methods=["GET"]),
         Route("/api/records/{id}/files", records.files, methods=["GET"]),
         Route("/api/records/{id}/files/{key:path}/content", files.record_file_content, methods=["GET"]),
+        Route("/api/records/{id}/files/{key:path}", records.file, methods=["GET"]),
+        Route("/api/records/{id}/draft", records.draft, methods=["GET"]),
         Route("/api/records/{id}/draft/files/{key:path}/content", files.draft_file_content, methods=["GET"]),
         Route("/api/records/{id}/versions", records.versions, methods=["GET"]),
         Route("/api/records/{id}/versions/latest", records.latest, methods=["GET"]),
@@ -134,6 +137,8 @@ def create_app(config: RepositoryConfig, *, context: Context | None = None,
         *oai.routes(ctx),
         *admin.routes(ctx),
         *pages.routes(ctx),
+        *badges.routes(ctx),
+        *draftpage.routes(ctx),
     ]
     app = Starlette(
         routes=routes,
@@ -147,7 +152,9 @@ def create_app(config: RepositoryConfig, *, context: Context | None = None,
     )
     app.router.redirect_slashes = False  # Zenodo answers a trailing slash with 404, not a redirect
     app.state.context = ctx
-    outer: Any = Gateway(app, config, ctx.accounts.user_for_token)
+    # OPTIONS and 405s inside the rate limiter (preflights count, as on Zenodo); CORS headers outside it,
+    # so a browser can read a 429 too.
+    outer: Any = Cors(Gateway(AllowedMethods(app, lambda: app.router.routes), config, ctx.accounts.user_for_token))
     if faults is not None:
         outer = FaultInjector(outer, faults, config.data_dir / "faults.log")
         logging.getLogger("uvicorn.error").addFilter(_quiet_injected_drops)
