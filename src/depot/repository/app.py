@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -143,6 +144,9 @@ def create_app(config: RepositoryConfig, *, context: Context | None = None,
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        # Inside the rate limiter, so preflights count as on Zenodo; the limiter's own 429 carries the
+        # CORS headers too (gateway.py).
+        middleware=[Middleware(Cors), Middleware(AllowedMethods, routes=lambda: routes)],
         exception_handlers={
             RepositoryError: handle_repository_error,
             HTTPException: handle_http_exception,
@@ -152,9 +156,7 @@ def create_app(config: RepositoryConfig, *, context: Context | None = None,
     )
     app.router.redirect_slashes = False  # Zenodo answers a trailing slash with 404, not a redirect
     app.state.context = ctx
-    # OPTIONS and 405s inside the rate limiter (preflights count, as on Zenodo); CORS headers outside it,
-    # so a browser can read a 429 too.
-    outer: Any = Cors(Gateway(AllowedMethods(app, lambda: app.router.routes), config, ctx.accounts.user_for_token))
+    outer: Any = Gateway(app, config, ctx.accounts.user_for_token)
     if faults is not None:
         outer = FaultInjector(outer, faults, config.data_dir / "faults.log")
         logging.getLogger("uvicorn.error").addFilter(_quiet_injected_drops)

@@ -1,8 +1,8 @@
 """CORS and allowed methods, as Zenodo answers them (Flask-CORS on the API, Flask's automatic OPTIONS).
 
-``Cors`` wraps the rate limiter, so a 429 is readable by a browser too; ``AllowedMethods`` sits inside it
-and answers ``OPTIONS`` (a CORS preflight or a plain one) with the methods the path has, and puts the same
-``Allow`` list on every 405, whichever handler raised it.
+Both are Starlette middleware inside the rate limiter (whose 429 adds ``cors_headers`` itself).
+``AllowedMethods`` answers ``OPTIONS`` (a CORS preflight or a plain one) with the methods the path has,
+and puts the same ``Allow`` list on every 405, whichever handler raised it.
 """
 
 from __future__ import annotations
