@@ -156,6 +156,8 @@ def test_badges_are_svg_for_minted_dois_only(api: Api) -> None:
         assert r.text.startswith("<svg") and doi in r.text
     assert api.client.get("/badge/doi/10.5072%2Fnot-ours.1.svg").status_code == 404
     assert api.client.get(f"/badge/doi/{rec['doi']}").status_code == 404  # no .svg: no such badge
+    for hostile in ("%00.svg", ".svg", "%FF%FE.svg", "x" * 300 + ".svg", "10.5072%2Fa%0Ab.svg"):
+        assert api.client.get(f"/badge/doi/{hostile}").status_code == 404, hostile
 
 
 def test_draft_page_is_the_owners(api: Api) -> None:

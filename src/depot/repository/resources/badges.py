@@ -45,7 +45,8 @@ def routes(ctx: Context) -> list[BaseRoute]:
     async def doi_badge(request: Request) -> Response:
         raw = str(request.path_params["doi"])
         doi = raw.removesuffix(".svg")
-        if doi == raw or not ctx.records.minted(doi):
+        # Hostile text never reaches the database (PostgreSQL refuses a NUL in a string outright).
+        if doi == raw or not doi or len(doi) > 255 or not doi.isprintable() or not ctx.records.minted(doi):
             raise NotFoundError("There is no record with this DOI here.")
         # A badge never changes for its DOI, so caches may keep it.
         return Response(badge_svg("DOI", doi), media_type=SVG, headers={"Cache-Control": "public, max-age=86400"})
