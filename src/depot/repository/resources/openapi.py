@@ -149,8 +149,8 @@ def document(api_url: str) -> dict[str, Any]:
                                 tag="records", params=("q", "communities", "sort", "page", "size", "all_versions"),
                                 public=True, returns="Hits")},
         "/records/{id}": {"get": _op("Read a record (Zenodo JSON, or an export format by Accept)", {
-            200: "Record", 404: "No such record", 406: "Accept names no format Depot serves",
-            410: "Withdrawn (a tombstone)"}, tag="records", public=True,
+            200: "Record", 302: "A concept id: to its newest version", 404: "No such record",
+            406: "Accept names no format Depot serves", 410: "Withdrawn (a tombstone)"}, tag="records", public=True,
             returns={JSON: {"schema": _ref("Record")}, "*/*": {"schema": {}}})},
         "/records/{id}/files": {"get": _op("List a record's files", {200: "Files", 404: "No such record",
                                                                      410: "Withdrawn"},
@@ -158,6 +158,11 @@ def document(api_url: str) -> dict[str, Any]:
         "/records/{id}/files/{key}/content": {"get": _op("Download a record's file", {
             200: "The bytes", 404: "Not found", 410: "Withdrawn, or " + LOST}, tag="records", public=True,
             returns=BYTES)},
+        "/records/{id}/files/{key}": {"get": _op("A record's file metadata (by key, or by file id)", {
+            200: "File entry", 404: "Not found", 410: "Withdrawn"}, tag="records", public=True, returns="Object")},
+        "/records/{id}/draft": {"get": _op("The owner's open draft of a record (deposition JSON)", {
+            200: "Deposition", 403: "No, bad or foreign token", 404: "No such record, or no open draft"},
+            tag="records", returns="Deposition")},
         "/records/{id}/draft/files/{key}/content": {"get": _op("Download a deposition's file", {
             200: "The bytes", **AUTH, 410: LOST}, tag="records", returns=BYTES)},
         "/records/{id}/versions": {"get": _op("List a record's versions", {200: "Hits", 404: "Not found"},
