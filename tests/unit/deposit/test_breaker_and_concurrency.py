@@ -79,3 +79,24 @@ def test_latency_that_grows_with_concurrency_alone_is_not_overload() -> None:
     for _ in range(10):
         limit.record(0.4, in_flight=8)  # 5x slower per request than at best: overloaded
     assert limit.limit == 4
+
+
+def test_one_lucky_window_does_not_pin_the_limit_at_its_minimum() -> None:
+    # A shared machine: one window of cheap requests, then the usual latency, which is 4x that lucky one.
+    limit = AdaptiveLimit(maximum=8, minimum=1, period=10)
+    for _ in range(10):
+        limit.record(0.02)
+    for _ in range(10):
+        limit.record(0.005)
+    for _ in range(200):
+        limit.record(0.02)
+    assert limit.limit == 8  # a minimum-of-medians baseline kept it at 1 for good
+
+
+def test_a_lasting_slowdown_still_halves_the_limit() -> None:
+    limit = AdaptiveLimit(maximum=8, minimum=1, period=10)
+    for _ in range(30):
+        limit.record(0.02)
+    for _ in range(30):
+        limit.record(0.2)  # 10x slower per request in flight: overloaded
+    assert limit.limit == 1
