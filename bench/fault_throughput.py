@@ -77,16 +77,18 @@ def steady_rate(ledger: Path, share: float = 0.9) -> float:
 
 
 def server_state(base: str, token: str) -> tuple[int, int, int]:
-    """(published keys, duplicated keys, drafts left) as the server sees them; its own 5xx are retried."""
+    """(published keys, duplicated keys, drafts left) as the server sees them; its own 5xx and outage 404s
+    are retried."""
     deps: list[dict[str, Any]] = []
     page = 1
     with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
         while True:
-            for _ in range(20):
+            for _ in range(60):  # through the profile's outage window too (10 s of 404)
                 reply = client.get(f"{base}/api/deposit/depositions",
                                    params={"size": 100, "page": page, "all_versions": 1})
-                if reply.status_code < 500:
+                if reply.status_code < 500 and reply.status_code != 404:
                     break
+                time.sleep(0.5)
             reply.raise_for_status()
             batch = reply.json()
             deps += batch
