@@ -88,6 +88,7 @@ class Runner(Probes):
         self._settling = 0  # crash-left uncertain creates being settled beside the workers
         self._drafts: dict[str, dict[str, Any]] = {}  # a new version's draft as newversion returned it
         self._looked: set[str] = set()  # uncertain creates/newversions looked for once, not found yet
+        self._listed: dict[str, list[dict[str, Any]]] = {}  # due uncertain creates listed with another's probe
         self._released: asyncio.Event | None = None
         client.on_reply = self._observe
 
