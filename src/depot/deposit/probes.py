@@ -22,7 +22,7 @@ from depot.deposit.progress import Stats
 
 if TYPE_CHECKING:
     from depot.deposit.client import RepositoryClient
-    from depot.deposit.runner import RunSettings
+    from depot.deposit.run_settings import RunSettings
 
 PROBE_BATCH = 20  # specimen keys per listing query when settling uncertain creates
 
