@@ -70,6 +70,23 @@ def postgres_database() -> Iterator[str]:
     engine.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A depositor's ledger location: a SQLite file, or an empty PostgreSQL database of its own."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "ledger.sqlite3")
+        return
+    admin = sa.engine.make_url(postgres_admin_url()).set(drivername="postgresql+psycopg")
+    name = f"depot_ledger_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield admin.set(database=name).render_as_string(hide_password=False)
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    engine.dispose()
+
+
 def _db_url(kind: str, tmp: Path, request: pytest.FixtureRequest) -> str | None:
     if kind == "sqlite":
         return None  # default: SQLite in the data dir

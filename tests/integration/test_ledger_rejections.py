@@ -6,14 +6,11 @@ import csv
 import hashlib
 import io
 import json
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from depot.deposit.commands.status import show_status, write_report
 from depot.deposit.ledger import Ledger
@@ -21,26 +18,12 @@ from depot.deposit.ledger.states import State
 from depot.deposit.models import FileSpec, PlannedRecord
 from depot.deposit.verdict import judge
 
-from conftest import png_image, postgres_admin_url
+from conftest import png_image
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 JUDGE = partial(judge, today=date(2026, 1, 1))
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "ledger.sqlite3")
-        return
-    admin = sa.engine.make_url(postgres_admin_url()).set(drivername="postgresql+psycopg")
-    name = f"depot_rejections_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield admin.set(database=name).render_as_string(hide_password=False)
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    engine.dispose()
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,25 +14,9 @@ from depot.deposit.errors import LedgerError
 from depot.deposit.ledger import Ledger
 from depot.deposit.models import FileSpec, PlannedRecord
 
-from conftest import postgres_admin_url
-
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "ledger.sqlite3")
-        return
-    admin = sa.engine.make_url(postgres_admin_url()).set(drivername="postgresql+psycopg")
-    name = f"depot_ledger_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield admin.set(database=name).render_as_string(hide_password=False)
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    engine.dispose()
 
 
 def record(key: str, title: str = "A sheet", path: Path | None = None) -> PlannedRecord:

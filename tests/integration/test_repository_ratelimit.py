@@ -58,3 +58,16 @@ def test_hourly_limit_applies(tmp_path: Path) -> None:
         codes = [client.get("/api/communities").status_code for _ in range(3)]
         assert codes == [200, 200, 429]
         assert client.get("/api/communities").json()["message"] == "2 per 1 hour"
+
+
+def test_preflights_count_and_a_429_is_readable_by_a_browser(tmp_path: Path) -> None:
+    """A CORS preflight is a request to the limiter, as on Zenodo; the 429 carries the CORS headers, so a
+    page's script can read the status and the Retry-After it must honour."""
+    client, _token = make_client(tmp_path, user_limit_per_minute=2, user_limit_per_hour=100)
+    preflight = {"Origin": "https://example.org", "Access-Control-Request-Method": "GET"}
+    with client:
+        assert client.options("/api/records/1", headers=preflight).status_code == 200
+        assert client.get("/api/records/1", headers={"Origin": "https://example.org"}).status_code == 404
+        r = client.get("/api/records/1", headers={"Origin": "https://example.org"})
+        assert r.status_code == 429 and r.headers["access-control-allow-origin"] == "*"
+        assert "X-RateLimit-Reset" in r.headers["access-control-expose-headers"]

@@ -17,7 +17,8 @@ from depot.deposit.client import RepositoryClient
 from depot.deposit.ledger import Ledger
 from depot.deposit.models import FileSpec, PlannedRecord
 from depot.deposit.progress import Stats
-from depot.deposit.runner import Runner, RunSettings
+from depot.deposit.run_settings import RunSettings
+from depot.deposit.runner import Runner
 
 from conftest import serve_repository
 

@@ -28,7 +28,7 @@ _EXPORTS = {
     "LedgerError": "depot.deposit.errors",
     "PlannedRecord": "depot.deposit.models",
     "RepositoryClient": "depot.deposit.client",
-    "RunSettings": "depot.deposit.runner",
+    "RunSettings": "depot.deposit.run_settings",
     "Runner": "depot.deposit.runner",
     "State": "depot.deposit.ledger",
     "Stats": "depot.deposit.progress",
@@ -83,7 +83,8 @@ if TYPE_CHECKING:
     from depot.deposit.models import FileSpec, PlannedRecord
     from depot.deposit.policy import Decision, classify
     from depot.deposit.progress import Stats
-    from depot.deposit.runner import Runner, RunSettings
+    from depot.deposit.run_settings import RunSettings
+    from depot.deposit.runner import Runner
 
 
 def __getattr__(name: str) -> Any:

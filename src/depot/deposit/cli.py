@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -224,6 +225,11 @@ def run_with_exit_codes(fn: Callable[[], int]) -> None:
     except KeyboardInterrupt:
         click.echo("depot: interrupted; run the same command again to resume", err=True)
         code = ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`depot report | head`): as other command-line tools, stop quietly. Point
+        # stdout at /dev/null so that Python's flush at exit does not fail on the closed pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = ExitCode.OK
     except Exception as exc:  # the last resort: never a traceback on the terminal
         code = internal_error(exc)
     sys.exit(int(code))

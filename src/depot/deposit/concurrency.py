@@ -25,6 +25,7 @@ class AdaptiveLimit:
     overload_threshold: float = 0.1
     failure_threshold: float = 0.5
     latency_factor: float = 3.0
+    baseline_weight: float = 0.2  # how far one window moves the latency baseline towards its median
     limit: int = 0
     baseline: float | None = None
     _latencies: list[float] = field(default_factory=list)
@@ -55,6 +56,12 @@ class AdaptiveLimit:
         else:
             self.limit = min(self.maximum, self.limit + 1)
         if median is not None:
-            self.baseline = median if self.baseline is None else min(self.baseline, median)
+            # The baseline follows the windows that were not slow (a lucky window moves it a little, not
+            # all the way down), and re-learns at the minimum limit, where there is nothing left to cut:
+            # a minimum-of-medians baseline on a shared machine kept the limit at 1 even without faults.
+            if self.baseline is None:
+                self.baseline = median
+            elif not slow or self.limit == self.minimum:
+                self.baseline += self.baseline_weight * (median - self.baseline)
         self._latencies.clear()
         self._outcomes = self._overloads = self._failures = 0

@@ -28,7 +28,8 @@ from depot.deposit.ledger import Ledger, State
 from depot.deposit.ledger.states import ACTIVE, DONE
 from depot.deposit.progress import Stats
 from depot.deposit.ratelimit import LimiterStopped, RateLimiter
-from depot.deposit.runner import Runner, RunSettings
+from depot.deposit.run_settings import RunSettings
+from depot.deposit.runner import Runner
 from depot.deposit.targets import Target, open_target
 
 

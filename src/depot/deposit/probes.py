@@ -22,7 +22,7 @@ from depot.deposit.progress import Stats
 
 if TYPE_CHECKING:
     from depot.deposit.client import RepositoryClient
-    from depot.deposit.runner import RunSettings
+    from depot.deposit.run_settings import RunSettings
 
 PROBE_BATCH = 20  # specimen keys per listing query when settling uncertain creates
 
@@ -39,6 +39,7 @@ class Probes:
     fatal: BaseException | None
     _settling: int
     _looked: set[str]
+    _listed: dict[str, list[dict[str, Any]]]
 
     async def _call(self, key: str | None, step: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
@@ -69,12 +70,40 @@ class Probes:
             if await self._adopt_version_draft(claim, looks=(0.0,)) is not None:
                 return State.CREATED
             return self._not_found(claim)
-        # An uncertain create, due once the repository's search has caught up: look for the key.
-        matches = (await self.find_by_keys([key])).get(key, [])
+        # An uncertain create, due once the repository's search has caught up: look for the key, and
+        # for the other uncertain creates that are due too, in the same listing query.
+        listed = self._listed.pop(key) if key in self._listed else None
+        matches = listed if listed is not None else (await self._look_for_due_creates(key)).get(key, [])
         if not matches:
             return self._not_found(claim)
         self._looked.discard(key)
         return await self._keep_first(key, matches)
+
+    async def _look_for_due_creates(self, key: str) -> dict[str, list[dict[str, Any]]]:
+        """List ``key`` with up to PROBE_BATCH - 1 other uncertain creates that are due (leased meanwhile,
+        so no worker sends one). Their answers are kept for the worker that claims each next (they stay
+        due), except a first miss, which is looked at again ``probe_recheck`` later, as in _not_found."""
+        others = [k for k in self.ledger.uncertain_keys("create") if k != key]
+        leased = self.ledger.lease(others, owner=self.owner, lease_seconds=self.settings.lease_seconds,
+                                   now=_utcnow()) if others else []
+        for extra in leased[PROBE_BATCH - 1:]:
+            self.ledger.release(extra, self.owner)
+        leased = leased[:PROBE_BATCH - 1]
+        try:
+            found = await self.find_by_keys([key, *leased])
+            for other in leased:
+                if found[other] or other in self._looked:
+                    self._listed[other] = found[other]
+                else:
+                    self.stats.probes += 1
+                    self._looked.add(other)
+                    self.ledger.defer(other, retry_at=_utcnow() + timedelta(seconds=self.settings.probe_recheck))
+        finally:
+            for other in leased:
+                self.ledger.release(other, self.owner)
+            if leased:
+                self._wake()
+        return found
 
     def _not_found(self, claim: Claim) -> State | None:
         """Not listed: not created, or not listed *yet*. A second, later look tells them apart."""

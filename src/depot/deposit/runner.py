@@ -27,7 +27,6 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,20 +50,7 @@ from depot.deposit.policy import NON_REPEATABLE, Decision, ambiguous, backoff, c
 from depot.deposit.probes import Probes
 from depot.deposit.progress import Stats
 from depot.deposit.ratelimit import LimiterStopped
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    transfers: int = 8  # records in flight
-    low_level_retries: int = 5  # per request
-    retries: int = 3  # per record, across the run
-    lease_seconds: float = 300.0
-    probe_delay: float = 2.0  # Zenodo's search lags writes: wait before looking for an uncertain create
-    probe_recheck: float = 5.0  # and look once more, this much later, before concluding it was not created
-    backoff_base: float = 1.0
-    backoff_cap: float = 300.0
-    max_records: int | None = None
-    adaptive: bool = True
+from depot.deposit.run_settings import RunSettings
 
 
 class FatalRunError(DepotError):
@@ -89,6 +75,7 @@ class Runner(Probes):
         self._settling = 0  # crash-left uncertain creates being settled beside the workers
         self._drafts: dict[str, dict[str, Any]] = {}  # a new version's draft as newversion returned it
         self._looked: set[str] = set()  # uncertain creates/newversions looked for once, not found yet
+        self._listed: dict[str, list[dict[str, Any]]] = {}  # due uncertain creates listed with another's probe
         self._released: asyncio.Event | None = None
         client.on_reply = self._observe
 

@@ -211,8 +211,16 @@ def normalize(metadata: object, *, today: date) -> dict[str, Any]:
             errors.append(FieldError("metadata.related_identifiers", ("related_identifiers must be a list",)))
         else:
             for i, rel in enumerate(rels):
-                rel_name = rel.get("relation") if isinstance(rel, dict) else None
-                if not isinstance(rel_name, str) or rel_name.lower() not in RELATIONS:
+                # The messages of zenodo-rdm (its legacy test_rest_api_metadata.py, test_malformed_related_identifiers).
+                if not isinstance(rel, dict):
+                    errors.append(FieldError(f"metadata.related_identifiers.{i}",
+                                             ("Each related identifier must be an object",)))
+                    continue
+                rel_name = rel.get("relation")
+                if rel_name is not None and not isinstance(rel_name, str):
+                    errors.append(FieldError(f"metadata.related_identifiers.{i}.relation",
+                                             ("relation must be a string",)))
+                elif not isinstance(rel_name, str) or rel_name.lower() not in RELATIONS:
                     errors.append(FieldError(f"metadata.related_identifiers.{i}.relation",
                                              (f"Invalid value {rel_name}.",)))
                 else:

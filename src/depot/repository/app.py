@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -20,8 +21,9 @@ from depot.repository.faults.inject import FaultInjector, InjectedDrop
 from depot.repository.faults.profile import FaultProfile
 from depot.repository.preservation.service import Preservation
 from depot.repository.preservation.service import of as preservation_of
-from depot.repository.resources import admin, exports, oai, pages
+from depot.repository.resources import admin, badges, draftpage, exports, oai, pages
 from depot.repository.resources.context import Context
+from depot.repository.resources.cors import AllowedMethods, Cors
 from depot.repository.resources.deposits import DepositResource
 from depot.repository.resources.errors import (
     handle_client_disconnect,
@@ -119,6 +121,8 @@ def create_app(config: RepositoryConfig, *, context: Context | None = None,
         Route("/api/records/{id}", records.read, methods=["GET"]),
         Route("/api/records/{id}/files", records.files, methods=["GET"]),
         Route("/api/records/{id}/files/{key:path}/content", files.record_file_content, methods=["GET"]),
+        Route("/api/records/{id}/files/{key:path}", records.file, methods=["GET"]),
+        Route("/api/records/{id}/draft", records.draft, methods=["GET"]),
         Route("/api/records/{id}/draft/files/{key:path}/content", files.draft_file_content, methods=["GET"]),
         Route("/api/records/{id}/versions", records.versions, methods=["GET"]),
         Route("/api/records/{id}/versions/latest", records.latest, methods=["GET"]),
@@ -134,10 +138,15 @@ def create_app(config: RepositoryConfig, *, context: Context | None = None,
         *oai.routes(ctx),
         *admin.routes(ctx),
         *pages.routes(ctx),
+        *badges.routes(ctx),
+        *draftpage.routes(ctx),
     ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        # Inside the rate limiter, so preflights count as on Zenodo; the limiter's own 429 carries the
+        # CORS headers too (gateway.py).
+        middleware=[Middleware(Cors), Middleware(AllowedMethods, routes=lambda: routes)],
         exception_handlers={
             RepositoryError: handle_repository_error,
             HTTPException: handle_http_exception,

@@ -194,30 +194,43 @@ def withdraw(recid: int, reason: str, all_versions: bool, data_dir: Path | None,
 @click.option("--db", "db_url", default=None)
 @click.option("--mb-per-s", type=float, default=0, show_default=True, help="Cap the read rate (0: no cap).")
 @click.option("--bags", "check_bags", is_flag=True, help="Also fully validate every bag under DATA_DIR/bags.")
-def audit(data_dir: Path | None, db_url: str | None, mb_per_s: float, check_bags: bool) -> None:
+@click.option("--repair", is_flag=True,
+              help="Restore each damaged or missing file from a verified copy in DATA_DIR/bags.")
+def audit(data_dir: Path | None, db_url: str | None, mb_per_s: float, check_bags: bool, repair: bool) -> None:
     """Re-hash every stored file against its md5 and sha256; list mismatches and missing files.
 
-    Exits 1 when any file is missing, unreadable or changed (or, with --bags, a bag is invalid). The run
+    Exits 1 when any file is missing, unreadable or changed (or, with --bags, a bag is invalid); with
+    --repair, only when some file could not be restored (each is listed REPAIRED or UNREPAIRED). The run
     and its problems are kept in the database (shown at GET /api/admin/fixity)."""
     from depot.repository.preservation.audit import Auditor
     from depot.repository.preservation.audit import where_used as where_used_
+    from depot.repository.preservation.healing import Healer, Repair
     from depot.repository.store.blobs import BlobStore
     from depot.repository.store.db import Database
 
     config = from_env(data_dir=data_dir, db_url=db_url)
     db = Database.open(config.database_url)
+    repairs: list[Repair] = []
     try:
-        report = Auditor(db, BlobStore(config.data_dir, fsync=False), lambda: datetime.now(UTC)).full(
-            mb_per_s=mb_per_s)
+        blobs, clock = BlobStore(config.data_dir, fsync=config.fsync), lambda: datetime.now(UTC)
+        report = Auditor(db, blobs, clock).full(mb_per_s=mb_per_s)
         with db.read() as conn:
             used = where_used_(conn, [p.file_id for p in report.problems])
+        if repair:
+            repairs = Healer(db, blobs, config.data_dir / "bags", clock).repair_all(
+                [p.file_id for p in report.problems], report.run_id)
     finally:
         db.dispose()
     for p in report.problems:
         held = ", ".join(f"record {u['recid']} {u['key']!r}" for u in used.get(p.file_id, [])) or "no record"
         click.echo(f"{p.status.upper()}\t{p.file_id}\t{held}\t{p.detail}")
+    for r in repairs:
+        click.echo(f"{'REPAIRED' if r.repaired else 'UNREPAIRED'}\t{r.file_id}\t{r.detail}")
     click.echo(f"audit run {report.run_id}: {report.files} file(s), {report.bytes / 1e6:.1f} MB in "
                f"{report.seconds:.2f} s ({report.mb_per_s:.0f} MB/s); {len(report.problems)} problem(s)", err=True)
+    unrepaired = [r for r in repairs if not r.repaired] if repair else report.problems
+    if repair and report.problems:
+        click.echo(f"repaired {len(repairs) - len(unrepaired)} of {len(repairs)} file(s) from the bags", err=True)
     bad_bags = 0
     if check_bags:
         from depot.repository.preservation.bags import audit_bags
@@ -228,7 +241,7 @@ def audit(data_dir: Path | None, db_url: str | None, mb_per_s: float, check_bags
                 bad_bags += 1
                 click.echo(f"BAG\t{bag}\t{reason}")
         click.echo(f"bags: {len(results)} checked, {bad_bags} invalid", err=True)
-    if report.problems or bad_bags:
+    if unrepaired or bad_bags:
         sys.exit(1)
 
 
@@ -239,18 +252,25 @@ def audit(data_dir: Path | None, db_url: str | None, mb_per_s: float, check_bags
               help="The new, empty data directory.")
 @click.option("--db", "db_url", default=None, help="Database URL for the new repository (must be empty).")
 @click.option("--no-validate", is_flag=True, help="Skip the full validation of each bag (checksums still compared).")
-def rebuild(source: Path, data_dir: Path, db_url: str | None, no_validate: bool) -> None:
+@click.option("--files", "files_dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="The old repository's file store (its DATA_DIR/files), searched for good copies of files "
+                   "a damaged bag lost.  [default: files/ beside the bags directory, if there]")
+def rebuild(source: Path, data_dir: Path, db_url: str | None, no_validate: bool, files_dir: Path | None) -> None:
     """Rebuild a working repository from bags alone: records, versions, DOIs, files, communities.
 
-    Exits 1 if some record had no valid bag (the others are rebuilt)."""
+    A bag with a damaged payload file is still used when its description is intact: that file is taken
+    from another bag or the old file store, checked against the bag's checksums. Exits 1 if some record
+    had no valid bag or a file with no good copy anywhere (the others are rebuilt)."""
     from depot.repository.preservation.rebuild import RebuildError
     from depot.repository.preservation.rebuild import rebuild as rebuild_
 
     config = from_env(data_dir=data_dir, db_url=db_url)
     try:
-        report = rebuild_(source, config, validate=not no_validate)
+        report = rebuild_(source, config, validate=not no_validate, files_dir=files_dir)
     except RebuildError as exc:
         raise click.ClickException(str(exc)) from exc
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
     for problem in report.problems:
         click.echo(f"passed over: {problem}", err=True)
     click.echo(f"rebuilt {report.records} record(s) of {report.concepts} concept(s), {report.files} file(s) "

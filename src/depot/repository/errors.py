@@ -10,6 +10,7 @@ RepositoryError
  ├── UnsupportedMediaError    wrong Content-Type
  ├── MethodNotAllowedError    an endpoint current Zenodo no longer implements (sort, rename)
  ├── GoneError                a withdrawn record: its DOI stays, its content does not (a tombstone)
+ ├── ContentLostError         a file failed fixity and no verified copy of it exists (bags included)
  └── RateLimitedError         too many requests in the window
 
 ``resources/errors.py`` maps each class to a status and Zenodo's error body in one table.
@@ -101,3 +102,7 @@ class RateLimitedError(RepositoryError):
 
     def __post_init__(self) -> None:
         super().__init__(self.limit)
+
+
+class ContentLostError(RepositoryError):
+    """Raised for a file whose stored content failed fixity and of which no verified copy exists (410)."""

@@ -7,7 +7,7 @@ from depot.deposit.concurrency import AdaptiveLimit
 
 
 def test_breaker_opens_on_an_outage_and_probes_back() -> None:
-    b = Breaker(consecutive=5, cooldown=10, max_cooldown=40)
+    b = Breaker(consecutive=5, cooldown=10, growth=2, max_cooldown=40)
     for t in range(5):
         assert b.allow(t)
         b.record(False, t)
@@ -32,7 +32,7 @@ def test_breaker_opens_on_error_share_not_on_scattered_errors() -> None:
 
 
 def test_cooldown_is_capped() -> None:
-    b = Breaker(consecutive=1, cooldown=10, max_cooldown=25)
+    b = Breaker(consecutive=1, cooldown=10, growth=2, max_cooldown=25)
     b.record(False, 0)
     for t in (10, 30, 60, 90):
         assert b.allow(t + 100)
@@ -79,3 +79,40 @@ def test_latency_that_grows_with_concurrency_alone_is_not_overload() -> None:
     for _ in range(10):
         limit.record(0.4, in_flight=8)  # 5x slower per request than at best: overloaded
     assert limit.limit == 4
+
+
+def test_one_lucky_window_does_not_pin_the_limit_at_its_minimum() -> None:
+    # A shared machine: one window of cheap requests, then the usual latency, which is 4x that lucky one.
+    limit = AdaptiveLimit(maximum=8, minimum=1, period=10)
+    for _ in range(10):
+        limit.record(0.02)
+    for _ in range(10):
+        limit.record(0.005)
+    for _ in range(200):
+        limit.record(0.02)
+    assert limit.limit == 8  # a minimum-of-medians baseline kept it at 1 for good
+
+
+def test_a_lasting_slowdown_still_halves_the_limit() -> None:
+    limit = AdaptiveLimit(maximum=8, minimum=1, period=10)
+    for _ in range(30):
+        limit.record(0.02)
+    for _ in range(30):
+        limit.record(0.2)  # 10x slower per request in flight: overloaded
+    assert limit.limit == 1
+
+
+def test_a_ten_second_outage_pauses_the_run_little_longer_than_itself() -> None:
+    b = Breaker()  # the defaults the runner uses
+    outage_end = 10.0
+    t = 0.0
+    while b.state == CLOSED:  # every request fails from t = 0
+        b.record(False, t)
+        t += 0.01
+    while True:
+        t += 0.05
+        if b.allow(t):
+            b.record(t >= outage_end, t)  # the half-open probe
+            if b.state == CLOSED:
+                break
+    assert outage_end <= t <= outage_end + 3.0  # doubling from 5 s resumed at 15 s

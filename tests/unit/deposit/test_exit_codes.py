@@ -47,3 +47,29 @@ def test_unwritable_folder_falls_back_to_the_temporary_folder(tmp_path: Path, mo
         return
     (log,) = (tmp_path / "tmp").glob("depot-error-*.log")
     assert str(log) in err
+
+
+def test_a_closed_pipe_ends_the_report_quietly(tmp_path: Path) -> None:
+    """`depot report | head -1`: the reader goes away; no 'unexpected error', no log, exit 0."""
+    import subprocess
+    import sys
+    from datetime import UTC, datetime
+
+    from depot.deposit.ledger import Ledger
+    from depot.deposit.ledger.tables import specimens
+
+    ledger = Ledger.open(tmp_path / "ledger.sqlite3")
+    now = datetime.now(UTC).isoformat()
+    with ledger.engine.begin() as conn:  # enough rows to fill the pipe's buffer many times over
+        conn.execute(specimens.insert(), [
+            {"key": f"urn:catalog:PIPE:{i}", "seq": i + 1, "state": "planned", "metadata": {}, "metadata_hash": "x",
+             "fingerprint": "x", "created_at": now, "updated_at": now} for i in range(5000)])
+    ledger.close()
+    proc = subprocess.Popen([sys.executable, "-m", "depot", "report", "--ledger", str(tmp_path / "ledger.sqlite3"),
+                             "--format", "csv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    assert proc.stdout is not None and proc.stdout.readline().startswith(b"key,state,doi")
+    proc.stdout.close()  # as `head -1` does
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert b"unexpected error" not in err and b"Traceback" not in err
+    assert not list(tmp_path.glob("depot-error-*.log"))

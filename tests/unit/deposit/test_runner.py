@@ -187,3 +187,33 @@ def test_a_404_on_our_deposition_is_probed_never_blindly_recreated(tmp_path: Pat
     assert row.state is State.FAILED and row.step == "probe" and row.last_status == 404
     assert runner.stats.probes >= 1
     ledger.close()
+
+
+def test_due_uncertain_creates_are_looked_for_in_one_listing_query(tmp_path: Path) -> None:
+    """Three creates of a running job lost their answers (one had reached the server); when the first is
+    probed, the others that are due are listed in the same query, and each is then settled from it."""
+    ledger = plan(tmp_path, 3)
+    keys = [f"urn:catalog:RUN:{i}" for i in range(3)]
+    with serve(tmp_path) as (api, token):
+        created = httpx.post(f"{api}/deposit/depositions", headers={"Authorization": f"Bearer {token}"},
+                             json={"metadata": ledger.get(keys[1]).metadata}).json()
+
+        async def settle() -> tuple[Runner, int]:
+            async with RepositoryClient(api, token) as client:
+                runner = Runner(ledger, client, RunSettings(transfers=1), initial_stats(ledger))
+                for key in keys:
+                    ledger.mark_uncertain(key, "create")
+                    ledger.defer(key, retry_at=datetime.now(UTC))  # due now
+                claim = ledger.claim(1, owner=runner.owner, lease_seconds=60, now=datetime.now(UTC))[0]
+                before = runner.stats.requests
+                await runner._settle(claim)
+                return runner, runner.stats.requests - before
+
+        runner, requests = asyncio.run(settle())
+    assert requests == 1  # one listing query for the three keys
+    assert runner._listed == {keys[1]: runner._listed[keys[1]]}  # found: kept for the worker that claims it
+    assert int(runner._listed[keys[1]][0]["id"]) == created["id"]
+    assert keys[2] in runner._looked and ledger.get(keys[2]).state is State.UNCERTAIN  # a second look is due
+    # Both were released: the found one is due at once, the other after its recheck delay.
+    assert [c.key for c in ledger.claim(3, owner="next", lease_seconds=60, now=datetime.now(UTC))] == [keys[1]]
+    ledger.close()

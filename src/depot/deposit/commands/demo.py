@@ -58,7 +58,8 @@ def run_demo(output: Path, transfers: int) -> int:
     output.mkdir(parents=True)
     archive, images = stage(output)
     ledger = output / "ledger.sqlite3"
-    click.echo(f"depot demo: depositing {archive.name} (24 specimens, CC BY 4.0, TROM) into a local repository "
+    click.echo(f"depot demo: depositing {archive.name} (24 specimens of TROM; label data CC BY 4.0, images CC "
+               "BY-SA 4.0, so the records take the images' licence, as the profile says) into a local repository "
                f"in {output / 'repository'}", err=True)
     code = deposit(ledger_path=str(ledger), target="local", token_file=None, repo_dir=output / "repository",
                    rate_limit=None, transfers=transfers, retries=3, low_level_retries=5, progress_mode="quiet",

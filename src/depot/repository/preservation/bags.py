@@ -5,7 +5,8 @@ publish and a new version each get a bag, and a re-publish that changed nothing 
 exists. Bags are built in ``bags/<recid>/.tmp-*`` and renamed into place, so a bag directory with a
 proper name is always complete.
 
-Unchanged files are **hard-linked** from an earlier bag of the same concept, not listed in fetch.txt:
+Unchanged files are **hard-linked** from an earlier bag of the same concept (once that copy is re-hashed
+and found sound), not listed in fetch.txt:
 a bag with fetch.txt is incomplete until something fetches it, bagit-python cannot fetch, and a rebuild
 from bags must work with the bags alone. A hard link costs no space and keeps every bag complete and
 valid on its own. Files new to the concept are **copied** from the blob store (never linked to it), so
@@ -47,6 +48,7 @@ import sqlalchemy as sa
 from depot.repository.config import RepositoryConfig
 from depot.repository.exports import datacite
 from depot.repository.preservation import bagspec
+from depot.repository.preservation.audit import Throttle, hash_file
 from depot.repository.resources import serialize
 from depot.repository.resources.serialize import Links
 from depot.repository.services.views import Deposit, load_deposit
@@ -293,7 +295,9 @@ class BagWriter:
         for f in files:
             target = bag / f.path
             source = earlier.get(f.sha256)
-            if source is not None and _same_size(source, f.size):
+            # Linked only if the earlier copy still hashes right: a rotten copy would otherwise be born
+            # into the new bag too (the store's copy is then used, checked on the way).
+            if source is not None and _same_size(source, f.size) and _sound(source, f):
                 try:
                     os.link(source, target)
                     continue
@@ -318,6 +322,13 @@ class BagWriter:
             target = bag / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(body)
+
+
+def _sound(path: Path, f: bagspec.PayloadFile) -> bool:
+    try:
+        return hash_file(path, Throttle(0)) == (f.size, f.md5, f.sha256)
+    except OSError:
+        return False
 
 
 def _same_size(path: Path, size: int) -> bool:

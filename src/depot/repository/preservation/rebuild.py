@@ -12,10 +12,12 @@ deposits are gone; fixity history and usage statistics start afresh.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +30,7 @@ import sqlalchemy as sa
 from depot.repository.config import RepositoryConfig
 from depot.repository.preservation import bagspec
 from depot.repository.preservation.bags import bags_of
+from depot.repository.preservation.healing import bag_candidates, manifest_sums
 from depot.repository.services.search import write_terms
 from depot.repository.services.views import utcnow_iso
 from depot.repository.store.blobs import BlobStore, StoredBlob
@@ -64,17 +67,38 @@ class RebuildReport:
     bytes: int = 0
     communities: int = 0
     problems: list[str] = field(default_factory=list)  # bags that failed validation and were passed over
+    notes: list[str] = field(default_factory=list)  # damaged bags used, files taken from elsewhere
+
+
+def tags_intact(bag: Path) -> bool:
+    """Every tag file (AIP, record, manifests) is present and matches ``tagmanifest-sha256.txt``: the bag's
+    description is sound even if some payload file rotted (those are then taken from elsewhere)."""
+    try:
+        sums = manifest_sums(bag, "sha256", tag=True)
+        return bool(sums) and all(hashlib.sha256((bag / path).read_bytes()).hexdigest() == digest
+                                  for path, digest in sums.items())
+    except OSError:
+        return False
 
 
 def choose_bags(source: Path, *, validate: bool, report: RebuildReport) -> list[Found]:
-    """The newest valid bag of every record under ``source`` (``<recid>/<bag>/``), by concept and version."""
+    """The newest usable bag of every record under ``source`` (``<recid>/<bag>/``), by concept and version.
+
+    A bag whose payload failed validation but whose tag files are intact is used (noted in the report):
+    its files are then restored from the other bags or the old file store, checked against the AIP."""
     found: list[Found] = []
     recids = sorted(int(p.name) for p in source.iterdir() if p.is_dir() and p.name.isdigit())
     for recid in recids:
         for bag in reversed(bags_of(source, recid)):
             try:
                 if validate:
-                    bagit.Bag(str(bag)).validate()
+                    try:
+                        bagit.Bag(str(bag)).validate()
+                    except bagit.BagError as exc:
+                        if not tags_intact(bag):
+                            raise
+                        report.notes.append(f"{bag}: damaged payload ({_first_detail(exc)}); "
+                                               "good copies are taken from other bags or the file store")
                 aip = orjson.loads((bag / bagspec.AIP_FILE).read_bytes())
                 if aip.get("schema") != bagspec.AIP_SCHEMA:
                     raise RebuildError(f"unknown AIP schema {aip.get('schema')!r}")
@@ -88,21 +112,97 @@ def choose_bags(source: Path, *, validate: bool, report: RebuildReport) -> list[
     return sorted(found, key=lambda f: (f.aip["record"]["concept_id"], f.aip["record"]["version_index"]))
 
 
-def _store_payload(blobs: BlobStore, chosen: list[Found], report: RebuildReport) -> dict[str, StoredBlob]:
+def _first_detail(exc: bagit.BagError) -> str:
+    details = getattr(exc, "details", None) or []
+    return str(details[0]) if details else str(exc)
+
+
+class Copies:
+    """Where a payload file may be found, in order: the chosen bag, the other bags under the source
+    (newest first), the old repository's file store (by the file id's path, then any file of that size)."""
+
+    def __init__(self, source: Path, files_dir: Path | None) -> None:
+        self.source, self.files_dir = source, files_dir
+        self.recids = sorted((int(p.name) for p in source.iterdir() if p.is_dir() and p.name.isdigit()),
+                             reverse=True)
+        self._by_size: dict[int, list[Path]] | None = None
+
+    def of(self, bag: Path, f: dict[str, Any]) -> Iterator[Path]:
+        yield bag / "data" / f["key"]
+        yield from bag_candidates(self.source, self.recids, f["sha256"])
+        if self.files_dir is None:
+            return
+        fid = str(f["file_id"])
+        yield self.files_dir / fid[:2] / fid[2:4] / fid
+        yield from self.sized(int(f["size"]))
+
+    def sized(self, size: int) -> list[Path]:
+        if self._by_size is None:  # walked once, and only when a file was found nowhere else
+            self._by_size = {}
+            assert self.files_dir is not None
+            for path in self.files_dir.rglob("*"):
+                with contextlib.suppress(OSError):
+                    if path.is_file():
+                        self._by_size.setdefault(path.stat().st_size, []).append(path)
+        return self._by_size.get(size, [])
+
+
+def _store_one(blobs: BlobStore, candidates: Iterator[Path], f: dict[str, Any]) -> tuple[StoredBlob, Path] | None:
+    """The first candidate whose bytes match the AIP's size, md5 and sha256, stored; None if none does."""
+    tried: set[Path] = set()
+    for path in candidates:
+        if path in tried:
+            continue
+        tried.add(path)
+        try:
+            if path.stat().st_size != int(f["size"]):
+                continue
+            with path.open("rb") as fh:
+                blob = blobs.write_file(fh)
+        except OSError:
+            continue
+        if (blob.size, blob.md5, blob.sha256) == (f["size"], f["md5"], f["sha256"]):
+            return blob, path
+        blobs.delete(blob.uri)
+    return None
+
+
+def _store_payload(blobs: BlobStore, chosen: list[Found], copies: Copies,
+                   report: RebuildReport) -> tuple[list[Found], dict[str, StoredBlob]]:
+    """Store every payload file once (a file shared by versions is one file); records one of whose
+    files has no good copy anywhere are left out and reported."""
     stored: dict[str, StoredBlob] = {}
+    lost: set[str] = set()
     for item in chosen:
         for f in item.aip["files"]:
-            if f["file_id"] in stored:
-                continue  # a file shared by versions (unchanged in a new version) is stored once
-            with (item.bag / "data" / f["key"]).open("rb") as fh:
-                blob = blobs.write_file(fh)
-            if (blob.size, blob.md5, blob.sha256) != (f["size"], f["md5"], f["sha256"]):
-                blobs.delete(blob.uri)
-                raise RebuildError(f"{item.bag}: {f['key']} does not match its manifest checksums")
+            if f["file_id"] in stored or f["file_id"] in lost:
+                continue
+            found = _store_one(blobs, copies.of(item.bag, f), f)
+            if found is None:
+                lost.add(f["file_id"])
+                continue
+            blob, path = found
+            if path != item.bag / "data" / f["key"]:
+                log.warning("%s: %s restored from %s", item.bag, f["key"], path)
+                report.notes.append(f"{item.bag}: {f['key']} taken from {path}")
             stored[f["file_id"]] = blob
             report.files += 1
             report.bytes += blob.size
-    return stored
+    kept: list[Found] = []
+    for item in chosen:
+        missing = [f["key"] for f in item.aip["files"] if f["file_id"] in lost]
+        if missing:
+            report.problems.append(f"record {item.aip['record']['id']}: no good copy of {', '.join(missing)} "
+                                   "in any bag or the file store")
+        else:
+            kept.append(item)
+    used = {f["file_id"] for item in kept for f in item.aip["files"]}
+    for file_id in [i for i in stored if i not in used]:  # stored for a record that was then left out
+        blob = stored.pop(file_id)
+        blobs.delete(blob.uri)
+        report.files -= 1
+        report.bytes -= blob.size
+    return kept, stored
 
 
 def _insert(conn: sa.Connection, chosen: list[Found], stored: dict[str, StoredBlob], now: str,
@@ -180,11 +280,16 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-def rebuild(source: Path, config: RepositoryConfig, *, validate: bool = True,
+def rebuild(source: Path, config: RepositoryConfig, *, validate: bool = True, files_dir: Path | None = None,
             clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> RebuildReport:
-    """Rebuild the repository of ``config`` (which must be empty) from the bags under ``source``."""
+    """Rebuild the repository of ``config`` (which must be empty) from the bags under ``source``.
+
+    ``files_dir`` is the old repository's file store (``DATA_DIR/files``), where good copies of files a
+    damaged bag lost are sought; by default ``files`` beside ``source`` when there is one."""
     if not source.is_dir():
         raise RebuildError(f"{source} is not a directory")
+    if files_dir is None and (source.parent / "files").is_dir():
+        files_dir = source.parent / "files"
     config.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database.open(config.database_url)
     try:
@@ -196,7 +301,9 @@ def rebuild(source: Path, config: RepositoryConfig, *, validate: bool = True,
         if not chosen:
             raise RebuildError(f"no valid bag under {source}")
         blobs = BlobStore(config.data_dir, fsync=config.fsync)
-        stored = _store_payload(blobs, chosen, report)
+        chosen, stored = _store_payload(blobs, chosen, Copies(source, files_dir), report)
+        if not chosen:
+            raise RebuildError(f"no record under {source} could be rebuilt: " + "; ".join(report.problems))
         with db.write() as conn:
             _insert(conn, chosen, stored, utcnow_iso(clock()), report)
         _adopt_bags(chosen, config.data_dir / "bags")

@@ -19,6 +19,7 @@ import anyio.to_thread
 from depot.repository.config import RepositoryConfig
 from depot.repository.preservation.audit import Auditor
 from depot.repository.preservation.bags import BagWriter
+from depot.repository.preservation.healing import Healer
 from depot.repository.resources.context import Context
 from depot.repository.resources.serialize import Links
 from depot.repository.services.views import Deposit
@@ -35,6 +36,7 @@ class Preservation:
         self.config = config
         self.bags = BagWriter(db, config, links, blobs, clock) if config.bags else None
         self.auditor = Auditor(db, blobs, clock)
+        self.healer = Healer(db, blobs, config.data_dir / "bags", clock)
         self.stopping = threading.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -71,7 +73,7 @@ class Preservation:
             await asyncio.sleep(tick)
 
     def tick(self) -> None:
-        """One batch of the cycle: retry failed bags, audit the files checked longest ago."""
+        """One batch of the cycle: retry failed bags, audit the files checked longest ago, repair what failed."""
         if self.bags is not None:
             self.bags.retry_failed()
         report = self.auditor.tick(period_s=self.config.fixity_period_days * 86400,
@@ -80,6 +82,8 @@ class Preservation:
         if report is not None and report.problems:
             log.error("fixity: %d problem(s) in run %d: %s", len(report.problems), report.run_id,
                       "; ".join(f"{p.file_id} {p.status}" for p in report.problems))
+            # Self-healing: each damaged file is restored from a verified bag copy, if one exists.
+            self.healer.repair_all([p.file_id for p in report.problems], report.run_id)
 
     def status(self) -> dict[str, Any]:
         return {"runs": self.auditor.runs(), "problems": self.auditor.current_problems(),

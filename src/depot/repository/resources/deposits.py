@@ -20,6 +20,7 @@ from depot.repository.resources.http import (
     json_response,
     path_int,
     read_json,
+    tagged_json,
     too_large,
 )
 from depot.repository.services.deposits import ListParams
@@ -37,23 +38,24 @@ class DepositResource:
             sort=request.query_params.get("sort"), page=int_param(request, "page", 1),
             size=int_param(request, "size", 25), all_versions=bool_param(request, "all_versions"))
         found = self.ctx.deposits.list(identity(request), params)
-        return json_response([serialize.deposition(self.ctx.links, d) for d in found])
+        # Zenodo's search index has no bucket id, so its listed depositions carry no links.bucket.
+        return json_response([serialize.deposition(self.ctx.links, d, listed=True) for d in found])
 
     async def create(self, request: Request) -> Response:
         require_user(identity(request))  # an anonymous caller's body is never read
         body = await read_json(request, self.ctx.config.json_max_bytes)
         deposit = self.ctx.deposits.create(identity(request), body)
-        return json_response(serialize.deposition(self.ctx.links, deposit), 201)
+        return tagged_json(serialize.deposition(self.ctx.links, deposit), 201)
 
     async def read(self, request: Request) -> Response:
         deposit = self.ctx.deposits.read(identity(request), path_int(request, "id"))
-        return json_response(serialize.deposition(self.ctx.links, deposit))
+        return tagged_json(serialize.deposition(self.ctx.links, deposit))
 
     async def update(self, request: Request) -> Response:
         ident, deposit_id = identity(request), path_int(request, "id")
         require_user(ident)
         deposit = self.ctx.deposits.update(ident, deposit_id, await read_json(request, self.ctx.config.json_max_bytes))
-        return json_response(serialize.deposition(self.ctx.links, deposit))
+        return tagged_json(serialize.deposition(self.ctx.links, deposit))
 
     async def delete(self, request: Request) -> Response:
         self.ctx.remove_blobs(self.ctx.deposits.delete(identity(request), path_int(request, "id")))
@@ -64,16 +66,16 @@ class DepositResource:
         name = request.path_params["action"]
         if name == "publish":
             deposit = self.ctx.actions.publish(ident, deposit_id)
-            return json_response(serialize.deposition(self.ctx.links, deposit), 202)
+            return tagged_json(serialize.deposition(self.ctx.links, deposit), 202)
         if name == "edit":
             deposit = self.ctx.actions.edit(ident, deposit_id)
-            return json_response(serialize.deposition(self.ctx.links, deposit), 201)
+            return tagged_json(serialize.deposition(self.ctx.links, deposit), 201)
         if name == "discard":
             self.ctx.remove_blobs(self.ctx.actions.discard(ident, deposit_id))
             return empty(204)
         if name == "newversion":
             deposit = self.ctx.actions.new_version(ident, deposit_id)
-            return json_response(serialize.deposition(self.ctx.links, deposit), 201)
+            return tagged_json(serialize.deposition(self.ctx.links, deposit), 201)
         raise NotFoundError(serialize_not_found())
 
     # -- legacy files endpoints -------------------------------------------------------------------

@@ -23,6 +23,7 @@ STATUS: dict[type[e.RepositoryError], int] = {
     e.UnsupportedMediaError: 415,
     e.MethodNotAllowedError: 405,
     e.GoneError: 410,  # InvenioRDM's answer for a deleted record (and its files and IIIF)
+    e.ContentLostError: 410,  # the content is gone too, until an operator restores it (docs/api.md)
     e.RateLimitedError: 429,
     e.InvalidStateError: 404,  # overridden by the error's own ``status``
     e.QuotaExceededError: 400,  # idem

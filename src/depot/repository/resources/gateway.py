@@ -20,6 +20,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from depot.repository.config import RepositoryConfig
+from depot.repository.resources.cors import cors_headers, is_api
 from depot.repository.services.permissions import Identity
 
 Scope = dict[str, Any]
@@ -75,7 +76,8 @@ class Gateway:
         refused = next((item for item in limits if not self.limiter.hit(item, bucket, key)), None)
         headers = self._headers(limits[0], bucket, key)
         if refused is not None:
-            await _send_429(send, refused, "hour" if refused in self.hourly else "minute", headers)
+            await _send_429(send, refused, "hour" if refused in self.hourly else "minute",
+                            [*headers, *(cors_headers() if is_api(scope) else [])])
             return
 
         async def send_with_headers(message: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -19,6 +20,18 @@ from depot.repository.services.permissions import ANONYMOUS, Identity
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(body), status_code=status, headers=headers, media_type="application/json")
+
+
+def tagged_json(body: Any, status: int = 200) -> Response:
+    """JSON with an ``ETag``, as Zenodo sends on depositions and records."""
+    return with_etag(json_response(body, status))
+
+
+def with_etag(response: Response) -> Response:
+    """``response`` with an ``ETag`` naming its body. Zenodo's is the revision id; here it is a digest of
+    the representation, which changes whenever the answer does (a client only compares them)."""
+    response.headers["ETag"] = '"' + hashlib.blake2b(bytes(response.body), digest_size=16).hexdigest() + '"'
+    return response
 
 
 def empty(status: int = 204) -> Response:

@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from depot.repository.errors import NotFoundError
 from depot.repository.iiif.params import FORMATS, IIIFError, info, resolve
 from depot.repository.resources.context import Context
+from depot.repository.resources.files import healer_of
 from depot.repository.resources.http import json_response
 from depot.repository.services.ids import parse_id
 from depot.repository.services.keys import lookup_key
@@ -31,6 +32,7 @@ def _dimensions(path: str, _file_id: str) -> tuple[int, int]:
 class IIIFResource:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.healer = healer_of(ctx)
 
     def _image(self, ident: str) -> tuple[Path, str, str]:
         parts = ident.split(":", 2)
@@ -40,7 +42,7 @@ class IIIFResource:
         deposit = self.ctx.records.read(record_id)
         for f in deposit.files:
             if lookup_key(f.key) == lookup_key(parts[2]) and f.mimetype in IMAGE_TYPES:
-                return self.ctx.blobs.path(f.uri), f.file_id, parts[2]
+                return self.healer.source(f), f.file_id, parts[2]  # flagged: a verified copy, or 410
         raise NotFoundError("The record has no image file of that name.")
 
     def _base(self, ident: str) -> str:
@@ -51,7 +53,7 @@ class IIIFResource:
 
     async def info(self, request: Request) -> Response:
         ident = request.path_params["ident"]
-        path, file_id, _ = self._image(ident)
+        path, file_id, _ = await anyio.to_thread.run_sync(self._image, ident)
         width, height = await anyio.to_thread.run_sync(_dimensions, str(path), file_id)
         accept = request.headers.get("accept", "")
         media = "application/ld+json" if "application/ld+json" in accept else "application/json"
@@ -65,7 +67,7 @@ class IIIFResource:
         from depot.repository.iiif.images import render
 
         p = request.path_params
-        path, file_id, _ = self._image(p["ident"])
+        path, file_id, _ = await anyio.to_thread.run_sync(self._image, p["ident"])
         width, height = await anyio.to_thread.run_sync(_dimensions, str(path), file_id)
         try:
             op = resolve(p["region"], p["size"], p["rotation"], p["quality_format"], width, height)

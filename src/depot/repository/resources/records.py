@@ -6,14 +6,24 @@ from collections.abc import Iterator
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from depot.metadata import FieldError
-from depot.repository.errors import ValidationError
+from depot.repository.errors import NotFoundError, ValidationError
 from depot.repository.resources import serialize
 from depot.repository.resources.context import Context
-from depot.repository.resources.http import bool_param, identity, int_param, json_response, path_int
+from depot.repository.resources.http import (
+    bool_param,
+    identity,
+    int_param,
+    json_response,
+    path_int,
+    path_key,
+    tagged_json,
+    with_etag,
+)
 from depot.repository.services.accounts import Community
+from depot.repository.services.keys import lookup_key
 from depot.repository.services.records import RecordSearch
 from depot.repository.services.views import Deposit
 
@@ -29,10 +39,36 @@ class RecordResource:
         from depot.repository.resources.exports import acceptable, render
 
         media_type, fmt = acceptable(request)  # 406 before any lookup, as flask-resources does
-        return render(self._record(self.ctx.records.read(path_int(request, "id"))), media_type, fmt)
+        record_id = path_int(request, "id")
+        try:
+            deposit = self.ctx.records.read(record_id)
+        except NotFoundError:
+            # A concept id (``conceptrecid``, ``links.parent``) stands for its newest version.
+            newest = self.ctx.records.concept_latest(record_id)
+            return RedirectResponse(f"/api/records/{newest.id}{_query(request)}", status_code=302)
+        return with_etag(render(self._record(deposit), media_type, fmt))
 
     async def latest(self, request: Request) -> Response:
-        return json_response(self._record(self.ctx.records.latest(path_int(request, "id")), is_last=True))
+        return tagged_json(self._record(self.ctx.records.latest(path_int(request, "id")), is_last=True))
+
+    async def draft(self, request: Request) -> Response:
+        """``links.draft``: the owner's open draft of the record (its edit or never-published draft), 404
+        when none is open (POST here opens one on Zenodo), 403 for anyone else."""
+        deposit = self.ctx.deposits.read(identity(request), path_int(request, "id"))
+        if deposit.draft is None:
+            raise NotFoundError("The record has no open draft.")
+        return tagged_json(serialize.deposition(self.ctx.links, deposit))
+
+    async def file(self, request: Request) -> Response:
+        """A published file's metadata (InvenioRDM's file entry), by key; by file id too, as the
+        ``links.self`` of a published deposition's files names it."""
+        deposit = self.ctx.records.read(path_int(request, "id"))
+        key = path_key(request)
+        found = next((f for f in deposit.files if lookup_key(f.key) == key), None)
+        found = found or next((f for f in deposit.files if f.file_id == key), None)
+        if found is None:
+            raise NotFoundError("File does not exist.")
+        return json_response(serialize.record_file_entry(self.ctx.links, deposit, found))
 
     async def versions(self, request: Request) -> Response:
         found = self.ctx.records.versions(path_int(request, "id"))
@@ -52,6 +88,8 @@ class RecordResource:
         page = self.ctx.records.search(identity(request), params)
         hits = [self._record(d) for d in page.hits]
         links = {"self": str(request.url)}
+        if params.page > 1:
+            links["prev"] = str(request.url.include_query_params(page=params.page - 1))
         if params.page * params.size < page.total:
             links["next"] = str(request.url.include_query_params(page=params.page + 1))
         return json_response({"hits": {"hits": hits, "total": page.total}, "aggregations": {}, "links": links,
@@ -121,6 +159,11 @@ def published_record(ctx: Context, deposit: Deposit, *, is_last: bool | None = N
     accepted = [slug for slug, status in ctx.records.communities_of(deposit.concept_id) if status == "accepted"]
     return serialize.record(ctx.links, deposit, is_last=is_last, communities=accepted,
                             stats=ctx.usage.stats(deposit))
+
+
+def _query(request: Request) -> str:
+    query = request.url.query
+    return f"?{query}" if query else ""
 
 
 def _community(c: Community) -> dict[str, object]:

@@ -76,7 +76,8 @@ def bucket_object(links: Links, bucket_id: str, f: StoredFile) -> dict[str, Any]
     }
 
 
-def deposition(links: Links, deposit: Deposit) -> dict[str, Any]:
+def deposition(links: Links, deposit: Deposit, *, listed: bool = False) -> dict[str, Any]:
+    """The legacy deposition JSON; ``listed`` for a search hit, which has no ``links.bucket`` on Zenodo."""
     metadata = dict(deposit.current)
     metadata["prereserve_doi"] = {"doi": deposit.doi or links.prereserved_doi(deposit.id), "recid": deposit.id}
     dep_link = links.deposit(deposit.id)
@@ -92,6 +93,8 @@ def deposition(links: Links, deposit: Deposit) -> dict[str, Any]:
         "discard": f"{dep_link}/actions/discard",
         "newversion": f"{dep_link}/actions/newversion",
     }
+    if listed:
+        del link_map["bucket"]
     body: dict[str, Any] = {
         "created": deposit.created,
         "modified": deposit.modified,
@@ -132,6 +135,27 @@ def record_file(links: Links, deposit: Deposit, f: StoredFile) -> dict[str, Any]
         "size": f.size,
         "checksum": f"md5:{f.md5}",
         "links": {"self": f"{links.record(deposit.id)}/files/{quote(f.key)}/content"},
+    }
+
+
+def record_file_entry(links: Links, deposit: Deposit, f: StoredFile) -> dict[str, Any]:
+    """``GET /api/records/:id/files/:key``: InvenioRDM's file entry (invenio-records-resources FileSchema)."""
+    self_link = f"{links.record(deposit.id)}/files/{quote(f.key)}"
+    return {
+        "id": f.file_id,
+        "key": f.key,
+        "created": f.created,
+        "updated": f.updated,
+        "status": "completed",
+        "mimetype": f.mimetype,
+        "size": f.size,
+        "checksum": f"md5:{f.md5}",
+        "storage_class": "L",
+        "metadata": {},
+        "file_id": f.file_id,
+        "version_id": f.version_id,
+        "bucket_id": deposit.bucket_id,
+        "links": {"self": self_link, "content": f"{self_link}/content"},
     }
 
 

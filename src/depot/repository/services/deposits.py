@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from depot.metadata import FieldError, MetadataError, normalize
 from depot.repository.config import RepositoryConfig
 from depot.repository.errors import InvalidStateError, NotFoundError, ValidationError
+from depot.repository.services.legacy import apply_legacy_defaults
 from depot.repository.services.limits import check_limits
 from depot.repository.services.permissions import Identity, can_manage, require_user
 from depot.repository.services.search import compile_query, write_terms
@@ -71,9 +72,9 @@ class DepositService:
         check_limits(body["metadata"])
         try:
             normalized: dict[str, Any] = normalize(body["metadata"], today=self.today())
-            return normalized
         except MetadataError as exc:
             raise ValidationError(exc.errors, exc.message) from exc
+        return apply_legacy_defaults(normalized)
 
     def allocate_pid(self, conn: sa.Connection, kind: str) -> int:
         return int(conn.execute(st.INSERT_PID, {"kind": kind}).inserted_primary_key[0])  # type: ignore[index]

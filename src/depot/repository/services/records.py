@@ -12,7 +12,7 @@ from depot.repository.services.deposits import MAX_WINDOW, DepositService, _orde
 from depot.repository.services.permissions import Identity, can_read_record
 from depot.repository.services.search import compile_query
 from depot.repository.services.views import LIVE, Deposit, latest_of_concept, load_deposit, load_deposits
-from depot.repository.store.tables import communities, community_records, deposits
+from depot.repository.store.tables import communities, community_records, concepts, deposits
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,23 @@ class RecordService:
         if not found:
             raise NotFoundError()
         return found[0]
+
+    def concept_latest(self, concept_id: int) -> Deposit:
+        """The newest published version of concept ``concept_id`` (a concept id only: a record id is 404)."""
+        with self.db.read() as conn:
+            found = load_deposits(conn, sa.and_(deposits.c.concept_id == concept_id, LIVE),
+                                  order=(deposits.c.version_index.desc(),), limit=1)
+        if not found:
+            raise NotFoundError()
+        return found[0]
+
+    def minted(self, doi: str) -> bool:
+        """Whether ``doi`` is one this repository minted for a published version or a concept."""
+        with self.db.read() as conn:
+            version = conn.execute(sa.select(deposits.c.id).where(
+                deposits.c.doi == doi, deposits.c.record.is_not(None)).limit(1)).first()
+            return version is not None or conn.execute(
+                sa.select(concepts.c.id).where(concepts.c.doi == doi).limit(1)).first() is not None
 
     def versions(self, record_id: int) -> list[Deposit]:
         record = self.read(record_id)

@@ -112,6 +112,34 @@ class BlobStore:
             fsync_dir(target.parent)
         return StoredBlob(blob_id, uri, size, md5, sha256)
 
+    def restore(self, uri: str, source: BinaryIO, expected: tuple[int, str, str]) -> bool:
+        """Replace the content at ``uri`` with ``source`` if it hashes to ``expected`` (size, md5, sha256).
+
+        Written beside the store and renamed over the old file, so a reader never sees a half-written
+        repair; a source that does not match is thrown away and the old file left as it was (False)."""
+        part = self.tmp_root / f"{uuid.uuid4()}.part"
+        md5, sha256, size = hashlib.md5(), hashlib.sha256(), 0
+        try:
+            with _create_private(part) as fh:
+                while chunk := source.read(1 << 20):
+                    size += len(chunk)
+                    md5.update(chunk)
+                    sha256.update(chunk)
+                    fh.write(chunk)
+                self._finish(fh)
+            if (size, md5.hexdigest(), sha256.hexdigest()) != expected:
+                part.unlink(missing_ok=True)
+                return False
+            target = self.path(uri)
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.replace(part, target)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        if self.fsync:
+            fsync_dir(target.parent)
+        return True
+
     def delete(self, uri: str) -> None:
         self.path(uri).unlink(missing_ok=True)
 
