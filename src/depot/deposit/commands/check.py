@@ -98,8 +98,8 @@ def dry_run(source: dict[str, Any], rate_limit: str, problems_file: Path, out: T
         def problem(key: str, row: int | None, kind: str, message: str, file: str | None = None) -> None:
             counts[kind] += 1
             where = f" (row {row})" if row is not None else ""
-            if len(first[kind]) < FIRST:
-                first[kind].append(f"{key}{where}: {message}")
+            if len(first[kind]) < FIRST:  # the sources' messages may name the row already
+                first[kind].append(f"{key}{where}: {message.removeprefix(f'row {row}: ')}")
             listing.write("\t".join(_cell(v) for v in (key, row, kind, file, message)) + "\n")
 
         for record in judged(records, file_name):
