@@ -89,7 +89,8 @@ def test_workers_learn_the_hour_from_one_429_and_resume_when_it_ends(tmp_path: P
     assert all(sum(1 for t in accepted if s - MINUTE < t <= s) <= 10 for s in accepted)
     # (one every 3.3 / 10 s: ten take about 3.3 s; a burst would take a few ms)
     assert accepted[12] - accepted[2] > 0.8 * (MINUTE + 0.3)
-    assert max(b - a for a, b in itertools.pairwise(accepted[2:12])) < 1.0
+    # and no stall in between (a burst-then-wait pacer leaves gaps of about 3 s; a loaded machine, about 1 s)
+    assert max(b - a for a, b in itertools.pairwise(accepted[2:12])) < 2.0
 
 
 @pytest.mark.usefixtures("short_windows")

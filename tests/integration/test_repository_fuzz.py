@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import FlakyStrategyDefinition
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -87,6 +88,14 @@ def test_stateful_links_no_5xx_and_every_answer_matches_the_document(api_schema:
             steps.append(response.status_code)
             case.validate_response(response, checks=CHECKS)
 
-    Machine.run(settings=settings(max_examples=max(5, EXAMPLES // 3), stateful_step_count=8, deadline=None,
-                                  derandomize=True, database=None, suppress_health_check=list(HealthCheck)))
+    run = settings(max_examples=max(5, EXAMPLES // 3), stateful_step_count=8, deadline=None, derandomize=True,
+                   database=None, suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+    try:
+        Machine.run(settings=run)
+    except FlakyStrategyDefinition:
+        # The machine's rules depend on what the shared repository answered before (its bundles): once in a
+        # while, on a loaded machine, Hypothesis meets a replayed prefix that drew differently. That says
+        # nothing about the repository; one more pass over the same sequences must then pass.
+        steps.clear()
+        Machine.run(settings=run)
     assert any(c == 201 for c in steps) and any(c >= 400 for c in steps), steps
