@@ -83,6 +83,11 @@ class BlobStore:
         """Store a synchronous file object (used by bulk ingest and rebuilds)."""
         blob_id = str(uuid.uuid4())
         part = self.tmp_root / f"{blob_id}.part"
+        return self._publish(blob_id, part, *self._copy_to_part(source, part))
+
+    def _copy_to_part(self, source: BinaryIO, part: Path) -> tuple[int, str, str]:
+        """Write ``source`` to the private ``part`` file, hashing as it goes: (size, md5, sha256). A failure
+        removes the part file."""
         md5, sha256, size = hashlib.md5(), hashlib.sha256(), 0
         try:
             with _create_private(part) as fh:
@@ -95,7 +100,7 @@ class BlobStore:
         except BaseException:
             part.unlink(missing_ok=True)
             raise
-        return self._publish(blob_id, part, size, md5.hexdigest(), sha256.hexdigest())
+        return size, md5.hexdigest(), sha256.hexdigest()
 
     def _finish(self, fh: BinaryIO) -> None:
         fh.flush()
@@ -118,16 +123,9 @@ class BlobStore:
         Written beside the store and renamed over the old file, so a reader never sees a half-written
         repair; a source that does not match is thrown away and the old file left as it was (False)."""
         part = self.tmp_root / f"{uuid.uuid4()}.part"
-        md5, sha256, size = hashlib.md5(), hashlib.sha256(), 0
+        found = self._copy_to_part(source, part)
         try:
-            with _create_private(part) as fh:
-                while chunk := source.read(1 << 20):
-                    size += len(chunk)
-                    md5.update(chunk)
-                    sha256.update(chunk)
-                    fh.write(chunk)
-                self._finish(fh)
-            if (size, md5.hexdigest(), sha256.hexdigest()) != expected:
+            if found != expected:
                 part.unlink(missing_ok=True)
                 return False
             target = self.path(uri)
