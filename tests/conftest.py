@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -121,6 +122,29 @@ def png_image(seed: object, size: int = 128) -> bytes:
     out = io.BytesIO()
     Image.frombytes("L", (size, size), rng.randbytes(size * size)).save(out, "PNG")
     return out.getvalue()
+
+
+def planned_ledger(tmp_path: Path, n: int, prefix: str) -> Any:
+    """A SQLite ledger in ``tmp_path`` with ``n`` one-image specimens planned (keys urn:catalog:PREFIX:i),
+    for tests that drive the runner or the job directly, past the source and the verdict."""
+    from depot.deposit.ledger import Ledger
+    from depot.deposit.models import FileSpec, PlannedRecord
+
+    images = tmp_path / "images"
+    images.mkdir()
+    records = []
+    for i in range(n):
+        path = images / f"S{i:03d}.png"
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes([i]) * 300)
+        key = f"urn:catalog:{prefix}:{i}"
+        records.append(PlannedRecord(key, {
+            "title": f"Specimen {i} of Fucus vesiculosus", "upload_type": "image", "image_type": "photo",
+            "description": "A herbarium sheet.", "creators": [{"name": "Test Herbarium"}], "license": "cc-by-4.0",
+            "related_identifiers": [{"identifier": key, "relation": "isAlternateIdentifier", "scheme": "other"}],
+        }, (FileSpec(str(path), path.name),)))
+    ledger = Ledger.open(tmp_path / "ledger.sqlite3")
+    ledger.plan(records)
+    return ledger
 
 
 def free_port() -> int:

@@ -19,30 +19,15 @@ import pytest
 from depot.deposit import DepositJob, ExitCode, JobSettings, Ledger, RepositoryClient
 from depot.deposit.commands.demo import stage
 from depot.deposit.errors import HTTPStatusError
-from depot.deposit.models import FileSpec, PlannedRecord
 from depot.deposit.ratelimit import RateLimiter
 
-from conftest import serve_repository
+from conftest import planned_ledger, serve_repository
 
 MINUTE, HOUR = 3, 10  # seconds: the server's "minute" and "hour" windows
 
 
 def plan(tmp_path: Path, n: int) -> Ledger:
-    images = tmp_path / "images"
-    images.mkdir()
-    records = []
-    for i in range(n):
-        path = images / f"S{i:03d}.png"
-        path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes([i]) * 300)
-        key = f"urn:catalog:RATE:{i}"
-        records.append(PlannedRecord(key, {
-            "title": f"Specimen {i} of Fucus vesiculosus", "upload_type": "image", "image_type": "photo",
-            "description": "A herbarium sheet.", "creators": [{"name": "Test Herbarium"}], "license": "cc-by-4.0",
-            "related_identifiers": [{"identifier": key, "relation": "isAlternateIdentifier", "scheme": "other"}],
-        }, (FileSpec(str(path), path.name),)))
-    ledger = Ledger.open(tmp_path / "ledger.sqlite3")
-    ledger.plan(records)
-    return ledger
+    return planned_ledger(tmp_path, n, "RATE")
 
 
 @pytest.fixture

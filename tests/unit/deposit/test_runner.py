@@ -20,9 +20,10 @@ import uvicorn
 
 from depot.deposit import DepositJob, ExitCode, JobSettings, Ledger, RepositoryClient, Runner, RunSettings, State
 from depot.deposit.job import initial_stats
-from depot.deposit.models import FileSpec, PlannedRecord
 from depot.repository.app import create_app
 from depot.repository.config import RepositoryConfig
+
+from conftest import planned_ledger
 
 RECORDS = 12
 
@@ -55,21 +56,7 @@ def serve(tmp_path: Path, wrap: Any = None, search_lag: float = 0.0) -> Iterator
 
 
 def plan(tmp_path: Path, n: int = RECORDS) -> Ledger:
-    images = tmp_path / "images"
-    images.mkdir()
-    records = []
-    for i in range(n):
-        path = images / f"S{i:03d}.png"
-        path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes([i]) * 300)
-        key = f"urn:catalog:RUN:{i}"
-        records.append(PlannedRecord(key, {
-            "title": f"Specimen {i} of Fucus vesiculosus", "upload_type": "image", "image_type": "photo",
-            "description": "A herbarium sheet.", "creators": [{"name": "Test Herbarium"}], "license": "cc-by-4.0",
-            "related_identifiers": [{"identifier": key, "relation": "isAlternateIdentifier", "scheme": "other"}],
-        }, (FileSpec(str(path), path.name),)))
-    ledger = Ledger.open(tmp_path / "ledger.sqlite3")
-    ledger.plan(records)
-    return ledger
+    return planned_ledger(tmp_path, n, "RUN")
 
 
 def server_keys(api: str, token: str) -> tuple[list[str], int]:
