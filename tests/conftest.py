@@ -32,6 +32,19 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # Real museum data, copied from the shared corpus with its provenance (tests/data/README.md).
 CORPUS = Path(os.environ.get("DEPOT_CORPUS", REPO_ROOT / "tests" / "data" / "corpus"))
 REQUIRE_SERVICES = os.environ.get("DEPOT_REQUIRE_SERVICES") == "1"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+def require_browser() -> None:
+    """Headless-browser tests need Debian's chromium and chromium-driver: skip without them on a user's
+    machine, fail under DEPOT_REQUIRE_SERVICES=1 (.ci/run installs them)."""
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    if missing:
+        message = f"headless browser tests need {' and '.join(missing)} (Debian packages chromium, chromium-driver)"
+        if REQUIRE_SERVICES:
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 @pytest.fixture

@@ -18,10 +18,8 @@ import pytest
 
 from depot.deposit.commands.demo import stage
 
-from conftest import REQUIRE_SERVICES, start_server
+from conftest import CHROMEDRIVER, CHROMIUM, require_browser, start_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SHOTS = os.environ.get("DEPOT_SCREENSHOT_DIR")  # set it to keep the screenshots where you can look at them
 
 
@@ -98,12 +96,7 @@ def test_off_a_terminal_stats_lines_are_printed_as_the_run_goes(deposited: dict[
 
 @pytest.fixture
 def driver(tmp_path: Path) -> Iterator[Any]:
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
-    if missing:
-        message = f"headless browser tests need {' and '.join(missing)} (Debian packages chromium, chromium-driver)"
-        if REQUIRE_SERVICES:
-            pytest.fail(message)
-        pytest.skip(message)
+    require_browser()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -16,10 +16,8 @@ import pytest
 
 from contract.payloads import metadata, published
 
-from conftest import REPO_ROOT, REQUIRE_SERVICES, Served, serve_repository
+from conftest import CHROMEDRIVER, CHROMIUM, REPO_ROOT, Served, require_browser, serve_repository
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 IMAGE = REPO_ROOT / "src" / "depot" / "demo" / "data" / "images" / "RBGE_specimen_with_sellotape.png"
 # HeadlessChrome is on the COUNTER robot list, so the browser presents itself as a desktop Chrome.
 DESKTOP_CHROME = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -28,18 +26,11 @@ SLUG = "rbge-herbarium"
 TITLE = "Eriophorum angustifolium Honck. (E00001234)"
 
 
-def _browser_or_skip() -> None:
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
-    if missing:
-        message = f"headless browser tests need {' and '.join(missing)} (Debian packages chromium, chromium-driver)"
-        if REQUIRE_SERVICES:
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 @pytest.fixture
 def driver(tmp_path: Path) -> Iterator[Any]:
-    _browser_or_skip()
+    require_browser()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
