@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,18 @@ def test_a_read_of_an_empty_postgres_database_says_no_ledger(ledger_url: str) ->
     with engine.connect() as conn:
         assert not sa.inspect(conn).has_table(VERSION_TABLE)
     engine.dispose()
+
+
+def test_a_ledger_file_killed_before_its_tables_is_started_again(tmp_path: Path) -> None:
+    """kill -9 while `depot run` creates its ledger leaves a SQLite file with no table yet (WAL set, nothing
+    committed): the next run starts the ledger in it, a read-only command says there is none."""
+    import sqlite3
+
+    path = tmp_path / "ledger.sqlite3"
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+    assert path.stat().st_size > 0
+    with pytest.raises(LedgerMissing):
+        Ledger.open(str(path), create=False)
+    Ledger.open(str(path)).close()  # as `depot run` opens it: created, not refused
+    Ledger.open(str(path), create=False).close()

@@ -89,10 +89,12 @@ def check_exists(path_or_url: str, url: str) -> None:
             raise missing(path_or_url)
         try:
             with contextlib.closing(sqlite3.connect(Path(db).as_uri() + "?mode=ro", uri=True)) as conn:
-                found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                                     (VERSION_TABLE,)).fetchone() is not None
+                names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.Error as exc:
             raise ConfigError(f"{path_or_url} is not a Depot ledger ({exc}); check --ledger") from exc
+        if not names:  # a run killed while it created the ledger leaves a database with no table yet
+            raise missing(path_or_url)
+        found = VERSION_TABLE in names
     else:
         engine = sa.create_engine(url)
         try:
