@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from conftest import Api
 from payloads import create, published
 
@@ -64,3 +68,28 @@ def test_depositions_and_records_carry_an_etag(api: Api) -> None:
     rec = published(api.client, h)
     for path in (f"/api/records/{rec['id']}", f"/api/records/{rec['id']}/versions/latest"):
         assert api.client.get(path).headers["etag"].startswith('"'), path
+
+
+def test_a_500_carries_cors_headers_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Starlette answers an unexpected error outside every middleware: without the headers a browser script
+    sees a CORS failure instead of Zenodo's 500 body with its error id."""
+    from starlette.testclient import TestClient
+
+    from depot.repository.app import create_app
+    from depot.repository.config import RepositoryConfig
+
+    config = RepositoryConfig(data_dir=tmp_path / "repo", base_url="http://testserver")
+    config.data_dir.mkdir()
+    app = create_app(config)
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(app.context.records, "search", broken)  # type: ignore[attr-defined]
+    with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as client:
+        r = client.get("/api/records", headers=ORIGIN)
+        page = client.get("/search")
+    assert r.status_code == 500 and r.json()["error_id"]
+    assert r.headers["access-control-allow-origin"] == "*"
+    assert "x-ratelimit-remaining" in r.headers["access-control-expose-headers"].lower()
+    assert page.status_code == 500 and "access-control-allow-origin" not in page.headers

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from depot.repository import errors as e
+from depot.repository.resources.cors import cors_headers, is_api
 from depot.repository.resources.http import json_response
 
 log = logging.getLogger("depot.repository")
@@ -67,9 +68,14 @@ async def handle_client_disconnect(request: Request, _exc: Exception) -> Respons
     return Response(b"", status_code=499)  # nginx's "client closed request": nobody reads it, the access log does
 
 
-async def handle_unexpected(_request: Request, exc: Exception) -> Response:
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    """A 500 with Zenodo's body and an id to quote. Starlette answers it outside every middleware, so the
+    CORS headers are added here: a script in a browser can then read the error instead of a CORS failure."""
     error_id = str(uuid.uuid4())
     log.exception("unhandled error %s", error_id, exc_info=exc)
-    return json_response({"status": 500, "message": "The server encountered an internal error and was unable to "
-                          "complete your request. Either the server is overloaded or there is an error in the "
-                          "application.", "error_id": error_id}, 500)
+    response = json_response({"status": 500, "message": "The server encountered an internal error and was unable "
+                              "to complete your request. Either the server is overloaded or there is an error in "
+                              "the application.", "error_id": error_id}, 500)
+    if is_api(request.scope):
+        response.raw_headers.extend(cors_headers())
+    return response
