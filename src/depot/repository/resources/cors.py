@@ -7,7 +7,7 @@ and puts the same ``Allow`` list on every 405, whichever handler raised it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from starlette.routing import BaseRoute
@@ -26,7 +26,7 @@ def cors_headers() -> list[tuple[bytes, bytes]]:
     return [(b"access-control-allow-origin", b"*"), (b"access-control-expose-headers", EXPOSED)]
 
 
-def is_api(scope: Scope) -> bool:
+def is_api(scope: Mapping[str, Any]) -> bool:
     path = str(scope.get("path", ""))
     return path == "/api" or path.startswith("/api/")
 
