@@ -63,10 +63,12 @@ def site(tmp_path: Path) -> Iterator[tuple[Served, dict[str, Any], dict[str, Any
         with httpx.Client(base_url=served.base, timeout=60) as client:
             meta = metadata(title=TITLE, creators=[{"name": "Royal Botanic Garden Edinburgh"}],
                             publication_date="2025-06-01", version="1",
-                            description="<p>Herbarium sheet of <em>Eriophorum</em>, digitised at RBGE.</p>",
+                            description="<p>Herbarium sheet of <em>Eriophorum</em>, digitised at RBGE.</p>"
+                                        "<script>document.title = 'owned'</script>",
                             communities=[{"identifier": SLUG}],
                             custom={"dwc:scientificName": ["Eriophorum angustifolium Honck."],
-                                    "dwc:catalogNumber": ["E00001234"]})
+                                    "dwc:catalogNumber": ["E00001234"], "dwc:occurrenceID": ["urn:catalog:E:E00001234"],
+                                    "dwc:decimalLatitude": ["55.965"], "dwc:decimalLongitude": ["-3.209"]})
             v1 = published(client, served.headers, meta, files={"sheet.png": IMAGE.read_bytes()})
             r = client.post(f"/api/deposit/depositions/{v1['id']}/actions/newversion", headers=served.headers)
             draft = client.get(r.json()["links"]["latest_draft"], headers=served.headers).json()
@@ -82,6 +84,12 @@ def _text(browser: Any, css: str) -> str:
     from selenium.webdriver.common.by import By
 
     return str(browser.find_element(By.CSS_SELECTOR, css).text)
+
+
+def _tile_requests(browser: Any, ident: str) -> list[str]:
+    """The IIIF image requests the page made for ``ident`` (from the browser's resource timing)."""
+    names = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    return [n for n in names if f"/api/iiif/{ident}/" in n and not n.endswith("/info.json")]
 
 
 def _count(browser: Any, ident: str) -> int:
@@ -103,19 +111,24 @@ def test_record_pages_in_a_browser(driver: Any, site: tuple[Served, dict[str, An
     assert _text(driver, "#citation") == (f"Royal Botanic Garden Edinburgh (2025). {TITLE} (Version 2). "
                                           f"Depot. https://doi.org/{v2['doi']}")
     assert "Herbarium sheet of Eriophorum" in _text(driver, "#description")
-    assert "<em>" not in driver.find_element(By.ID, "description").get_attribute("innerHTML")
+    assert _text(driver, "#description em") == "Eriophorum"  # the description's HTML, rendered
+    assert not driver.find_elements(By.CSS_SELECTOR, "#description script")
     assert "Eriophorum angustifolium Honck." in _text(driver, "#darwin-core")
-    assert "cc-by-4.0" in _text(driver, "#license")
+    assert _text(driver, "#license") == "Creative Commons Attribution 4.0 International"
+    assert _text(driver, "#occurrence-id") == "urn:catalog:E:E00001234"
+    # No tile URL configured: the coordinates and a link, and no map that would call a tile server.
+    assert _text(driver, "#coordinates") == "55.9650° N, 3.2090° W"
+    assert "openstreetmap.org" in driver.find_element(By.ID, "map-link").get_attribute("href")
+    assert not driver.find_elements(By.ID, "map")
     versions = driver.find_elements(By.CSS_SELECTOR, "#versions li")
     assert [v.text.split()[0] for v in versions] == ["2", "1"]
     assert "current" in versions[0].get_attribute("class") and "current" not in versions[1].get_attribute("class")
 
-    preview = driver.find_element(By.ID, "preview")
-    # The image (355 x 568) is within 800 x 800, so the preview asks IIIF for its full size.
-    assert preview.get_attribute("src").endswith(f"/api/iiif/record:{v2['id']}:sheet.png/full/max/0/default.jpg")
-    loaded = WebDriverWait(driver, 30).until(
-        lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", preview))
-    assert loaded == 355
+    # The viewer shows the image from its IIIF tiles.
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script(
+        "return window.depotViewer && window.depotViewer.world.getItemCount() > 0"
+        " && window.depotViewer.world.getItemAt(0).getFullyLoaded()"))
+    assert _tile_requests(driver, f"record:{v2['id']}:sheet.png")
 
     # This view counts; the download link adds a download.
     assert (_count(driver, "version-views"), _count(driver, "views"), _count(driver, "downloads")) == (1, 1, 0)
@@ -226,3 +239,87 @@ def test_large_image_preview_is_confined_to_800(tmp_path: Path) -> None:
         preview = client.get(src)
         assert preview.status_code == 200
         assert Image.open(io.BytesIO(preview.content)).size == (567, 800)  # 7319 x 10319 confined to 800 x 800
+
+
+def _scales(urls: list[str]) -> set[float]:
+    """Scale factors of the tiles requested (region width / output width); a deeper zoom asks for smaller ones."""
+    scales = set()
+    for url in urls:
+        region, size = url.split("/api/iiif/", 1)[1].split("/")[1:3]
+        if region.count(",") == 3 and size.split(",")[0].isdigit():
+            scales.add(round(int(region.split(",")[2]) / int(size.split(",")[0]), 1))
+    return scales
+
+
+def _fully_loaded(browser: Any) -> bool:
+    return bool(browser.execute_script("var v = window.depotViewer; return v && v.world.getItemCount() > 0"
+                                       " && v.world.getItemAt(0).getFullyLoaded()"))
+
+
+def test_viewer_map_citations_and_screenshots(driver: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A two-image record with a map (tiles from a configured URL): deep zoom, file chooser, map tiles, a
+    citation style and the page at desktop and phone widths (screenshots in DEPOT_SCREENSHOT_DIR if set)."""
+    import io
+    import os
+
+    from PIL import Image
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    big = io.BytesIO()
+    Image.linear_gradient("L").resize((2400, 3200)).convert("RGB").save(big, "JPEG", quality=70)
+    # Leaflet fetches its tiles from the configured template; here the server's own PNG stands in for a tile.
+    monkeypatch.setenv("DEPOT_MAP_TILE_URL", "/static/vendor/leaflet/images/layers.png?z={z}&x={x}&y={y}")
+    monkeypatch.setenv("DEPOT_MAP_TILE_ATTRIBUTION", "Test tiles")
+    with serve_repository(tmp_path) as served, httpx.Client(base_url=served.base, timeout=60) as client:
+        meta = metadata(title=TITLE, creators=[{"name": "Royal Botanic Garden Edinburgh"}],
+                        publication_date="2025-06-01", description="Line one\nline two",
+                        custom={"dwc:decimalLatitude": ["55.965"], "dwc:decimalLongitude": ["-3.209"],
+                                "dwc:eventDate": ["1959-07-09/1959-07-09"]})
+        rec = published(client, served.headers, meta,
+                        files={"big.jpg": big.getvalue(), "sheet.png": IMAGE.read_bytes()})
+        manifest = client.get(f"/api/iiif/record:{rec['id']}/manifest")
+        assert manifest.status_code == 200, manifest.text
+        from iiif_prezi3 import Manifest
+
+        Manifest(**manifest.json())  # valid Presentation 3
+        assert [c["label"]["none"][0] for c in manifest.json()["items"]] == ["big.jpg", "sheet.png"]
+
+        driver.get(f"{served.base}/records/{rec['id']}")
+        assert driver.find_element(By.ID, "manifest-link").get_attribute("href") == manifest.url
+        assert "1959-07-09/" not in _text(driver, "#darwin-core") and "1959-07-09" in _text(driver, "#darwin-core")
+        assert driver.find_element(By.CSS_SELECTOR, "#description br")  # the line break kept
+        WebDriverWait(driver, 60).until(_fully_loaded)
+        first = _tile_requests(driver, f"record:{rec['id']}:big.jpg")
+        assert first, "no IIIF tiles were requested for the first image"
+        driver.execute_script("var v = window.depotViewer.viewport; v.zoomTo(v.getMaxZoom()); v.applyConstraints();")
+        WebDriverWait(driver, 60).until(
+            lambda d: len(_tile_requests(d, f"record:{rec['id']}:big.jpg")) > len(first) and _fully_loaded(d))
+        deeper = _tile_requests(driver, f"record:{rec['id']}:big.jpg")[len(first):]
+        assert min(_scales(deeper)) < min(_scales(first)), (first, deeper)
+
+        # The file chooser turns to the second image.
+        Select(driver.find_element(By.ID, "image-chooser")).select_by_visible_text("sheet.png")
+        WebDriverWait(driver, 30).until(lambda d: _text(d, "#viewer-key") == "sheet.png" and _fully_loaded(d))
+        assert _tile_requests(driver, f"record:{rec['id']}:sheet.png")
+
+        # The map loads its tiles from the configured URL.
+        WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#map img.leaflet-tile-loaded"))
+        assert "Test tiles" in _text(driver, "#map")
+
+        # A citation style from the menu.
+        Select(driver.find_element(By.ID, "citation-style")).select_by_visible_text("APA")
+        WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "citation").get_attribute("data-style"))
+        assert "(2025)" in _text(driver, "#citation") and "[Graphic]" in _text(driver, "#citation")
+        assert "@misc{" in driver.find_element(By.ID, "bibtex-text").get_attribute("textContent")
+
+        shots = Path(os.environ.get("DEPOT_SCREENSHOT_DIR") or tmp_path)
+        shots.mkdir(parents=True, exist_ok=True)
+        for name, width in (("desktop", 1280), ("phone", 390)):
+            driver.set_window_size(width, 900)
+            height = driver.execute_script("return document.documentElement.scrollHeight")
+            driver.set_window_size(width, min(int(height) + 100, 6000))
+            WebDriverWait(driver, 30).until(_fully_loaded)
+            assert driver.save_screenshot(str(shots / f"record-{name}.png"))
+            overflow = driver.execute_script("return document.documentElement.scrollWidth > window.innerWidth")
+            assert not overflow, f"the {name} page scrolls sideways"

