@@ -64,7 +64,7 @@ def site(tmp_path: Path) -> Iterator[tuple[Served, dict[str, Any], dict[str, Any
             meta = metadata(title=TITLE, creators=[{"name": "Royal Botanic Garden Edinburgh"}],
                             publication_date="2025-06-01", version="1",
                             description="<p>Herbarium sheet of <em>Eriophorum</em>, digitised at RBGE.</p>"
-                                        "<script>document.title = 'owned'</script>",
+                                        "<script>document.title = 'owned'</script><p>Held by E.</p>",
                             communities=[{"identifier": SLUG}],
                             custom={"dwc:scientificName": ["Eriophorum angustifolium Honck."],
                                     "dwc:catalogNumber": ["E00001234"], "dwc:occurrenceID": ["urn:catalog:E:E00001234"],
@@ -160,6 +160,9 @@ def test_record_pages_in_a_browser(driver: Any, site: tuple[Served, dict[str, An
     assert _text(driver, "#total") == "1 record"
     hits = driver.find_elements(By.CSS_SELECTOR, "a.hit")
     assert [h.text for h in hits] == [TITLE]
+    # The hit's text has a space where one paragraph ends and the next begins, and no script.
+    assert "digitised at RBGE. Held by E." in _text(driver, "ul.hits li")
+    assert "owned" not in _text(driver, "ul.hits li")
     hits[0].click()
     assert driver.current_url == f"{served.base}/records/{v2['id']}"
 
@@ -319,6 +322,7 @@ def test_viewer_map_citations_and_screenshots(driver: Any, tmp_path: Path, monke
             driver.set_window_size(width, 900)
             height = driver.execute_script("return document.documentElement.scrollHeight")
             driver.set_window_size(width, min(int(height) + 100, 6000))
+            driver.execute_script("window.scrollTo(0, 0); window.depotViewer.goToPage(0);")
             WebDriverWait(driver, 30).until(_fully_loaded)
             assert driver.save_screenshot(str(shots / f"record-{name}.png"))
             overflow = driver.execute_script("return document.documentElement.scrollWidth > window.innerWidth")
