@@ -321,9 +321,57 @@ def test_viewer_map_citations_and_screenshots(driver: Any, tmp_path: Path, monke
         for name, width in (("desktop", 1280), ("phone", 390)):
             driver.set_window_size(width, 900)
             height = driver.execute_script("return document.documentElement.scrollHeight")
-            driver.set_window_size(width, min(int(height) + 100, 6000))
+            driver.set_window_size(width, min(int(height) + 400, 6000))  # + the window frame
             driver.execute_script("window.scrollTo(0, 0); window.depotViewer.goToPage(0);")
             WebDriverWait(driver, 30).until(_fully_loaded)
             assert driver.save_screenshot(str(shots / f"record-{name}.png"))
             overflow = driver.execute_script("return document.documentElement.scrollWidth > window.innerWidth")
             assert not overflow, f"the {name} page scrolls sideways"
+
+
+def test_descriptions_are_cleaned_when_saved_and_when_shown(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from depot.repository.app import create_app
+    from depot.repository.config import RepositoryConfig
+
+    app = create_app(RepositoryConfig(data_dir=tmp_path, base_url="http://testserver", user_limit_per_minute=0,
+                                      user_limit_per_hour=0, search_limit_per_minute=0, fsync=False))
+    token = app.context.accounts.create_token("p@example.org", "2026-01-01T00:00:00+00:00")  # type: ignore[attr-defined]
+    headers = {"Authorization": f"Bearer {token}"}
+    hostile = ('<p onclick="steal()">Sheet of <em>Carex</em> &amp; co.</p><script>steal()</script>'
+               '<a href="javascript:steal()">x</a><img src=x onerror="steal()">')
+    with TestClient(app, base_url="http://testserver") as client:
+        rec = published(client, headers, metadata(description=hostile), files={"sheet.png": IMAGE.read_bytes()})
+        stored = client.get(f"/api/records/{rec['id']}").json()["metadata"]["description"]
+        assert stored == "<p>Sheet of <em>Carex</em> &amp; co.</p><a rel=\"noopener noreferrer\">x</a>"
+        page = client.get(f"/records/{rec['id']}").text
+        section = page.split('<section id="description">', 1)[1].split("</section>", 1)[0]
+        assert section == stored and "steal" not in page
+
+        # Plain text keeps its paragraphs and line breaks; "<" and "&" in it stay text.
+        plain = published(client, headers, metadata(description="Label: a < b & c\nDet. 1959\n\nSecond paragraph"))
+        page = client.get(f"/records/{plain['id']}").text
+        section = page.split('<section id="description">', 1)[1].split("</section>", 1)[0]
+        assert section == "<p>Label: a &lt; b &amp; c<br>Det. 1959</p><p>Second paragraph</p>"
+
+        # A record without images has no manifest; one with images has, linked from its JSON-LD.
+        assert client.get(f"/api/iiif/record:{plain['id']}/manifest").status_code == 404
+        assert client.get("/api/iiif/nonsense/manifest").status_code == 404
+        manifest = client.get(f"/api/iiif/record:{rec['id']}/manifest")
+        assert manifest.headers["content-type"].startswith("application/ld+json")
+        assert manifest.headers["access-control-allow-origin"] == "*"
+        doc = extruct.extract(client.get(f"/records/{rec['id']}").text,
+                              syntaxes=["json-ld"], uniform=True)["json-ld"][0]
+        assert doc["subjectOf"][0]["url"] == f"http://testserver/api/iiif/record:{rec['id']}/manifest"
+
+        # Citation styles on demand, and an unknown style named in a 400.
+        apa = client.get(f"/records/{rec['id']}/citation?style=apa")
+        assert apa.status_code == 200 and "<i>" in apa.text
+        bad = client.get(f"/records/{rec['id']}/citation?style=mla")
+        assert bad.status_code == 400 and "apa" in bad.text
+        assert client.get("/records/999999/citation?style=apa").status_code == 404
+        assert client.get("/static/vendor/openseadragon/LICENSE.txt").status_code == 200
+        # Only files under the package's static folder, and only the kinds it serves.
+        assert client.get("/static/vendor%2F..%2F..%2Ftemplates%2Fbase.html").status_code == 404
+        assert client.get("/static/vendor/..%2F..%2F..%2F..%2F..%2F..%2Fetc%2Fhostname").status_code == 404
