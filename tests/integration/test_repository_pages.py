@@ -98,7 +98,7 @@ def _count(browser: Any, ident: str) -> int:
 
 def test_record_pages_in_a_browser(driver: Any, site: tuple[Served, dict[str, Any], dict[str, Any]]) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     served, v1, v2 = site
     md5 = hashlib.md5(IMAGE.read_bytes()).hexdigest()
@@ -163,6 +163,16 @@ def test_record_pages_in_a_browser(driver: Any, site: tuple[Served, dict[str, An
     # The hit's text has a space where one paragraph ends and the next begins, and no script.
     assert "digitised at RBGE. Held by E." in _text(driver, "ul.hits li")
     assert "owned" not in _text(driver, "ul.hits li")
+    thumb = driver.find_element(By.CSS_SELECTOR, "ul.hits img.thumb")
+    assert thumb.get_attribute("src").endswith(f"/api/iiif/record:{v2['id']}:sheet.png/full/%5E!160,160/0/default.jpg")
+    assert WebDriverWait(driver, 30).until(lambda d: d.execute_script(
+        "return arguments[0].complete && arguments[0].naturalWidth", thumb)) == 100  # 355 x 568 within 160 x 160
+    Select(driver.find_element(By.ID, "sort")).select_by_visible_text("Title")
+    driver.find_element(By.CSS_SELECTOR, "form.sort button").click()
+    WebDriverWait(driver, 10).until(lambda d: "sort=title" in d.current_url and "q=Eriophorum" in d.current_url)
+    hits = driver.find_elements(By.CSS_SELECTOR, "a.hit")
+    assert [h.text for h in hits] == [TITLE]
+    assert Select(driver.find_element(By.ID, "sort")).first_selected_option.text == "Title"
     hits[0].click()
     assert driver.current_url == f"{served.base}/records/{v2['id']}"
 

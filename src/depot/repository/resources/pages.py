@@ -40,6 +40,11 @@ from depot.repository.usage.counter import VIEW
 PAGE_SIZE = 20
 PREVIEW_EDGE = 800
 PREVIEW_SIZE = f"!{PREVIEW_EDGE},{PREVIEW_EDGE}"
+# Within 160 x 160; "^" lets an image smaller than that through (the server refuses !w,h above an image's size),
+# so a hit needs no look at the image's dimensions.
+THUMBNAIL_SIZE = "^!160,160"
+# The search and community pages' sort menu: (value of ?sort=, label), the first the default.
+SORTS = (("mostrecent", "Newest"), ("oldest", "Oldest"), ("title", "Title"), ("publication_date", "Publication date"))
 IIIF_MANIFEST_TYPE = 'application/ld+json;profile="http://iiif.io/api/presentation/3/context.json"'
 # Darwin Core terms whose values are dates or intervals, shown as readable ranges.
 DATE_TERMS = {"dwc:eventDate", "dwc:dateIdentified", "dcterms:modified"}
@@ -103,9 +108,12 @@ def _hit(ctx: Context, deposit: Deposit) -> dict[str, Any]:
     meta = deposit.record or {}
     names = [str(c.get("name")) for c in meta.get("creators") or [] if isinstance(c, dict)]
     description = str(meta.get("description") or "")
+    image = next((f for f in deposit.files if f.mimetype in IMAGE_TYPES), None)
+    thumbnail = f"{image_service('/api', str(deposit.id), image.key)}/full/{THUMBNAIL_SIZE}/0/default.jpg" \
+        if image else None
     return {"url": f"/records/{deposit.id}", "title": meta.get("title") or f"Record {deposit.id}",
             "creators": "; ".join(names), "date": meta.get("publication_date"), "doi": deposit.doi,
-            "description": snippet(description)}
+            "description": snippet(description), "thumbnail": thumbnail, "thumbnail_key": image.key if image else ""}
 
 
 def _as_list(value: object) -> list[Any]:
@@ -132,6 +140,12 @@ def _pager(request: Request, page: int, total: int) -> dict[str, Any]:
 
     return {"page": page, "pages": pages, "previous_url": url(page - 1) if page > 1 else None,
             "next_url": url(page + 1) if page < pages else None}
+
+
+def _sort(request: Request) -> str:
+    """The ``?sort=`` of the menu; anything else falls back to the default rather than failing the page."""
+    raw = request.query_params.get("sort", "")
+    return raw if raw in dict(SORTS) else SORTS[0][0]
 
 
 def _page_number(request: Request) -> int:
@@ -283,9 +297,12 @@ class Pages:
     async def search(self, request: Request) -> Response:
         query = request.query_params.get("q") or None
         page = _page_number(request)
-        values: dict[str, Any] = {"title": f"Search: {query}" if query else "Records", "query": query}
+        sort = _sort(request)
+        values: dict[str, Any] = {"title": f"Search: {query}" if query else "Records", "query": query,
+                                  "sort": sort, "sorts": SORTS}
         try:
-            found = self.ctx.records.search(identity(request), RecordSearch(q=query, page=page, size=PAGE_SIZE))
+            found = self.ctx.records.search(identity(request), RecordSearch(q=query, page=page, size=PAGE_SIZE,
+                                                                            sort=sort))
         except ValidationError as exc:
             return render("search.html", 400, error=f"The search could not run: {exc}", **values)
         return render("search.html", **values, total=found.total, hits=[_hit(self.ctx, d) for d in found.hits],
@@ -297,12 +314,14 @@ class Pages:
         except NotFoundError:
             return not_found("There is no community with this name.")
         page = _page_number(request)
+        sort = _sort(request)
         try:
             found = self.ctx.records.search(identity(request), RecordSearch(communities=community.slug, page=page,
-                                                                            size=PAGE_SIZE))
+                                                                            size=PAGE_SIZE, sort=sort))
         except ValidationError:
             return not_found("There is no such page of this community.")
         return render("community.html", title=community.title, community=community, total=found.total,
+                      sort=sort, sorts=SORTS,
                       hits=[_hit(self.ctx, d) for d in found.hits], **_pager(request, page, found.total),
                       listing_url=f"{self.ctx.links.api}/communities/{quote(community.id)}/listing")
 
