@@ -92,6 +92,20 @@ def _tile_requests(browser: Any, ident: str) -> list[str]:
     return [n for n in names if f"/api/iiif/{ident}/" in n and not n.endswith("/info.json")]
 
 
+AXE = REPO_ROOT / "tests" / "data" / "vendor" / "axe-core" / "axe.min.js"
+
+
+def _serious_violations(browser: Any) -> list[str]:
+    """axe-core's serious and critical accessibility violations of the page now shown ("rule: node, ...")."""
+    browser.execute_script(AXE.read_text(encoding="utf-8"))
+    result = browser.execute_async_script(
+        "var done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations), e => done(String(e)));")
+    assert isinstance(result, list), result
+    return [f"{v['id']}: {', '.join(str(n['target']) for n in v['nodes'])}" for v in result
+            if v.get("impact") in ("serious", "critical")]
+
+
 def _count(browser: Any, ident: str) -> int:
     return int(_text(browser, f"#{ident}"))
 
@@ -173,6 +187,8 @@ def test_record_pages_in_a_browser(driver: Any, site: tuple[Served, dict[str, An
     hits = driver.find_elements(By.CSS_SELECTOR, "a.hit")
     assert [h.text for h in hits] == [TITLE]
     assert Select(driver.find_element(By.ID, "sort")).first_selected_option.text == "Title"
+    assert _serious_violations(driver) == []
+    hits = driver.find_elements(By.CSS_SELECTOR, "a.hit")
     hits[0].click()
     assert driver.current_url == f"{served.base}/records/{v2['id']}"
 
@@ -181,6 +197,7 @@ def test_record_pages_in_a_browser(driver: Any, site: tuple[Served, dict[str, An
     assert _text(driver, "h1") == "RBGE herbarium"
     assert [h.get_attribute("href") for h in driver.find_elements(By.CSS_SELECTOR, "a.hit")] == [
         f"{served.base}/records/{v2['id']}"]
+    assert _serious_violations(driver) == []
     listing = httpx.get(driver.find_element(By.ID, "listing-json").get_attribute("href"))
     assert listing.status_code == 200 and [row["doi"] for row in listing.json()] == [v2["doi"]]
 
@@ -337,6 +354,7 @@ def test_viewer_map_citations_and_screenshots(driver: Any, tmp_path: Path, monke
             assert driver.save_screenshot(str(shots / f"record-{name}.png"))
             overflow = driver.execute_script("return document.documentElement.scrollWidth > window.innerWidth")
             assert not overflow, f"the {name} page scrolls sideways"
+            assert _serious_violations(driver) == [], name
 
 
 def test_descriptions_are_cleaned_when_saved_and_when_shown(tmp_path: Path) -> None:
