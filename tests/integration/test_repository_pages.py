@@ -372,7 +372,7 @@ def test_descriptions_are_cleaned_when_saved_and_when_shown(tmp_path: Path) -> N
     with TestClient(app, base_url="http://testserver") as client:
         rec = published(client, headers, metadata(description=hostile), files={"sheet.png": IMAGE.read_bytes()})
         stored = client.get(f"/api/records/{rec['id']}").json()["metadata"]["description"]
-        assert stored == "<p>Sheet of <em>Carex</em> &amp; co.</p><a rel=\"noopener noreferrer\">x</a>"
+        assert stored == "<p>Sheet of <em>Carex</em> &amp; co.</p><a>x</a>"
         page = client.get(f"/records/{rec['id']}").text
         section = page.split('<section id="description">', 1)[1].split("</section>", 1)[0]
         assert section == stored and "steal" not in page

@@ -11,7 +11,7 @@ from depot.repository.iiif.manifest import Image, manifest, rights_uri
 from depot.repository.pages import citations
 from depot.repository.pages.locality import locality
 from depot.repository.pages.readable import date_range, interval, license_name, timestamp
-from depot.repository.services.richtext import sanitize, snippet, to_html, to_text
+from depot.repository.services.richtext import sanitize, sanitize_stored, snippet, to_html, to_text
 
 
 def test_sanitize_keeps_zenodo_markup_and_drops_scripts() -> None:
@@ -23,6 +23,14 @@ def test_sanitize_keeps_zenodo_markup_and_drops_scripts() -> None:
     for bad in ("script", "onclick", "javascript:", "onerror", "<img", "iframe", "alert(1)</", "<style"):
         assert bad not in clean, bad
     assert to_html(dirty) == clean  # the way out cleans too
+
+
+def test_a_harmless_description_is_stored_as_sent() -> None:
+    """So that `depot reconcile` finds the metadata it sent: nh3 would rewrite &#39; and the like."""
+    sent = "Collected by O&#39;Brien &amp; Co<br>Det. &#34;Carex&#34; <a href=\"https://www.plantentuinmeise.be\">Meise</a>"
+    assert sanitize(sent) != sent and sanitize_stored(sent) == sent
+    assert sanitize_stored('<p onclick="x()">hi</p><script>x</script>') == "<p>hi</p>"
+    assert sanitize_stored('<a href="javascript:x()">M</a>') == "<a>M</a>"
 
 
 def test_plain_text_keeps_paragraphs_and_line_breaks() -> None:

@@ -26,9 +26,22 @@ _HAS_TAG = re.compile(r"<[a-zA-Z/][^>]*>")
 
 
 def sanitize(html: str) -> str:
-    """The description as stored: allowed tags only; no script, style, event handler or javascript: link."""
-    return nh3.clean(html, tags=TAGS, attributes=ATTRIBUTES, url_schemes=URL_SCHEMES, link_rel="noopener noreferrer",
+    """Allowed tags only: no script, style, event handler or javascript: link. (No ``rel`` is added to links:
+    ``target`` is not allowed, so there is no window to protect.)"""
+    return nh3.clean(html, tags=TAGS, attributes=ATTRIBUTES, url_schemes=URL_SCHEMES, link_rel=None,
                      strip_comments=True)
+
+
+def sanitize_stored(html: str) -> str:
+    """The description to store: ``html`` itself when cleaning removes nothing from it, else the cleaned form.
+
+    nh3 re-serialises what it keeps (``&#39;`` becomes ``'``), so storing its output would change a depositor's
+    harmless description, and ``depot reconcile`` would then see metadata that differs from its ledger. When the
+    cleaned text and the original decode to the same characters, nothing was removed and the original is kept;
+    pages clean it again when they show it.
+    """
+    clean = sanitize(html)
+    return html if clean == html or unescape(clean) == unescape(html) else clean
 
 
 @lru_cache(maxsize=4096)
