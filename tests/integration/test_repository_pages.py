@@ -63,10 +63,12 @@ def site(tmp_path: Path) -> Iterator[tuple[Served, dict[str, Any], dict[str, Any
         with httpx.Client(base_url=served.base, timeout=60) as client:
             meta = metadata(title=TITLE, creators=[{"name": "Royal Botanic Garden Edinburgh"}],
                             publication_date="2025-06-01", version="1",
-                            description="<p>Herbarium sheet of <em>Eriophorum</em>, digitised at RBGE.</p>",
+                            description="<p>Herbarium sheet of <em>Eriophorum</em>, digitised at RBGE.</p>"
+                                        "<script>document.title = 'owned'</script><p>Held by E.</p>",
                             communities=[{"identifier": SLUG}],
                             custom={"dwc:scientificName": ["Eriophorum angustifolium Honck."],
-                                    "dwc:catalogNumber": ["E00001234"]})
+                                    "dwc:catalogNumber": ["E00001234"], "dwc:occurrenceID": ["urn:catalog:E:E00001234"],
+                                    "dwc:decimalLatitude": ["55.965"], "dwc:decimalLongitude": ["-3.209"]})
             v1 = published(client, served.headers, meta, files={"sheet.png": IMAGE.read_bytes()})
             r = client.post(f"/api/deposit/depositions/{v1['id']}/actions/newversion", headers=served.headers)
             draft = client.get(r.json()["links"]["latest_draft"], headers=served.headers).json()
@@ -84,13 +86,33 @@ def _text(browser: Any, css: str) -> str:
     return str(browser.find_element(By.CSS_SELECTOR, css).text)
 
 
+def _tile_requests(browser: Any, ident: str) -> list[str]:
+    """The IIIF image requests the page made for ``ident`` (from the browser's resource timing)."""
+    names = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    return [n for n in names if f"/api/iiif/{ident}/" in n and not n.endswith("/info.json")]
+
+
+AXE = REPO_ROOT / "tests" / "data" / "vendor" / "axe-core" / "axe.min.js"
+
+
+def _serious_violations(browser: Any) -> list[str]:
+    """axe-core's serious and critical accessibility violations of the page now shown ("rule: node, ...")."""
+    browser.execute_script(AXE.read_text(encoding="utf-8"))
+    result = browser.execute_async_script(
+        "var done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations), e => done(String(e)));")
+    assert isinstance(result, list), result
+    return [f"{v['id']}: {', '.join(str(n['target']) for n in v['nodes'])}" for v in result
+            if v.get("impact") in ("serious", "critical")]
+
+
 def _count(browser: Any, ident: str) -> int:
     return int(_text(browser, f"#{ident}"))
 
 
 def test_record_pages_in_a_browser(driver: Any, site: tuple[Served, dict[str, Any], dict[str, Any]]) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     served, v1, v2 = site
     md5 = hashlib.md5(IMAGE.read_bytes()).hexdigest()
@@ -103,19 +125,24 @@ def test_record_pages_in_a_browser(driver: Any, site: tuple[Served, dict[str, An
     assert _text(driver, "#citation") == (f"Royal Botanic Garden Edinburgh (2025). {TITLE} (Version 2). "
                                           f"Depot. https://doi.org/{v2['doi']}")
     assert "Herbarium sheet of Eriophorum" in _text(driver, "#description")
-    assert "<em>" not in driver.find_element(By.ID, "description").get_attribute("innerHTML")
+    assert _text(driver, "#description em") == "Eriophorum"  # the description's HTML, rendered
+    assert not driver.find_elements(By.CSS_SELECTOR, "#description script")
     assert "Eriophorum angustifolium Honck." in _text(driver, "#darwin-core")
-    assert "cc-by-4.0" in _text(driver, "#license")
+    assert _text(driver, "#license") == "Creative Commons Attribution 4.0 International"
+    assert _text(driver, "#occurrence-id") == "urn:catalog:E:E00001234"
+    # No tile URL configured: the coordinates and a link, and no map that would call a tile server.
+    assert _text(driver, "#coordinates") == "55.9650° N, 3.2090° W"
+    assert "openstreetmap.org" in driver.find_element(By.ID, "map-link").get_attribute("href")
+    assert not driver.find_elements(By.ID, "map")
     versions = driver.find_elements(By.CSS_SELECTOR, "#versions li")
     assert [v.text.split()[0] for v in versions] == ["2", "1"]
     assert "current" in versions[0].get_attribute("class") and "current" not in versions[1].get_attribute("class")
 
-    preview = driver.find_element(By.ID, "preview")
-    # The image (355 x 568) is within 800 x 800, so the preview asks IIIF for its full size.
-    assert preview.get_attribute("src").endswith(f"/api/iiif/record:{v2['id']}:sheet.png/full/max/0/default.jpg")
-    loaded = WebDriverWait(driver, 30).until(
-        lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", preview))
-    assert loaded == 355
+    # The viewer shows the image from its IIIF tiles.
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script(
+        "return window.depotViewer && window.depotViewer.world.getItemCount() > 0"
+        " && window.depotViewer.world.getItemAt(0).getFullyLoaded()"))
+    assert _tile_requests(driver, f"record:{v2['id']}:sheet.png")
 
     # This view counts; the download link adds a download.
     assert (_count(driver, "version-views"), _count(driver, "views"), _count(driver, "downloads")) == (1, 1, 0)
@@ -147,6 +174,21 @@ def test_record_pages_in_a_browser(driver: Any, site: tuple[Served, dict[str, An
     assert _text(driver, "#total") == "1 record"
     hits = driver.find_elements(By.CSS_SELECTOR, "a.hit")
     assert [h.text for h in hits] == [TITLE]
+    # The hit's text has a space where one paragraph ends and the next begins, and no script.
+    assert "digitised at RBGE. Held by E." in _text(driver, "ul.hits li")
+    assert "owned" not in _text(driver, "ul.hits li")
+    thumb = driver.find_element(By.CSS_SELECTOR, "ul.hits img.thumb")
+    assert thumb.get_attribute("src").endswith(f"/api/iiif/record:{v2['id']}:sheet.png/full/%5E!160,160/0/default.jpg")
+    assert WebDriverWait(driver, 30).until(lambda d: d.execute_script(
+        "return arguments[0].complete && arguments[0].naturalWidth", thumb)) == 100  # 355 x 568 within 160 x 160
+    Select(driver.find_element(By.ID, "sort")).select_by_visible_text("Title")
+    driver.find_element(By.CSS_SELECTOR, "form.sort button").click()
+    WebDriverWait(driver, 10).until(lambda d: "sort=title" in d.current_url and "q=Eriophorum" in d.current_url)
+    hits = driver.find_elements(By.CSS_SELECTOR, "a.hit")
+    assert [h.text for h in hits] == [TITLE]
+    assert Select(driver.find_element(By.ID, "sort")).first_selected_option.text == "Title"
+    assert _serious_violations(driver) == []
+    hits = driver.find_elements(By.CSS_SELECTOR, "a.hit")
     hits[0].click()
     assert driver.current_url == f"{served.base}/records/{v2['id']}"
 
@@ -155,6 +197,7 @@ def test_record_pages_in_a_browser(driver: Any, site: tuple[Served, dict[str, An
     assert _text(driver, "h1") == "RBGE herbarium"
     assert [h.get_attribute("href") for h in driver.find_elements(By.CSS_SELECTOR, "a.hit")] == [
         f"{served.base}/records/{v2['id']}"]
+    assert _serious_violations(driver) == []
     listing = httpx.get(driver.find_element(By.ID, "listing-json").get_attribute("href"))
     assert listing.status_code == 200 and [row["doi"] for row in listing.json()] == [v2["doi"]]
 
@@ -226,3 +269,137 @@ def test_large_image_preview_is_confined_to_800(tmp_path: Path) -> None:
         preview = client.get(src)
         assert preview.status_code == 200
         assert Image.open(io.BytesIO(preview.content)).size == (567, 800)  # 7319 x 10319 confined to 800 x 800
+
+
+def _scales(urls: list[str]) -> set[float]:
+    """Scale factors of the tiles requested (region width / output width); a deeper zoom asks for smaller ones."""
+    scales = set()
+    for url in urls:
+        region, size = url.split("/api/iiif/", 1)[1].split("/")[1:3]
+        if region.count(",") == 3 and size.split(",")[0].isdigit():
+            scales.add(round(int(region.split(",")[2]) / int(size.split(",")[0]), 1))
+    return scales
+
+
+def _fully_loaded(browser: Any) -> bool:
+    return bool(browser.execute_script("var v = window.depotViewer; return v && v.world.getItemCount() > 0"
+                                       " && v.world.getItemAt(0).getFullyLoaded()"))
+
+
+def test_viewer_map_citations_and_screenshots(driver: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A two-image record with a map (tiles from a configured URL): deep zoom, file chooser, map tiles, a
+    citation style and the page at desktop and phone widths (screenshots in DEPOT_SCREENSHOT_DIR if set)."""
+    import io
+    import os
+
+    from PIL import Image
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    big = io.BytesIO()
+    Image.linear_gradient("L").resize((2400, 3200)).convert("RGB").save(big, "JPEG", quality=70)
+    # Leaflet fetches its tiles from the configured template; here the server's own PNG stands in for a tile.
+    monkeypatch.setenv("DEPOT_MAP_TILE_URL", "/static/vendor/leaflet/images/layers.png?z={z}&x={x}&y={y}")
+    monkeypatch.setenv("DEPOT_MAP_TILE_ATTRIBUTION", "Test tiles")
+    with serve_repository(tmp_path) as served, httpx.Client(base_url=served.base, timeout=60) as client:
+        meta = metadata(title=TITLE, creators=[{"name": "Royal Botanic Garden Edinburgh"}],
+                        publication_date="2025-06-01", description="Line one\nline two",
+                        custom={"dwc:decimalLatitude": ["55.965"], "dwc:decimalLongitude": ["-3.209"],
+                                "dwc:eventDate": ["1959-07-09/1959-07-09"]})
+        rec = published(client, served.headers, meta,
+                        files={"big.jpg": big.getvalue(), "sheet.png": IMAGE.read_bytes()})
+        manifest = client.get(f"/api/iiif/record:{rec['id']}/manifest")
+        assert manifest.status_code == 200, manifest.text
+        from iiif_prezi3 import Manifest
+
+        Manifest(**manifest.json())  # valid Presentation 3
+        assert [c["label"]["none"][0] for c in manifest.json()["items"]] == ["big.jpg", "sheet.png"]
+
+        driver.get(f"{served.base}/records/{rec['id']}")
+        assert driver.find_element(By.ID, "manifest-link").get_attribute("href") == manifest.url
+        assert "1959-07-09/" not in _text(driver, "#darwin-core") and "1959-07-09" in _text(driver, "#darwin-core")
+        assert driver.find_element(By.CSS_SELECTOR, "#description br")  # the line break kept
+        WebDriverWait(driver, 60).until(_fully_loaded)
+        first = _tile_requests(driver, f"record:{rec['id']}:big.jpg")
+        assert first, "no IIIF tiles were requested for the first image"
+        driver.execute_script("var v = window.depotViewer.viewport; v.zoomTo(v.getMaxZoom()); v.applyConstraints();")
+        WebDriverWait(driver, 60).until(
+            lambda d: len(_tile_requests(d, f"record:{rec['id']}:big.jpg")) > len(first) and _fully_loaded(d))
+        deeper = _tile_requests(driver, f"record:{rec['id']}:big.jpg")[len(first):]
+        assert min(_scales(deeper)) < min(_scales(first)), (first, deeper)
+
+        # The file chooser turns to the second image.
+        Select(driver.find_element(By.ID, "image-chooser")).select_by_visible_text("sheet.png")
+        WebDriverWait(driver, 30).until(lambda d: _text(d, "#viewer-key") == "sheet.png" and _fully_loaded(d))
+        assert _tile_requests(driver, f"record:{rec['id']}:sheet.png")
+
+        # The map loads its tiles from the configured URL.
+        WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#map img.leaflet-tile-loaded"))
+        assert "Test tiles" in _text(driver, "#map")
+
+        # A citation style from the menu.
+        Select(driver.find_element(By.ID, "citation-style")).select_by_visible_text("APA")
+        WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "citation").get_attribute("data-style"))
+        assert "(2025)" in _text(driver, "#citation") and "[Graphic]" in _text(driver, "#citation")
+        assert "@misc{" in driver.find_element(By.ID, "bibtex-text").get_attribute("textContent")
+
+        shots = Path(os.environ.get("DEPOT_SCREENSHOT_DIR") or tmp_path)
+        shots.mkdir(parents=True, exist_ok=True)
+        for name, width in (("desktop", 1280), ("phone", 390)):
+            driver.set_window_size(width, 900)
+            height = driver.execute_script("return document.documentElement.scrollHeight")
+            driver.set_window_size(width, min(int(height) + 400, 6000))  # + the window frame
+            driver.execute_script("window.scrollTo(0, 0); window.depotViewer.goToPage(0);")
+            WebDriverWait(driver, 30).until(_fully_loaded)
+            assert driver.save_screenshot(str(shots / f"record-{name}.png"))
+            overflow = driver.execute_script("return document.documentElement.scrollWidth > window.innerWidth")
+            assert not overflow, f"the {name} page scrolls sideways"
+            assert _serious_violations(driver) == [], name
+
+
+def test_descriptions_are_cleaned_when_saved_and_when_shown(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from depot.repository.app import create_app
+    from depot.repository.config import RepositoryConfig
+
+    app = create_app(RepositoryConfig(data_dir=tmp_path, base_url="http://testserver", user_limit_per_minute=0,
+                                      user_limit_per_hour=0, search_limit_per_minute=0, fsync=False))
+    token = app.context.accounts.create_token("p@example.org", "2026-01-01T00:00:00+00:00")  # type: ignore[attr-defined]
+    headers = {"Authorization": f"Bearer {token}"}
+    hostile = ('<p onclick="steal()">Sheet of <em>Carex</em> &amp; co.</p><script>steal()</script>'
+               '<a href="javascript:steal()">x</a><img src=x onerror="steal()">')
+    with TestClient(app, base_url="http://testserver") as client:
+        rec = published(client, headers, metadata(description=hostile), files={"sheet.png": IMAGE.read_bytes()})
+        stored = client.get(f"/api/records/{rec['id']}").json()["metadata"]["description"]
+        assert stored == "<p>Sheet of <em>Carex</em> &amp; co.</p><a>x</a>"
+        page = client.get(f"/records/{rec['id']}").text
+        section = page.split('<section id="description">', 1)[1].split("</section>", 1)[0]
+        assert section == stored and "steal" not in page
+
+        # Plain text keeps its paragraphs and line breaks; "<" and "&" in it stay text.
+        plain = published(client, headers, metadata(description="Label: a < b & c\nDet. 1959\n\nSecond paragraph"))
+        page = client.get(f"/records/{plain['id']}").text
+        section = page.split('<section id="description">', 1)[1].split("</section>", 1)[0]
+        assert section == "<p>Label: a &lt; b &amp; c<br>Det. 1959</p><p>Second paragraph</p>"
+
+        # A record without images has no manifest; one with images has, linked from its JSON-LD.
+        assert client.get(f"/api/iiif/record:{plain['id']}/manifest").status_code == 404
+        assert client.get("/api/iiif/nonsense/manifest").status_code == 404
+        manifest = client.get(f"/api/iiif/record:{rec['id']}/manifest")
+        assert manifest.headers["content-type"].startswith("application/ld+json")
+        assert manifest.headers["access-control-allow-origin"] == "*"
+        doc = extruct.extract(client.get(f"/records/{rec['id']}").text,
+                              syntaxes=["json-ld"], uniform=True)["json-ld"][0]
+        assert doc["subjectOf"][0]["url"] == f"http://testserver/api/iiif/record:{rec['id']}/manifest"
+
+        # Citation styles on demand, and an unknown style named in a 400.
+        apa = client.get(f"/records/{rec['id']}/citation?style=apa")
+        assert apa.status_code == 200 and "<i>" in apa.text
+        bad = client.get(f"/records/{rec['id']}/citation?style=mla")
+        assert bad.status_code == 400 and "apa" in bad.text
+        assert client.get("/records/999999/citation?style=apa").status_code == 404
+        assert client.get("/static/vendor/openseadragon/LICENSE.txt").status_code == 200
+        # Only files under the package's static folder, and only the kinds it serves.
+        assert client.get("/static/vendor%2F..%2F..%2Ftemplates%2Fbase.html").status_code == 404
+        assert client.get("/static/vendor/..%2F..%2F..%2F..%2F..%2F..%2Fetc%2Fhostname").status_code == 404

@@ -21,7 +21,7 @@ from depot.repository.faults.inject import FaultInjector, InjectedDrop
 from depot.repository.faults.profile import FaultProfile
 from depot.repository.preservation.service import Preservation
 from depot.repository.preservation.service import of as preservation_of
-from depot.repository.resources import admin, badges, draftpage, exports, oai, pages
+from depot.repository.resources import admin, badges, draftpage, exports, manifest, oai, pages, static
 from depot.repository.resources.context import Context
 from depot.repository.resources.cors import AllowedMethods, Cors
 from depot.repository.resources.deposits import DepositResource
@@ -131,6 +131,7 @@ def create_app(config: RepositoryConfig, *, context: Context | None = None,
         Route("/api/communities/{id}/listing", records.listing, methods=["GET"]),
         Route("/api/iiif/{ident}", iiif.base, methods=["GET"]),
         Route("/api/iiif/{ident}/info.json", iiif.info, methods=["GET"]),
+        *manifest.routes(ctx),
         Route("/api/iiif/{ident}/{region}/{size}/{rotation}/{quality_format}", iiif.image, methods=["GET"]),
         Route("/api/openapi.json", openapi, methods=["GET"]),
         # Preservation and discovery (issue 5): each module owns its routes.
@@ -138,6 +139,7 @@ def create_app(config: RepositoryConfig, *, context: Context | None = None,
         *oai.routes(ctx),
         *admin.routes(ctx),
         *pages.routes(ctx),
+        *static.routes(),
         *badges.routes(ctx),
         *draftpage.routes(ctx),
     ]

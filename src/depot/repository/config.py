@@ -50,6 +50,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("admin_token", None, "Bearer token for /api/admin/* (fixity report); unset disables those routes."),
     Setting("access_log", None, "Append one JSON line per request to this file ('-' for standard error); "
             "unset: uvicorn's text access log, shown at --log-level info only."),
+    Setting("map_tile_url", None, "Leaflet tile URL template for the record page's locality map, e.g. "
+            "https://tile.example.org/{z}/{x}/{y}.png (your own or a provider whose terms allow it); unset: the page "
+            "shows the coordinates and a link to OpenStreetMap, and makes no request to a tile server."),
+    Setting("map_tile_attribution", None, "Attribution shown on the map, as the tile provider's terms ask "
+            "(e.g. '© OpenStreetMap contributors')."),
 )
 
 
@@ -84,6 +89,8 @@ class RepositoryConfig:
     fixity_mb_per_s: int = 50
     admin_token: str | None = None
     access_log: str | None = None
+    map_tile_url: str | None = None
+    map_tile_attribution: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

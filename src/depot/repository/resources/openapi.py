@@ -181,6 +181,9 @@ def document(api_url: str) -> dict[str, Any]:
         "/iiif/{ident}/info.json": {"get": _op("IIIF Image API 3.0 information (ident record:<recid>:<file>)", {
             200: "info.json", 404: "No such image", 410: "Withdrawn, or " + LOST}, tag="iiif", public=True,
             returns={JSON: {"schema": _ref("Object")}, "application/ld+json": {"schema": _ref("Object")}})},
+        "/iiif/{ident}/manifest": {"get": _op("IIIF Presentation API 3.0 manifest of a record (ident record:<recid>)", {
+            200: "Manifest", 404: "No such record, or it has no images", 410: "Withdrawn"}, tag="iiif", public=True,
+            returns={"application/ld+json": {"schema": _ref("Object")}})},
         "/iiif/{ident}/{region}/{size}/{rotation}/{quality_format}": {"get": _op("IIIF Image API 3.0 image", {
             200: "The image", 400: "Bad parameter", 404: "No such image", 410: "Withdrawn, or " + LOST,
             501: "Not implemented"}, tag="iiif", public=True, returns=BYTES)},

@@ -10,20 +10,29 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import anyio.to_thread
+import orjson
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from depot.repository.errors import GoneError, NotFoundError, ValidationError
+from depot.repository.exports import bibtex, csl
 from depot.repository.exports.registry import FORMATS
 from depot.repository.exports.schemaorg import jsonld
+from depot.repository.iiif.manifest import image_service, manifest_url
+from depot.repository.pages import citations
+from depot.repository.pages.locality import locality
+from depot.repository.pages.readable import date_range, interval, license_name, timestamp
 from depot.repository.resources.context import Context
 from depot.repository.resources.http import identity
 from depot.repository.resources.iiif import IMAGE_TYPES, _dimensions
 from depot.repository.resources.records import published_record
 from depot.repository.services.ids import parse_id
 from depot.repository.services.records import RecordSearch
+from depot.repository.services.richtext import snippet, to_html
 from depot.repository.services.usage import UsageService, counts_as_access
 from depot.repository.services.views import Deposit, StoredFile
 from depot.repository.usage.counter import VIEW
@@ -31,6 +40,14 @@ from depot.repository.usage.counter import VIEW
 PAGE_SIZE = 20
 PREVIEW_EDGE = 800
 PREVIEW_SIZE = f"!{PREVIEW_EDGE},{PREVIEW_EDGE}"
+# Within 160 x 160; "^" lets an image smaller than that through (the server refuses !w,h above an image's size),
+# so a hit needs no look at the image's dimensions.
+THUMBNAIL_SIZE = "^!160,160"
+# The search and community pages' sort menu: (value of ?sort=, label), the first the default.
+SORTS = (("mostrecent", "Newest"), ("oldest", "Oldest"), ("title", "Title"), ("publication_date", "Publication date"))
+IIIF_MANIFEST_TYPE = 'application/ld+json;profile="http://iiif.io/api/presentation/3/context.json"'
+# Darwin Core terms whose values are dates or intervals, shown as readable ranges.
+DATE_TERMS = {"dwc:eventDate", "dwc:dateIdentified", "dcterms:modified"}
 
 
 @lru_cache(maxsize=1)
@@ -80,7 +97,10 @@ def _custom_fields(meta: dict[str, Any]) -> list[tuple[str, str]]:
     custom = meta.get("custom")
     if not isinstance(custom, dict):
         return []
-    return [(str(term), "; ".join(str(v) for v in (values if isinstance(values, list) else [values])))
+    def shown(term: str, value: object) -> str:
+        return interval(str(value)) if term in DATE_TERMS else str(value)
+
+    return [(str(term), "; ".join(shown(str(term), v) for v in (values if isinstance(values, list) else [values])))
             for term, values in sorted(custom.items())]
 
 
@@ -88,16 +108,26 @@ def _hit(ctx: Context, deposit: Deposit) -> dict[str, Any]:
     meta = deposit.record or {}
     names = [str(c.get("name")) for c in meta.get("creators") or [] if isinstance(c, dict)]
     description = str(meta.get("description") or "")
+    image = next((f for f in deposit.files if f.mimetype in IMAGE_TYPES), None)
+    thumbnail = f"{image_service('/api', str(deposit.id), image.key)}/full/{THUMBNAIL_SIZE}/0/default.jpg" \
+        if image else None
     return {"url": f"/records/{deposit.id}", "title": meta.get("title") or f"Record {deposit.id}",
             "creators": "; ".join(names), "date": meta.get("publication_date"), "doi": deposit.doi,
-            "description": _snippet(description)}
+            "description": snippet(description), "thumbnail": thumbnail}
 
 
-def _snippet(html: str, limit: int = 240) -> str:
-    from markupsafe import Markup
+def _as_list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else [value] if value else []
 
-    text = Markup(html).striptags()
-    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
+
+@lru_cache(maxsize=2048)
+def _cached_citation(style: str, item: str) -> str:
+    return citations.render(orjson.loads(item), style)
+
+
+def _cited(ctx: Context, deposit: Deposit, style: str) -> str:
+    """The entry of ``deposit`` in ``style``, cached by its CSL-JSON (a style costs up to ~60 ms to render)."""
+    return _cached_citation(style, orjson.dumps(csl.item(published_record(ctx, deposit))).decode())
 
 
 def _pager(request: Request, page: int, total: int) -> dict[str, Any]:
@@ -109,6 +139,12 @@ def _pager(request: Request, page: int, total: int) -> dict[str, Any]:
 
     return {"page": page, "pages": pages, "previous_url": url(page - 1) if page > 1 else None,
             "next_url": url(page + 1) if page < pages else None}
+
+
+def _sort(request: Request) -> str:
+    """The ``?sort=`` of the menu; anything else falls back to the default rather than failing the page."""
+    raw = request.query_params.get("sort", "")
+    return raw if raw in dict(SORTS) else SORTS[0][0]
 
 
 def _page_number(request: Request) -> int:
@@ -172,32 +208,51 @@ class Pages:
         # Relative links in the page work behind any proxy; the JSON-LD keeps the absolute ones.
         files = [{"key": f.key, "size": f.size, "size_label": size_label(f.size), "md5": f.md5, "mimetype": f.mimetype,
                   "url": f"/api/records/{deposit.id}/files/{quote(f.key)}/content"} for f in deposit.files]
-        image = next((f for f in deposit.files if f.mimetype in IMAGE_TYPES), None)
+        images = [f for f in deposit.files if f.mimetype in IMAGE_TYPES]
+        image = images[0] if images else None
         doc = jsonld(record)
-        preview_url = iiif_info_url = None
+        preview_url = iiif_info_url = manifest = None
         if image is not None:
             path = f"/api/iiif/{quote(f'record:{deposit.id}:{image.key}', safe=':')}"
             preview_url = f"{path}/full/{self._preview_size(image)}/0/default.jpg"
             iiif_info_url = f"{path}/info.json"
+            manifest = manifest_url("/api", str(deposit.id))
             doc.setdefault("thumbnailUrl", ctx.links.base + preview_url)
             doc.setdefault("image", [f"{ctx.links.record(deposit.id)}/files/{quote(image.key)}/content"])
+            # The IIIF manifest, for viewers and aggregators that start from the page's JSON-LD.
+            doc["subjectOf"] = [*_as_list(doc.get("subjectOf")), {
+                "@type": "CreativeWork", "name": "IIIF Presentation 3 manifest", "encodingFormat": IIIF_MANIFEST_TYPE,
+                "url": manifest_url(ctx.links.api, str(deposit.id))}]
         publisher = doc.get("publisher", {}).get("name") if isinstance(doc.get("publisher"), dict) else None
         lic = meta.get("license")
         license_id = lic.get("id") if isinstance(lic, dict) else lic
+        raw = meta.get("custom")
+        custom: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        occurrence = custom.get("dwc:occurrenceID")
         return {
-            "title": meta.get("title") or record["title"], "url": record["links"]["self_html"],
+            "title": meta.get("title") or record["title"], "url": record["links"]["self_html"], "id": deposit.id,
             "creators": [c for c in meta.get("creators") or [] if isinstance(c, dict)],
-            "description": meta.get("description"), "publication_date": meta.get("publication_date"),
+            "description": Markup(to_html(str(meta.get("description") or ""))),
+            "publication_date": meta.get("publication_date"),
             "version": meta.get("version"), "doi": record["doi"], "doi_url": record["doi_url"],
             "resource_type": (meta.get("resource_type") or {}).get("title"),
-            "license": license_id, "license_url": doc.get("license"),
-            "keywords": meta.get("keywords") or [], "created": record["created"], "modified": record["modified"],
-            "dates": [{"type": d.get("type", ""), "value": "/".join(x for x in (d.get("start"), d.get("end")) if x)}
+            "license": license_id, "license_name": license_name(str(license_id)) if license_id else None,
+            "license_url": doc.get("license"),
+            "keywords": meta.get("keywords") or [], "created": timestamp(record["created"]),
+            "modified": timestamp(record["modified"]),
+            "dates": [{"type": d.get("type", ""), "value": date_range(d.get("start"), d.get("end"))}
                       for d in meta.get("dates") or [] if isinstance(d, dict)],
             "communities": accepted, "custom": _custom_fields(meta), "files": files,
-            "preview_url": preview_url, "iiif_info_url": iiif_info_url,
+            "occurrence_id": str(occurrence[0] if isinstance(occurrence, list) and occurrence else occurrence or ""),
+            "locality": locality(meta), "map_tile_url": ctx.config.map_tile_url,
+            "map_tile_attribution": ctx.config.map_tile_attribution or "",
+            "preview_url": preview_url, "iiif_info_url": iiif_info_url, "manifest_url": manifest,
+            "manifest_type": IIIF_MANIFEST_TYPE,
             "preview_key": image.key if image else None,
-            "citation": citation(record, str(publisher or "Depot")),
+            "images": [{"key": f.key, "info": f"{image_service('/api', str(deposit.id), f.key)}/info.json"}
+                       for f in images],
+            "citation": citation(record, str(publisher or "Depot")), "bibtex": bibtex.as_bibtex(record),
+            "citation_styles": [(name, label) for name, (label, _) in citations.STYLES.items()],
             "versions": [{"url": f"/records/{v.id}", "current": v.id == deposit.id, "doi": v.doi,
                           "label": (v.record or {}).get("version") or f"Version {v.version_index or i + 1}",
                           "date": (v.record or {}).get("publication_date")}
@@ -207,6 +262,17 @@ class Pages:
                         for f in FORMATS],
             "base": ctx.links.base,
         }
+
+    async def citation(self, request: Request) -> Response:
+        """One bibliography entry in a CSL style, as an HTML fragment for the page's style menu."""
+        style = request.query_params.get("style", "apa")
+        if style not in citations.STYLES:
+            return HTMLResponse(f"Unknown citation style; use one of {', '.join(citations.STYLES)}.", 400)
+        deposit = self._published(request.path_params["id"])
+        if deposit is None:
+            return HTMLResponse("There is no published record at this address.", 404)
+        text = await anyio.to_thread.run_sync(_cited, self.ctx, deposit, style)
+        return HTMLResponse(text, headers={"cache-control": "public, max-age=3600"})
 
     def _preview_size(self, image: StoredFile) -> str:
         """``!800,800``, or ``max`` for a smaller image: our IIIF server refuses ``!w,h`` above the image's size."""
@@ -230,9 +296,12 @@ class Pages:
     async def search(self, request: Request) -> Response:
         query = request.query_params.get("q") or None
         page = _page_number(request)
-        values: dict[str, Any] = {"title": f"Search: {query}" if query else "Records", "query": query}
+        sort = _sort(request)
+        values: dict[str, Any] = {"title": f"Search: {query}" if query else "Records", "query": query,
+                                  "sort": sort, "sorts": SORTS}
         try:
-            found = self.ctx.records.search(identity(request), RecordSearch(q=query, page=page, size=PAGE_SIZE))
+            found = self.ctx.records.search(identity(request), RecordSearch(q=query, page=page, size=PAGE_SIZE,
+                                                                            sort=sort))
         except ValidationError as exc:
             return render("search.html", 400, error=f"The search could not run: {exc}", **values)
         return render("search.html", **values, total=found.total, hits=[_hit(self.ctx, d) for d in found.hits],
@@ -244,12 +313,14 @@ class Pages:
         except NotFoundError:
             return not_found("There is no community with this name.")
         page = _page_number(request)
+        sort = _sort(request)
         try:
             found = self.ctx.records.search(identity(request), RecordSearch(communities=community.slug, page=page,
-                                                                            size=PAGE_SIZE))
+                                                                            size=PAGE_SIZE, sort=sort))
         except ValidationError:
             return not_found("There is no such page of this community.")
         return render("community.html", title=community.title, community=community, total=found.total,
+                      sort=sort, sorts=SORTS,
                       hits=[_hit(self.ctx, d) for d in found.hits], **_pager(request, page, found.total),
                       listing_url=f"{self.ctx.links.api}/communities/{quote(community.id)}/listing")
 
@@ -259,6 +330,7 @@ def routes(ctx: Context) -> list[BaseRoute]:
     return [
         Route("/records/{id}", pages.record, methods=["GET"]),
         Route("/records/{id}/latest", pages.latest, methods=["GET"]),
+        Route("/records/{id}/citation", pages.citation, methods=["GET"]),
         Route("/search", pages.search, methods=["GET"]),
         Route("/communities/{slug}", pages.community, methods=["GET"]),
     ]

@@ -19,6 +19,7 @@ from depot.repository.errors import InvalidStateError, NotFoundError, Validation
 from depot.repository.services.legacy import apply_legacy_defaults
 from depot.repository.services.limits import check_limits
 from depot.repository.services.permissions import Identity, can_manage, require_user
+from depot.repository.services.richtext import sanitize_stored
 from depot.repository.services.search import compile_query, write_terms
 from depot.repository.services.views import Deposit, latest_of_concept, load_deposit, load_deposits, utcnow_iso
 from depot.repository.store import statements as st
@@ -74,6 +75,8 @@ class DepositService:
             normalized: dict[str, Any] = normalize(body["metadata"], today=self.today())
         except MetadataError as exc:
             raise ValidationError(exc.errors, exc.message) from exc
+        if isinstance(normalized.get("description"), str):  # Zenodo keeps a limited HTML; so do we
+            normalized["description"] = sanitize_stored(normalized["description"])
         return apply_legacy_defaults(normalized)
 
     def allocate_pid(self, conn: sa.Connection, kind: str) -> int:
