@@ -7,7 +7,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -145,7 +145,7 @@ def planned_records(**options: Any) -> tuple[Any, Any]:
 @dataclass
 class PlannedSource:
     profile: Any
-    records: Iterator[PlannedRecord]  # one pass: closes the source at its end
+    records: Generator[PlannedRecord, None, None]  # one pass: closes the source at its end (or at close())
     keys: Callable[[], Iterator[tuple[str, int | None]]]  # a fresh key-only pass at each call, before records
 
 
@@ -189,7 +189,7 @@ def planned_source(source: Path, kind: str | None, images: Path | None, path_tem
 
     rules = profile.images if barcode is None else replace(profile.images, barcode=parse_barcode_mode(barcode))
 
-    def records() -> Iterator[PlannedRecord]:
+    def records() -> Generator[PlannedRecord, None, None]:
         # Closing the source removes the unpacked copy of a zipped archive; closing the checker its workers.
         # A file's check is cached in the ledger by its identity (check_cache), so a rerun decodes nothing.
         with src, FileChecker(rules, processes=checkers, cache=check_cache) as checker:

@@ -27,7 +27,10 @@ from depot.deposit.errors import ConfigError, ExitCode
 from depot.deposit.progress import ProgressDisplay, Stats, render_line
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from depot.deposit.job import DepositJob
+    from depot.deposit.ledger.planning import PlanSummary
     from depot.deposit.plan_stream import BackgroundPlan
 
 
@@ -142,9 +145,17 @@ def _plan_and_run(ledger: Any, ledger_path: str, target: Any, transfers: int, at
     gone = ledger.published_not_in(keys) if sync else []
     keys.forget()
     # One verdict for check and run: a specimen with a problem is stored as rejected, never sent.
-    plan = BackgroundPlan(lambda on_batch, stopping: ledger.plan(
-        judged(opened.records, file_name), sidecar_dir=sidecars, sync=sync,
-        judge=partial(judge, today=datetime.now(UTC).date()), keys=keys, on_batch=on_batch, stopping=stopping))
+
+    def plan_records(on_batch: Callable[[PlanSummary], None], stopping: Callable[[], bool]) -> PlanSummary:
+        try:
+            summary: PlanSummary = ledger.plan(judged(opened.records, file_name), sidecar_dir=sidecars, sync=sync,
+                               judge=partial(judge, today=datetime.now(UTC).date()), keys=keys,
+                               on_batch=on_batch, stopping=stopping)
+            return summary
+        finally:
+            opened.records.close()  # stopped early too: the image checkers and the source are closed now
+
+    plan = BackgroundPlan(plan_records)
     try:
         plan.start().wait_first()
         if plan.error is not None:

@@ -202,6 +202,8 @@ class Planner:
                 .where(specimens.c.key.in_([r.key for r, _ in batch])))}
             baselines = self._baselines(conn, {k: r.metadata_hash for k, r in existing.items()
                                                if r.record_id is not None})
+            new_specimens: list[dict[str, Any]] = []
+            new_files: list[dict[str, Any]] = []
             ours = f"{socket.gethostname()}:{os.getpid()}:"  # the lease owners of this process's runners
             for record, verdict in batch:
                 fingerprint = _fingerprint(record)
@@ -274,13 +276,18 @@ class Planner:
                           "metadata_hash": hash_of(record.metadata), "fingerprint": fingerprint, "attempts": 0,
                           "retry_at": None, "last_status": None, "last_error": None, "updated_at": now,
                           "source_row": record.row}
-                if old is None:
+                if old is None:  # the common case: written with the batch's other new specimens at once
                     seq += 1
-                    conn.execute(specimens.insert().values(key=record.key, seq=seq, created_at=now, **values))
-                else:
-                    conn.execute(specimens.update().where(specimens.c.key == record.key).values(**values))
-                    conn.execute(files.delete().where(files.c.specimen_key == record.key))
+                    new_specimens.append({"key": record.key, "seq": seq, "created_at": now, **values})
+                    new_files.extend(self._file_rows(record.key, specs))
+                    continue
+                conn.execute(specimens.update().where(specimens.c.key == record.key).values(**values))
+                conn.execute(files.delete().where(files.c.specimen_key == record.key))
                 self._insert_files(conn, record.key, specs)
+            if new_specimens:  # one executemany per table: no statement built per record
+                conn.execute(specimens.insert(), new_specimens)
+            if new_files:
+                conn.execute(files.insert(), new_files)
         return seq
 
     def _count(self, summary: PlanSummary, key: str, bucket: str) -> None:
@@ -357,8 +364,13 @@ class Planner:
 
     def _insert_files(self, conn: sa.Connection, key: str, specs: list[Any], *, md5: dict[str, str] | None = None,
                       uploaded: set[str] | None = None) -> None:
-        if not specs:
-            return
+        rows = self._file_rows(key, specs, md5=md5, uploaded=uploaded)
+        if rows:
+            conn.execute(files.insert(), rows)
+
+    @staticmethod
+    def _file_rows(key: str, specs: list[Any], *, md5: dict[str, str] | None = None,
+                   uploaded: set[str] | None = None) -> list[dict[str, Any]]:
         md5, uploaded = md5 or {}, uploaded or set()
         rows = []
         for i, s in enumerate(specs):
@@ -367,7 +379,7 @@ class Planner:
                          "mtime_ns": mtime_ns, "md5": s.md5 or md5.get(s.name), "sha256": s.sha256,
                          "uploaded": s.name in uploaded,
                          "server_checksum": f"md5:{md5[s.name]}" if s.name in uploaded else None})
-        conn.execute(files.insert(), rows)
+        return rows
 
     def _baselines(self, conn: sa.Connection,
                    hashes: dict[str, str]) -> dict[str, tuple[str, list[PublishedFile]]]:
