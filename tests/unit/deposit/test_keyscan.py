@@ -13,14 +13,15 @@ from depot.deposit.sources import open_source
 SAMPLES = "dwca-python-dwca-reader-samples"
 
 
-@pytest.mark.parametrize("archive", [
-    "dwca-trom-algae-herbarium-gbif-multimedia/dwca-trom_algae-v1.25.zip",
-    "dwca-naturalis-tunicata-audubon-core/dwca-naturalis-ac-media.zip",
-    f"{SAMPLES}/dwca-simple-test-archive.zip",
-    f"{SAMPLES}/dwca-ids.zip",
+@pytest.mark.parametrize(("archive", "key_term"), [
+    ("dwca-trom-algae-herbarium-gbif-multimedia/dwca-trom_algae-v1.25.zip", None),
+    ("dwca-trom-algae-herbarium-gbif-multimedia/dwca-trom_algae-v1.25.zip", "catalogNumber"),
+    ("dwca-naturalis-tunicata-audubon-core/dwca-naturalis-ac-media.zip", None),
+    (f"{SAMPLES}/dwca-simple-test-archive.zip", "id"),
+    (f"{SAMPLES}/dwca-simple-test-archive.zip", "scientificName"),
 ])
-def test_an_archives_keys_are_those_of_its_specimens(corpus: Path, archive: str) -> None:
-    with open_source(corpus / archive) as source:
+def test_an_archives_keys_are_those_of_its_specimens(corpus: Path, archive: str, key_term: str | None) -> None:
+    with open_source(corpus / archive, key_term=key_term) as source:
         assert list(source.keys()) == [(s.key, s.row) for s in source]
 
 
