@@ -15,10 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from depot.cli import main as depot_main
 from depot.deposit.ledger import planning
+from depot.deposit.ledger.engine import create_engine, database_url
 from depot.deposit.sources.table import TableSource
 
 from conftest import png_image, serve_repository
@@ -34,7 +36,7 @@ def write_table(folder: Path, keys: list[str]) -> tuple[Path, Path]:
     return csv, images
 
 
-def run_args(csv: Path, images: Path, base: str, ledger: Path) -> list[str]:
+def run_args(csv: Path, images: Path, base: str, ledger: Path | str) -> list[str]:
     return ["run", str(csv), "--images", str(images), "--path-template", "{images}/sheet.png",
             "--target", f"{base}/api", "--ledger", str(ledger), "--profile", "specimen",
             "--var", "institution=Test Herbarium", "--var", "license=cc-by-4.0", "--transfers", "2",
@@ -80,11 +82,17 @@ def served(tmp_path: Path) -> Iterator[Any]:
 
 
 def test_records_are_published_while_the_source_is_still_read_and_far_duplicates_never_are(
-        served: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        served: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ledger_url: str) -> None:
     keys = [f"urn:catalog:STREAM:{i}" for i in range(30)]
     keys[29] = keys[1]  # the same key 28 rows apart, in batches planned long after the first publish
     csv, images = write_table(tmp_path, keys)
-    ledger = tmp_path / "ledger.sqlite3"
+    ledger = ledger_url
+    engine = create_engine(database_url(ledger_url))
+
+    def counts() -> dict[str, int]:
+        with contextlib.suppress(sa.exc.SQLAlchemyError), engine.connect() as conn:
+            return {r[0]: r[1] for r in conn.execute(sa.text("SELECT state, count(*) FROM specimens GROUP BY state"))}
+        return {}
     monkeypatch.setattr(planning, "FIRST_BATCH", 2)
     monkeypatch.setattr(planning, "BATCH", 4)
     # The source's reading blocks after 12 rows until a record is published: only a plan that streams
@@ -95,7 +103,7 @@ def test_records_are_published_while_the_source_is_still_read_and_far_duplicates
     def gated(self: TableSource) -> Iterator[Any]:
         for i, specimen in enumerate(original(self)):
             if i == 12:
-                published_while_reading.append(wait_for(lambda: bool(states(ledger).get("published")), 120))
+                published_while_reading.append(wait_for(lambda: bool(counts().get("published")), 120))
             yield specimen
 
     monkeypatch.setattr(TableSource, "_specimens", gated)
@@ -104,9 +112,11 @@ def test_records_are_published_while_the_source_is_still_read_and_far_duplicates
     assert published_while_reading == [True], result.output
     assert result.exit_code == 1, result.output  # the duplicate's rows are rejected: RECORDS_FAILED
     assert "1 duplicate keys" in result.output
-    assert states(ledger) == {"published": 28, "rejected": 1}
-    with contextlib.closing(sqlite3.connect(ledger)) as db:
-        reason = db.execute("SELECT rejected_reason FROM specimens WHERE key = ?", (keys[1],)).fetchone()[0]
+    assert counts() == {"published": 28, "rejected": 1}
+    with engine.connect() as conn:
+        reason = conn.execute(sa.text("SELECT rejected_reason FROM specimens WHERE key = :k"),
+                              {"k": keys[1]}).scalar_one()
+    engine.dispose()
     assert "rows 2, 30 of the source all hold it" in reason
     published, drafts = published_keys(served.base, served.headers)
     assert sorted(published) == sorted(set(keys) - {keys[1]}) and drafts == 0  # the duplicate never sent
@@ -116,6 +126,7 @@ GATED_RUN = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     from depot.deposit.ledger import planning
+from depot.deposit.ledger.engine import create_engine, database_url
     from depot.deposit.sources.table import TableSource
     from depot.cli import main
 
