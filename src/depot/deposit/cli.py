@@ -7,7 +7,8 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -135,14 +136,27 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str | int, str]:
 DEFAULT_MEDIA_CACHE = Path("depot-media-cache")
 
 
-def planned_records(source: Path, kind: str | None, images: Path | None, path_template: str | None,
-                    key_term: str | None, columns: tuple[str, ...], delimiter: str | None, profile_name: str,
-                    profile_vars: tuple[str, ...], limit: int | None, header: bool | None = None,
-                    encoding: str | None = None, quoted: bool | None = None, data_license: str | None = None,
-                    recursive: bool = False, group_pattern: str | None = None, fetch_media: bool = False,
-                    media_cache: Path | None = None, barcode: str | None = None, checkers: int = 2,
-                    check_cache: Any = None) -> tuple[Any, Any]:
-    """Open the source and the profile; returns (profile, iterator of PlannedRecord).
+def planned_records(**options: Any) -> tuple[Any, Any]:
+    """Open the source and the profile; returns (profile, iterator of PlannedRecord); see planned_source."""
+    opened = planned_source(**options)
+    return opened.profile, opened.records
+
+
+@dataclass
+class PlannedSource:
+    profile: Any
+    records: Generator[PlannedRecord, None, None]  # one pass: closes the source at its end (or at close())
+    keys: Callable[[], Iterator[tuple[str, int | None]]]  # a fresh key-only pass at each call, before records
+
+
+def planned_source(source: Path, kind: str | None, images: Path | None, path_template: str | None,
+                   key_term: str | None, columns: tuple[str, ...], delimiter: str | None, profile_name: str,
+                   profile_vars: tuple[str, ...], limit: int | None, header: bool | None = None,
+                   encoding: str | None = None, quoted: bool | None = None, data_license: str | None = None,
+                   recursive: bool = False, group_pattern: str | None = None, fetch_media: bool = False,
+                   media_cache: Path | None = None, barcode: str | None = None, checkers: int = 2,
+                   check_cache: Any = None) -> PlannedSource:
+    """Open the source and the profile: the records, and the keys alone (depot.deposit.keyscan).
 
     With ``fetch_media`` the media URLs that have no local file are downloaded first (one extra pass over
     the source), so that the records can name the downloaded files.
@@ -175,14 +189,17 @@ def planned_records(source: Path, kind: str | None, images: Path | None, path_te
 
     rules = profile.images if barcode is None else replace(profile.images, barcode=parse_barcode_mode(barcode))
 
-    def records() -> Iterator[PlannedRecord]:
+    def records() -> Generator[PlannedRecord, None, None]:
         # Closing the source removes the unpacked copy of a zipped archive; closing the checker its workers.
         # A file's check is cached in the ledger by its identity (check_cache), so a rerun decodes nothing.
         with src, FileChecker(rules, processes=checkers, cache=check_cache) as checker:
             for specimen, checks in with_checks(itertools.islice(src, limit), checker):
                 yield profile.apply(specimen, images={c.path: c for c in checks})
 
-    return profile, records()
+    def keys() -> Iterator[tuple[str, int | None]]:
+        return itertools.islice(src.keys(), limit)
+
+    return PlannedSource(profile, records(), keys)
 
 
 def _fetch(source: Path, options: dict[str, Any], cache_dir: Path, limit: int | None) -> None:

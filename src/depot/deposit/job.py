@@ -96,7 +96,14 @@ class DepositJob:
     target: Target | None = None  # an already opened target (else the job opens settings.target itself)
     runner: Runner | None = None
     limiter: RateLimiter | None = None  # the run's rate limiter (else one for the target's limits)
+    # True while planning still writes records beside the run (depot.deposit.plan_stream): no worker ends
+    planning: Callable[[], bool] | None = None
     _stopping: bool = False
+
+    def wake(self) -> None:
+        """Records were planned: idle workers claim them now (call on the job's event loop)."""
+        if self.runner is not None:
+            self.runner._wake()
 
     def stop(self) -> None:
         self._stopping = True
@@ -133,6 +140,8 @@ class DepositJob:
                                                                  low_level_retries=s.low_level_retries),
                                 stats, tick=self.tick)
                 self.runner = runner
+                if self.planning is not None:
+                    runner.more_coming = self.planning
                 if self._stopping:
                     runner.stop()
                 await runner.run()

@@ -77,6 +77,7 @@ class Runner(Probes):
         self._looked: set[str] = set()  # uncertain creates/newversions looked for once, not found yet
         self._listed: dict[str, list[dict[str, Any]]] = {}  # due uncertain creates listed with another's probe
         self._released: asyncio.Event | None = None
+        self.more_coming: Callable[[], bool] = lambda: False  # planning still writes records (plan_stream)
         client.on_reply = self._observe
 
     # -- the loop ------------------------------------------------------------------------------------
@@ -107,7 +108,7 @@ class Runner(Probes):
         self._wake()
 
     def _wake(self) -> None:
-        """A record was released: idle workers look for work again at once."""
+        """A record was released (or planned): idle workers look for work again at once."""
         if self._released is not None:
             self._released.set()
             self._released = asyncio.Event()
@@ -130,7 +131,7 @@ class Runner(Probes):
                                        now=_utcnow())
             if not claims:
                 wait = self.ledger.next_ready_in(now=_utcnow())
-                if wait is None and self._in_flight == 0 and not self._settling:
+                if wait is None and self._in_flight == 0 and not self._settling and not self.more_coming():
                     idle_rounds += 1
                     if idle_rounds > 2:
                         return  # nothing left to do by anyone

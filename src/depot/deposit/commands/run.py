@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,14 +17,21 @@ from depot.deposit.cli import (
     image_options,
     install_stop_handlers,
     judged,
-    planned_records,
+    planned_source,
     run_with_exit_codes,
     source_options,
 )
 from depot.deposit.commands.targeting import target_options
 from depot.deposit.config import Duration, verbosity
 from depot.deposit.errors import ConfigError, ExitCode
-from depot.deposit.progress import ProgressDisplay, render_line
+from depot.deposit.progress import ProgressDisplay, Stats, render_line
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from depot.deposit.job import DepositJob
+    from depot.deposit.ledger.planning import PlanSummary
+    from depot.deposit.plan_stream import BackgroundPlan
 
 
 def parse_rate(rate: str | None) -> tuple[int | None, int | None]:
@@ -117,17 +124,57 @@ def deposit(*, ledger_path: str, target: str | None, token_file: Path | None, re
 def _plan_and_run(ledger: Any, ledger_path: str, target: Any, transfers: int, attempts: int, retries: int,
                   low_level_retries: int, progress_mode: str, sync: bool, source: dict[str, Any], *,
                   stats_interval: float | None, verbosity: int, file_name: str | None) -> int:
+    """Plan while depositing: a first pass over the keys alone (duplicates are rejected before anything
+    is sent, however far apart), then the records are planned in a thread beside the deposit."""
+    import time
     from functools import partial
 
     from depot.deposit.images import FileCheckCache
+    from depot.deposit.keyscan import scan_keys
+    from depot.deposit.plan_stream import BackgroundPlan
     from depot.deposit.verdict import judge
 
-    profile, records = planned_records(**source, check_cache=FileCheckCache(ledger.engine))
+    opened = planned_source(**source, check_cache=FileCheckCache(ledger.engine))
     sidecars = Path(ledger_path).with_suffix(".sidecars") if "://" not in ledger_path else Path("depot-sidecars")
+    started = time.monotonic()
+    keys = scan_keys(opened.keys)
+    duplicates = len(keys.duplicates.duplicates)
+    click.echo(f"keys: {keys.count} specimens read in {time.monotonic() - started:.1f} s"
+               + (f", {duplicates} duplicate keys (every row of each is rejected)" if duplicates else "")
+               + "; planning goes on beside the deposit", err=True)
+    gone = ledger.published_not_in(keys) if sync else []
+    keys.forget()
     # One verdict for check and run: a specimen with a problem is stored as rejected, never sent.
-    summary = ledger.plan(judged(records, file_name), sidecar_dir=sidecars, sync=sync,
-                          judge=partial(judge, today=datetime.now(UTC).date()))
-    click.echo(f"plan: {summary.new} new, {summary.changed} changed, {summary.retried} to retry, "
+
+    def plan_records(on_batch: Callable[[PlanSummary], None], stopping: Callable[[], bool]) -> PlanSummary:
+        try:
+            summary: PlanSummary = ledger.plan(judged(opened.records, file_name), sidecar_dir=sidecars, sync=sync,
+                               judge=partial(judge, today=datetime.now(UTC).date()), keys=keys,
+                               on_batch=on_batch, stopping=stopping)
+            return summary
+        finally:
+            opened.records.close()  # stopped early too: the image checkers and the source are closed now
+
+    plan = BackgroundPlan(plan_records)
+    try:
+        plan.start().wait_first()
+        if plan.error is not None:
+            raise plan.error  # the first records could not be planned: nothing was sent
+        # The communities of the first batch are checked against the target (a profile names them).
+        code = asyncio.run(_deposit(ledger, target, transfers, attempts, retries, low_level_retries,
+                                    progress_mode, str(source["source"]), opened.profile.name, stats_interval,
+                                    verbosity, sorted(plan.communities), plan=plan))
+    finally:
+        plan.stop()
+        plan.join()
+    if plan.error is not None:
+        raise plan.error  # what was planned before it goes on at the next run
+    summary = plan.summary
+    assert summary is not None
+    summary.gone = gone
+    click.echo(("plan (stopped before the end of the source; the next run plans the rest): " if summary.stopped
+                else "plan: ")
+               + f"{summary.new} new, {summary.changed} changed, {summary.retried} to retry, "
                + (f"{summary.edits} to edit, {summary.versions} new versions, " if sync else "")
                + f"{summary.unchanged} unchanged, {summary.skipped} rejected"
                + (f" ({summary.duplicates} duplicate keys)" if summary.duplicates else "")
@@ -138,9 +185,6 @@ def _plan_and_run(ledger: Any, ledger_path: str, target: Any, transfers: int, at
     if sync and summary.gone:
         click.echo(f"{len(summary.gone)} published specimens are no longer in the source (kept as they are): "
                    + ", ".join(summary.gone[:10]) + (" ..." if len(summary.gone) > 10 else ""), err=True)
-    code = asyncio.run(_deposit(ledger, target, transfers, attempts, retries, low_level_retries, progress_mode,
-                                str(source["source"]), profile.name, stats_interval, verbosity,
-                                sorted(summary.communities)))
     if code == ExitCode.OK and summary.skipped:
         click.echo(f"{summary.skipped} specimens were rejected because of problems in the source and nothing "
                    "was sent for them; depot status and depot check list them, fix the source and run again",
@@ -151,7 +195,10 @@ def _plan_and_run(ledger: Any, ledger_path: str, target: Any, transfers: int, at
 
 async def _deposit(ledger: Any, target: Any, transfers: int, attempts: int, passes: int, low_level_retries: int,
                    progress_mode: str, source: str, profile: str, stats_interval: float | None = None,
-                   verbosity: int = 0, communities: list[str] | None = None) -> int:
+                   verbosity: int = 0, communities: list[str] | None = None,
+                   plan: BackgroundPlan | None = None) -> int:
+    from functools import partial
+
     from depot.deposit.job import DepositJob, JobSettings, initial_stats
 
     settings = JobSettings(target=target.name, repo_dir=target.repo_dir or Path("depot-data"),
@@ -164,9 +211,46 @@ async def _deposit(ledger: Any, target: Any, transfers: int, attempts: int, pass
     display = ProgressDisplay(stats, progress_mode, interval=stats_interval, verbose=verbosity > 0)
     # The target is already open (and checked by the preflight): the job uses it as it is.
     job = DepositJob(ledger, settings, stats=stats, tick=display.tick, on_limiter=display.attach, target=target)
-    install_stop_handlers(job.stop)
-    async with display:
-        result = await job.run()
+    if plan is not None:
+        _follow(plan, job, stats)
+    install_stop_handlers(job.stop if plan is None else partial(_stop_both, plan, job))
+    try:
+        async with display:
+            result = await job.run()
+    finally:
+        if plan is not None:
+            plan.stop()  # the run ended first (stopped, or a fatal error): so does planning
+            await asyncio.to_thread(plan.join)
     click.echo(render_line(stats.snapshot()), err=True)
     click.echo(f"ledger: {result.published} published, {result.failed} failed, {result.waiting} waiting", err=True)
     return result.code
+
+
+def _stop_both(plan: BackgroundPlan, job: DepositJob) -> None:
+    plan.stop()
+    job.stop()
+
+
+def _follow(plan: BackgroundPlan, job: DepositJob, stats: Stats) -> None:
+    """Each batch planned beside the run: grow the run's total, wake idle workers, and stop the run if
+    planning failed (the error is reported once the run has stopped)."""
+    import contextlib
+
+    loop = asyncio.get_running_loop()
+    counted = 0
+    job.planning = plan.running
+
+    def on_loop() -> None:
+        nonlocal counted
+        stats.total += plan.active - counted
+        counted = plan.active
+        if plan.error is not None:
+            job.stop()
+        job.wake()
+
+    def from_thread() -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has closed: the run is over
+            loop.call_soon_threadsafe(on_loop)
+
+    plan.listen(from_thread)
+    on_loop()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -27,15 +28,26 @@ def _row_id(path: str, name: str, key: str, digest: str) -> str:
     return hashlib.sha256("\x00".join((path, name, key, digest)).encode()).hexdigest()
 
 
+PUT_BATCH = 64  # results written in one transaction: planning beside a deposit takes the ledger's lock rarely
+
+
 class FileCheckCache:
-    """``get`` and ``put`` FileCheck results in a migrated ledger database (see depot.deposit.ledger)."""
+    """``get`` and ``put`` FileCheck results in a migrated ledger database (see depot.deposit.ledger).
+
+    Results are written in batches (``flush`` writes the rest; FileChecker.close calls it): a result lost
+    in a crash before its batch is written only means the file is checked again."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        self._pending: dict[str, dict[str, Any]] = {}  # row id -> the row to write
 
     def get(self, path: str, name: str, key: str, size: int, mtime_ns: int, digest: str) -> FileCheck | None:
         """The stored result for this file, or None when there is none for this very file and rules."""
         from depot.deposit.ledger.tables import file_checks  # here: the ledger imports this package's formats
+
+        waiting = self._pending.get(_row_id(path, name, key, digest))
+        if waiting is not None and waiting["size"] == size and waiting["mtime_ns"] == mtime_ns:
+            return FileCheck.from_json(waiting["result"])
 
         with self.engine.begin() as conn:
             row = conn.execute(sa.select(file_checks.c.size, file_checks.c.mtime_ns, file_checks.c.result)
@@ -52,12 +64,22 @@ class FileCheckCache:
         missing) is not stored."""
         if result.size is None or result.mtime_ns is None:
             return
-        from depot.deposit.ledger.tables import file_checks
 
         row_id = _row_id(result.path, result.name, key, digest)
+        self._pending[row_id] = {
+            "id": row_id, "path": result.path, "name": result.name, "specimen_key": key, "rules_hash": digest,
+            "size": result.size, "mtime_ns": result.mtime_ns, "result": result.to_json(),
+            "checked_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        if len(self._pending) >= PUT_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the results not yet written (each replaces the file's earlier one)."""
+        if not self._pending:
+            return
+        from depot.deposit.ledger.tables import file_checks
+
+        rows, self._pending = list(self._pending.values()), {}
         with self.engine.begin() as conn:
-            conn.execute(sa.delete(file_checks).where(file_checks.c.id == row_id))
-            conn.execute(sa.insert(file_checks).values(
-                id=row_id, path=result.path, name=result.name, specimen_key=key, rules_hash=digest,
-                size=result.size, mtime_ns=result.mtime_ns, result=result.to_json(),
-                checked_at=datetime.now(UTC).isoformat(timespec="seconds")))
+            conn.execute(sa.delete(file_checks).where(file_checks.c.id.in_([r["id"] for r in rows])))
+            conn.execute(sa.insert(file_checks), rows)

@@ -67,6 +67,8 @@ class FileChecker:
         self.close()
 
     def close(self) -> None:
+        if self.cache is not None:
+            self.cache.flush()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from depot.deposit.changes import PublishedFile, WantedFile, compare
 from depot.deposit.errors import LedgerError
 from depot.deposit.inspect_files import md5_of
+from depot.deposit.keyscan import KeyScan
 from depot.deposit.ledger.states import State
 from depot.deposit.ledger.tables import files, specimens, versions
 from depot.deposit.ledger.values import hash_of, now_iso, refused, resume
@@ -24,6 +26,7 @@ from depot.deposit.verdict import KeyRows, Problem, Verdict
 Judge = Callable[[PlannedRecord], Verdict]
 
 BATCH = 500
+FIRST_BATCH = 8  # the first batches are small and grow to BATCH: a deposit beside the plan starts at once
 PROBLEMS_KEPT = 1000  # (key, reason) pairs the summary keeps to show; the ledger keeps every one
 
 
@@ -42,6 +45,7 @@ class PlanSummary:
     problems: list[tuple[str, str]] = field(default_factory=list)  # (key, reason), the first PROBLEMS_KEPT
     gone: list[str] = field(default_factory=list)  # published specimens no longer in the source
     communities: set[str] = field(default_factory=set)  # every community the records name
+    stopped: bool = False  # planning was stopped before the end of the source (the rest: the next run)
 
     @property
     def total(self) -> int:
@@ -76,7 +80,9 @@ class Planner:
         self.url = url
 
     def plan(self, records: Iterable[PlannedRecord], *, sidecar_dir: Path | None = None,
-             sync: bool = False, dry_run: bool = False, judge: Judge | None = None) -> PlanSummary:
+             sync: bool = False, dry_run: bool = False, judge: Judge | None = None, keys: KeyScan | None = None,
+             on_batch: Callable[[PlanSummary], None] | None = None,
+             stopping: Callable[[], bool] | None = None) -> PlanSummary:
         """Insert new specimens, refresh changed ones not yet created; streams in batches of 500.
 
         ``judge`` gives each record's verdict (depot.deposit.verdict.judge); a record with a problem, and
@@ -85,16 +91,32 @@ class Planner:
         problems count. With ``sync``, a published specimen whose source changed is planned as an edit
         in place or a new version (see depot.deposit.changes). With ``dry_run`` nothing is written: the
         summary is the plan ``depot check`` shows.
+
+        ``keys`` (depot.deposit.keyscan) are the source's keys, read by a first pass: its duplicates are
+        rejected before any record is planned, and nothing per key is kept while the records stream (the
+        summary's ``gone`` is then left to the caller). ``on_batch`` is called after each batch is
+        written (a deposit running beside the planning claims it); planning ends early, the records not
+        yet written left for the next run, once ``stopping()`` is true.
         """
         summary = PlanSummary()
         judge = judge or _own_problems
-        keys = KeyRows()
+        seen = KeyRows() if keys is None else None
         self._counted: dict[str, str] = {}  # key -> the summary bucket it went to, undone for a duplicate
         self._prior: dict[str, dict[str, Any]] = {}  # published specimens replanned: their values before
+        self._track = keys is None  # the two above are needed only for duplicates found on the way
         batch: list[tuple[PlannedRecord, Verdict]] = []
+        size = FIRST_BATCH if on_batch is not None else BATCH
         seq = self._max_seq()
+        if keys is not None and keys.duplicates.duplicates:
+            seq = self._reject_duplicates(keys.duplicates, summary, seq, dry_run=dry_run)
         for record in records:
-            if keys.add(record.key, record.row):
+            if stopping is not None and stopping():
+                summary.stopped = True
+                return summary
+            if seen is None:
+                if keys is not None and record.key in keys.duplicates.duplicates:
+                    continue  # rejected above, with all its rows
+            elif seen.add(record.key, record.row):
                 # Not planned again: the later row would replace the earlier one. Every row of the key
                 # is rejected once the whole source is read (_reject_duplicates).
                 batch = [(r, v) for r, v in batch if r.key != record.key]
@@ -102,17 +124,23 @@ class Planner:
             verdict = judge(record)
             summary.communities.update(verdict.communities)
             batch.append((record, verdict))
-            if len(batch) >= BATCH:
+            if len(batch) >= size:
                 seq = self._plan_batch(batch, summary, seq, sidecar_dir, sync=sync, dry_run=dry_run)
                 batch = []
+                size = min(BATCH, size * 2)
+                if on_batch is not None:
+                    on_batch(summary)
         if batch:
             seq = self._plan_batch(batch, summary, seq, sidecar_dir, sync=sync, dry_run=dry_run)
-        if keys.duplicates:
-            self._reject_duplicates(keys, summary, seq, dry_run=dry_run)
-        summary.gone = self._not_in(keys)
+        if seen is not None:
+            if seen.duplicates:
+                self._reject_duplicates(seen, summary, seq, dry_run=dry_run)
+            summary.gone = self.not_in(seen)
+        if on_batch is not None:
+            on_batch(summary)
         return summary
 
-    def _reject_duplicates(self, keys: KeyRows, summary: PlanSummary, seq: int, *, dry_run: bool) -> None:
+    def _reject_duplicates(self, keys: KeyRows, summary: PlanSummary, seq: int, *, dry_run: bool) -> int:
         """Every key that several rows hold: rejected with all its rows, whatever planning did with the first."""
         now = now_iso()
         for key, rows in keys.duplicates.items():
@@ -142,12 +170,13 @@ class Planner:
                 else:
                     conn.execute(specimens.update().where(specimens.c.key == key).values(
                         state=State.REJECTED, **marks))
+        return seq
 
     def _max_seq(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(specimens.c.seq), 0))).scalar_one())
 
-    def _not_in(self, seen: Container[str]) -> list[str]:
+    def not_in(self, seen: Container[str]) -> list[str]:
         """Specimens the ledger has published that the source no longer lists (reported, never deleted)."""
         out: list[str] = []
         last = 0
@@ -169,13 +198,21 @@ class Planner:
                 sa.select(specimens.c.key, specimens.c.state, specimens.c.fingerprint, specimens.c.last_status,
                           specimens.c.deposition_id, specimens.c.step, specimens.c.record_id,
                           specimens.c.metadata_hash, specimens.c.rejected_reason, specimens.c.op,
-                          specimens.c.pending_put)
+                          specimens.c.pending_put, specimens.c.lease_owner)
                 .where(specimens.c.key.in_([r.key for r, _ in batch])))}
             baselines = self._baselines(conn, {k: r.metadata_hash for k, r in existing.items()
                                                if r.record_id is not None})
+            new_specimens: list[dict[str, Any]] = []
+            new_files: list[dict[str, Any]] = []
+            ours = f"{socket.gethostname()}:{os.getpid()}:"  # the lease owners of this process's runners
             for record, verdict in batch:
                 fingerprint = _fingerprint(record)
                 old = existing.get(record.key)
+                if old is not None and (old.lease_owner or "").startswith(ours):
+                    # Claimed by a worker of the deposit running beside this plan (a row an earlier run
+                    # planned): it goes on with what it claimed; a change waits for the next run or sync.
+                    self._count(summary, record.key, "unchanged")
+                    continue
                 if verdict.blocked:
                     seq = self._reject(conn, record, verdict, old, fingerprint, summary, seq, now, dry_run)
                     continue
@@ -198,9 +235,10 @@ class Planner:
                         self._count(summary, record.key, "published_changed")
                     else:
                         # Small values only (no metadata): a duplicate found later puts these back.
-                        self._prior[record.key] = {"state": old.state, "op": old.op, "pending_put": old.pending_put,
-                                                   "step": old.step, "metadata_hash": old.metadata_hash,
-                                                   "fingerprint": ""}
+                        if self._track:
+                            self._prior[record.key] = {
+                                "state": old.state, "op": old.op, "pending_put": old.pending_put, "step": old.step,
+                                "metadata_hash": old.metadata_hash, "fingerprint": ""}
                         self._plan_sync(conn, record, fingerprint, baselines[record.key], summary, now,
                                         sidecar_dir, dry_run)
                     continue
@@ -238,18 +276,24 @@ class Planner:
                           "metadata_hash": hash_of(record.metadata), "fingerprint": fingerprint, "attempts": 0,
                           "retry_at": None, "last_status": None, "last_error": None, "updated_at": now,
                           "source_row": record.row}
-                if old is None:
+                if old is None:  # the common case: written with the batch's other new specimens at once
                     seq += 1
-                    conn.execute(specimens.insert().values(key=record.key, seq=seq, created_at=now, **values))
-                else:
-                    conn.execute(specimens.update().where(specimens.c.key == record.key).values(**values))
-                    conn.execute(files.delete().where(files.c.specimen_key == record.key))
+                    new_specimens.append({"key": record.key, "seq": seq, "created_at": now, **values})
+                    new_files.extend(self._file_rows(record.key, specs))
+                    continue
+                conn.execute(specimens.update().where(specimens.c.key == record.key).values(**values))
+                conn.execute(files.delete().where(files.c.specimen_key == record.key))
                 self._insert_files(conn, record.key, specs)
+            if new_specimens:  # one executemany per table: no statement built per record
+                conn.execute(specimens.insert(), new_specimens)
+            if new_files:
+                conn.execute(files.insert(), new_files)
         return seq
 
     def _count(self, summary: PlanSummary, key: str, bucket: str) -> None:
         setattr(summary, bucket, getattr(summary, bucket) + 1)
-        self._counted[key] = bucket
+        if self._track:
+            self._counted[key] = bucket
 
     def _reject(self, conn: sa.Connection, record: PlannedRecord, verdict: Verdict, old: Any, fingerprint: str,
                 summary: PlanSummary, seq: int, now: str, dry_run: bool) -> int:
@@ -258,7 +302,8 @@ class Planner:
         A published specimen, or one whose create is in doubt, keeps its state: only the reason is stored.
         One with a draft keeps its deposition, so a fixed source carries on with that draft."""
         summary.skipped += 1
-        self._counted[record.key] = "skipped"
+        if self._track:
+            self._counted[record.key] = "skipped"
         if len(summary.problems) < PROBLEMS_KEPT:
             summary.problems.extend((record.key, p.message) for p in verdict.problems)
         if dry_run:
@@ -319,8 +364,13 @@ class Planner:
 
     def _insert_files(self, conn: sa.Connection, key: str, specs: list[Any], *, md5: dict[str, str] | None = None,
                       uploaded: set[str] | None = None) -> None:
-        if not specs:
-            return
+        rows = self._file_rows(key, specs, md5=md5, uploaded=uploaded)
+        if rows:
+            conn.execute(files.insert(), rows)
+
+    @staticmethod
+    def _file_rows(key: str, specs: list[Any], *, md5: dict[str, str] | None = None,
+                   uploaded: set[str] | None = None) -> list[dict[str, Any]]:
         md5, uploaded = md5 or {}, uploaded or set()
         rows = []
         for i, s in enumerate(specs):
@@ -329,7 +379,7 @@ class Planner:
                          "mtime_ns": mtime_ns, "md5": s.md5 or md5.get(s.name), "sha256": s.sha256,
                          "uploaded": s.name in uploaded,
                          "server_checksum": f"md5:{md5[s.name]}" if s.name in uploaded else None})
-        conn.execute(files.insert(), rows)
+        return rows
 
     def _baselines(self, conn: sa.Connection,
                    hashes: dict[str, str]) -> dict[str, tuple[str, list[PublishedFile]]]:

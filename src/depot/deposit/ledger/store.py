@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from depot.deposit.errors import LedgerError
+from depot.deposit.keyscan import KeyScan
 from depot.deposit.ledger import reports
 from depot.deposit.ledger import statements as st
 from depot.deposit.ledger.engine import create_engine, database_url, migrate
@@ -118,11 +119,18 @@ class Ledger:
 
     # -- planning -------------------------------------------------------------------------------------
     def plan(self, records: Iterable[PlannedRecord], *, sidecar_dir: Path | None = None,
-             sync: bool = False, dry_run: bool = False, judge: Judge | None = None) -> PlanSummary:
+             sync: bool = False, dry_run: bool = False, judge: Judge | None = None, keys: KeyScan | None = None,
+             on_batch: Callable[[PlanSummary], None] | None = None,
+             stopping: Callable[[], bool] | None = None) -> PlanSummary:
         """Insert new specimens and refresh changed ones; reject those with problems (see
         depot.deposit.ledger.planning)."""
         return Planner(self.engine, self._tx, self.url).plan(records, sidecar_dir=sidecar_dir, sync=sync,
-                                                             dry_run=dry_run, judge=judge)
+                                                             dry_run=dry_run, judge=judge, keys=keys,
+                                                             on_batch=on_batch, stopping=stopping)
+
+    def published_not_in(self, seen: Container[str]) -> list[str]:
+        """Published specimens whose keys ``seen`` (the source's) does not hold: gone from the source."""
+        return Planner(self.engine, self._tx, self.url).not_in(seen)
 
     # -- claiming -------------------------------------------------------------------------------------
     def claim(self, n: int, *, owner: str, lease_seconds: float, now: datetime) -> list[Claim]:

@@ -48,6 +48,12 @@ class Source(ABC):
     def __iter__(self) -> Iterator[Specimen]:
         return self._specimens()
 
+    def keys(self) -> Iterator[tuple[str, int | None]]:
+        """(key, row) of every specimen, in the order iteration yields them: a cheap first pass that finds
+        duplicate keys before anything is sent. Sources that can read the key column alone override it."""
+        for specimen in self._specimens():
+            yield specimen.key, specimen.row
+
     def close(self) -> None:  # noqa: B027 - most sources hold nothing open between iterations
         """Release open files and temporary copies; the source cannot be iterated afterwards."""
 

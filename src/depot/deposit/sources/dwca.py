@@ -144,6 +144,22 @@ class DwcaSource(Source):
             # python-dwca-reader's row generator cannot resume after a short row, so neither can we.
             raise SourceError(self.path / core_location, str(exc), row=position + 1) from exc
 
+    def keys(self) -> Iterator[tuple[str, int | None]]:
+        """The core's key term alone (no media extension lookups): the same keys and rows as iteration."""
+        position = 0
+        try:
+            for row in self._reader:
+                position = row.position + 1
+                if self.key_term == "id":
+                    key = row.id or ""
+                else:
+                    # As _specimen's terms: the last non-blank value of the term
+                    key = next((v for uri, v in reversed(row.data.items())
+                                if simple_name(uri) == self.key_term and v and v.strip()), "")
+                yield key.strip(), position
+        except InvalidArchive as exc:
+            raise SourceError(self.path / self._reader.core_file_location, str(exc), row=position + 1) from exc
+
     def _specimen(self, core_id: str | None, data: dict[str, str], position: int) -> Specimen:
         terms: dict[str, str] = {}
         problems: list[str] = []

@@ -138,6 +138,14 @@ class TableSource(Source):
             yield build_specimen(key=terms.get(self.key_term, ""), key_term=self.key_term, terms=terms, media=media,
                                  resolver=self._resolver, row=number, problems=problems)
 
+    def keys(self) -> Iterator[tuple[str, int | None]]:
+        """The key column alone (no terms, no media): the same keys and rows as iteration."""
+        index = len(self._names) - 1 - self._names[::-1].index(self.key_term)  # as in terms: the last wins
+        for number, cells in self._rows(self.path):
+            if number == 0 and self._header:
+                continue
+            yield (cells[index].strip() if index < len(cells) else ""), number
+
     def _swallowed_rows(self, cells: list[str], width: int) -> list[str]:
         """A quoted field whose lines look like whole rows: a closing quote is missing, and the rows it
         holds would never be deposited. (Notes over several lines, with a comma here and there, pass.)"""

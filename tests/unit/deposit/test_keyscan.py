@@ -1,0 +1,66 @@
+"""The key-only first pass: the same keys and rows as the full read, and duplicates confirmed exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from depot.deposit import keyscan
+from depot.deposit.keyscan import scan_keys
+from depot.deposit.sources import open_source
+
+SAMPLES = "dwca-python-dwca-reader-samples"
+
+
+@pytest.mark.parametrize(("archive", "key_term"), [
+    ("dwca-trom-algae-herbarium-gbif-multimedia/dwca-trom_algae-v1.25.zip", None),
+    ("dwca-trom-algae-herbarium-gbif-multimedia/dwca-trom_algae-v1.25.zip", "catalogNumber"),
+    ("dwca-naturalis-tunicata-audubon-core/dwca-naturalis-ac-media.zip", None),
+    (f"{SAMPLES}/dwca-simple-test-archive.zip", "id"),
+    (f"{SAMPLES}/dwca-simple-test-archive.zip", "scientificName"),
+])
+def test_an_archives_keys_are_those_of_its_specimens(corpus: Path, archive: str, key_term: str | None) -> None:
+    with open_source(corpus / archive, key_term=key_term) as source:
+        assert list(source.keys()) == [(s.key, s.row) for s in source]
+
+
+def test_a_tables_keys_are_those_of_its_specimens_blank_lines_and_spaces_included(tmp_path: Path) -> None:
+    table = tmp_path / "t.csv"
+    table.write_text("catalogNumber,occurrenceID,country\nB1, urn:a ,NO\n\n,urn:b,NO\nB3,,NO\nB4,urn:a\n")
+    with open_source(table) as source:
+        keys = list(source.keys())
+        assert keys == [(s.key, s.row) for s in source]
+    assert keys == [("urn:a", 1), ("urn:b", 2), ("", 3), ("urn:a", 4)]
+
+
+def test_duplicates_far_apart_are_found_with_every_row() -> None:
+    rows = [(f"k{i}", i + 1) for i in range(10_000)] + [("k3", 10_001), ("k3", 10_002), ("k9999", 10_003)]
+    scan = scan_keys(lambda: iter(rows))
+    assert scan.count == 10_003
+    assert scan.duplicates.duplicates == {"k3": [4, 10_001, 10_002], "k9999": [10_000, 10_003]}
+    assert "k5" in scan and "k10000" not in scan
+    scan.forget()
+    assert "k5" not in scan
+
+
+def test_a_hash_collision_is_not_a_duplicate(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(keyscan, "hash", lambda key: 7, raising=False)  # every key collides
+    passes = []
+
+    def keys() -> list[tuple[str, int | None]]:
+        passes.append(1)
+        return [("a", 1), ("b", 2), ("c", 3), ("b", 4)]
+
+    scan = scan_keys(keys)
+    assert scan.duplicates.duplicates == {"b": [2, 4]} and len(passes) == 2  # confirmed on the exact keys
+
+
+def test_no_repeated_hash_reads_the_keys_once() -> None:
+    passes = []
+
+    def keys() -> list[tuple[str, int | None]]:
+        passes.append(1)
+        return [("a", 1), ("b", 2)]
+
+    assert scan_keys(keys).duplicates.duplicates == {} and len(passes) == 1
