@@ -126,7 +126,6 @@ GATED_RUN = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     from depot.deposit.ledger import planning
-from depot.deposit.ledger.engine import create_engine, database_url
     from depot.deposit.sources.table import TableSource
     from depot.cli import main
 
