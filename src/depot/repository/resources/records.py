@@ -37,8 +37,11 @@ class RecordResource:
 
     async def read(self, request: Request) -> Response:
         from depot.repository.resources.exports import acceptable, render
+        from depot.repository.resources.rdm_serialize import RDM_JSON, rdm, wants_rdm
 
-        media_type, fmt = acceptable(request)  # 406 before any lookup, as flask-resources does
+        rdm_json = wants_rdm(request.headers.get("accept"))
+        if not rdm_json:
+            media_type, fmt = acceptable(request)  # 406 before any lookup, as flask-resources does
         record_id = path_int(request, "id")
         try:
             deposit = self.ctx.records.read(record_id)
@@ -46,18 +49,17 @@ class RecordResource:
             # A concept id (``conceptrecid``, ``links.parent``) stands for its newest version.
             newest = self.ctx.records.concept_latest(record_id)
             return RedirectResponse(f"/api/records/{newest.id}{_query(request)}", status_code=302)
+        if rdm_json:  # InvenioRDM's own JSON; plain JSON stays Zenodo's (docs/api.md)
+            index, is_latest = self.ctx.records.version_position(deposit)
+            accepted = [slug for slug, status in self.ctx.records.communities_of(deposit.concept_id)
+                        if status == "accepted"]
+            body = rdm(self.ctx.links, deposit, draft=False, version_index=index, is_latest=is_latest,
+                       communities=accepted)
+            return with_etag(json_response(body, headers={"content-type": RDM_JSON}))
         return with_etag(render(self._record(deposit), media_type, fmt))
 
     async def latest(self, request: Request) -> Response:
         return tagged_json(self._record(self.ctx.records.latest(path_int(request, "id")), is_last=True))
-
-    async def draft(self, request: Request) -> Response:
-        """``links.draft``: the owner's open draft of the record (its edit or never-published draft), 404
-        when none is open (POST here opens one on Zenodo), 403 for anyone else."""
-        deposit = self.ctx.deposits.read(identity(request), path_int(request, "id"))
-        if deposit.draft is None:
-            raise NotFoundError("The record has no open draft.")
-        return tagged_json(serialize.deposition(self.ctx.links, deposit))
 
     async def file(self, request: Request) -> Response:
         """A published file's metadata (InvenioRDM's file entry), by key; by file id too, as the

@@ -61,6 +61,21 @@ class RecordService:
             raise NotFoundError()
         return found[0]
 
+    def version_position(self, deposit: Deposit) -> tuple[int, bool]:
+        """(versions.index, is_latest) of a deposit: a draft's index is the one its publish will give; a
+        record is latest when no newer version is published, a draft when no newer deposit exists."""
+        with self.db.read() as conn:
+            if deposit.version_index is not None:
+                newer = conn.execute(sa.select(deposits.c.id).where(
+                    deposits.c.concept_id == deposit.concept_id, deposits.c.record.is_not(None),
+                    deposits.c.version_index > deposit.version_index).limit(1)).first()
+                return deposit.version_index, newer is None
+            published = conn.execute(sa.select(sa.func.count()).select_from(deposits).where(
+                deposits.c.concept_id == deposit.concept_id, deposits.c.record.is_not(None))).scalar_one()
+            newer = conn.execute(sa.select(deposits.c.id).where(
+                deposits.c.concept_id == deposit.concept_id, deposits.c.id > deposit.id).limit(1)).first()
+        return int(published) + 1, newer is None
+
     def minted(self, doi: str) -> bool:
         """Whether ``doi`` is one this repository minted for a published version or a concept."""
         with self.db.read() as conn:
