@@ -62,7 +62,8 @@ class Legacy:
 
     def upload(self, rid: int, key: str, content: bytes) -> None:
         bucket = self.c.get(f"/api/deposit/depositions/{rid}", headers=self.h).json()["links"]["bucket"]
-        r = self.c.put(f"{bucket}/{key}", content=content, headers={**self.h, "Content-Type": "application/octet-stream"})
+        r = self.c.put(f"{bucket}/{key}", content=content,
+                       headers={**self.h, "Content-Type": "application/octet-stream"})
         assert r.status_code == 201, r.text
 
     def publish(self, rid: int) -> httpx.Response:
@@ -83,7 +84,8 @@ class Legacy:
         assert r.status_code == 201, r.text
         new_id = int(r.json()["id"])
         for f in self.c.get(f"/api/deposit/depositions/{new_id}/files", headers=self.h).json():
-            assert self.c.delete(f"/api/deposit/depositions/{new_id}/files/{f['id']}", headers=self.h).status_code == 204
+            r = self.c.delete(f"/api/deposit/depositions/{new_id}/files/{f['id']}", headers=self.h)
+            assert r.status_code == 204
         return new_id
 
 
