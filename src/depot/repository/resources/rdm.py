@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -34,6 +35,22 @@ from depot.repository.services.views import Deposit
 from depot.repository.store.blobs import BlobTooLargeError
 
 OCTET = "application/octet-stream"
+
+
+class DraftFileKey(Convertor[str]):
+    """A file key in ``.../draft/files/{key}``: a path that does not end in ``/commit`` or ``/content``, so
+    that a GET of a POST-only ``commit`` link is a 405 (with ``Allow``), not a lookup of key "a.jpg/commit"."""
+
+    regex = r".+(?<!/commit)(?<!/content)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("draftkey", DraftFileKey())
 
 
 class RdmResource:
@@ -197,8 +214,8 @@ def routes(ctx: Context, resource: RdmResource) -> list[BaseRoute]:
         Route(d + "/files", r.init_files, methods=["POST"]),
         Route(d + "/files/{key:path}/content", r.set_content, methods=["PUT"]),
         Route(d + "/files/{key:path}/commit", r.commit_file, methods=["POST"]),
-        Route(d + "/files/{key:path}", r.read_file, methods=["GET"]),
-        Route(d + "/files/{key:path}", r.delete_file, methods=["DELETE"]),
+        Route(d + "/files/{key:draftkey}", r.read_file, methods=["GET"]),
+        Route(d + "/files/{key:draftkey}", r.delete_file, methods=["DELETE"]),
         Route("/api/records/{id}/versions", r.new_version, methods=["POST"]),
         Route("/uploads/{id}", uploads_page, methods=["GET"]),
     ]

@@ -26,7 +26,9 @@ def _doi_pid(doi: str) -> dict[str, str]:
     return {"identifier": doi, "provider": "datacite", "client": "datacite"}
 
 
-def draft_links(links: Links, deposit: Deposit) -> dict[str, str]:
+def draft_links(links: Links, deposit: Deposit, *, version_index: int) -> dict[str, str]:
+    """A draft's links; ``versions`` and ``latest`` only once a version of it is published (before that
+    InvenioRDM's answer to them is a 404, and every link Depot hands out resolves)."""
     rec = links.record(deposit.id)
     out = {
         "self": f"{rec}/draft",
@@ -34,10 +36,10 @@ def draft_links(links: Links, deposit: Deposit) -> dict[str, str]:
         "publish": f"{rec}/draft/actions/publish",
         "files": f"{rec}/draft/files",
         "reserve_doi": f"{rec}/draft/pids/doi",
-        "versions": f"{rec}/versions",
-        "latest": f"{rec}/versions/latest",
-        "latest_html": f"{links.base}/records/{deposit.id}/latest",
     }
+    if deposit.is_published or version_index > 1:
+        out.update({"versions": f"{rec}/versions", "latest": f"{rec}/versions/latest",
+                    "latest_html": f"{links.base}/records/{deposit.id}/latest"})
     if deposit.is_published:
         out["record"] = rec
         out["record_html"] = f"{links.base}/records/{deposit.id}"
@@ -55,7 +57,6 @@ def record_links(links: Links, deposit: Deposit) -> dict[str, str]:
         "latest_html": f"{links.base}/records/{deposit.id}/latest",
         "draft": f"{rec}/draft",
         "parent": links.record(deposit.concept_id),
-        "parent_html": f"{links.base}/records/{deposit.concept_id}",
     }
     if deposit.doi:
         out["doi"] = out["self_doi"] = links.doi_url(deposit.doi)
@@ -134,7 +135,7 @@ def rdm(links: Links, deposit: Deposit, *, draft: bool, version_index: int, is_l
         "versions": {"index": version_index, "is_latest": is_latest and deposit.is_published,
                      "is_latest_draft": True if draft else is_latest},
         "parent": parent,
-        "links": draft_links(links, deposit) if draft else record_links(links, deposit),
+        "links": draft_links(links, deposit, version_index=version_index) if draft else record_links(links, deposit),
     }
     if not draft:
         body["deletion_status"] = {"is_deleted": False, "status": "P"}
@@ -155,7 +156,7 @@ def zenodo_draft(links: Links, deposit: Deposit, *, version_index: int, is_lates
         "metadata": record_metadata(meta, doi=deposit.doi or meta.get("doi"), concept_recid=str(deposit.concept_id),
                                     version_index=version_index - 1, is_last=is_latest),
         "title": meta.get("title", ""),
-        "links": draft_links(links, deposit),
+        "links": draft_links(links, deposit, version_index=version_index),
         "files": [{"id": f.file_id, "key": f.key, "size": f.size, "checksum": f"md5:{f.md5}",
                    "links": {"self": f"{links.record(deposit.id)}/draft/files/{quote(f.key)}/content"}}
                   for f in deposit.files],

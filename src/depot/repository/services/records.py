@@ -85,10 +85,18 @@ class RecordService:
                 sa.select(concepts.c.id).where(concepts.c.doi == doi).limit(1)).first() is not None
 
     def versions(self, record_id: int) -> list[Deposit]:
-        record = self.read(record_id)
+        """The published versions of the record's concept; the id of a new version's draft names its
+        concept too (its RDM ``links.versions``). 404 when none is published."""
         with self.db.read() as conn:
-            return load_deposits(conn, sa.and_(deposits.c.concept_id == record.concept_id, LIVE),
-                                 order=(deposits.c.version_index.asc(),))
+            row = load_deposit(conn, record_id)
+            if row is not None and row.withdrawn is not None:
+                can_read_record(row)  # 410 for a withdrawn version, as before
+            concept = row.concept_id if row is not None else None
+            found = [] if concept is None else load_deposits(
+                conn, sa.and_(deposits.c.concept_id == concept, LIVE), order=(deposits.c.version_index.asc(),))
+        if not found:
+            raise NotFoundError()
+        return found
 
     def search(self, identity: Identity, params: RecordSearch) -> Page:
         cap = 100 if identity.authenticated else 25
