@@ -49,6 +49,11 @@ def _list_of_dicts(value: object, field: str, errors: list[FieldError]) -> list[
     return value
 
 
+def _dicts(value: object) -> list[dict[str, Any]]:
+    """The objects of a list, for nested lists whose other items are ignored (affiliations, identifiers)."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
 def _id_of(value: object) -> str | None:
     if isinstance(value, dict) and isinstance(value.get("id"), str):
         return str(value["id"])
@@ -94,7 +99,8 @@ def to_legacy(body: dict[str, Any]) -> tuple[dict[str, Any], bool | None]:
     if dates:
         out["dates"] = dates
     _locations(meta.get("locations"), out, errors)
-    references = [r.get("reference") for r in _list_of_dicts(meta.get("references"), "metadata.references", errors)]
+    references = [r["reference"] for r in _list_of_dicts(meta.get("references"), "metadata.references", errors)
+                  if isinstance(r.get("reference"), str)]
     if references:
         out["references"] = references
     for i, extra in enumerate(_list_of_dicts(meta.get("additional_descriptions"), "metadata.additional_descriptions",
@@ -148,12 +154,12 @@ def _person(entry: dict[str, Any], field: str, errors: list[FieldError], *, cont
         family, given = who.get("family_name") or "", who.get("given_name") or ""
         name = f"{family}, {given}" if family and given else (family or given)
     person: dict[str, Any] = {"name": name}
-    affiliations = [str(a["name"]) for a in entry.get("affiliations") or [] if isinstance(a, dict) and a.get("name")]
+    affiliations = [str(a["name"]) for a in _dicts(entry.get("affiliations")) if a.get("name")]
     if affiliations:
         person["affiliation"] = "; ".join(affiliations)
-    for ident in who.get("identifiers") or []:
-        if isinstance(ident, dict) and ident.get("scheme") in ("orcid", "gnd"):
-            person[ident["scheme"]] = ident.get("identifier")
+    for ident in _dicts(who.get("identifiers")):
+        if ident.get("scheme") in ("orcid", "gnd"):
+            person[str(ident["scheme"])] = ident.get("identifier")
     role = _id_of(entry.get("role"))
     if contributor:
         person["type"] = CONTRIBUTOR_TYPES.get(str(role or "other").lower(), role)
