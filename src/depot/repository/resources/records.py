@@ -94,7 +94,8 @@ class RecordResource:
             links["prev"] = str(request.url.include_query_params(page=params.page - 1))
         if params.page * params.size < page.total:
             links["next"] = str(request.url.include_query_params(page=params.page + 1))
-        return json_response({"hits": {"hits": hits, "total": page.total}, "aggregations": {}, "links": links,
+        return json_response({"hits": {"hits": hits, "total": page.total}, "aggregations": page.aggregations,
+                              "links": links,
                               "sortBy": params.sort or ("bestmatch" if params.q else "mostrecent")})
 
     async def communities(self, request: Request) -> Response:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from depot.metadata import FieldError, publish_errors
 from depot.repository.errors import GoneError, InvalidStateError, NotFoundError, ValidationError
 from depot.repository.services.deposits import DepositService
+from depot.repository.services.facets import write_facets
 from depot.repository.services.files import import_files
 from depot.repository.services.permissions import Identity
 from depot.repository.services.search import write_terms
@@ -65,6 +66,7 @@ class ActionService:
                 "title": record.get("title", ""), "modified": now, "published": deposit.published or now})
             write_terms(conn, deposit.id, "deposit", record)
             write_terms(conn, deposit.id, "record", record)
+            write_facets(conn, deposit, record)  # after write_terms, which clears the scope
             self._include_in_communities(conn, identity, deposit.concept_id, record, now)
             found = load_deposit(conn, deposit.id)
         assert found is not None

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 
 from depot.metadata import FieldError
 from depot.repository.errors import NotFoundError, ValidationError
 from depot.repository.services.deposits import MAX_WINDOW, DepositService, _order
+from depot.repository.services.facets import aggregate
 from depot.repository.services.permissions import Identity, can_read_record
 from depot.repository.services.search import compile_query
 from depot.repository.services.views import LIVE, Deposit, latest_of_concept, load_deposit, load_deposits
@@ -29,6 +31,7 @@ class RecordSearch:
 class Page:
     hits: list[Deposit]
     total: int
+    aggregations: dict[str, Any] = field(default_factory=dict)
 
 
 class RecordService:
@@ -123,7 +126,10 @@ class RecordService:
             total = conn.execute(sa.select(sa.func.count()).select_from(deposits).where(where)).scalar_one()
             hits = load_deposits(conn, where, order=_order(params.sort), limit=params.size,
                                  offset=(params.page - 1) * params.size)
-        return Page(hits, int(total))
+            matching = sa.select(deposits.c.id).select_from(
+                deposits.join(concepts, concepts.c.id == deposits.c.concept_id)).where(where)
+            aggregations = aggregate(conn, matching)
+        return Page(hits, int(total), aggregations)
 
     def _community_exists(self, ident: str) -> bool:
         with self.db.read() as conn:
