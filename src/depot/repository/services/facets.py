@@ -30,10 +30,10 @@ SPLIT = "::"  # resource type and subtype in one value, as NestedTermsFacet's sp
 SIZE = 10
 
 
-def facet_values(deposit: Deposit, record: dict[str, Any]) -> list[tuple[str, str]]:
-    """(facet, value) pairs of a published version."""
+def facet_values(record: dict[str, Any], *, files_enabled: bool, keys: list[str]) -> list[tuple[str, str]]:
+    """(facet, value) pairs of a published version with metadata ``record`` and files ``keys``."""
     out: list[tuple[str, str]] = []
-    if not deposit.files_enabled:
+    if not files_enabled:
         out.append(("access_status", "metadata-only"))
     else:
         right = record.get("access_right", "open")
@@ -47,8 +47,8 @@ def facet_values(deposit: Deposit, record: dict[str, Any]) -> list[tuple[str, st
     for keyword in record.get("keywords") or []:
         if isinstance(keyword, str) and keyword.strip():
             out.append(("subject", keyword[:1000]))
-    for f in deposit.files:
-        ext = f.key.rsplit(".", 1)[1].lower() if "." in f.key.strip(".") else ""
+    for key in keys:
+        ext = key.rsplit(".", 1)[1].lower() if "." in key.strip(".") else ""
         if ext:
             out.append(("file_type", ext[:100]))
     return list(dict.fromkeys(out))
@@ -58,7 +58,8 @@ def write_facets(conn: sa.Connection, deposit: Deposit, record: dict[str, Any]) 
     """Index a published version's facet values (after ``write_terms`` for scope ``record``, which clears
     the scope)."""
     rows = [{"deposit_id": deposit.id, "scope": "record", "field": f"facet.{facet}", "value": value}
-            for facet, value in facet_values(deposit, record)]
+            for facet, value in facet_values(record, files_enabled=deposit.files_enabled,
+                                             keys=[f.key for f in deposit.files])]
     if rows:
         conn.execute(terms.insert(), rows)
 
