@@ -266,6 +266,7 @@ def test_metadata_only_record(api: Api) -> None:
     assert r.status_code == 202, r.text
     assert r.json()["files"] == {"enabled": False, "order": [], "count": 0, "total_bytes": 0, "entries": {},
                                  "default_preview": None}
+    assert r.json()["access"]["status"] == "metadata-only"
     # With files enabled, a draft without files is refused with InvenioRDM's message.
     rid = c.post("/api/records", json=body, headers=h).json()["id"]
     r = c.post(f"/api/records/{rid}/draft/actions/publish", headers=h)

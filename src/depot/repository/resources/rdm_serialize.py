@@ -99,6 +99,13 @@ def _files_summary(links: Links, deposit: Deposit, *, draft: bool) -> dict[str, 
             "total_bytes": deposit.total_size, "entries": entries, "default_preview": None}
 
 
+def _access(meta: dict[str, Any], deposit: Deposit) -> dict[str, Any]:
+    access = access_of(meta)
+    if not deposit.files_enabled:
+        access["status"] = "metadata-only"  # InvenioRDM's AccessStatusEnum for a record without files
+    return access
+
+
 def _status(deposit: Deposit, *, draft: bool, version_index: int) -> str:
     if not draft or deposit.is_published:
         return "published"
@@ -127,7 +134,7 @@ def rdm(links: Links, deposit: Deposit, *, draft: bool, version_index: int, is_l
         "pids": pids,
         "metadata": from_legacy(meta),
         "custom_fields": custom_fields_of(meta),
-        "access": access_of(meta),
+        "access": _access(meta, deposit),
         "files": _files_summary(links, deposit, draft=draft),
         "status": _status(deposit, draft=draft, version_index=version_index),
         "is_published": deposit.is_published,
