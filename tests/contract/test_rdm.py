@@ -363,3 +363,35 @@ def test_delete_draft_and_new_version_import(api: Api) -> None:
     assert r.status_code == 201 and [e["key"] for e in r.json()["entries"]] == ["a.jpg"]
     again = c.post(f"/api/records/{new['id']}/draft/actions/files-import", headers=h)
     assert again.status_code == 400 and again.json()["errors"][0]["messages"] == ["Please remove all files first."]
+
+
+@pytest.mark.parametrize("made_by", ["legacy", "rdm"])
+def test_authz_matrix_legacy_api(api: Api, made_by: str) -> None:
+    """The same matrix through the legacy API, on a deposit made through either API."""
+    owner, other = api.auth(), api.auth()
+    c = api.client
+    rid = WAYS[made_by](c, owner).create("Authz")
+    bucket = c.get(f"/api/deposit/depositions/{rid}", headers=owner).json()["links"]["bucket"]
+    dep = "/api/deposit/depositions/{}"
+    calls = [
+        ("GET", dep, None), ("PUT", dep, {"metadata": metadata()}), ("GET", dep + "/files", None),
+        ("PUT", bucket + "/a.jpg", b"\xff\xd8"), ("GET", bucket + "/a.jpg", None),
+        ("DELETE", bucket + "/a.jpg", None), ("POST", dep + "/actions/publish", None),
+        ("POST", dep + "/actions/discard", None),
+    ]
+
+    def call(method: str, path: str, body: Any, headers: dict[str, str], rec: int = rid) -> httpx.Response:
+        url = path.format(rec)
+        if isinstance(body, bytes):
+            return c.request(method, url, content=body, headers={**headers,
+                                                                 "Content-Type": "application/octet-stream"})
+        return c.request(method, url, json=body, headers=headers)
+
+    for method, path, body in calls:
+        assert call(method, path, body, {}).status_code == 403, (method, path)
+        assert call(method, path, body, other).status_code == 403, (method, path)
+        if "{}" in path:
+            assert call(method, path, body, owner, rec=2_000_000_000).status_code == 404, (method, path)
+    got = [call(m, p, b, owner).status_code for m, p, b in calls]
+    assert got == [200, 200, 200, 201, 200, 204, 400, 204]  # publish: no file
+    assert c.get(f"/api/records/{rid}/draft", headers=owner).status_code == 404  # discarded: gone for RDM too
