@@ -395,3 +395,18 @@ def test_authz_matrix_legacy_api(api: Api, made_by: str) -> None:
     got = [call(m, p, b, owner).status_code for m, p, b in calls]
     assert got == [200, 200, 200, 201, 200, 204, 400, 204]  # publish: no file
     assert c.get(f"/api/records/{rid}/draft", headers=owner).status_code == 404  # discarded: gone for RDM too
+
+
+def test_file_keys_as_the_legacy_api_checks_them(api: Api) -> None:
+    h = {**api.auth(), **RDM}
+    c = api.client
+    rid = c.post("/api/records", json=rdm_body(), headers=h).json()["id"]
+    d = f"/api/records/{rid}/draft/files"
+    for bad in ("../etc/passwd", "a\u202egpj.exe", "", "x" * 256):
+        r = c.post(d, json=[{"key": bad}], headers=h)
+        assert r.status_code == 400 and r.json()["message"].startswith("Invalid file name"), bad
+    nfd = "cafe\u0301.txt"
+    assert c.post(d, json=[{"key": nfd}], headers=h).json()["entries"][0]["key"] == "caf\u00e9.txt"
+    r = c.put(f"{d}/caf\u00e9.txt/content", content=b"x", headers={**h, "Content-Type": "application/octet-stream"})
+    assert r.status_code == 200 and c.post(f"{d}/{nfd}/commit", headers=h).json()["status"] == "completed"
+    assert c.post(d, json=[{"key": "x.txt"}] * 101, headers=h).status_code == 400  # at most 100 in one call
