@@ -222,6 +222,12 @@ def test_rdm_record_shapes(api: Api) -> None:
     assert r.headers["content-type"].startswith("application/vnd.inveniordm.v1+json") and r.json()["id"] == rec["id"]
     plain = c.get(f"/api/records/{rec['id']}").json()
     assert plain["doi"] == doi and plain["recid"] == rec["id"] and plain["state"] == "done"
+    # Versions, latest and search answer RDM hits on request too.
+    hits = c.get(f"/api/records/{rec['id']}/versions", headers=RDM).json()["hits"]["hits"]
+    assert [x["id"] for x in hits] == [rec["id"]] and hits[0]["versions"]["is_latest"] is True
+    assert c.get(f"/api/records/{rec['id']}/versions/latest", headers=RDM).json()["pids"] == rec["pids"]
+    found = c.get("/api/records", params={"q": f"recid:{rec['id']}"}, headers=RDM).json()["hits"]["hits"]
+    assert [x["id"] for x in found] == [rec["id"]] and "parent" in found[0]
 
 
 def test_files_pending_commit_and_delete(api: Api) -> None:
