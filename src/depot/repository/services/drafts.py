@@ -24,7 +24,7 @@ from depot.repository.services.views import Deposit, StoredFile, latest_of_conce
 from depot.repository.store.tables import deposits, pending_files
 
 # Legacy fields RDM JSON cannot carry: an RDM update keeps them from the draft it replaces.
-CARRIED = ("communities",)
+CARRIED = ("communities", "access_conditions")
 ALREADY_RESERVED = "A PID already exists for type doi"
 MAX_INIT = 100  # entries in one POST .../draft/files (a record holds at most 100 files anyway)
 
