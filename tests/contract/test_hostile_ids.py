@@ -24,7 +24,8 @@ def _paths(raw: str) -> list[str]:
             f"/api/records/{rid}/files", f"/api/records/{rid}/files/sheet.jpg/content",
             f"/api/records/{rid}/draft/files/sheet.jpg/content", f"/records/{rid}", f"/records/{rid}/latest",
             f"/records/{rid}/export/json", f"/api/iiif/record:{rid}:sheet.jpg/info.json",
-            f"/api/deposit/depositions/{rid}", f"/api/deposit/depositions/{rid}/files"]
+            f"/api/deposit/depositions/{rid}", f"/api/deposit/depositions/{rid}/files",
+            f"/api/records/{rid}/draft", f"/api/records/{rid}/draft/files", f"/api/records/{rid}/draft/files/a.jpg"]
 
 
 @INPROCESS
@@ -49,7 +50,10 @@ def test_ids_that_python_reads_as_ten_never_reach_deposit_10(api: Api) -> None:
     for raw in (digits[:1] + "_" + digits[1:], "".join(chr(0x0660 + int(c)) for c in digits), "0" + digits):
         for method, path in (("POST", f"/api/deposit/depositions/{quote(raw)}/actions/publish"),
                              ("PUT", f"/api/deposit/depositions/{quote(raw)}"),
-                             ("DELETE", f"/api/deposit/depositions/{quote(raw)}")):
+                             ("DELETE", f"/api/deposit/depositions/{quote(raw)}"),
+                             ("POST", f"/api/records/{quote(raw)}/draft/actions/publish"),
+                             ("PUT", f"/api/records/{quote(raw)}/draft"),
+                             ("DELETE", f"/api/records/{quote(raw)}/draft")):
             r = api.client.request(method, path, headers=h, json={"metadata": {}} if method == "PUT" else None)
             assert r.status_code == 404, (method, raw, r.status_code, r.text[:200])
     assert api.client.get(f"/api/deposit/depositions/{digits}", headers=h).json()["state"] == "unsubmitted"
@@ -59,7 +63,7 @@ def test_ids_that_python_reads_as_ten_never_reach_deposit_10(api: Api) -> None:
 @pytest.mark.parametrize("q", ["recid:99999999999999999999", f"recid:{2**31}", "recid:[1 TO 99999999999999999999]",
                                f"conceptrecid:{2**40}", "recid:1_0", "recid:\u0661\u0660"])
 def test_id_queries_out_of_range_are_400_not_500(api: Api, q: str) -> None:
-    for path in ("/api/records", "/api/deposit/depositions"):
+    for path in ("/api/records", "/api/deposit/depositions", "/api/user/records"):
         r = api.client.get(path, params={"q": q}, headers=api.auth())
         assert r.status_code == 400, (path, q, r.status_code, r.text[:200])
         assert r.json()["errors"][0]["field"] == "q"
@@ -78,7 +82,7 @@ def test_valid_recid_query_still_finds_the_record(api: Api) -> None:
                                " OR ".join(f'alternate.identifier:"k{i}"' for i in range(1000)),
                                " ".join(f"w{i}" for i in range(1000)), "x:(" * 300 + "a" + ")" * 300])
 def test_deep_or_long_queries_are_400(api: Api, q: str) -> None:
-    for path in ("/api/records", "/api/deposit/depositions"):
+    for path in ("/api/records", "/api/deposit/depositions", "/api/user/records"):
         r = api.client.get(path, params={"q": q}, headers=api.auth())
         assert r.status_code == 400, (path, r.status_code, r.text[:200])
         assert r.json()["errors"][0]["field"] == "q" and "limit" in r.json()["errors"][0]["messages"][0]

@@ -2,9 +2,12 @@
 
 The walk collects every ``links`` value of every kind of answer (depositions: draft, published, in edit,
 a new version's draft; their files; the deposition listing; records, record files, a file's metadata,
-versions and the record search) and asks for each, as the owner, as another user and anonymously.
+versions and the record search; and the InvenioRDM API's drafts, file listings and entries, records, a
+new version's draft, an edit and the user's records, in RDM and in Zenodo JSON) and asks for each, as the
+owner, as another user and anonymously.
 Each answer is 2xx, or a 3xx that leads to a 2xx, or one of the documented refusals:
-- an action link (publish, edit, discard, newversion) is POST-only: GET answers 405 with ``Allow: POST``;
+- an action link (publish, edit, discard, newversion; RDM reserve_doi and a file's commit) is POST-only: GET
+  answers 405 with ``Allow: POST``;
 - ``links.draft`` of a record with no open draft is 404 for its owner (POST there opens one on Zenodo);
 - a caller without the right gets 403; an anonymous one gets 401 from the draft page (``/deposit/{id}``).
 """
@@ -21,7 +24,8 @@ import httpx
 from conftest import Api
 from payloads import create, metadata, put_file
 
-ACTIONS = {"publish", "edit", "discard", "newversion"}
+ACTIONS = {"publish", "edit", "discard", "newversion", "reserve_doi", "commit"}  # POST-only links
+RDM = {"Accept": "application/vnd.inveniordm.v1+json"}
 EXTERNAL = ("https://doi.org/",)
 
 
@@ -81,6 +85,37 @@ def scenario(api: Api, h: dict[str, str]) -> dict[str, Any]:
         bodies[f"search page {page}"] = c.get("/api/records", params={
             "q": f"title:{marker}", "all_versions": "true", "size": 1, "page": page}).json()
     bodies["listing"] = c.get("/api/deposit/depositions", params={"q": f"title:{marker}"}, headers=h).json()
+    bodies.update(rdm_scenario(api, {**h, **RDM}, marker))
+    return bodies
+
+
+def rdm_scenario(api: Api, h: dict[str, str], marker: str) -> dict[str, Any]:
+    """The InvenioRDM API's answers: drafts (RDM and Zenodo JSON), file listings and entries (one
+    uploaded and not committed), a published record, a new version's draft, an edit, the user's records."""
+    c = api.client
+    bodies: dict[str, Any] = {}
+    rdm_meta = {"title": f"RDM {marker}", "resource_type": {"id": "image-photo"},
+                "creators": [{"person_or_org": {"type": "personal", "name": "Lid, Johannes"}}]}
+    draft = c.post("/api/records", json={"metadata": rdm_meta}, headers=h).json()
+    bodies["rdm draft"] = c.post(f"/api/records/{draft['id']}/draft/pids/doi", headers=h).json()
+    files = f"/api/records/{draft['id']}/draft/files"
+    c.post(files, json=[{"key": "a.jpg"}, {"key": "b.jpg"}], headers=h).raise_for_status()
+    for key in ("a.jpg", "b.jpg"):
+        c.put(f"{files}/{key}/content", content=b"\xff\xd8 " + key.encode(),
+              headers={**h, "Content-Type": "application/octet-stream"}).raise_for_status()
+    bodies["rdm file committed"] = c.post(f"{files}/a.jpg/commit", headers=h).json()
+    bodies["rdm draft files"] = c.get(files, headers=h).json()  # b.jpg still pending
+    bodies["zenodo json draft"] = c.get(f"/api/records/{draft['id']}/draft",
+                                        headers={**h, "Accept": "application/json"}).json()
+    c.post(f"{files}/b.jpg/commit", headers=h).raise_for_status()
+    bodies["rdm record"] = c.post(f"/api/records/{draft['id']}/draft/actions/publish", headers=h).json()
+    bodies["rdm record read"] = c.get(f"/api/records/{draft['id']}", headers=RDM).json()
+    bodies["rdm new version draft"] = c.post(f"/api/records/{draft['id']}/versions", headers=h).json()
+    bodies["rdm edit draft"] = c.post(f"/api/records/{draft['id']}/draft", headers=h).json()
+    bodies["user records"] = c.get("/api/user/records", params={"q": f"title:{marker}", "size": 1, "page": 2},
+                                   headers=h).json()
+    bodies["user records plain"] = c.get("/api/user/records", params={"size": 1, "page": 2},
+                                         headers={**h, "Accept": "application/json"}).json()
     return bodies
 
 
@@ -128,7 +163,7 @@ def test_public_links_are_public(api: Api) -> None:
     """Everything a published record links to, but its draft, answers an anonymous caller."""
     bodies = scenario(api, api.auth())
     for label in ("record v1", "record v2", "record files", "file metadata", "versions", "search page 1",
-                  "search page 2"):
+                  "search page 2", "rdm record", "rdm record read"):
         for where, name, url in walk_links(bodies[label]):
             if url.startswith(EXTERNAL) or name == "draft":
                 continue

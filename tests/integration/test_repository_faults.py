@@ -41,6 +41,15 @@ def test_endpoint_classification() -> None:
     assert endpoint_of("PUT", "/api/files/b-1/sheet.jpg") == "upload"
     assert endpoint_of("GET", "/api/deposit/depositions") == "list"
     assert endpoint_of("GET", "/api/records/3") == "records"
+    # The InvenioRDM API's steps are the same endpoints, so one profile covers both APIs.
+    assert endpoint_of("POST", "/api/records") == "create"
+    assert endpoint_of("PUT", "/api/records/3/draft") == "update"
+    assert endpoint_of("PUT", "/api/records/3/draft/files/sheet.jpg/content") == "upload"
+    assert endpoint_of("POST", "/api/records/3/draft/files/sheet.jpg/commit") == "files"
+    assert endpoint_of("POST", "/api/records/3/draft/actions/publish") == "publish"
+    assert endpoint_of("POST", "/api/records/3/draft") == "edit"
+    assert endpoint_of("POST", "/api/records/3/versions") == "newversion"
+    assert endpoint_of("GET", "/api/records/3/versions") == "records"
 
 
 @pytest.mark.parametrize("text, fragment", [

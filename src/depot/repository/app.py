@@ -21,7 +21,7 @@ from depot.repository.faults.inject import FaultInjector, InjectedDrop
 from depot.repository.faults.profile import FaultProfile
 from depot.repository.preservation.service import Preservation
 from depot.repository.preservation.service import of as preservation_of
-from depot.repository.resources import admin, badges, draftpage, exports, manifest, oai, pages, static
+from depot.repository.resources import admin, badges, draftpage, exports, manifest, oai, pages, rdm, static
 from depot.repository.resources.context import Context
 from depot.repository.resources.cors import AllowedMethods, Cors
 from depot.repository.resources.deposits import DepositResource
@@ -79,6 +79,7 @@ def create_app(config: RepositoryConfig, *, context: Context | None = None,
     ctx = context or build_context(config)
     deposits, files, records = DepositResource(ctx), FilesResource(ctx), RecordResource(ctx)
     iiif = IIIFResource(ctx)
+    rdm_api = rdm.RdmResource(ctx)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -122,8 +123,8 @@ def create_app(config: RepositoryConfig, *, context: Context | None = None,
         Route("/api/records/{id}/files", records.files, methods=["GET"]),
         Route("/api/records/{id}/files/{key:path}/content", files.record_file_content, methods=["GET"]),
         Route("/api/records/{id}/files/{key:path}", records.file, methods=["GET"]),
-        Route("/api/records/{id}/draft", records.draft, methods=["GET"]),
         Route("/api/records/{id}/draft/files/{key:path}/content", files.draft_file_content, methods=["GET"]),
+        *rdm.routes(ctx, rdm_api),  # the InvenioRDM drafts API (issue 12)
         Route("/api/records/{id}/versions", records.versions, methods=["GET"]),
         Route("/api/records/{id}/versions/latest", records.latest, methods=["GET"]),
         Route("/api/communities", records.communities, methods=["GET"]),

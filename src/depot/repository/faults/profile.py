@@ -47,6 +47,17 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("POST", re.compile(r"^/api/deposit/depositions/\d+/actions/newversion$"), "newversion"),
     ("PUT", re.compile(r"^/api/files/[^/]+/.+$"), "upload"),
     ("*", re.compile(r"^/api/(files/|deposit/depositions/\d+/files)"), "files"),
+    # The InvenioRDM drafts API: the same steps, so one fault profile covers a depositor on either API.
+    ("POST", re.compile(r"^/api/records$"), "create"),
+    ("GET", re.compile(r"^/api/user/records$"), "list"),
+    ("GET", re.compile(r"^/api/records/\d+/draft$"), "get"),
+    ("PUT", re.compile(r"^/api/records/\d+/draft$"), "update"),
+    ("DELETE", re.compile(r"^/api/records/\d+/draft$"), "discard"),
+    ("POST", re.compile(r"^/api/records/\d+/draft$"), "edit"),
+    ("POST", re.compile(r"^/api/records/\d+/draft/actions/publish$"), "publish"),
+    ("POST", re.compile(r"^/api/records/\d+/versions$"), "newversion"),
+    ("PUT", re.compile(r"^/api/records/\d+/draft/files/.+/content$"), "upload"),
+    ("*", re.compile(r"^/api/records/\d+/draft/(files|pids)"), "files"),
     ("*", re.compile(r"^/api/records"), "records"),
 )
 

@@ -44,6 +44,13 @@ def _op(summary: str, responses: dict[int, str], *, body: str | None = None, tag
                             for p in params]
     if body == "json":
         op["requestBody"] = {"content": {JSON: {"schema": {"$ref": "#/components/schemas/DepositBody"}}}}
+    elif body == "rdm":
+        op["requestBody"] = {"content": {JSON: {"schema": {"type": "object", "properties": {
+            "metadata": {"type": "object"}, "access": {"type": "object"}, "files": {"type": "object"},
+            "custom_fields": {"type": "object"}, "pids": {"type": "object"}}}}}}
+    elif body == "rdm-files":
+        op["requestBody"] = {"required": True, "content": {JSON: {"schema": {"type": "array", "items": {
+            "type": "object", "required": ["key"], "properties": {"key": {"type": "string"}}}}}}}
     elif body == "octet":
         op["requestBody"] = {"required": True, "content": {"application/octet-stream": {
             "schema": {"type": "string", "format": "binary"}}}}
@@ -81,6 +88,58 @@ SCHEMAS: dict[str, Any] = {
         "type": "object", "required": ["hits", "total"],
         "properties": {"hits": {"type": "array"}, "total": {"type": "integer"}}}}},
 }
+
+
+def _rdm_paths() -> dict[str, Any]:
+    """The InvenioRDM drafts API (docs/api.md "InvenioRDM records API"): RDM JSON with Accept
+    application/vnd.inveniordm.v1+json, Zenodo's JSON of a draft or record for plain JSON."""
+    bad = {400: "Validation error (every field at once)", 403: "No, bad or foreign token", 404: "No such draft"}
+    obj = "Object"
+    d = "/records/{id}/draft"
+    return {
+        "/records": {"post": _op("Create a draft (RDM body)", {201: "Draft", 400: bad[400], 403: bad[403],
+                                                               413: "Body too large", 415: "Not JSON"},
+                                 body="rdm", tag="rdm", returns=obj)},
+        "/user/records": {"get": _op("The caller's drafts and records", {200: "Hits", 400: "Bad paging, sort or "
+                                                                         "query", 403: bad[403]},
+                                     tag="rdm", params=("q", "sort", "page", "size", "allversions"), returns="Hits")},
+        d: {
+            "get": _op("Read a draft", {200: "Draft", 403: bad[403], 404: bad[404]}, tag="rdm", returns=obj),
+            "put": _op("Replace a draft's metadata (RDM body)", {200: "Draft", **bad, 413: "Body too large",
+                                                                 415: "Not JSON"}, body="rdm", tag="rdm",
+                       returns=obj),
+            "delete": _op("Discard a draft (deletes a never-published record)", {204: "Deleted", **bad}, tag="rdm"),
+            "post": _op("Edit a published record (opens its draft)", {201: "Draft", **bad, 410: "Withdrawn"},
+                        tag="rdm", returns=obj),
+        },
+        d + "/pids/doi": {
+            "post": _op("Reserve the DOI publish will mint", {201: "Draft", **bad}, tag="rdm", returns=obj),
+            "delete": _op("Drop a reserved DOI", {204: "Dropped", **bad}, tag="rdm"),
+        },
+        d + "/actions/publish": {"post": _op("Publish", {202: "Record", **bad}, tag="rdm", returns=obj)},
+        d + "/actions/files-import": {"post": _op("Import the previous version's files", {201: "Files", **bad},
+                                                  tag="rdm", returns=obj)},
+        d + "/files": {
+            "get": _op("List a draft's files", {200: "Files", **bad}, tag="rdm", returns=obj),
+            "post": _op("Start uploads: a list of {key}", {201: "Files", **bad, 413: "Body too large",
+                                                           415: "Not JSON"}, body="rdm-files", tag="rdm",
+                        returns=obj),
+        },
+        d + "/files/{key}": {
+            "get": _op("A draft file's entry", {200: "File entry", **bad}, tag="rdm", returns=obj),
+            "delete": _op("Delete a draft file", {204: "Deleted", **bad}, tag="rdm"),
+        },
+        d + "/files/{key}/content": {
+            "put": _op("Upload an initialised file's bytes", {200: "File entry (pending)", **bad,
+                                                              415: "Not application/octet-stream"},
+                       body="octet", tag="rdm", returns=obj),
+        },
+        d + "/files/{key}/commit": {"post": _op("Complete an upload", {200: "File entry (completed)", **bad},
+                                                tag="rdm", returns=obj)},
+        "/records/{id}/versions": {"post": _op("New version (a draft without files)", {201: "Draft", **bad,
+                                                                                         410: "Withdrawn"},
+                                               tag="rdm", returns=obj)},
+    }
 
 
 def _ref_of(path: str, method: str) -> str:
@@ -160,9 +219,6 @@ def document(api_url: str) -> dict[str, Any]:
             returns=BYTES)},
         "/records/{id}/files/{key}": {"get": _op("A record's file metadata (by key, or by file id)", {
             200: "File entry", 404: "Not found", 410: "Withdrawn"}, tag="records", public=True, returns="Object")},
-        "/records/{id}/draft": {"get": _op("The owner's open draft of a record (deposition JSON)", {
-            200: "Deposition", 403: "No, bad or foreign token", 404: "No such record, or no open draft"},
-            tag="records", returns="Deposition")},
         "/records/{id}/draft/files/{key}/content": {"get": _op("Download a deposition's file", {
             200: "The bytes", **AUTH, 410: LOST}, tag="records", returns=BYTES)},
         "/records/{id}/versions": {"get": _op("List a record's versions", {200: "Hits", 404: "Not found"},
@@ -190,6 +246,8 @@ def document(api_url: str) -> dict[str, Any]:
         "/admin/fixity": {"get": _op("Fixity audit: last runs, current problems, bag queue (admin token)", {
             200: "Report", 403: "Not the admin token"}, tag="admin", returns="Object")},
     }
+    for path, item in _rdm_paths().items():  # beside the records API's own methods on the same paths
+        paths.setdefault(path, {}).update(item)
     for action, code in (("publish", 202), ("edit", 201), ("discard", 204), ("newversion", 201)):
         paths[f"{d}/{{id}}/actions/{action}"] = {"post": _op(f"Action: {action}", {
             code: "Done", 400: "Validation error (RDM field paths)", **AUTH}, tag="actions",

@@ -32,13 +32,26 @@ class RecordResource:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def _record(self, deposit: Deposit, *, is_last: bool | None = None) -> dict[str, object]:
+    def _record(self, deposit: Deposit, *, is_last: bool | None = None,
+                request: Request | None = None) -> dict[str, object]:
+        """Zenodo JSON of a record; InvenioRDM's when ``request`` asks for it by Accept."""
+        from depot.repository.resources.rdm_serialize import rdm, wants_rdm
+
+        if request is not None and wants_rdm(request.headers.get("accept")):
+            index, latest = self.ctx.records.version_position(deposit)
+            accepted = [slug for slug, status in self.ctx.records.communities_of(deposit.concept_id)
+                        if status == "accepted"]
+            return rdm(self.ctx.links, deposit, draft=False, version_index=index, is_latest=latest,
+                       communities=accepted)
         return published_record(self.ctx, deposit, is_last=is_last)
 
     async def read(self, request: Request) -> Response:
         from depot.repository.resources.exports import acceptable, render
+        from depot.repository.resources.rdm_serialize import RDM_JSON, wants_rdm
 
-        media_type, fmt = acceptable(request)  # 406 before any lookup, as flask-resources does
+        rdm_json = wants_rdm(request.headers.get("accept"))
+        if not rdm_json:
+            media_type, fmt = acceptable(request)  # 406 before any lookup, as flask-resources does
         record_id = path_int(request, "id")
         try:
             deposit = self.ctx.records.read(record_id)
@@ -46,18 +59,13 @@ class RecordResource:
             # A concept id (``conceptrecid``, ``links.parent``) stands for its newest version.
             newest = self.ctx.records.concept_latest(record_id)
             return RedirectResponse(f"/api/records/{newest.id}{_query(request)}", status_code=302)
+        if rdm_json:  # InvenioRDM's own JSON; plain JSON stays Zenodo's (docs/api.md)
+            return with_etag(json_response(self._record(deposit, request=request), headers={"content-type": RDM_JSON}))
         return with_etag(render(self._record(deposit), media_type, fmt))
 
     async def latest(self, request: Request) -> Response:
-        return tagged_json(self._record(self.ctx.records.latest(path_int(request, "id")), is_last=True))
-
-    async def draft(self, request: Request) -> Response:
-        """``links.draft``: the owner's open draft of the record (its edit or never-published draft), 404
-        when none is open (POST here opens one on Zenodo), 403 for anyone else."""
-        deposit = self.ctx.deposits.read(identity(request), path_int(request, "id"))
-        if deposit.draft is None:
-            raise NotFoundError("The record has no open draft.")
-        return tagged_json(serialize.deposition(self.ctx.links, deposit))
+        return tagged_json(self._record(self.ctx.records.latest(path_int(request, "id")), is_last=True,
+                                        request=request))
 
     async def file(self, request: Request) -> Response:
         """A published file's metadata (InvenioRDM's file entry), by key; by file id too, as the
@@ -72,7 +80,7 @@ class RecordResource:
 
     async def versions(self, request: Request) -> Response:
         found = self.ctx.records.versions(path_int(request, "id"))
-        hits = [self._record(d, is_last=i == len(found) - 1) for i, d in enumerate(found)]
+        hits = [self._record(d, is_last=i == len(found) - 1, request=request) for i, d in enumerate(found)]
         return json_response({"hits": {"hits": hits, "total": len(hits)}})
 
     async def files(self, request: Request) -> Response:
@@ -86,13 +94,14 @@ class RecordResource:
             sort=request.query_params.get("sort"), page=int_param(request, "page", 1),
             size=int_param(request, "size", 10), all_versions=bool_param(request, "all_versions"))
         page = self.ctx.records.search(identity(request), params)
-        hits = [self._record(d) for d in page.hits]
+        hits = [self._record(d, request=request) for d in page.hits]
         links = {"self": str(request.url)}
         if params.page > 1:
             links["prev"] = str(request.url.include_query_params(page=params.page - 1))
         if params.page * params.size < page.total:
             links["next"] = str(request.url.include_query_params(page=params.page + 1))
-        return json_response({"hits": {"hits": hits, "total": page.total}, "aggregations": {}, "links": links,
+        return json_response({"hits": {"hits": hits, "total": page.total}, "aggregations": page.aggregations,
+                              "links": links,
                               "sortBy": params.sort or ("bestmatch" if params.q else "mostrecent")})
 
     async def communities(self, request: Request) -> Response:

@@ -13,14 +13,16 @@ import sqlalchemy as sa
 from depot.metadata import FieldError, publish_errors
 from depot.repository.errors import GoneError, InvalidStateError, NotFoundError, ValidationError
 from depot.repository.services.deposits import DepositService
+from depot.repository.services.facets import write_facets
 from depot.repository.services.files import import_files
 from depot.repository.services.permissions import Identity
 from depot.repository.services.search import write_terms
 from depot.repository.services.views import Deposit, load_deposit, load_deposits
 from depot.repository.store import statements as st
-from depot.repository.store.tables import communities, community_records, deposits
+from depot.repository.store.tables import communities, community_records, deposits, pending_files
 
 NOT_REGISTERED = "The persistent identifier is not registered."
+NOT_COMMITTED = "One or more files have not completed their transfer, please wait."
 log = logging.getLogger("depot.repository")
 
 
@@ -41,7 +43,11 @@ class ActionService:
             deposit = self.deposits.get_owned(conn, identity, deposit_id)
             if deposit.draft is None:
                 raise InvalidStateError(NOT_REGISTERED, 404)  # already published, no open edit
-            errors = publish_errors(deposit.draft, file_count=len(deposit.files))
+            if conn.execute(sa.select(pending_files.c.key)
+                            .where(pending_files.c.bucket_id == deposit.bucket_id).limit(1)).first():
+                raise ValidationError([FieldError("files.enabled", (NOT_COMMITTED,))])
+            # A metadata-only record (RDM files.enabled false) needs no file.
+            errors = publish_errors(deposit.draft, file_count=len(deposit.files) if deposit.files_enabled else 1)
             if errors:
                 raise ValidationError(errors)
             record = dict(deposit.draft)
@@ -60,6 +66,7 @@ class ActionService:
                 "title": record.get("title", ""), "modified": now, "published": deposit.published or now})
             write_terms(conn, deposit.id, "deposit", record)
             write_terms(conn, deposit.id, "record", record)
+            write_facets(conn, deposit, record)  # after write_terms, which clears the scope
             self._include_in_communities(conn, identity, deposit.concept_id, record, now)
             found = load_deposit(conn, deposit.id)
         assert found is not None
@@ -104,7 +111,9 @@ class ActionService:
         """Current Zenodo routes discard to ``delete_draft``: it deletes a never-published deposit."""
         return self.deposits.delete(identity, deposit_id)
 
-    def new_version(self, identity: Identity, deposit_id: int) -> Deposit:
+    def new_version(self, identity: Identity, deposit_id: int, *, with_files: bool = True) -> Deposit:
+        """A new-version draft of a published record; the legacy action imports the files (as current
+        Zenodo's legacy layer does), the RDM ``POST /versions`` does not (``with_files=False``)."""
         now = self.deposits.now()
         with self.db.write() as conn:
             deposit = self.deposits.get_owned(conn, identity, deposit_id)
@@ -118,9 +127,10 @@ class ActionService:
                 # One unpublished new-version draft per concept: return it, re-importing files only
                 # when it has none (current Zenodo: new_version returns it, import_files refuses).
                 draft = pending[0]
-                if draft.files:
-                    raise ValidationError([FieldError("files.enabled", ("Please remove all files first.",))])
-                import_files(conn, deposit.bucket_id, draft.bucket_id, now)
+                if with_files:
+                    if draft.files:
+                        raise ValidationError([FieldError("files.enabled", ("Please remove all files first.",))])
+                    import_files(conn, deposit.bucket_id, draft.bucket_id, now)
                 new_id = draft.id
             else:
                 new_id = self.deposits.allocate_pid(conn, "record")
@@ -132,7 +142,8 @@ class ActionService:
                     "bucket_id": bucket_id, "draft": metadata, "record": None, "title": metadata.get("title", ""),
                     "created": now, "modified": now})
                 write_terms(conn, new_id, "deposit", metadata)
-                import_files(conn, deposit.bucket_id, bucket_id, now)
+                if with_files:
+                    import_files(conn, deposit.bucket_id, bucket_id, now)
             found = load_deposit(conn, new_id)
         assert found is not None
         return found

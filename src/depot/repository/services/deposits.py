@@ -83,7 +83,7 @@ class DepositService:
         return int(conn.execute(st.INSERT_PID, {"kind": kind}).inserted_primary_key[0])  # type: ignore[index]
 
     # -- CRUD -------------------------------------------------------------------------------------
-    def create(self, identity: Identity, body: object) -> Deposit:
+    def create(self, identity: Identity, body: object, *, files_enabled: bool = True) -> Deposit:
         user_id = require_user(identity)
         metadata = self.normalize_body(body, required=False) or {}
         now = self.now()
@@ -95,7 +95,7 @@ class DepositService:
             conn.execute(st.INSERT_DEPOSIT, {
                 "id": deposit_id, "concept_id": concept_id, "owner_id": user_id, "bucket_id": str(uuid.uuid4()),
                 "draft": metadata, "record": None, "title": metadata.get("title", ""), "created": now,
-                "modified": now})
+                "modified": now, "files_enabled": files_enabled})
             write_terms(conn, deposit_id, "deposit", metadata)
             found = load_deposit(conn, deposit_id)
         assert found is not None
@@ -105,18 +105,29 @@ class DepositService:
         with self.db.read() as conn:
             return self.get_owned(conn, identity, deposit_id)
 
-    def update(self, identity: Identity, deposit_id: int, body: object) -> Deposit:
+    def update(self, identity: Identity, deposit_id: int, body: object, *, files_enabled: bool | None = None,
+               keep: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Deposit:
+        """Replace the open draft's metadata; ``keep`` returns what of the old draft the new one carries
+        (the RDM API keeps the fields RDM JSON cannot express), ``files_enabled`` sets metadata-only."""
         metadata = self.normalize_body(body, required=True) or {}
         with self.db.write() as conn:
             deposit = self.get_owned(conn, identity, deposit_id)
-            require_communities(conn, metadata)
             if deposit.draft is None:
                 # Current Zenodo: a published deposit without an open edit answers PUT with 404.
                 raise InvalidStateError("The persistent identifier is not registered.", 404)
+            if keep is not None:
+                metadata.update(keep(deposit.draft))
+            require_communities(conn, metadata)
             if deposit.doi:
                 metadata["doi"] = deposit.doi  # a minted DOI cannot be changed by an edit
-            conn.execute(st.UPDATE_DEPOSIT, {"b_id": deposit_id, "draft": metadata,
-                                             "title": metadata.get("title", ""), "modified": self.now()})
+            values: dict[str, Any] = {"b_id": deposit_id, "draft": metadata, "title": metadata.get("title", ""),
+                                      "modified": self.now()}
+            if files_enabled is not None and files_enabled != deposit.files_enabled:
+                if not files_enabled and deposit.files:
+                    raise ValidationError([FieldError("files.enabled", (
+                        "You must first delete all files to set the record to be metadata-only.",))])
+                values["files_enabled"] = files_enabled
+            conn.execute(st.UPDATE_DEPOSIT, values)
             write_terms(conn, deposit_id, "deposit", metadata)
             found = load_deposit(conn, deposit_id)
         assert found is not None
@@ -184,6 +195,8 @@ _SORTS = {
     "newest": (deposits.c.created, True), "oldest": (deposits.c.created, False),
     "title": (deposits.c.title, False), "publication_date": (deposits.c.published, True),
     "version": (deposits.c.version_index, True),
+    # InvenioRDM's names (its RDM_SORT_OPTIONS), for /api/user/records
+    "updated-desc": (deposits.c.modified, True), "updated-asc": (deposits.c.modified, False),
 }
 
 

@@ -27,7 +27,7 @@ from depot.repository.services.permissions import Identity, can_manage
 from depot.repository.services.views import Deposit, StoredFile, load_by_bucket
 from depot.repository.store import statements as st
 from depot.repository.store.blobs import StoredBlob
-from depot.repository.store.tables import file_instances, objects
+from depot.repository.store.tables import file_instances, objects, pending_files
 
 LOCKED = "The files of a published record are locked; create a new version to change them."
 EMPTY = "Empty files are not accepted."
@@ -50,6 +50,7 @@ def delete_bucket_objects(conn: sa.Connection, bucket_id: str) -> list[str]:
     """Remove every object of a bucket; return storage URIs no longer referenced anywhere."""
     file_ids = list(conn.execute(sa.select(objects.c.file_id).where(objects.c.bucket_id == bucket_id)).scalars())
     conn.execute(objects.delete().where(objects.c.bucket_id == bucket_id))
+    conn.execute(pending_files.delete().where(pending_files.c.bucket_id == bucket_id))
     return _collect_orphans(conn, file_ids)
 
 
@@ -169,6 +170,8 @@ class FileService:
             if not match:
                 raise NotFoundError("Object does not exist.")
             conn.execute(st.DELETE_OBJECT, {"b_bucket": bucket_id, "b_key": match[0].key})
+            conn.execute(pending_files.delete().where(pending_files.c.bucket_id == bucket_id,
+                                                      pending_files.c.key == match[0].key))
             conn.execute(st.UPDATE_DEPOSIT, {"b_id": deposit.id, "modified": self.deposits.now()})
             return _collect_orphans(conn, [match[0].file_id])
 

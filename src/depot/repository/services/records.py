@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 
 from depot.metadata import FieldError
 from depot.repository.errors import NotFoundError, ValidationError
 from depot.repository.services.deposits import MAX_WINDOW, DepositService, _order
+from depot.repository.services.facets import aggregate
 from depot.repository.services.permissions import Identity, can_read_record
 from depot.repository.services.search import compile_query
 from depot.repository.services.views import LIVE, Deposit, latest_of_concept, load_deposit, load_deposits
@@ -29,6 +31,7 @@ class RecordSearch:
 class Page:
     hits: list[Deposit]
     total: int
+    aggregations: dict[str, Any] = field(default_factory=dict)
 
 
 class RecordService:
@@ -61,6 +64,21 @@ class RecordService:
             raise NotFoundError()
         return found[0]
 
+    def version_position(self, deposit: Deposit) -> tuple[int, bool]:
+        """(versions.index, is_latest) of a deposit: a draft's index is the one its publish will give; a
+        record is latest when no newer version is published, a draft when no newer deposit exists."""
+        with self.db.read() as conn:
+            if deposit.version_index is not None:
+                newer = conn.execute(sa.select(deposits.c.id).where(
+                    deposits.c.concept_id == deposit.concept_id, deposits.c.record.is_not(None),
+                    deposits.c.version_index > deposit.version_index).limit(1)).first()
+                return deposit.version_index, newer is None
+            published = conn.execute(sa.select(sa.func.count()).select_from(deposits).where(
+                deposits.c.concept_id == deposit.concept_id, deposits.c.record.is_not(None))).scalar_one()
+            newer = conn.execute(sa.select(deposits.c.id).where(
+                deposits.c.concept_id == deposit.concept_id, deposits.c.id > deposit.id).limit(1)).first()
+        return int(published) + 1, newer is None
+
     def minted(self, doi: str) -> bool:
         """Whether ``doi`` is one this repository minted for a published version or a concept."""
         with self.db.read() as conn:
@@ -70,10 +88,18 @@ class RecordService:
                 sa.select(concepts.c.id).where(concepts.c.doi == doi).limit(1)).first() is not None
 
     def versions(self, record_id: int) -> list[Deposit]:
-        record = self.read(record_id)
+        """The published versions of the record's concept; the id of a new version's draft names its
+        concept too (its RDM ``links.versions``). 404 when none is published."""
         with self.db.read() as conn:
-            return load_deposits(conn, sa.and_(deposits.c.concept_id == record.concept_id, LIVE),
-                                 order=(deposits.c.version_index.asc(),))
+            row = load_deposit(conn, record_id)
+            if row is not None and row.withdrawn is not None:
+                can_read_record(row)  # 410 for a withdrawn version, as before
+            concept = row.concept_id if row is not None else None
+            found = [] if concept is None else load_deposits(
+                conn, sa.and_(deposits.c.concept_id == concept, LIVE), order=(deposits.c.version_index.asc(),))
+        if not found:
+            raise NotFoundError()
+        return found
 
     def search(self, identity: Identity, params: RecordSearch) -> Page:
         cap = 100 if identity.authenticated else 25
@@ -100,7 +126,10 @@ class RecordService:
             total = conn.execute(sa.select(sa.func.count()).select_from(deposits).where(where)).scalar_one()
             hits = load_deposits(conn, where, order=_order(params.sort), limit=params.size,
                                  offset=(params.page - 1) * params.size)
-        return Page(hits, int(total))
+            matching = sa.select(deposits.c.id).select_from(
+                deposits.join(concepts, concepts.c.id == deposits.c.concept_id)).where(where)
+            aggregations = aggregate(conn, matching)
+        return Page(hits, int(total), aggregations)
 
     def _community_exists(self, ident: str) -> bool:
         with self.db.read() as conn:

@@ -47,6 +47,7 @@ class Deposit:
     files: tuple[StoredFile, ...]
     withdrawn: str | None = None  # when the operator withdrew the published record (a tombstone since)
     withdrawal_reason: str | None = None
+    files_enabled: bool = True  # False: a metadata-only record (InvenioRDM ``files.enabled``)
 
     @property
     def is_published(self) -> bool:
@@ -73,7 +74,7 @@ DEPOSIT_COLUMNS = (
     deposits.c.id, deposits.c.concept_id, deposits.c.owner_id, deposits.c.bucket_id, deposits.c.draft,
     deposits.c.record, deposits.c.doi, concepts.c.doi.label("concept_doi"), deposits.c.version_index,
     deposits.c.created, deposits.c.modified, deposits.c.published, deposits.c.withdrawn,
-    deposits.c.withdrawal_reason,
+    deposits.c.withdrawal_reason, deposits.c.files_enabled,
 )
 # Published and not withdrawn: what the records API, search and listings show.
 LIVE = sa.and_(deposits.c.record.is_not(None), deposits.c.withdrawn.is_(None))
@@ -114,7 +115,7 @@ def _file(r: Any) -> StoredFile:
 def _deposit(r: Any, files: list[StoredFile]) -> Deposit:
     return Deposit(r.id, r.concept_id, r.owner_id, r.bucket_id, r.draft, r.record, r.doi, r.concept_doi,
                    r.version_index, r.created, r.modified, r.published, tuple(files), r.withdrawn,
-                   r.withdrawal_reason)
+                   r.withdrawal_reason, bool(r.files_enabled))
 
 
 def files_in_buckets(conn: sa.Connection, bucket_ids: list[str]) -> dict[str, list[StoredFile]]:

@@ -78,6 +78,8 @@ deposits = sa.Table(
     # deletion, the content is no longer served (migration 0005).
     sa.Column("withdrawn", sa.String(40), nullable=True),
     sa.Column("withdrawal_reason", sa.Text, nullable=True),
+    # False for a metadata-only record (InvenioRDM ``files.enabled``): it publishes without files (0007).
+    sa.Column("files_enabled", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Index("ix_deposits_owner_created", "owner_id", "created"),
     sa.Index("ix_deposits_published", "published"),
     sa.Index("ix_deposits_modified_id", "modified", "id"),  # OAI-PMH's keyset order (migration 0004)
@@ -119,6 +121,17 @@ objects = sa.Table(
     sa.Column("created", sa.String(40), nullable=False),
     sa.Column("updated", sa.String(40), nullable=False),
     sa.UniqueConstraint("bucket_id", "key", name="uq_objects_bucket_key"),
+)
+
+# Keys the InvenioRDM API initialised (``POST .../draft/files``) and has not committed yet. Their content,
+# once PUT, is an ordinary object of the bucket; the row says the upload is not complete, and a draft
+# with any such row cannot be published (migration 0007).
+pending_files = sa.Table(
+    "pending_files",
+    metadata,
+    sa.Column("bucket_id", sa.String(36), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("created", sa.String(40), nullable=False),
 )
 
 community_records = sa.Table(
