@@ -21,6 +21,7 @@ import aiohttp
 
 from depot import __version__
 from depot.deposit.errors import AuthError, HTTPStatusError, IntegrityError, TransportError, ValidationError
+from depot.deposit.search_lag import declared_lag
 
 USER_AGENT = f"depot/{__version__} (bulk specimen depositor) aiohttp/{aiohttp.__version__}"
 CHUNK = 1 << 20
@@ -80,6 +81,7 @@ class RepositoryClient:
         self.upload_timeout = aiohttp.ClientTimeout(total=upload_timeout, connect=30, sock_read=timeout)
         self.on_reply = on_reply
         self.stats = ClientStats()
+        self.search_lag: float | None = None  # the listing's lag as the server declares it (search_lag.py)
         self._headers = {"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT,
                          "Accept": "application/json"}
         self._connections = connections
@@ -188,12 +190,15 @@ class RepositoryClient:
             # never reached it, but a timeout or a dropped connection after sending may have.
             sent = not isinstance(exc, aiohttp.ClientConnectorError)
             self.limiter.observe(0, {}, bucket)  # no answer: a request waiting on this one may go
-            error = TransportError(f"{method} {url}: {type(exc).__name__}: {exc}", sent=sent)
+            error = TransportError(f"{method} {url}: {type(exc).__name__}: {exc}", sent=sent,
+                                   timed_out=isinstance(exc, TimeoutError))
             if self.on_reply:
                 self.on_reply(step, None, error)
             raise error from exc
         self.stats.by_status[reply.status] = self.stats.by_status.get(reply.status, 0) + 1
         self.limiter.observe(reply.status, reply.headers, bucket)
+        if (lag := declared_lag(reply.headers)) is not None:
+            self.search_lag = lag if self.search_lag is None else max(self.search_lag, lag)
         if self.on_reply:
             self.on_reply(step, reply, None)
         if reply.status >= 400:

@@ -39,11 +39,13 @@ class LedgerError(DepotError):
 
 
 class TransportError(DepotError):
-    """Raised when a request got no HTTP answer; ``sent`` is False only if it surely never arrived."""
+    """Raised when a request got no HTTP answer; ``sent`` is False only if it surely never arrived;
+    ``timed_out`` when we gave up waiting (the server may still be working on it)."""
 
-    def __init__(self, message: str, *, sent: bool = True) -> None:
+    def __init__(self, message: str, *, sent: bool = True, timed_out: bool = False) -> None:
         super().__init__(message)
         self.sent = sent
+        self.timed_out = timed_out
 
 
 class HTTPStatusError(DepotError):

@@ -4,7 +4,9 @@ A create, newversion or publish whose answer was lost leaves the specimen *uncer
 a deposition we created means our picture of it is wrong (``reconcile``). A probe settles both before
 anything is sent again: created depositions are found among the account's depositions by the specimen
 key (many keys per listing request; Zenodo's search lags writes, so the first look waits
-``probe_delay`` and a miss is looked at once more ``probe_recheck`` later), publishes and reconciles by
+``probe_delay`` and a miss is looked at once more ``probe_recheck`` later; a repository that declares
+its lag is looked at, and a miss believed, as soon as that proves enough: depot.deposit.search_lag),
+publishes and reconciles by
 reading the deposition back. Between looks the record is released with a due time, so a waiting probe
 never holds a transfer slot. ``Probes`` is the part of :class:`depot.deposit.runner.Runner` that does this.
 """
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from depot.deposit.errors import AuthError, HTTPStatusError, LedgerError, TransportError
 from depot.deposit.ledger import Claim, FileRow, Ledger, State
 from depot.deposit.progress import Stats
+from depot.deposit.search_lag import SearchLag
 
 if TYPE_CHECKING:
     from depot.deposit.client import RepositoryClient
@@ -37,6 +40,8 @@ class Probes:
     owner: str
     stopping: bool
     fatal: BaseException | None
+    clock: Callable[[], float]
+    lag: SearchLag
     _settling: int
     _looked: set[str]
     _listed: dict[str, list[dict[str, Any]]]
@@ -77,6 +82,7 @@ class Probes:
         if not matches:
             return self._not_found(claim)
         self._looked.discard(key)
+        self.lag.forget(key)
         return await self._keep_first(key, matches)
 
     async def _look_for_due_creates(self, key: str) -> dict[str, list[dict[str, Any]]]:
@@ -90,14 +96,19 @@ class Probes:
             self.ledger.release(extra, self.owner)
         leased = leased[:PROBE_BATCH - 1]
         try:
+            asked = self.clock()  # the listing's snapshot is taken at or after this
             found = await self.find_by_keys([key, *leased])
+            self.lag.observe(self.client.search_lag)
+            for k in (key, *leased):
+                if not found[k] and self.lag.conclusive(k, asked):
+                    self._looked.add(k)  # a miss that proves "not created": no second look (_not_found)
             for other in leased:
                 if found[other] or other in self._looked:
                     self._listed[other] = found[other]
                 else:
                     self.stats.probes += 1
                     self._looked.add(other)
-                    self.ledger.defer(other, retry_at=_utcnow() + timedelta(seconds=self.settings.probe_recheck))
+                    self.ledger.defer(other, retry_at=_utcnow() + timedelta(seconds=self._recheck_in(other)))
         finally:
             for other in leased:
                 self.ledger.release(other, self.owner)
@@ -109,11 +120,15 @@ class Probes:
         """Not listed: not created, or not listed *yet*. A second, later look tells them apart."""
         if claim.key not in self._looked:
             self._looked.add(claim.key)
-            self.ledger.defer(claim.key, retry_at=_utcnow() + timedelta(seconds=self.settings.probe_recheck))
+            self.ledger.defer(claim.key, retry_at=_utcnow() + timedelta(seconds=self._recheck_in(claim.key)))
             return None
         self._looked.discard(claim.key)
+        self.lag.forget(claim.key)
         self.ledger.mark_planned(claim.key)
         return State.PLANNED
+
+    def _recheck_in(self, key: str) -> float:
+        return self.lag.recheck_in(key, self.clock(), self.settings.probe_recheck)
 
     async def _read_back(self, claim: Claim) -> State | None:
         """Read the deposition back: published (the publish happened), or a draft whose files are taken

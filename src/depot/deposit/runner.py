@@ -51,6 +51,7 @@ from depot.deposit.probes import Probes
 from depot.deposit.progress import Stats
 from depot.deposit.ratelimit import LimiterStopped
 from depot.deposit.run_settings import RunSettings
+from depot.deposit.search_lag import SearchLag
 
 
 class FatalRunError(DepotError):
@@ -76,6 +77,7 @@ class Runner(Probes):
         self._drafts: dict[str, dict[str, Any]] = {}  # a new version's draft as newversion returned it
         self._looked: set[str] = set()  # uncertain creates/newversions looked for once, not found yet
         self._listed: dict[str, list[dict[str, Any]]] = {}  # due uncertain creates listed with another's probe
+        self.lag = SearchLag()  # when a miss in the listing proves a lost create made nothing
         self._released: asyncio.Event | None = None
         self.more_coming: Callable[[], bool] = lambda: False  # planning still writes records (plan_stream)
         client.on_reply = self._observe
@@ -251,7 +253,9 @@ class Runner(Probes):
             return
         if uncertain and row.step in ("create", "newversion"):
             # Zenodo's search lags writes: look for the deposition only once it can be listed.
-            delay = max(self.settings.probe_delay, retry_after or 0.0)
+            self.lag.observe(self.client.search_lag)
+            first_look = self.lag.first_look_in(key, self.clock(), self.settings.probe_delay)
+            delay = max(first_look, retry_after or 0.0)
         elif uncertain:
             # A publish is read back directly (no search involved): soon, growing if the server keeps failing.
             delay = backoff(row.attempts, base=self.settings.backoff_base / 8, cap=self.settings.backoff_cap,
@@ -268,9 +272,11 @@ class Runner(Probes):
         self.ledger.mark_uncertain(claim.key, "create")
         try:
             deposition = await self._call(claim.key, "create", self.client.create, claim.metadata)
-        except (TransportError, HTTPStatusError) as exc:
-            if not ambiguous("create", exc):
-                self.ledger.mark_planned(claim.key)  # a 4xx or refused connection: nothing was created
+        except (TransportError, HTTPStatusError, LimiterStopped) as exc:
+            if not ambiguous("create", exc):  # a 4xx, a refused connection, a stop before sending
+                self.ledger.mark_planned(claim.key)
+            else:
+                self.lag.lost(claim.key, self.clock(), timed_out=isinstance(exc, TransportError) and exc.timed_out)
             raise
         self.ledger.mark_created(claim.key, deposition_id=int(deposition["id"]),
                                  bucket_url=_bucket(deposition), record=deposition)
@@ -294,7 +300,7 @@ class Runner(Probes):
                 self.ledger.mark_planned(claim.key)
                 raise
             return
-        except (TransportError, HTTPStatusError) as exc:
+        except (TransportError, HTTPStatusError, LimiterStopped) as exc:
             if not ambiguous("newversion", exc):
                 self.ledger.mark_planned(claim.key)
             raise
@@ -385,7 +391,7 @@ class Runner(Probes):
         self.ledger.mark_uncertain(claim.key, "publish")
         try:
             record = await self._call(claim.key, "publish", self.client.publish, claim.deposition_id)
-        except (TransportError, HTTPStatusError) as exc:
+        except (TransportError, HTTPStatusError, LimiterStopped) as exc:
             if not ambiguous("publish", exc):
                 self.ledger.mark_uploaded(claim.key)
             raise

@@ -34,7 +34,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("user_limit_hour_seconds", 3600, "Length in seconds of the per-hour limit's window (tests shorten it)."),
     Setting("search_limit_per_minute", 30, "Record searches per user per minute (Zenodo: 30); 0 disables."),
     Setting("search_lag_seconds", 0.0, "Simulated search-index lag: depositions and records younger than this "
-            "are missing from lists and searches, as on Zenodo, whose index trails writes; 0 = exact."),
+            "are missing from lists and searches, as on Zenodo, whose index trails writes; 0 = exact. Declared to "
+            "depositors in X-Depot-Search-Lag."),
     Setting("max_files_per_record", 100, "Most files one record may hold (Zenodo: 100)."),
     Setting("record_quota_bytes", 50 * GB, "Most bytes one record may hold (Zenodo: 50 GB)."),
     Setting("multipart_max_bytes", 100 * MIB, "Largest legacy multipart POST body (Zenodo: 100 MiB)."),

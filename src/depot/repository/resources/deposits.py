@@ -39,13 +39,22 @@ class DepositResource:
             size=int_param(request, "size", 25), all_versions=bool_param(request, "all_versions"))
         found = self.ctx.deposits.list(identity(request), params)
         # Zenodo's search index has no bucket id, so its listed depositions carry no links.bucket.
-        return json_response([serialize.deposition(self.ctx.links, d, listed=True) for d in found])
+        return json_response([serialize.deposition(self.ctx.links, d, listed=True) for d in found],
+                             headers=self._lag_header())
+
+    def _lag_header(self) -> dict[str, str]:
+        """A promise Zenodo does not make (so its depositors wait): a deposition committed this many seconds
+        before a listing is in it (0: at once). On listings and creates, so a depositor knows it from the
+        first create on and may take a miss for "not created" without Zenodo's long waits."""
+        return {"X-Depot-Search-Lag": f"{max(0.0, self.ctx.config.search_lag_seconds):g}"}
 
     async def create(self, request: Request) -> Response:
         require_user(identity(request))  # an anonymous caller's body is never read
         body = await read_json(request, self.ctx.config.json_max_bytes)
         deposit = self.ctx.deposits.create(identity(request), body)
-        return tagged_json(serialize.deposition(self.ctx.links, deposit), 201)
+        response = tagged_json(serialize.deposition(self.ctx.links, deposit), 201)
+        response.headers.update(self._lag_header())
+        return response
 
     async def read(self, request: Request) -> Response:
         deposit = self.ctx.deposits.read(identity(request), path_int(request, "id"))
