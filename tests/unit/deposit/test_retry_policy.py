@@ -85,3 +85,14 @@ def test_in_place_waits_are_short_and_a_long_wait_releases_the_record() -> None:
     assert waits[0] is not None and waits[0] <= 0.2
     assert in_place_delay(1, 30.0, rng) is None  # the server asked for 30 s: do not sit on the slot
     assert in_place_delay(6, None, rng) is None
+
+
+def test_a_413_to_a_file_upload_waits_and_tries_again() -> None:
+    """The pilot's one 413 came from a proxy: failing the record at once left its draft behind (a 1,000-record
+    faulty bench run ended 999 published + 1 draft). Only an upload's 413 waits; a metadata 413 is refused."""
+    upload = HTTPStatusError(413, "Request Entity Too Large")
+    upload.step = "upload"
+    metadata = HTTPStatusError(413, "Request Entity Too Large")
+    metadata.step = "update"
+    assert classify(upload).action is Decision.BACKOFF and not ambiguous("upload", upload)
+    assert classify(metadata).action is Decision.NO_RETRY and refused(413)
