@@ -9,6 +9,7 @@ BENCHES = {
     "repository": "bench.repository_cycle",
     "http-clients": "bench.http_clients",
     "deposit": "bench.deposit_run",
+    "overhead": "bench.deposit_overhead",
     "listing": "bench.community_listing",
     "iiif": "bench.iiif_tiles",
     "fixity": "bench.fixity",

@@ -147,11 +147,16 @@ class RepositoryClient:
         size = path.stat().st_size
         md5, sha256 = hashlib.md5(), hashlib.sha256()
 
+        def read(fh: Any) -> bytes:
+            # Read and hash off the event loop: hashlib lets go of the GIL for these chunk sizes.
+            chunk: bytes = fh.read(CHUNK)
+            md5.update(chunk)
+            sha256.update(chunk)
+            return chunk
+
         async def body() -> AsyncIterator[bytes]:
             with path.open("rb") as fh:
-                while chunk := await asyncio.to_thread(fh.read, CHUNK):
-                    md5.update(chunk)
-                    sha256.update(chunk)
+                while chunk := await asyncio.to_thread(read, fh):
                     self.stats.bytes_sent += len(chunk)
                     yield chunk
 
