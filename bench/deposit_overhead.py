@@ -34,7 +34,7 @@ import httpx
 from bench.deposit_run import make_source
 from bench.harness import free_port, median, serve, table
 
-RECORDS = 1500
+RECORDS = 800
 YARDSTICK = Path(os.environ.get("DEPOT_YARDSTICK", "/work/shared/yardstick"))
 BASELINE = os.environ.get("DEPOT_BENCH_BASELINE")
 

@@ -108,7 +108,7 @@ def test_a_failed_operation_fails_only_its_own_caller(tmp_path: Path) -> None:
     ledger = planned(str(tmp_path / "ledger.sqlite3"), tmp_path, 4)
 
     def broken(tx: Tx) -> None:
-        tx.conn.exec_driver_sql("INSERT INTO no_such_table VALUES (1)")
+        tx.cursor.execute("INSERT INTO no_such_table VALUES (1)")
 
     async def main() -> list[object]:
         journal = Journal(ledger)

@@ -19,14 +19,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-import sqlalchemy as sa
 
 from depot.deposit.errors import LedgerError
-from depot.deposit.ledger import statements as st
 from depot.deposit.ledger.prepared import Tx
 from depot.deposit.ledger.states import State
 from depot.deposit.ledger.store import Claim, FileRow, Ledger
-from depot.deposit.ledger.tables import specimens
 from depot.deposit.ledger.values import hash_of, iso, now_iso
 from depot.deposit.ledger.writer import Writer
 from depot.deposit.links import server_path
@@ -71,15 +68,14 @@ class Journal:
         return self._hold(await self.writer.run(op))
 
     async def lease(self, keys: list[str], *, owner: str, lease_seconds: float, now: datetime) -> list[str]:
+        """Lease these specimens (those of them that are ready) to ``owner``; returns the leased keys."""
         if not keys:
             return []
-        stamp, until = iso(now), iso(now + timedelta(seconds=lease_seconds))
+        params = {"now": iso(now), "owner": owner, "until": iso(now + timedelta(seconds=lease_seconds)), **_ACTIVE}
 
         def op(tx: Tx) -> list[_Held]:
-            tx.conn.execute(st.LEASE, {"b_keys": keys, "b_now": stamp, "lease_owner": owner, "lease_until": until})
-            mine = list(tx.conn.execute(sa.select(specimens.c.key).where(
-                specimens.c.key.in_(keys), specimens.c.lease_owner == owner)).scalars())
-            return _load(tx.conn, mine) if mine else []
+            mine = [key for key in keys if tx.run("lease_if_ready", {**params, "key": key}).rowcount]
+            return _load(tx, mine)
 
         return [c.key for c in self._hold(await self.writer.run(op))]
 
@@ -91,7 +87,7 @@ class Journal:
         held = self._held.get(key)
         if held is not None:
             return held.claim
-        found = await self.writer.run(lambda tx: _load(tx.conn, [key]))
+        found = await self.writer.run(lambda tx: _load(tx, [key]))
         if not found:
             raise LedgerError(self.ledger.url, f"no specimen {key!r}")
         return found[0].claim  # type: ignore[no-any-return]
@@ -264,7 +260,7 @@ class Journal:
         return [h.claim for h in loaded]
 
     async def _load_one(self, key: str) -> _Held:
-        found = await self.writer.run(lambda tx: _load(tx.conn, [key]))
+        found = await self.writer.run(lambda tx: _load(tx, [key]))
         if not found:
             raise LedgerError(self.ledger.url, f"no specimen {key!r}")
         return found[0]  # type: ignore[no-any-return]
@@ -290,15 +286,11 @@ def _all_sent(files: tuple[FileRow, ...]) -> bool:
     return all(f.uploaded for f in files)
 
 
-def _load(conn: sa.Connection, keys: list[str]) -> list[_Held]:
-    rows = conn.execute(st.SPECIMENS_BY_KEYS, {"b_keys": keys}).all()
-    file_rows: dict[str, list[FileRow]] = {k: [] for k in keys}
-    mtimes: dict[str, dict[str, int | None]] = {k: {} for k in keys}
-    for f in conn.execute(st.FILES_BY_KEYS, {"b_keys": keys}):
-        file_rows[f.specimen_key].append(FileRow(f.name, f.path, f.size, f.md5, f.sha256, bool(f.uploaded),
-                                                 f.server_checksum))
-        mtimes[f.specimen_key][f.name] = f.mtime_ns
-    return [_Held(Claim(r.key, State(r.state), r.step, r.deposition_id, r.bucket_url, r.doi, r.metadata, r.attempts,
-                        tuple(file_rows[r.key]), r.last_status, r.last_error, r.op, r.record_id, bool(r.pending_put),
-                        r.source_row, r.rejected_reason, r.rejected_file),
-                  r.metadata_hash, mtimes[r.key]) for r in rows]
+def _load(tx: Tx, keys: list[str]) -> list[_Held]:
+    """These specimens as they are stored (those that exist), in the order given."""
+    found = []
+    for key in keys:
+        row = tx.run("specimen", {"key": key}).fetchone()
+        if row is not None:
+            found.append(_held(row, tx.run("files_of", {"key": key}).fetchall()))
+    return found

@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import sqlalchemy as sa
-
 # A claimed specimen's columns, in the order ``journal`` reads them.
 CLAIM_COLUMNS = ('"key", state, step, deposition_id, bucket_url, doi, metadata, attempts, last_status, last_error, '
                  'op, record_id, pending_put, source_row, rejected_reason, rejected_file, metadata_hash')
@@ -25,6 +23,11 @@ SQL = {
              "ORDER BY seq LIMIT :limit",
     # Only after "ready" in the same transaction, which holds the write lock (SQLite) or the row (PostgreSQL).
     "lease": 'UPDATE specimens SET lease_owner = :owner, lease_until = :until WHERE "key" = :key',
+    # A given specimen, if it is ready (rowcount 1): the crash-left creates leased before the workers start.
+    "lease_if_ready": 'UPDATE specimens SET lease_owner = :owner, lease_until = :until WHERE "key" = :key '
+                      "AND state IN (:planned, :created, :uploaded, :uncertain) "
+                      "AND (retry_at IS NULL OR retry_at <= :now) AND (lease_until IS NULL OR lease_until < :now)",
+    "specimen": f'SELECT {CLAIM_COLUMNS} FROM specimens WHERE "key" = :key',
     "files_of": "SELECT name, path, size, md5, sha256, uploaded, server_checksum, mtime_ns FROM files "
                 "WHERE specimen_key = :key ORDER BY position",
     "step": 'UPDATE specimens SET state = :state, step = :step, attempts = :attempts, updated_at = :now '
@@ -79,18 +82,14 @@ class Prepared:
 
 
 class Tx:
-    """One group's transaction: prepared statements on the driver's cursor, and the SQLAlchemy
-    connection for the rarer queries (claims, whole rows)."""
+    """One group's transaction: the prepared statements, run on the driver's cursor."""
 
-    def __init__(self, conn: sa.Connection, prepared: Prepared) -> None:
-        self.conn = conn
+    def __init__(self, cursor: Any, prepared: Prepared) -> None:
+        self.cursor = cursor
         self.prepared = prepared
-        self._cursor: Any = None
 
     def run(self, name: str, params: dict[str, Any]) -> Any:
         """Execute the named statement; returns the cursor (for a SELECT's rows or an UPDATE's rowcount)."""
-        if self._cursor is None:
-            self._cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         sql, names = self.prepared.statements[name]
-        self._cursor.execute(sql, tuple(params[n] for n in names))
-        return self._cursor
+        self.cursor.execute(sql, tuple(params[n] for n in names))
+        return self.cursor

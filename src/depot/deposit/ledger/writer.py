@@ -66,6 +66,7 @@ class Writer:
         self.engine = engine
         self.url = url
         self.prepared = Prepared(engine.dialect.name)
+        self.sqlite = engine.dialect.name == "sqlite"
         self.transactions = 0  # commits made (tests and benches read these)
         self.operations = 0
         self.failure: BaseException | None = None  # a posted write failed: every later operation fails
@@ -108,13 +109,15 @@ class Writer:
     # -- the thread ------------------------------------------------------------------------------------
     def _loop(self) -> None:
         try:
-            conn = self.engine.connect()
+            pooled = self.engine.raw_connection()  # with the engine's connect-time settings (WAL, timeouts)
         except sa.exc.SQLAlchemyError as exc:
             self.failure = self._error(exc)
             while (job := self._queue.get()) is not None:
                 _settle([job], None, self.failure)
             return
-        with conn:
+        try:
+            driver: Any = pooled.dbapi_connection
+            tx = Tx(driver.cursor(), self.prepared)
             stop = False
             while not stop:
                 first = self._queue.get()
@@ -133,20 +136,30 @@ class Writer:
                 if self.failure is not None:
                     _settle(group, None, self.failure)
                 else:
-                    self._commit(conn, group)
+                    self._commit(driver, tx, group)
+        finally:
+            pooled.close()
 
-    def _commit(self, conn: sa.Connection, group: list[_Job]) -> None:
+    def _commit(self, driver: Any, tx: Tx, group: list[_Job]) -> None:
+        """One transaction for ``group``, on the driver's connection: SQLite's in autocommit mode (the
+        engine's setting) begins with the write lock taken up front, as the Ledger's do; psycopg's begins
+        with the first statement."""
         try:
-            with conn.begin():
-                tx = Tx(conn, self.prepared)
+            if self.sqlite:
+                tx.cursor.execute("BEGIN IMMEDIATE")
+            try:
                 results = [job.op(tx) for job in group]
+                driver.commit()
+            except BaseException:
+                driver.rollback()
+                raise
         except Exception as exc:  # handed to the callers, never lost on this thread
             if len(group) > 1:
                 for job in group:  # attribute the failure: each alone, in its own transaction
                     if self.failure is not None:
                         _settle([job], None, self.failure)
                     else:
-                        self._commit(conn, [job])
+                        self._commit(driver, tx, [job])
                 return
             error = self._error(exc)
             if group[0].future is None:
