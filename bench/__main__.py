@@ -10,6 +10,7 @@ BENCHES = {
     "http-clients": "bench.http_clients",
     "deposit": "bench.deposit_run",
     "planning": "bench.planning_stream",
+    "overhead": "bench.deposit_overhead",
     "listing": "bench.community_listing",
     "iiif": "bench.iiif_tiles",
     "fixity": "bench.fixity",

@@ -58,7 +58,11 @@ def serve(*args: str, db_url: str | None = None, data_dir: Path | None = None,
             yield Server(base, token, data, proc)
         finally:
             proc.terminate()
-            proc.wait(10)
+            try:
+                proc.wait(60)  # it finishes writing its bags first
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
             log.close()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -145,22 +146,50 @@ class RepositoryClient:
         await self.request("delete-file", "DELETE", f"{bucket_url}/{quote(name)}")
 
     async def put_file(self, bucket_url: str, name: str, path: Path) -> Upload:
-        """Stream ``path`` to ``bucket_url/name``, hashing as it is read; verify the server's md5."""
-        size = path.stat().st_size
+        """Stream ``path`` to ``bucket_url/name``, hashing as it is read; verify the server's md5.
+
+        Opening, reading and hashing happen on a thread, never on the event loop (hashlib lets go of the
+        GIL for chunks this size); a file of one chunk or less takes one trip to the thread in all."""
         md5, sha256 = hashlib.md5(), hashlib.sha256()
 
-        async def body() -> AsyncIterator[bytes]:
-            with path.open("rb") as fh:
-                while chunk := await asyncio.to_thread(fh.read, CHUNK):
-                    md5.update(chunk)
-                    sha256.update(chunk)
-                    self.stats.bytes_sent += len(chunk)
-                    yield chunk
+        def read(fh: Any) -> bytes:
+            chunk: bytes = fh.read(CHUNK)
+            md5.update(chunk)
+            sha256.update(chunk)
+            return chunk
 
-        reply = await self.request("upload", "PUT", f"{bucket_url}/{quote(name)}", data=body(),
-                                   headers={"Content-Type": "application/octet-stream",
-                                            "Content-Length": str(size)},
-                                   timeout=self.upload_timeout)
+        def start() -> tuple[Any, int, bytes]:
+            fh = path.open("rb")
+            try:
+                size = os.fstat(fh.fileno()).st_size
+                first = read(fh)
+            except BaseException:
+                fh.close()
+                raise
+            if len(first) >= size:  # all of it: no stream to keep open
+                fh.close()
+                size = len(first)
+            return fh, size, first
+
+        fh, size, first = await asyncio.to_thread(start)
+
+        async def body() -> AsyncIterator[bytes]:
+            chunk = first
+            while chunk:
+                self.stats.bytes_sent += len(chunk)
+                yield chunk
+                chunk = await asyncio.to_thread(read, fh)
+
+        if fh.closed:
+            self.stats.bytes_sent += size
+        try:
+            reply = await self.request("upload", "PUT", f"{bucket_url}/{quote(name)}",
+                                       data=first if fh.closed else body(),
+                                       headers={"Content-Type": "application/octet-stream",
+                                                "Content-Length": str(size)},
+                                       timeout=self.upload_timeout)
+        finally:
+            fh.close()
         local = md5.hexdigest()
         remote = str((reply.body or {}).get("checksum", "")).removeprefix("md5:")
         if remote != local:

@@ -19,12 +19,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from depot.deposit.errors import AuthError, HTTPStatusError, LedgerError, TransportError
-from depot.deposit.ledger import Claim, FileRow, Ledger, State
+from depot.deposit.ledger import Claim, FileRow, State
 from depot.deposit.progress import Stats
 from depot.deposit.search_lag import SearchLag
 
 if TYPE_CHECKING:
     from depot.deposit.client import RepositoryClient
+    from depot.deposit.ledger.journal import Journal
     from depot.deposit.run_settings import RunSettings
 
 PROBE_BATCH = 20  # specimen keys per listing query when settling uncertain creates
@@ -33,7 +34,7 @@ PROBE_BATCH = 20  # specimen keys per listing query when settling uncertain crea
 class Probes:
     """Probing and settling, mixed into the Runner (which provides the attributes and calls below)."""
 
-    ledger: Ledger
+    ledger: Journal
     client: RepositoryClient
     settings: RunSettings
     stats: Stats
@@ -49,10 +50,10 @@ class Probes:
     async def _call(self, key: str | None, step: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
 
-    def _created(self, key: str, deposition: dict[str, Any]) -> None:
+    async def _created(self, key: str, deposition: dict[str, Any]) -> None:
         raise NotImplementedError
 
-    def _published(self, key: str, record: dict[str, Any]) -> None:
+    async def _published(self, key: str, record: dict[str, Any]) -> None:
         raise NotImplementedError
 
     def _wake(self) -> None:
@@ -74,13 +75,13 @@ class Probes:
         if claim.step == "newversion":
             if await self._adopt_version_draft(claim, looks=(0.0,)) is not None:
                 return State.CREATED
-            return self._not_found(claim)
+            return await self._not_found(claim)
         # An uncertain create, due once the repository's search has caught up: look for the key, and
         # for the other uncertain creates that are due too, in the same listing query.
         listed = self._listed.pop(key) if key in self._listed else None
         matches = listed if listed is not None else (await self._look_for_due_creates(key)).get(key, [])
         if not matches:
-            return self._not_found(claim)
+            return await self._not_found(claim)
         self._looked.discard(key)
         self.lag.forget(key)
         return await self._keep_first(key, matches)
@@ -89,11 +90,11 @@ class Probes:
         """List ``key`` with up to PROBE_BATCH - 1 other uncertain creates that are due (leased meanwhile,
         so no worker sends one). Their answers are kept for the worker that claims each next (they stay
         due), except a first miss, which is looked at again ``probe_recheck`` later, as in _not_found."""
-        others = [k for k in self.ledger.uncertain_keys("create") if k != key]
-        leased = self.ledger.lease(others, owner=self.owner, lease_seconds=self.settings.lease_seconds,
+        others = [k for k in await self.ledger.uncertain_keys("create") if k != key]
+        leased = await self.ledger.lease(others, owner=self.owner, lease_seconds=self.settings.lease_seconds,
                                    now=_utcnow()) if others else []
         for extra in leased[PROBE_BATCH - 1:]:
-            self.ledger.release(extra, self.owner)
+            await self.ledger.release(extra, self.owner)
         leased = leased[:PROBE_BATCH - 1]
         try:
             asked = self.clock()  # the listing's snapshot is taken at or after this
@@ -108,23 +109,23 @@ class Probes:
                 else:
                     self.stats.probes += 1
                     self._looked.add(other)
-                    self.ledger.defer(other, retry_at=_utcnow() + timedelta(seconds=self._recheck_in(other)))
+                    await self.ledger.defer(other, retry_at=_utcnow() + timedelta(seconds=self._recheck_in(other)))
         finally:
             for other in leased:
-                self.ledger.release(other, self.owner)
+                await self.ledger.release(other, self.owner)
             if leased:
                 self._wake()
         return found
 
-    def _not_found(self, claim: Claim) -> State | None:
+    async def _not_found(self, claim: Claim) -> State | None:
         """Not listed: not created, or not listed *yet*. A second, later look tells them apart."""
         if claim.key not in self._looked:
             self._looked.add(claim.key)
-            self.ledger.defer(claim.key, retry_at=_utcnow() + timedelta(seconds=self._recheck_in(claim.key)))
+            await self.ledger.defer(claim.key, retry_at=_utcnow() + timedelta(seconds=self._recheck_in(claim.key)))
             return None
         self._looked.discard(claim.key)
         self.lag.forget(claim.key)
-        self.ledger.mark_planned(claim.key)
+        await self.ledger.mark_planned(claim.key)
         return State.PLANNED
 
     def _recheck_in(self, key: str) -> float:
@@ -137,10 +138,10 @@ class Probes:
         assert claim.deposition_id is not None
         deposition = await self._call(key, "probe", self.client.get, claim.deposition_id)
         if _is_done(deposition):
-            self._published(key, deposition)
+            await self._published(key, deposition)
             return None
         if claim.step == "publish":
-            self.ledger.mark_uploaded(key)
+            await self.ledger.mark_uploaded(key)
             return State.UPLOADED
         present = {str(f.get("filename") or f.get("key")): str(f.get("checksum", "")).removeprefix("md5:")
                    for f in deposition.get("files") or []}
@@ -148,9 +149,9 @@ class Probes:
             if not spec.uploaded and spec.name in present:
                 md5 = await self._md5(spec)
                 if present[spec.name] == md5:
-                    self.ledger.mark_file_present(key, spec.name, md5=md5)
-        self._created(key, deposition)
-        return self.ledger.get(key).state
+                    await self.ledger.mark_file_present(key, spec.name, md5=md5)
+        await self._created(key, deposition)
+        return (await self.ledger.get(key)).state
 
     async def _keep_first(self, key: str, matches: list[dict[str, Any]]) -> State | None:
         """The oldest deposition carrying the key is the specimen's; extra unpublished ones are discarded."""
@@ -159,11 +160,11 @@ class Probes:
             if extra is not keep and not extra.get("submitted"):
                 await self._call(key, "discard", self.client.action, int(extra["id"]), "discard")
         full = await self._call(key, "get", self.client.get, int(keep["id"]))
-        self._created(key, full)
+        await self._created(key, full)
         if full.get("submitted"):
-            self._published(key, full)
+            await self._published(key, full)
             return None
-        return self.ledger.get(key).state
+        return (await self.ledger.get(key)).state
 
     async def _settle_crash_left(self, keys: list[str]) -> None:
         """Settle the creates a crash left uncertain (leased to us in run()) with batched listing queries
@@ -183,20 +184,20 @@ class Probes:
                 if found.get(key):
                     await self._keep_first(key, found[key])
                 else:
-                    self.ledger.mark_planned(key)
+                    await self.ledger.mark_planned(key)
                 pending.pop(0)
-                self.ledger.release(key, self.owner)
+                await self.ledger.release(key, self.owner)
                 self._settling -= 1
                 self._wake()
         except (HTTPStatusError, TransportError):
             # The workers settle these one by one once due (each is still uncertain).
             for key in pending:
-                self.ledger.defer(key, retry_at=_utcnow() + timedelta(seconds=self.settings.probe_delay))
+                await self.ledger.defer(key, retry_at=_utcnow() + timedelta(seconds=self.settings.probe_delay))
         except (AuthError, LedgerError) as exc:
             self.fatal = exc
         finally:
             for key in pending:
-                self.ledger.release(key, self.owner)
+                await self.ledger.release(key, self.owner)
             self._settling = 0
             self._wake()
 

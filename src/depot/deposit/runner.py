@@ -45,6 +45,7 @@ from depot.deposit.errors import (
 )
 from depot.deposit.inspect_files import md5_of
 from depot.deposit.ledger import Claim, FileRow, Ledger, State
+from depot.deposit.ledger.journal import Journal
 from depot.deposit.links import on_target
 from depot.deposit.policy import NON_REPEATABLE, Decision, ambiguous, backoff, classify, in_place_delay, rule_for
 from depot.deposit.probes import Probes
@@ -61,7 +62,7 @@ class FatalRunError(DepotError):
 class Runner(Probes):
     def __init__(self, ledger: Ledger, client: RepositoryClient, settings: RunSettings, stats: Stats, *,
                  clock: Callable[[], float] = time.monotonic, tick: Callable[[], None] | None = None) -> None:
-        self.ledger = ledger
+        self.ledger = Journal(ledger)  # every ledger call awaited, written by one thread (group commit)
         self.client = client
         self.settings = settings
         self.stats = stats
@@ -86,10 +87,10 @@ class Runner(Probes):
     async def run(self) -> None:
         """Work until nothing is ready, or stop() is called, or a fatal error occurs."""
         self._released = asyncio.Event()
-        self.ledger.release_dead_leases(socket.gethostname(), _alive)
+        await self.ledger.release_dead_leases(socket.gethostname(), _alive)
         # Creates a crash left uncertain are settled in one batched probe, beside the workers: leased
         # here first, so no worker takes them meanwhile.
-        crash_left = self.ledger.lease(self.ledger.uncertain_keys("create"), owner=self.owner,
+        crash_left = await self.ledger.lease(await self.ledger.uncertain_keys("create"), owner=self.owner,
                                        lease_seconds=self.settings.lease_seconds, now=_utcnow())
         tasks = [asyncio.create_task(self._worker(i)) for i in range(self.settings.transfers)]
         if crash_left:
@@ -102,6 +103,8 @@ class Runner(Probes):
         finally:
             for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)  # their releases, before the writer stops
+            await self.ledger.close()
         if self.fatal is not None:
             raise FatalRunError(str(self.fatal)) from self.fatal
 
@@ -129,10 +132,10 @@ class Runner(Probes):
         while not self.stopping and self.fatal is None:
             if not await self._gate():
                 continue
-            claims = self.ledger.claim(1, owner=self.owner, lease_seconds=self.settings.lease_seconds,
+            claims = await self.ledger.claim(1, owner=self.owner, lease_seconds=self.settings.lease_seconds,
                                        now=_utcnow())
             if not claims:
-                wait = self.ledger.next_ready_in(now=_utcnow())
+                wait = await self.ledger.next_ready_in(now=_utcnow())
                 if wait is None and self._in_flight == 0 and not self._settling and not self.more_coming():
                     idle_rounds += 1
                     if idle_rounds > 2:
@@ -186,14 +189,14 @@ class Runner(Probes):
         try:
             await self._advance(claim)
         except IntegrityError as exc:
-            self._back_off(key, "upload", None, f"checksum mismatch: {exc}")
+            await self._back_off(key, "upload", None, f"checksum mismatch: {exc}")
         except ValidationError as exc:
-            await self._drop_refused_draft(self.ledger.get(key))
-            self._fail(key, exc.step or "publish", exc.status, _describe(exc))
+            await self._drop_refused_draft(await self.ledger.get(key))
+            await self._fail(key, exc.step or "publish", exc.status, _describe(exc))
         except (HTTPStatusError, TransportError) as exc:
-            self._after_error(key, exc)
+            await self._after_error(key, exc)
         finally:
-            self.ledger.release(key, self.owner)
+            await self.ledger.release(key, self.owner)
             self._wake()
 
     async def _advance(self, claim: Claim) -> None:
@@ -206,22 +209,22 @@ class Runner(Probes):
                 return  # published, or a second look is due later
             if claim.attempts >= self.settings.retries and claim.step != "reconcile":
                 # Settled as not done, after its last try: it fails now (a later pass starts it cleanly).
-                self._fail(key, claim.step or "?", claim.last_status, claim.last_error or "no answer")
+                await self._fail(key, claim.step or "?", claim.last_status, claim.last_error or "no answer")
                 return
-            claim = self.ledger.get(key)
+            claim = await self.ledger.get(key)
         if state is State.PLANNED:
             start = {"edit": self._edit, "version": self._new_version}.get(claim.op or "", self._create)
             await start(claim)
-            claim = self.ledger.get(key)
+            claim = await self.ledger.get(key)
             state = claim.state
         if state is State.CREATED:
             await self._upload(claim)
-            claim = self.ledger.get(key)
+            claim = await self.ledger.get(key)
             state = claim.state
         if state is State.UPLOADED:
             await self._publish(claim)
 
-    def _after_error(self, key: str, exc: HTTPStatusError | TransportError) -> None:
+    async def _after_error(self, key: str, exc: HTTPStatusError | TransportError) -> None:
         """Act on the policy table's verdict for a failed request (its step is ``exc.step``)."""
         verdict = classify(exc, now=time.time())
         status = exc.status if isinstance(exc, HTTPStatusError) else None
@@ -229,27 +232,27 @@ class Runner(Probes):
         if verdict.action is Decision.FATAL:
             raise exc
         if verdict.action is Decision.NO_RETRY:
-            self._fail(key, step, status, str(exc))
+            await self._fail(key, step, status, str(exc))
             return
         if verdict.action is Decision.RECONCILE:
-            row = self.ledger.get(key)
+            row = await self.ledger.get(key)
             if row.deposition_id is not None and row.op in (None, "update") and row.state is not State.UNCERTAIN:
                 # The deposition is not what we think (gone, or in another state): a probe reads it back.
-                self.ledger.mark_uncertain(key, "reconcile")
-        self._back_off(key, step, status, str(exc), verdict.retry_after)
+                await self.ledger.mark_uncertain(key, "reconcile")
+        await self._back_off(key, step, status, str(exc), verdict.retry_after)
 
-    def _fail(self, key: str, step: str, status: int | None, message: str) -> None:
-        self.ledger.mark_failed(key, step=step, status=status, message=message)
+    async def _fail(self, key: str, step: str, status: int | None, message: str) -> None:
+        await self.ledger.mark_failed(key, step=step, status=status, message=message)
         self.stats.note_failed(key, step, status, message)
 
-    def _back_off(self, key: str, step: str, status: int | None, message: str,
+    async def _back_off(self, key: str, step: str, status: int | None, message: str,
                   retry_after: float | None = None) -> None:
         """Release the record to come back later (its slot takes other work meanwhile), or fail it when
         its tries are used up. A record whose step may have happened is never failed before a probe."""
-        row = self.ledger.get(key)
+        row = await self.ledger.get(key)
         uncertain = row.state is State.UNCERTAIN and row.step != "reconcile"
         if row.attempts >= self.settings.retries and not uncertain:
-            self._fail(key, step, status, message)
+            await self._fail(key, step, status, message)
             return
         if uncertain and row.step in ("create", "newversion"):
             # Zenodo's search lags writes: look for the deposition only once it can be listed.
@@ -264,45 +267,45 @@ class Runner(Probes):
             delay = backoff(row.attempts, base=self.settings.backoff_base, cap=self.settings.backoff_cap,
                             retry_after=retry_after)
         self.stats.note_retry(key, step, status, delay)
-        self.ledger.mark_retry(key, step=step, status=status, message=message,
+        await self.ledger.mark_retry(key, step=step, status=status, message=message,
                                retry_at=_utcnow() + timedelta(seconds=delay))
 
     async def _create(self, claim: Claim) -> None:
         # Record the intent first: if we die or lose the answer, the row says "look before creating".
-        self.ledger.mark_uncertain(claim.key, "create")
+        await self.ledger.mark_uncertain(claim.key, "create")
         try:
             deposition = await self._call(claim.key, "create", self.client.create, claim.metadata)
         except (TransportError, HTTPStatusError, LimiterStopped) as exc:
             if not ambiguous("create", exc):  # a 4xx, a refused connection, a stop before sending
-                self.ledger.mark_planned(claim.key)
+                await self.ledger.mark_planned(claim.key)
             else:
                 self.lag.lost(claim.key, self.clock(), timed_out=isinstance(exc, TransportError) and exc.timed_out)
             raise
-        self.ledger.mark_created(claim.key, deposition_id=int(deposition["id"]),
+        await self.ledger.mark_created(claim.key, deposition_id=int(deposition["id"]),
                                  bucket_url=_bucket(deposition), record=deposition)
 
     async def _edit(self, claim: Claim) -> None:
         """Open the published record for editing (repeatable: a second edit returns the same draft)."""
         assert claim.record_id is not None
         deposition = await self._call(claim.key, "edit", self.client.action, claim.record_id, "edit")
-        self.ledger.mark_created(claim.key, deposition_id=claim.record_id,
+        await self.ledger.mark_created(claim.key, deposition_id=claim.record_id,
                                  bucket_url=_bucket(deposition or {}), record=deposition)
 
     async def _new_version(self, claim: Claim) -> None:
         assert claim.record_id is not None
-        self.ledger.mark_uncertain(claim.key, "newversion")
+        await self.ledger.mark_uncertain(claim.key, "newversion")
         try:
             draft = await self._call(claim.key, "newversion", self.client.action, claim.record_id, "newversion")
         except ValidationError:
             # "Please remove all files first.": the concept already has an unpublished new version (ours,
             # from a run that lost the answer). Find it and carry on with it.
             if await self._adopt_version_draft(claim) is None:
-                self.ledger.mark_planned(claim.key)
+                await self.ledger.mark_planned(claim.key)
                 raise
             return
         except (TransportError, HTTPStatusError, LimiterStopped) as exc:
             if not ambiguous("newversion", exc):
-                self.ledger.mark_planned(claim.key)
+                await self.ledger.mark_planned(claim.key)
             raise
         assert draft is not None
         if int(draft["id"]) == int(claim.record_id):
@@ -310,7 +313,8 @@ class Runner(Probes):
             latest = str((draft.get("links") or {}).get("latest_draft", "")).rstrip("/").rsplit("/", 1)[-1]
             draft = await self._call(claim.key, "get", self.client.get, int(latest))
         self._drafts[claim.key] = draft
-        self.ledger.mark_created(claim.key, deposition_id=int(draft["id"]), bucket_url=_bucket(draft), record=draft)
+        await self.ledger.mark_created(claim.key, deposition_id=int(draft["id"]), bucket_url=_bucket(draft),
+                                       record=draft)
 
     async def _adopt_version_draft(self, claim: Claim, looks: tuple[float, ...] | None = None) -> int | None:
         """Find a newversion's draft whose answer was lost: the concept's unpublished draft, if there is
@@ -329,7 +333,8 @@ class Runner(Probes):
             return None
         draft = await self._call(claim.key, "get", self.client.get, int(drafts[0]["id"]))
         self._drafts[claim.key] = draft
-        self.ledger.mark_created(claim.key, deposition_id=int(draft["id"]), bucket_url=_bucket(draft), record=draft)
+        await self.ledger.mark_created(claim.key, deposition_id=int(draft["id"]), bucket_url=_bucket(draft),
+                                       record=draft)
         return int(draft["id"])
 
     async def _align_files(self, claim: Claim) -> Any:
@@ -345,12 +350,12 @@ class Runner(Probes):
             md5 = await self._md5(spec)
             wanted[spec.name] = md5
             if present.get(spec.name) == md5 and not spec.uploaded:
-                self.ledger.mark_file_present(claim.key, spec.name, md5=md5)
+                await self.ledger.mark_file_present(claim.key, spec.name, md5=md5)
         bucket = on_target(claim.bucket_url, self.client.api_url) or _bucket(draft)
         for name, md5 in present.items():
             if wanted.get(name) != md5:
                 await self._call(claim.key, "delete-file", self.client.delete_file, bucket, name)
-        return self.ledger.get(claim.key)
+        return await self.ledger.get(claim.key)
 
     @staticmethod
     async def _md5(spec: FileRow) -> str:
@@ -368,13 +373,13 @@ class Runner(Probes):
                 continue
             upload = await self._call(claim.key, "upload", self.client.put_file, bucket, spec.name, Path(spec.path))
             self.stats.bytes_sent += upload.size
-            self.ledger.mark_file_uploaded(claim.key, spec.name, server_checksum=f"md5:{upload.md5}",
+            await self.ledger.mark_file_uploaded(claim.key, spec.name, server_checksum=f"md5:{upload.md5}",
                                            md5=upload.md5, sha256=upload.sha256, size=upload.size)
         if claim.pending_put:
             # newversion drops publication_date and version; an edit carries the new metadata.
             await self._call(claim.key, "update", self.client.update, claim.deposition_id, claim.metadata)
-            self.ledger.mark_metadata_sent(claim.key)
-        self.ledger.mark_ready(claim.key)
+            await self.ledger.mark_metadata_sent(claim.key)
+        await self.ledger.mark_ready(claim.key)
 
     async def _drop_refused_draft(self, claim: Claim) -> None:
         """The repository refused an edit or a new version: discard its draft so the published record stays
@@ -385,25 +390,25 @@ class Runner(Probes):
             await self._call(claim.key, "discard", self.client.action, claim.deposition_id, "discard")
         except (HTTPStatusError, TransportError):
             return
-        self.ledger.mark_draft_dropped(claim.key)
+        await self.ledger.mark_draft_dropped(claim.key)
 
     async def _publish(self, claim: Claim) -> None:
-        self.ledger.mark_uncertain(claim.key, "publish")
+        await self.ledger.mark_uncertain(claim.key, "publish")
         try:
             record = await self._call(claim.key, "publish", self.client.publish, claim.deposition_id)
         except (TransportError, HTTPStatusError, LimiterStopped) as exc:
             if not ambiguous("publish", exc):
-                self.ledger.mark_uploaded(claim.key)
+                await self.ledger.mark_uploaded(claim.key)
             raise
-        self._published(claim.key, record)
+        await self._published(claim.key, record)
 
-    def _created(self, key: str, deposition: dict[str, Any]) -> None:
+    async def _created(self, key: str, deposition: dict[str, Any]) -> None:
         """The specimen's deposition, as the server answered it (found by a probe, or read back)."""
-        self.ledger.mark_created(key, deposition_id=int(deposition["id"]), bucket_url=_bucket(deposition),
+        await self.ledger.mark_created(key, deposition_id=int(deposition["id"]), bucket_url=_bucket(deposition),
                                  record=deposition)
 
-    def _published(self, key: str, record: dict[str, Any]) -> None:
-        self.ledger.mark_published(key, doi=record.get("doi"), concept_doi=record.get("conceptdoi"),
+    async def _published(self, key: str, record: dict[str, Any]) -> None:
+        await self.ledger.mark_published(key, doi=record.get("doi"), concept_doi=record.get("conceptdoi"),
                                    record_url=(record.get("links") or {}).get("html"), record=record)
         self.stats.note_published(key, record.get("doi"))
 

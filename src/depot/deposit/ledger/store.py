@@ -1,4 +1,7 @@
-"""I/O: the Ledger. Every state transition is one short, durable transaction."""
+"""I/O: the Ledger. Every state transition is one short, durable transaction.
+
+During `depot run` the runner writes through depot.deposit.ledger.journal instead: one writer thread,
+transitions of many records per commit, a guard durable before its request is sent."""
 
 from __future__ import annotations
 
