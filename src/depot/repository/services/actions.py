@@ -15,6 +15,7 @@ from depot.repository.errors import GoneError, InvalidStateError, NotFoundError,
 from depot.repository.services.deposits import DepositService
 from depot.repository.services.files import import_files
 from depot.repository.services.permissions import Identity
+from depot.repository.services.scopes import DEPOSIT_ACTIONS
 from depot.repository.services.search import write_terms
 from depot.repository.services.views import Deposit, load_deposit, load_deposits
 from depot.repository.store import statements as st
@@ -38,7 +39,7 @@ class ActionService:
     def publish(self, identity: Identity, deposit_id: int) -> Deposit:
         now = self.deposits.now()
         with self.db.write() as conn:
-            deposit = self.deposits.get_owned(conn, identity, deposit_id)
+            deposit = self.deposits.get_owned(conn, identity, deposit_id, DEPOSIT_ACTIONS)
             if deposit.draft is None:
                 raise InvalidStateError(NOT_REGISTERED, 404)  # already published, no open edit
             errors = publish_errors(deposit.draft, file_count=len(deposit.files))
@@ -88,7 +89,7 @@ class ActionService:
 
     def edit(self, identity: Identity, deposit_id: int) -> Deposit:
         with self.db.write() as conn:
-            deposit = self.deposits.get_owned(conn, identity, deposit_id)
+            deposit = self.deposits.get_owned(conn, identity, deposit_id, DEPOSIT_ACTIONS)
             if deposit.record is None:
                 raise InvalidStateError(NOT_REGISTERED, 404)
             if deposit.withdrawn is not None:
@@ -102,12 +103,12 @@ class ActionService:
 
     def discard(self, identity: Identity, deposit_id: int) -> list[str]:
         """Current Zenodo routes discard to ``delete_draft``: it deletes a never-published deposit."""
-        return self.deposits.delete(identity, deposit_id)
+        return self.deposits.delete(identity, deposit_id, DEPOSIT_ACTIONS)
 
     def new_version(self, identity: Identity, deposit_id: int) -> Deposit:
         now = self.deposits.now()
         with self.db.write() as conn:
-            deposit = self.deposits.get_owned(conn, identity, deposit_id)
+            deposit = self.deposits.get_owned(conn, identity, deposit_id, DEPOSIT_ACTIONS)
             if deposit.record is None:
                 raise NotFoundError(NOT_REGISTERED)
             if deposit.withdrawn is not None:  # a takedown is not undone by a new version
