@@ -99,6 +99,7 @@ def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, base_
         raise click.ClickException(f"cannot start the repository: {exc}") from exc
     click.echo(f"depot repository on {config.base_url} (data in {config.data_dir})", err=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level, http="httptools", loop="uvloop",
+                timeout_keep_alive=config.keep_alive_seconds,
                 access_log=config.access_log is None and log_level in {"info", "debug"})
 
 
