@@ -22,6 +22,7 @@ BENCHES = {
     "ledger": "bench.ledger_scale",
     "verify": "bench.verify_scale",
     "budget": "bench.rate_budget",
+    "lost-answers": "bench.lost_answers",
 }
 
 

@@ -41,7 +41,7 @@ def serve(*args: str, db_url: str | None = None, data_dir: Path | None = None,
         extra = ["--db", db_url] if db_url else []
         token = subprocess.run([sys.executable, "-m", "depot", "repo", "create-token", "bench@example.org",
                                 "--data-dir", str(data), *extra], capture_output=True, text=True,
-                               check=True).stdout.strip()
+                               check=True, env={**os.environ, **(env or {})}).stdout.strip()
         port = free_port()
         log = (data / "serve.log").open("wb")
         proc = subprocess.Popen([sys.executable, "-m", "depot", "serve", "--port", str(port), "--data-dir",

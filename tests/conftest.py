@@ -115,12 +115,15 @@ class Api:
     accounts: AccountService
     config: RepositoryConfig
 
-    def token(self, email: str | None = None) -> str:
+    def token(self, email: str | None = None, scopes: tuple[str, ...] | None = None) -> str:
+        """A new token of ``email`` (a new user by default) with ``scopes`` (by default: both deposit scopes)."""
         email = email or f"user-{uuid.uuid4().hex[:8]}@example.org"
-        return self.accounts.create_token(email, datetime.now(UTC).isoformat())
+        if scopes is None:
+            return self.accounts.create_token(email, datetime.now(UTC).isoformat())
+        return self.accounts.create_token(email, datetime.now(UTC).isoformat(), scopes=scopes)
 
-    def auth(self, email: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(email)}"}
+    def auth(self, email: str | None = None, scopes: tuple[str, ...] | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(email, scopes)}"}
 
 
 def png_image(seed: object, size: int = 128) -> bytes:

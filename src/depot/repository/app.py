@@ -59,12 +59,16 @@ def build_context(config: RepositoryConfig, *, clock: Callable[[], datetime] | N
     links = Links(config.base_url, config.doi_prefix, config.doi_name)
     blobs = BlobStore(config.data_dir, fsync=config.fsync)
     actions = ActionService(deposits)
-    actions.after_publish.append(Preservation(db, config, links, blobs, clock))  # bags + fixity cycle
+    keeper = Preservation(db, config, links, blobs, clock)
+    actions.after_publish.append(keeper)  # bags + fixity cycle
+    accounts = AccountService(db)
+    if keeper.accounts is not None:
+        accounts.on_change.append(keeper.accounts)
     return Context(
         config=config,
         links=links,
         blobs=blobs,
-        accounts=AccountService(db),
+        accounts=accounts,
         deposits=deposits,
         files=files,
         actions=actions,
@@ -159,7 +163,7 @@ def create_app(config: RepositoryConfig, *, context: Context | None = None,
     )
     app.router.redirect_slashes = False  # Zenodo answers a trailing slash with 404, not a redirect
     app.state.context = ctx
-    outer: Any = Gateway(app, config, ctx.accounts.user_for_token)
+    outer: Any = Gateway(app, config, ctx.accounts.identity_for_token)
     if faults is not None:
         outer = FaultInjector(outer, faults, config.data_dir / "faults.log")
         logging.getLogger("uvicorn.error").addFilter(_quiet_injected_drops)

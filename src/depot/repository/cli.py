@@ -99,6 +99,7 @@ def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, base_
         raise click.ClickException(f"cannot start the repository: {exc}") from exc
     click.echo(f"depot repository on {config.base_url} (data in {config.data_dir})", err=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level, http="httptools", loop="uvloop",
+                timeout_keep_alive=config.keep_alive_seconds,
                 access_log=config.access_log is None and log_level in {"info", "debug"})
 
 
@@ -126,7 +127,13 @@ def _services(data_dir: Path | None, db_url: str | None) -> AccountService:
 
     config = from_env(data_dir=data_dir, db_url=db_url)
     config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return AccountService(Database.open(config.database_url))
+    db = Database.open(config.database_url)
+    accounts = AccountService(db)
+    if config.bags:  # the users and token hashes a rebuild from bags needs (preservation/accounts.py)
+        from depot.repository.preservation.accounts import AccountsSidecar, sidecar_path
+
+        accounts.on_change.append(AccountsSidecar(db, sidecar_path(config.data_dir), fsync=config.fsync))
+    return accounts
 
 
 @repo.command("create-token")
@@ -134,10 +141,21 @@ def _services(data_dir: Path | None, db_url: str | None) -> AccountService:
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--db", "db_url", default=None)
 @click.option("--name", default="cli", show_default=True, help="A label for the token.")
-def create_token(email: str, data_dir: Path | None, db_url: str | None, name: str) -> None:
+@click.option("--scope", "scope_names", multiple=True, metavar="SCOPE",
+              help="A scope of the token, as Zenodo's: deposit:write (create and change depositions and their "
+                   "files), deposit:actions (publish, edit, discard, new version), user:email. Repeatable. "
+                   "[default: deposit:write and deposit:actions]")
+def create_token(email: str, data_dir: Path | None, db_url: str | None, name: str,
+                 scope_names: tuple[str, ...]) -> None:
     """Create the user EMAIL if needed and print a new personal access token (only the token)."""
+    from depot.repository.services import scopes
+
     try:
-        token = _services(data_dir, db_url).create_token(email, _now(), name)
+        chosen = scopes.parse(scope_names) if scope_names else frozenset(scopes.DEFAULT)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scope") from exc
+    try:
+        token = _services(data_dir, db_url).create_token(email, _now(), name, chosen)
     except RepositoryError as exc:
         raise click.ClickException(describe(exc)) from exc
     sys.stdout.write(token + "\n")
@@ -255,8 +273,15 @@ def audit(data_dir: Path | None, db_url: str | None, mb_per_s: float, check_bags
 @click.option("--files", "files_dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
               help="The old repository's file store (its DATA_DIR/files), searched for good copies of files "
                    "a damaged bag lost.  [default: files/ beside the bags directory, if there]")
-def rebuild(source: Path, data_dir: Path, db_url: str | None, no_validate: bool, files_dir: Path | None) -> None:
-    """Rebuild a working repository from bags alone: records, versions, DOIs, files, communities.
+@click.option("--accounts", "accounts_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None,
+              help="The old repository's accounts sidecar (its DATA_DIR/admin/accounts.json: users and token "
+                   "hashes, never in a bag), so that records go back to their owners and old tokens keep "
+                   "working.  [default: admin/accounts.json beside the bags directory, if there]")
+def rebuild(source: Path, data_dir: Path, db_url: str | None, no_validate: bool, files_dir: Path | None,
+            accounts_file: Path | None) -> None:
+    """Rebuild a working repository from bags alone: records, versions, DOIs, files, communities, and
+    (from the admin-only accounts sidecar) users and tokens.
 
     A bag with a damaged payload file is still used when its description is intact: that file is taken
     from another bag or the old file store, checked against the bag's checksums. Exits 1 if some record
@@ -266,7 +291,8 @@ def rebuild(source: Path, data_dir: Path, db_url: str | None, no_validate: bool,
 
     config = from_env(data_dir=data_dir, db_url=db_url)
     try:
-        report = rebuild_(source, config, validate=not no_validate, files_dir=files_dir)
+        report = rebuild_(source, config, validate=not no_validate, files_dir=files_dir,
+                          accounts_file=accounts_file)
     except RebuildError as exc:
         raise click.ClickException(str(exc)) from exc
     for note in report.notes:
@@ -274,6 +300,7 @@ def rebuild(source: Path, data_dir: Path, db_url: str | None, no_validate: bool,
     for problem in report.problems:
         click.echo(f"passed over: {problem}", err=True)
     click.echo(f"rebuilt {report.records} record(s) of {report.concepts} concept(s), {report.files} file(s) "
-               f"({report.bytes / 1e6:.1f} MB), {report.communities} communit(y/ies) in {config.data_dir}", err=True)
+               f"({report.bytes / 1e6:.1f} MB), {report.communities} communit(y/ies), {report.users} user(s), "
+               f"{report.tokens} token(s) in {config.data_dir}", err=True)
     if any(p.startswith("record ") for p in report.problems):
         sys.exit(1)

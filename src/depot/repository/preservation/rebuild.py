@@ -5,9 +5,12 @@ version chain, DOIs, owner ids, files with their checksums and community inclusi
 bytes, re-stored through the BlobStore and checked against the manifest. Ids are kept (record, concept,
 file, bucket, community), so every URL and DOI of the old repository resolves the same in the new one.
 
-What bags do not hold is not invented: user e-mails and tokens (never archived: personal data) become
-placeholder users ``user-<id>@rebuilt.invalid`` owning the same records; open drafts and unpublished
-deposits are gone; fixity history and usage statistics start afresh.
+Bags hold no personal data, so users and tokens come from the admin-only accounts sidecar
+(``accounts.py``, ``admin/accounts.json`` beside the bags directory): users keep their ids and e-mails,
+tokens their hashes and scopes, so records go back to their owners and old tokens keep working. Without a
+sidecar, or for an owner it does not list, nothing is invented: the owner becomes a placeholder user
+``user-<id>@rebuilt.invalid`` owning the same records. Open drafts and unpublished deposits are gone;
+fixity history and usage statistics start afresh.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ import sqlalchemy as sa
 
 from depot.repository.config import RepositoryConfig
 from depot.repository.preservation import bagspec
+from depot.repository.preservation.accounts import Accounts, AccountsSidecar, SidecarError, default_for, sidecar_path
+from depot.repository.preservation.accounts import read as read_accounts
 from depot.repository.preservation.bags import bags_of
 from depot.repository.preservation.healing import bag_candidates, manifest_sums
 from depot.repository.services.search import write_terms
@@ -43,6 +48,7 @@ from depot.repository.store.tables import (
     file_instances,
     objects,
     pids,
+    tokens,
     users,
 )
 
@@ -66,6 +72,9 @@ class RebuildReport:
     files: int = 0
     bytes: int = 0
     communities: int = 0
+    users: int = 0  # users of the accounts sidecar restored with their e-mail
+    tokens: int = 0  # tokens of the sidecar restored (their hashes and scopes)
+    placeholders: int = 0  # owners the sidecar did not list (or with no sidecar): user-<id>@rebuilt.invalid
     problems: list[str] = field(default_factory=list)  # bags that failed validation and were passed over
     notes: list[str] = field(default_factory=list)  # damaged bags used, files taken from elsewhere
 
@@ -205,14 +214,27 @@ def _store_payload(blobs: BlobStore, chosen: list[Found], copies: Copies,
     return kept, stored
 
 
-def _insert(conn: sa.Connection, chosen: list[Found], stored: dict[str, StoredBlob], now: str,
-            report: RebuildReport) -> None:
+def _insert_accounts(conn: sa.Connection, chosen: list[Found], accounts: Accounts | None, now: str,
+                     report: RebuildReport) -> None:
+    """Every user and token of the sidecar, with their ids; a placeholder for each other owner."""
     owners: set[int] = set()
     for item in chosen:
         owners.add(int(item.aip["record"]["owner_id"]))
         owners.update(int(c["owner_id"]) for c in item.aip["communities"])
-    conn.execute(users.insert(), [{"id": uid, "email": f"user-{uid}@rebuilt.invalid", "created": now}
-                                  for uid in sorted(owners)])
+    known = {u["id"]: u for u in (accounts.users if accounts else [])}
+    rows = [known.get(uid) or {"id": uid, "email": f"user-{uid}@rebuilt.invalid", "created": now}
+            for uid in sorted(owners | set(known))]
+    if rows:
+        conn.execute(users.insert(), rows)
+    if accounts and accounts.tokens:
+        conn.execute(tokens.insert(), accounts.tokens)
+    report.users, report.tokens = len(known), len(accounts.tokens) if accounts else 0
+    report.placeholders = len(owners - set(known))
+
+
+def _insert(conn: sa.Connection, chosen: list[Found], stored: dict[str, StoredBlob], now: str,
+            report: RebuildReport, accounts: Accounts | None = None) -> None:
+    _insert_accounts(conn, chosen, accounts, now, report)
     seen_concepts: set[int] = set()
     seen_files: set[str] = set()
     membership: dict[tuple[str, int], dict[str, Any]] = {}
@@ -281,15 +303,24 @@ def _link_or_copy(src: str, dst: str) -> None:
 
 
 def rebuild(source: Path, config: RepositoryConfig, *, validate: bool = True, files_dir: Path | None = None,
+            accounts_file: Path | None = None,
             clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> RebuildReport:
     """Rebuild the repository of ``config`` (which must be empty) from the bags under ``source``.
 
     ``files_dir`` is the old repository's file store (``DATA_DIR/files``), where good copies of files a
-    damaged bag lost are sought; by default ``files`` beside ``source`` when there is one."""
+    damaged bag lost are sought; by default ``files`` beside ``source`` when there is one.
+    ``accounts_file`` is the old repository's accounts sidecar; by default ``admin/accounts.json`` beside
+    ``source`` when there is one."""
     if not source.is_dir():
         raise RebuildError(f"{source} is not a directory")
     if files_dir is None and (source.parent / "files").is_dir():
         files_dir = source.parent / "files"
+    if accounts_file is None and default_for(source).is_file():
+        accounts_file = default_for(source)
+    try:
+        accounts = read_accounts(accounts_file) if accounts_file is not None else None
+    except SidecarError as exc:
+        raise RebuildError(str(exc)) from exc
     config.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database.open(config.database_url)
     try:
@@ -305,8 +336,18 @@ def rebuild(source: Path, config: RepositoryConfig, *, validate: bool = True, fi
         if not chosen:
             raise RebuildError(f"no record under {source} could be rebuilt: " + "; ".join(report.problems))
         with db.write() as conn:
-            _insert(conn, chosen, stored, utcnow_iso(clock()), report)
+            _insert(conn, chosen, stored, utcnow_iso(clock()), report, accounts)
         _adopt_bags(chosen, config.data_dir / "bags")
+        if accounts is None:
+            report.notes.append(f"no accounts sidecar ({default_for(source)} or --accounts): the "
+                                f"{report.placeholders} owner(s) become user-<id>@rebuilt.invalid and old "
+                                "tokens do not work")
+        else:
+            report.notes.append(f"{report.users} user(s) and {report.tokens} token(s) restored from {accounts_file}"
+                                + (f"; {report.placeholders} owner(s) it does not list become "
+                                   "user-<id>@rebuilt.invalid" if report.placeholders else ""))
+        if config.bags:  # the new repository's own sidecar, for its next rebuild
+            AccountsSidecar(db, sidecar_path(config.data_dir), fsync=config.fsync).write()
         return report
     finally:
         db.dispose()

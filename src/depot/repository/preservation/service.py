@@ -17,6 +17,7 @@ from typing import Any
 import anyio.to_thread
 
 from depot.repository.config import RepositoryConfig
+from depot.repository.preservation.accounts import AccountsSidecar, sidecar_path
 from depot.repository.preservation.audit import Auditor
 from depot.repository.preservation.bags import BagWriter
 from depot.repository.preservation.healing import Healer
@@ -35,6 +36,8 @@ class Preservation:
                  clock: Callable[[], datetime]) -> None:
         self.config = config
         self.bags = BagWriter(db, config, links, blobs, clock) if config.bags else None
+        # Users and token hashes for a rebuild, never in a bag (accounts.py); kept wherever bags are.
+        self.accounts = AccountsSidecar(db, sidecar_path(config.data_dir), fsync=config.fsync) if config.bags else None
         self.auditor = Auditor(db, blobs, clock)
         self.healer = Healer(db, blobs, config.data_dir / "bags", clock)
         self.stopping = threading.Event()
@@ -47,6 +50,11 @@ class Preservation:
 
     async def start(self) -> None:
         self.stopping.clear()
+        if self.accounts is not None:  # a repository older than the sidecar gets one at its first start
+            try:
+                await anyio.to_thread.run_sync(self.accounts.write)
+            except OSError as exc:
+                log.error("%s could not be written: %s", self.accounts, exc)
         if self.bags is not None:
             self.bags.submit_missing()
         if self.config.fixity_cycle:

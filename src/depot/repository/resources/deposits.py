@@ -25,6 +25,7 @@ from depot.repository.resources.http import (
 )
 from depot.repository.services.deposits import ListParams
 from depot.repository.services.permissions import require_user
+from depot.repository.services.scopes import DEPOSIT_WRITE
 from depot.repository.store.blobs import BlobTooLargeError
 
 
@@ -49,7 +50,7 @@ class DepositResource:
         return {"X-Depot-Search-Lag": f"{max(0.0, self.ctx.config.search_lag_seconds):g}"}
 
     async def create(self, request: Request) -> Response:
-        require_user(identity(request))  # an anonymous caller's body is never read
+        require_user(identity(request), DEPOSIT_WRITE)  # the body of a caller who may not create is never read
         body = await read_json(request, self.ctx.config.json_max_bytes)
         deposit = self.ctx.deposits.create(identity(request), body)
         response = tagged_json(serialize.deposition(self.ctx.links, deposit), 201)
@@ -62,7 +63,7 @@ class DepositResource:
 
     async def update(self, request: Request) -> Response:
         ident, deposit_id = identity(request), path_int(request, "id")
-        require_user(ident)
+        require_user(ident, DEPOSIT_WRITE)
         deposit = self.ctx.deposits.update(ident, deposit_id, await read_json(request, self.ctx.config.json_max_bytes))
         return tagged_json(serialize.deposition(self.ctx.links, deposit))
 
@@ -96,6 +97,7 @@ class DepositResource:
         """Legacy multipart POST: form fields ``file`` and optional ``name`` (≤ 100 MiB request)."""
         ident, deposit_id = identity(request), path_int(request, "id")
         self.ctx.deposits.read(ident, deposit_id)  # 403/404 before a byte of the body is parsed
+        require_user(ident, DEPOSIT_WRITE)
         limit = self.ctx.config.multipart_max_bytes
         length = header_int(request, "content-length")
         if length is not None and length > limit:

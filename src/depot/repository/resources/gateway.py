@@ -21,7 +21,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from depot.repository.config import RepositoryConfig
 from depot.repository.resources.cors import cors_headers, is_api
-from depot.repository.services.permissions import Identity
+from depot.repository.services.permissions import ANONYMOUS, Identity
 
 Scope = dict[str, Any]
 ASGIApp = Callable[..., Any]
@@ -29,27 +29,27 @@ SEARCH_PATHS = {"/api/records", "/oai2d"}
 
 
 class TokenCache:
-    """token -> user id lookups, cached: tokens are only ever added, so a hit stays valid."""
+    """token -> identity (user and scopes) lookups, cached: tokens are only ever added, never changed."""
 
-    def __init__(self, lookup: Callable[[str], int | None], size: int = 4096) -> None:
+    def __init__(self, lookup: Callable[[str], Identity | None], size: int = 4096) -> None:
         self.lookup = lookup
         self.size = size
-        self.cache: OrderedDict[str, int] = OrderedDict()
+        self.cache: OrderedDict[str, Identity] = OrderedDict()
 
-    def __call__(self, token: str) -> int | None:
+    def __call__(self, token: str) -> Identity | None:
         if token in self.cache:
             self.cache.move_to_end(token)
             return self.cache[token]
-        user_id = self.lookup(token)
-        if user_id is not None:
-            self.cache[token] = user_id
+        found = self.lookup(token)
+        if found is not None:
+            self.cache[token] = found
             if len(self.cache) > self.size:
                 self.cache.popitem(last=False)
-        return user_id
+        return found
 
 
 class Gateway:
-    def __init__(self, app: ASGIApp, config: RepositoryConfig, lookup: Callable[[str], int | None],
+    def __init__(self, app: ASGIApp, config: RepositoryConfig, lookup: Callable[[str], Identity | None],
                  clock: Callable[[], float] = time.time) -> None:
         self.app = app
         self.tokens = TokenCache(lookup)
@@ -64,8 +64,9 @@ class Gateway:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        user_id = self._authenticate(scope)
-        scope["depot.identity"] = Identity(user_id)
+        identity = self._authenticate(scope)
+        scope["depot.identity"] = identity
+        user_id = identity.user_id
         is_search = scope["method"] == "GET" and scope["path"].rstrip("/") in SEARCH_PATHS
         limits = self.search_limits if is_search else self.user_limits
         if not limits:
@@ -87,7 +88,7 @@ class Gateway:
 
         await self.app(scope, receive, send_with_headers)
 
-    def _authenticate(self, scope: Scope) -> int | None:
+    def _authenticate(self, scope: Scope) -> Identity:
         token = None
         for name, value in scope["headers"]:
             if name == b"authorization":
@@ -98,7 +99,7 @@ class Gateway:
         if token is None and scope.get("query_string"):
             token = (parse_qs(scope["query_string"].decode("latin-1")).get("access_token") or [None])[0]
         # A bad token leaves the request anonymous, as on current Zenodo (then 403 where auth is needed).
-        return self.tokens(token) if token else None
+        return (self.tokens(token) if token else None) or ANONYMOUS
 
     def _headers(self, item: RateLimitItem, bucket: str, key: str) -> list[tuple[bytes, bytes]]:
         stats = self.limiter.get_window_stats(item, bucket, key)

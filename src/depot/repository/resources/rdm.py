@@ -31,6 +31,7 @@ from depot.repository.services.drafts import DraftService, UserRecordsParams
 from depot.repository.services.files import QUOTA
 from depot.repository.services.keys import lookup_key
 from depot.repository.services.permissions import require_user
+from depot.repository.services.scopes import DEPOSIT_WRITE
 from depot.repository.services.views import Deposit
 from depot.repository.store.blobs import BlobTooLargeError
 
@@ -91,7 +92,7 @@ class RdmResource:
 
     # -- drafts --------------------------------------------------------------------------------------
     async def create(self, request: Request) -> Response:
-        require_user(identity(request))  # an anonymous caller's body is never read
+        require_user(identity(request), DEPOSIT_WRITE)  # the body of a caller who may not create is never read
         body = await read_json(request, self.ctx.config.json_max_bytes)
         return tagged_json(self.draft_json(request, self.drafts.create(identity(request), body)), 201)
 
@@ -101,8 +102,8 @@ class RdmResource:
 
     async def update_draft(self, request: Request) -> Response:
         ident, record_id = identity(request), path_int(request, "id")
-        require_user(ident)
         self.drafts.read_draft(ident, record_id)  # 403/404 before the body is read
+        require_user(ident, DEPOSIT_WRITE)
         body = await read_json(request, self.ctx.config.json_max_bytes)
         return tagged_json(self.draft_json(request, self.drafts.update(ident, record_id, body)))
 

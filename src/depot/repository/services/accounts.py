@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from depot.metadata import FieldError
 from depot.repository.errors import ConflictError, NotFoundError, ValidationError
+from depot.repository.services import scopes as token_scopes
+from depot.repository.services.permissions import Identity
 from depot.repository.store.db import Database
 from depot.repository.store.tables import communities, tokens, users
 
+log = logging.getLogger("depot.repository")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 
@@ -35,6 +40,15 @@ class Community:
 class AccountService:
     def __init__(self, db: Database, now: str | None = None) -> None:
         self.db = db
+        # Called after a user or token was added (the accounts sidecar of preservation/accounts.py).
+        self.on_change: list[Callable[[], None]] = []
+
+    def _changed(self) -> None:
+        for hook in self.on_change:
+            try:
+                hook()
+            except Exception as exc:  # the token exists: say what was not updated, do not undo it
+                log.warning("accounts changed but %s was not updated: %s", hook, exc)
 
     def ensure_user(self, conn: sa.Connection, email: str, now: str) -> int:
         email = email.strip().lower()
@@ -45,18 +59,23 @@ class AccountService:
             return int(found)
         return int(conn.execute(users.insert().values(email=email, created=now)).inserted_primary_key[0])  # type: ignore[index]
 
-    def create_token(self, email: str, now: str, name: str = "cli") -> str:
-        """Create the user if needed and a new token for them; only the token's hash is stored."""
+    def create_token(self, email: str, now: str, name: str = "cli",
+                     scopes: Iterable[str] = token_scopes.DEFAULT) -> str:
+        """Create the user if needed and a new token for them with ``scopes``; only the token's hash is stored."""
         token = secrets.token_urlsafe(45)
         with self.db.write() as conn:
             user_id = self.ensure_user(conn, email, now)
-            conn.execute(tokens.insert().values(user_id=user_id, token_hash=hash_token(token), name=name, created=now))
+            conn.execute(tokens.insert().values(user_id=user_id, token_hash=hash_token(token), name=name, created=now,
+                                                scopes=token_scopes.serialize(scopes)))
+        self._changed()
         return token
 
-    def user_for_token(self, token: str) -> int | None:
+    def identity_for_token(self, token: str) -> Identity | None:
+        """The user and scopes of ``token``; None for an unknown token."""
         with self.db.read() as conn:
-            found = conn.execute(sa.select(tokens.c.user_id).where(tokens.c.token_hash == hash_token(token))).scalar()
-        return None if found is None else int(found)
+            found = conn.execute(sa.select(tokens.c.user_id, tokens.c.scopes)
+                                 .where(tokens.c.token_hash == hash_token(token))).first()
+        return None if found is None else Identity(int(found.user_id), token_scopes.deserialize(found.scopes))
 
     def create_community(self, slug: str, title: str, owner_email: str, now: str) -> Community:
         if not SLUG.match(slug):
@@ -69,6 +88,7 @@ class AccountService:
             cid = str(uuid.uuid4())
             conn.execute(communities.insert().values(id=cid, slug=slug, title=title or slug, owner_id=owner,
                                                      created=now))
+        self._changed()
         return Community(cid, slug, title or slug, owner, now)
 
     def get_community(self, id_or_slug: str) -> Community:

@@ -16,6 +16,7 @@ from depot.repository.services.deposits import DepositService
 from depot.repository.services.facets import write_facets
 from depot.repository.services.files import import_files
 from depot.repository.services.permissions import Identity
+from depot.repository.services.scopes import DEPOSIT_ACTIONS
 from depot.repository.services.search import write_terms
 from depot.repository.services.views import Deposit, load_deposit, load_deposits
 from depot.repository.store import statements as st
@@ -40,7 +41,7 @@ class ActionService:
     def publish(self, identity: Identity, deposit_id: int) -> Deposit:
         now = self.deposits.now()
         with self.db.write() as conn:
-            deposit = self.deposits.get_owned(conn, identity, deposit_id)
+            deposit = self.deposits.get_owned(conn, identity, deposit_id, DEPOSIT_ACTIONS)
             if deposit.draft is None:
                 raise InvalidStateError(NOT_REGISTERED, 404)  # already published, no open edit
             if conn.execute(sa.select(pending_files.c.key)
@@ -95,7 +96,7 @@ class ActionService:
 
     def edit(self, identity: Identity, deposit_id: int) -> Deposit:
         with self.db.write() as conn:
-            deposit = self.deposits.get_owned(conn, identity, deposit_id)
+            deposit = self.deposits.get_owned(conn, identity, deposit_id, DEPOSIT_ACTIONS)
             if deposit.record is None:
                 raise InvalidStateError(NOT_REGISTERED, 404)
             if deposit.withdrawn is not None:
@@ -109,14 +110,14 @@ class ActionService:
 
     def discard(self, identity: Identity, deposit_id: int) -> list[str]:
         """Current Zenodo routes discard to ``delete_draft``: it deletes a never-published deposit."""
-        return self.deposits.delete(identity, deposit_id)
+        return self.deposits.delete(identity, deposit_id, DEPOSIT_ACTIONS)
 
     def new_version(self, identity: Identity, deposit_id: int, *, with_files: bool = True) -> Deposit:
         """A new-version draft of a published record; the legacy action imports the files (as current
         Zenodo's legacy layer does), the RDM ``POST /versions`` does not (``with_files=False``)."""
         now = self.deposits.now()
         with self.db.write() as conn:
-            deposit = self.deposits.get_owned(conn, identity, deposit_id)
+            deposit = self.deposits.get_owned(conn, identity, deposit_id, DEPOSIT_ACTIONS)
             if deposit.record is None:
                 raise NotFoundError(NOT_REGISTERED)
             if deposit.withdrawn is not None:  # a takedown is not undone by a new version

@@ -20,6 +20,7 @@ from depot.repository.services.legacy import apply_legacy_defaults
 from depot.repository.services.limits import check_limits
 from depot.repository.services.permissions import Identity, can_manage, require_user
 from depot.repository.services.richtext import sanitize_stored
+from depot.repository.services.scopes import DEPOSIT_WRITE
 from depot.repository.services.search import compile_query, write_terms
 from depot.repository.services.views import Deposit, latest_of_concept, load_deposit, load_deposits, utcnow_iso
 from depot.repository.store import statements as st
@@ -54,8 +55,10 @@ class DepositService:
     def today(self) -> date:
         return self.clock().date()
 
-    def get_owned(self, conn: sa.Connection, identity: Identity, deposit_id: int) -> Deposit:
-        return can_manage(identity, load_deposit(conn, deposit_id))
+    def get_owned(self, conn: sa.Connection, identity: Identity, deposit_id: int,
+                  scope: str | None = None) -> Deposit:
+        """The caller's deposit; ``scope``: the token scope the change needs (None for a read)."""
+        return can_manage(identity, load_deposit(conn, deposit_id), scope)
 
     def normalize_body(self, body: object, *, required: bool) -> dict[str, Any] | None:
         """The ``metadata`` of a create/update body, normalised; None when absent and not required."""
@@ -84,7 +87,7 @@ class DepositService:
 
     # -- CRUD -------------------------------------------------------------------------------------
     def create(self, identity: Identity, body: object, *, files_enabled: bool = True) -> Deposit:
-        user_id = require_user(identity)
+        user_id = require_user(identity, DEPOSIT_WRITE)
         metadata = self.normalize_body(body, required=False) or {}
         now = self.now()
         with self.db.write() as conn:
@@ -111,7 +114,7 @@ class DepositService:
         (the RDM API keeps the fields RDM JSON cannot express), ``files_enabled`` sets metadata-only."""
         metadata = self.normalize_body(body, required=True) or {}
         with self.db.write() as conn:
-            deposit = self.get_owned(conn, identity, deposit_id)
+            deposit = self.get_owned(conn, identity, deposit_id, DEPOSIT_WRITE)
             if deposit.draft is None:
                 # Current Zenodo: a published deposit without an open edit answers PUT with 404.
                 raise InvalidStateError("The persistent identifier is not registered.", 404)
@@ -133,16 +136,17 @@ class DepositService:
         assert found is not None
         return found
 
-    def delete(self, identity: Identity, deposit_id: int) -> list[str]:
+    def delete(self, identity: Identity, deposit_id: int, scope: str = DEPOSIT_WRITE) -> list[str]:
         """Delete a never-published deposit, or drop the open draft of a published one.
 
         Returns the storage URIs that became unreferenced, for the caller to remove from disk after
-        the transaction commits. Current Zenodo routes DELETE and discard alike (to ``delete_draft``).
+        the transaction commits. Current Zenodo routes DELETE and discard alike (to ``delete_draft``);
+        only the token scope differs (discard is an action).
         """
         from depot.repository.services.files import delete_bucket_objects
 
         with self.db.write() as conn:
-            deposit = self.get_owned(conn, identity, deposit_id)
+            deposit = self.get_owned(conn, identity, deposit_id, scope)
             if deposit.draft is None:
                 raise NotFoundError()
             if deposit.record is not None:

@@ -19,6 +19,7 @@ from depot.repository.services.files import LOCKED, TOO_MANY, FileService, Uploa
 from depot.repository.services.keys import check_key, lookup_key
 from depot.repository.services.permissions import Identity, require_user
 from depot.repository.services.rdm_metadata import RdmBodyError, to_legacy
+from depot.repository.services.scopes import DEPOSIT_WRITE
 from depot.repository.services.search import compile_query
 from depot.repository.services.views import Deposit, StoredFile, latest_of_concept, load_deposit, load_deposits
 from depot.repository.store.tables import deposits, pending_files
@@ -65,7 +66,7 @@ class DraftService:
 
     # -- drafts -------------------------------------------------------------------------------------
     def create(self, identity: Identity, body: object) -> Deposit:
-        require_user(identity)
+        require_user(identity, DEPOSIT_WRITE)
         legacy, enabled = self._legacy_body(body)
         return self.deposits.create(identity, legacy, files_enabled=True if enabled is None else enabled)
 
@@ -109,7 +110,7 @@ class DraftService:
         from depot.repository.store import statements as st
 
         with self.db.write() as conn:
-            self.deposits.get_owned(conn, identity, deposit.id)
+            self.deposits.get_owned(conn, identity, deposit.id, DEPOSIT_WRITE)
             conn.execute(st.UPDATE_DEPOSIT, {"b_id": deposit.id, "draft": draft, "modified": self.deposits.now()})
             write_terms(conn, deposit.id, "deposit", draft)
             found = load_deposit(conn, deposit.id)
@@ -130,7 +131,7 @@ class DraftService:
         from depot.repository.services.files import import_files
 
         with self.db.write() as conn:
-            deposit = self.deposits.get_owned(conn, identity, record_id)
+            deposit = self.deposits.get_owned(conn, identity, record_id, DEPOSIT_WRITE)
             if deposit.draft is None or deposit.record is not None:
                 raise InvalidStateError(NOT_REGISTERED, 404)
             if deposit.files:
@@ -180,7 +181,7 @@ class DraftService:
             keys.append(check_key(entry["key"]))
         now = self.deposits.now()
         with self.db.write() as conn:
-            deposit = self.deposits.get_owned(conn, identity, record_id)
+            deposit = self.deposits.get_owned(conn, identity, record_id, DEPOSIT_WRITE)
             taken = {lookup_key(f.key) for f in deposit.files}
             taken |= set(conn.execute(sa.select(pending_files.c.key)
                                       .where(pending_files.c.bucket_id == deposit.bucket_id)).scalars())
@@ -207,7 +208,7 @@ class DraftService:
 
     def commit_file(self, identity: Identity, record_id: int, key: str) -> tuple[Deposit, StoredFile]:
         with self.db.write() as conn:
-            deposit = self.deposits.get_owned(conn, identity, record_id)
+            deposit = self.deposits.get_owned(conn, identity, record_id, DEPOSIT_WRITE)
             if deposit.draft is None:
                 raise NotFoundError()
             row = conn.execute(sa.select(pending_files.c.key).where(
@@ -223,6 +224,7 @@ class DraftService:
 
     def delete_file(self, identity: Identity, record_id: int, key: str) -> list[str]:
         deposit = self._file_writable(identity, record_id)
+        require_user(identity, DEPOSIT_WRITE)
         if any(lookup_key(f.key) == key for f in deposit.files):
             return self.files.delete_object(identity, deposit.bucket_id, key)
         with self.db.write() as conn:

@@ -24,6 +24,7 @@ from depot.repository.errors import (
 from depot.repository.services.deposits import DepositService
 from depot.repository.services.keys import check_key, lookup_key
 from depot.repository.services.permissions import Identity, can_manage
+from depot.repository.services.scopes import DEPOSIT_WRITE
 from depot.repository.services.views import Deposit, StoredFile, load_by_bucket
 from depot.repository.store import statements as st
 from depot.repository.store.blobs import StoredBlob
@@ -76,7 +77,7 @@ class FileService:
         return load_by_bucket(conn, bucket_id)
 
     def _writable(self, identity: Identity, deposit: Deposit | None) -> Deposit:
-        deposit = can_manage(identity, deposit)
+        deposit = can_manage(identity, deposit, DEPOSIT_WRITE)
         if deposit.draft is None:
             raise InvalidStateError("The persistent identifier is not registered.", 404)
         if deposit.record is not None:
@@ -94,7 +95,7 @@ class FileService:
                                content_length: int | None) -> UploadPlan:
         key = check_key(key)
         with self.db.read() as conn:
-            deposit = can_manage(identity, self.deposits.get_owned(conn, identity, deposit_id))
+            deposit = self.deposits.get_owned(conn, identity, deposit_id, DEPOSIT_WRITE)
         if deposit.record is not None:
             # Current Zenodo: POST /files on a published deposit is 404 (legacy: 403).
             raise InvalidStateError("The persistent identifier is not registered.", 404)

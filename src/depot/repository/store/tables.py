@@ -28,6 +28,9 @@ tokens = sa.Table(
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("name", sa.String(255), nullable=False),
     sa.Column("created", sa.String(40), nullable=False),
+    # Zenodo's token scopes, space-separated ("deposit:write deposit:actions"); tokens made before
+    # scopes existed could upload and publish, so they keep both (migration 0006).
+    sa.Column("scopes", sa.String(255), nullable=False, server_default="deposit:write deposit:actions"),
 )
 
 communities = sa.Table(
