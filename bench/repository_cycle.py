@@ -5,8 +5,9 @@ the least work a repository must do per record) in the same run.
 Rounds alternate the servers (depot serve on SQLite, on PostgreSQL if DEPOT_TEST_POSTGRES_URL is set, and
 the yardstick), each round a fresh batch of records into the same running servers, after a warm-up. The
 client is the bare aiohttp one (bench/bare_client.py). Printed per round: seconds until the last publish
-was answered, bags written by then, seconds until idle, records/s until idle; then the medians and the
-ratio depot serve / yardstick, which is the figure to quote (absolute rates follow the machine's load).
+was answered, bags written by then, seconds until idle, records/s until idle; then the medians, and the
+ratio depot serve / yardstick of each round (its median and range), which is the figure to quote: absolute
+rates follow the machine's load.
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ def main(quick: bool = False) -> None:
           f"counted until the repository is idle (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)",
           ["round", "server", "load s", "bags by then", "until idle s", "records/s (load)",
            "records/s (until idle)"], rows)
-    if "yardstick" in medians:
-        for name, rate in medians.items():
-            if name != "yardstick":
-                print(f"{name} / yardstick, records/s until idle (medians): {rate / medians['yardstick']:.2f}")
+    if "yardstick" in results:
+        for name, got in results.items():
+            if name != "yardstick":  # round by round: both servers met the same machine load
+                ratios = [a.rate / b.rate for a, b in zip(got, results["yardstick"], strict=True)]
+                print(f"{name} / yardstick, records/s until idle: {median(ratios):.2f} (median of {rounds} rounds; "
+                      f"{min(ratios):.2f}-{max(ratios):.2f})")
