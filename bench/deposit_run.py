@@ -27,7 +27,18 @@ import time
 from pathlib import Path
 
 from bench.bare_client import load
-from bench.harness import Server, have_yardstick, median, noise_png, serve, serve_yardstick, sized, smoke, table
+from bench.harness import (
+    Server,
+    have_yardstick,
+    median,
+    noise_png,
+    progress,
+    serve,
+    serve_yardstick,
+    sized,
+    smoke,
+    table,
+)
 
 RECORDS = 2000
 TRANSFERS = 16
@@ -75,11 +86,13 @@ def side_by_side(server: Server, r: int, n: int, csv: Path, images: Path, folder
     rates.setdefault(f"run own {server.name}", []).append(n / last["elapsed_s"])
     rows.append([f"round {r + 1}", server.name, "depot run", f"{seconds:.1f}", f"{last['elapsed_s']:.1f}",
                  f"{idle:.1f}", f"{n / seconds:.0f}", f"{n / last['elapsed_s']:.0f}", last["errors"] or "-"])
+    progress(rows[-1])
     bare = load(server, n, (images / "sheet.png").read_bytes(), first=(r + 1) * n, in_flight=TRANSFERS,
                 name="sheet.png")
     rates.setdefault(f"bare {server.name}", []).append(bare.load_rate)
     rows.append([f"round {r + 1}", server.name, "bare client", f"{bare.load_s:.1f}", f"{bare.load_s:.1f}",
                  f"{bare.idle_s:.1f}", f"{bare.load_rate:.0f}", f"{bare.load_rate:.0f}", "-"])
+    progress(rows[-1])
     return float(last["requests"]) / last["elapsed_s"]
 
 

@@ -208,6 +208,11 @@ def fresh_postgres() -> Iterator[str | None]:
         engine.dispose()
 
 
+def progress(row: list[object]) -> None:
+    """One measured row on standard error at once, so that a long run cut short keeps what it measured."""
+    print("  ".join(str(x) for x in row), file=sys.stderr, flush=True)
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 

@@ -16,7 +16,17 @@ import contextlib
 import os
 
 from bench.bare_client import Load, load
-from bench.harness import fresh_postgres, have_yardstick, median, serve, serve_yardstick, sized, table, yardstick_dir
+from bench.harness import (
+    fresh_postgres,
+    have_yardstick,
+    median,
+    progress,
+    serve,
+    serve_yardstick,
+    sized,
+    table,
+    yardstick_dir,
+)
 
 PAYLOAD = os.urandom(100 * 1024)
 IN_FLIGHT = 16
@@ -46,6 +56,7 @@ def main(quick: bool = False) -> None:
                 rows.append([f"round {n + 1}", server.name, f"{got.load_s:.2f}",
                              "-" if got.bags_at_load_end is None else f"{got.bags_at_load_end}/{records}",
                              f"{got.idle_s:.2f}", f"{got.load_rate:.0f}", f"{got.rate:.0f}"])
+                progress(rows[-1])
             first += records
     medians = {name: median([r.rate for r in got]) for name, got in results.items()}
     for name, got in results.items():
