@@ -1,9 +1,15 @@
-"""``python -m bench [NAME ...]``: run benchmarks by name (default: all)."""
+"""``python -m bench [NAME ...] [--quick | --smoke]``: run benchmarks by name (default: all).
+
+A bench is a module with ``main(quick: bool = False)``, registered in BENCHES; tests/test_bench_smoke.py
+runs every registered bench once with --smoke, so registering one is enough to keep it from rotting.
+A bench picks its sizes with ``bench.harness.sized`` (a bench that does not runs its --quick size).
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 
 BENCHES = {
     "repository": "bench.repository_cycle",
@@ -29,10 +35,16 @@ BENCHES = {
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("names", nargs="*", choices=[*BENCHES, []], help="benchmarks to run (default: all)")
-    parser.add_argument("--quick", action="store_true", help="fewer records and rounds (a smoke run)")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="fewer records and rounds")
+    size.add_argument("--smoke", action="store_true",
+                      help="the smallest size that runs every step (a check that the bench works; "
+                           "figures mean nothing); also DEPOT_BENCH_SMOKE=1")
     args = parser.parse_args()
+    if args.smoke:
+        os.environ["DEPOT_BENCH_SMOKE"] = "1"  # read by bench.harness.sized, and by child processes
     for name in args.names or list(BENCHES):
-        importlib.import_module(BENCHES[name]).main(quick=args.quick)
+        importlib.import_module(BENCHES[name]).main(quick=args.quick or args.smoke)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pyvips
 
-from bench.harness import median, serve, table
+from bench.harness import median, serve, sized, smoke, table
 from depot.deposit.images import BarcodeMode, FileChecker, ImageRules, check_file
 
 SHEET = Path(os.environ.get("DEPOT_CORPUS", Path(__file__).resolve().parents[1] / "tests" / "data" / "corpus")) / \
@@ -31,17 +31,19 @@ KEY = "BR0000008525000"
 RULES = ImageRules(min_bytes=100_000, min_pixels=4_000_000, barcode=BarcodeMode.CHECK, key_prefixes=("BR",))
 
 
-def make_sheets(folder: Path, quick: bool) -> dict[str, tuple[Path, str]]:
-    """Name -> (file, key it is checked under); quick leaves out the 108 MP sheet (slow to make)."""
+def make_sheets(folder: Path, upscaled: bool, painted: bool) -> dict[str, tuple[Path, str]]:
+    """Name -> (file, key it is checked under); the 108 MP sheet and the one without a barcode only if
+    asked (each takes seconds to make)."""
     own = folder / "BR0000008525000.jpg"
     shutil.copy(SHEET, own)
     big = folder / "upscaled.jpg"
-    if not quick:
+    if upscaled:
         pyvips.Image.new_from_file(str(SHEET), access="sequential").resize(1.2).write_to_file(str(big), Q=85)
     bare = folder / "bare.jpg"
-    sheet = pyvips.Image.new_from_file(str(SHEET), access="sequential")
-    white = (pyvips.Image.black(2562, 1443, bands=3) + 255).cast("uchar")
-    sheet.insert(white, 3660, 7014).write_to_file(str(bare), Q=90)  # the barcode label, painted out
+    if painted:
+        sheet = pyvips.Image.new_from_file(str(SHEET), access="sequential")
+        white = (pyvips.Image.black(2562, 1443, bands=3) + 255).cast("uchar")
+        sheet.insert(white, 3660, 7014).write_to_file(str(bare), Q=90)  # the barcode label, painted out
     sheets = {"75 MP, own barcode": (own, KEY), "108 MP, own barcode": (big, KEY),
               "75 MP, another's barcode (swapped)": (own, "BR0000000000001"), "75 MP, no barcode": (bare, KEY)}
     return {name: sheet for name, sheet in sheets.items() if sheet[0].exists()}
@@ -96,12 +98,13 @@ def main(quick: bool = False) -> None:
     if not SHEET.exists():
         print(f"skipped: {SHEET} not found (set DEPOT_CORPUS)")
         return
-    n = 4 if quick else 12  # quick: the common case and a decode-only run, under a minute when loaded
-    rounds = 1 if quick else 3
+    quick = quick or smoke()
+    # quick: the common case and a decode-only run, under a minute when loaded; smoke: the same, 2 sheets
+    n, rounds, cpu_rounds = sized(quick, (12, 3, 4), (4, 1, 1), (2, 1, 1))
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="depot-bench-barcodes-") as tmp:
         folder = Path(tmp)
-        sheets = make_sheets(folder, quick)
+        sheets = make_sheets(folder, upscaled=not quick, painted=not smoke())
         cases = [(name, path, key, 2, RULES) for name, (path, key) in sheets.items()
                  if not quick or name == "75 MP, own barcode"]
         own, _ = sheets["75 MP, own barcode"]
@@ -116,7 +119,7 @@ def main(quick: bool = False) -> None:
                 times.append(seconds)
                 cold.append(with_start)
             image = pyvips.Image.new_from_file(str(path))
-            cpu = cpu_per_sheet(path, key, rules, 1 if quick else 4)
+            cpu = cpu_per_sheet(path, key, rules, cpu_rounds)
             seconds_for[name] = median(cold)
             rows.append([name, f"{image.width}x{image.height}", processes, n, f"{n / median(times):.1f}",
                          f"{n / max(times):.1f}", f"{n / median(cold):.1f}", f"{cpu:.2f}", f"{2 / cpu:.1f}",

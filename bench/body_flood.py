@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bench.harness import serve, table
+from bench.harness import serve, sized, smoke, table
 
 MB = 1_000_000
 PIECE = b"{" * (1 << 20)
@@ -87,7 +87,7 @@ def flood_one(base: str, scenario: Scenario, token: str, size: int, statuses: li
 
 
 def run(scenario: Scenario, clients: int, quick: bool) -> list[object]:
-    size = scenario.size_mb * MB // (10 if quick else 1)
+    size = scenario.size_mb * MB // sized(quick, 1, 10, 100)
     with serve("--rate-limit", "0", env={"DEPOT_FIXITY_CYCLE": "0", "DEPOT_BAGS": "0"}) as server:
         idle = peak_rss_mb(server.proc.pid)
         statuses: list[str] = []
@@ -106,7 +106,8 @@ def run(scenario: Scenario, clients: int, quick: bool) -> list[object]:
 
 
 def main(quick: bool = False) -> None:
-    clients = 8 if quick else 32
+    quick = quick or smoke()
+    clients = sized(quick, 32, 8, 4)
     scenarios = [SCENARIOS[0], SCENARIOS[2]] if quick else SCENARIOS  # quick: under a minute
     rows = [run(s, clients, quick) for s in scenarios]
     table(f"Body flood: peak server RSS (VmHWM), {clients} concurrent clients, loopback, machine shared with "

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.harness import median, serve, table
+from bench.harness import median, serve, sized, table
 from depot.repository.services.accounts import AccountService
 from depot.repository.store.db import Database
 from depot.repository.store.tables import community_records, concepts, deposits, file_instances, objects, pids
@@ -54,7 +54,7 @@ def populate(data: Path, n: int) -> str:
 
 
 def main(quick: bool = False) -> None:
-    n = 10_000 if quick else 100_000
+    n, rounds = sized(quick, (100_000, 3), (10_000, 1), (500, 1))
     rows = []
     with tempfile.TemporaryDirectory(prefix="depot-bench-listing-") as tmp:
         data = Path(tmp)
@@ -66,7 +66,7 @@ def main(quick: bool = False) -> None:
                    env={"DEPOT_BAGS": "false", "DEPOT_FIXITY_CYCLE": "false"}) as server:
             for fmt in ("csv", "json"):
                 times, size = [], 0
-                for _ in range(1 if quick else 3):
+                for _ in range(rounds):
                     started = time.perf_counter()
                     with httpx.stream("GET", f"{server.base}/api/communities/{slug}/listing",
                                       params={"format": fmt}, timeout=600) as r:

@@ -10,7 +10,7 @@ deposit phase alone (from its first progress line to its exit: start-up and plan
 source and check every image, left out). Goal: <= 2 ms per one-image record. The records/s of
 `depot run` are its deposit phase's (the progress line's ``elapsed_s`` starts after planning), as
 ``repo_load.py`` times only its load.
-Set DEPOT_YARDSTICK to the yardstick's folder if it is not ``/work/shared/yardstick``. Set
+Set DEPOT_YARDSTICK to the yardstick's folder if it is not ``../shared/yardstick`` beside the clone. Set
 DEPOT_BENCH_BASELINE to another checkout's ``src`` folder to add its `depot run` to each round
 (before/after figures in one run).
 """
@@ -25,17 +25,14 @@ import resource
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-
 from bench.deposit_run import make_source
-from bench.harness import free_port, median, serve, table
+from bench.harness import median, serve, serve_yardstick, table, yardstick_dir
 
 RECORDS = 800
-YARDSTICK = Path(os.environ.get("DEPOT_YARDSTICK", "/work/shared/yardstick"))
+YARDSTICK = yardstick_dir()
 BASELINE = os.environ.get("DEPOT_BENCH_BASELINE")
 
 
@@ -111,24 +108,8 @@ def _cpu_of(pid: int) -> float:
 
 @contextlib.contextmanager
 def yardstick() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="depot-yardstick-") as data:
-        port = free_port()
-        bench_dir = str(Path(__file__).resolve().parent)
-        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--app-dir", str(YARDSTICK), "yardstick_app:app",
-                                 "--port", str(port), "--log-level", "warning"],
-                                env={**os.environ, "DATA": data, "PYTHONPATH": bench_dir}, stdout=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    httpx.get(base + "/api/records", timeout=1)
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            yield base
-        finally:
-            proc.terminate()
-            proc.wait(10)
+    with serve_yardstick() as server:
+        yield server.base
 
 
 def main(quick: bool = False) -> None:

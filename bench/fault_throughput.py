@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 
 from bench.deposit_run import make_source
-from bench.harness import median, serve, table
+from bench.harness import median, serve, sized, smoke, table
 
 # DEPOT_BENCH_RECORDS / DEPOT_BENCH_ROUNDS: a longer run, whose tail (the last probes) weighs less.
 RECORDS = int(os.environ.get("DEPOT_BENCH_RECORDS", "300"))
@@ -108,8 +108,8 @@ def faults_seen(data: Path) -> Counter[str]:
 
 
 def main(quick: bool = False) -> None:
-    n = 60 if quick else RECORDS
-    rounds = 1 if quick else ROUNDS
+    quick = quick or smoke()
+    n, rounds = sized(quick, (RECORDS, ROUNDS), (60, 1), (20, 1))
     rows: list[list[object]] = []
     rates: dict[str, list[float]] = {}
     steady: dict[str, list[float]] = {}

@@ -17,7 +17,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.harness import table
+from bench.harness import sized, table
 from depot.repository.preservation.audit import CHUNK, Auditor
 from depot.repository.store.blobs import BlobStore
 from depot.repository.store.db import Database
@@ -65,9 +65,9 @@ def md5_and_sha256(paths: list[Path]) -> float:
 
 
 def main(quick: bool = False) -> None:
-    sizes = [1 * MB] * (20 if quick else 200) + [60 * MB] * (1 if quick else 3)
+    small, large, rounds = sized(quick, (200, 3, 3), (20, 1, 3), (4, 0, 1))
+    sizes = [1 * MB] * small + [60 * MB] * large + [8 * MB] * (not large)  # smoke: one 8 MB file
     total = sum(sizes) / MB
-    rounds = 3
     with tempfile.TemporaryDirectory(prefix="depot-bench-fixity-") as tmp:
         db, blobs, paths = populate(Path(tmp), sizes)
         auditor = Auditor(db, blobs, lambda: datetime.now(UTC))

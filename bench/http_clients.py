@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import aiohttp
 import httpx
 
-from bench.harness import median, serve, table
+from bench.harness import median, serve, sized, table
 
 IN_FLIGHT = 32
 
@@ -56,7 +56,7 @@ def with_httpx_threads(url: str, n: int) -> float:
 
 
 def main(quick: bool = False) -> None:
-    n, rounds = (500, 1) if quick else (3000, 3)
+    n, rounds = sized(quick, (3000, 3), (500, 1), (100, 1))
     rows = []
     with serve("--rate-limit", "0", "--search-rate-limit", "0") as server:
         url = server.base + "/api/communities"

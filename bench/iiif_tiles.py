@@ -11,7 +11,7 @@ import statistics
 import time
 from pathlib import Path
 
-from bench.harness import table
+from bench.harness import sized, table
 from depot.repository.iiif.images import dimensions, render
 from depot.repository.iiif.params import resolve
 
@@ -33,7 +33,7 @@ def main(quick: bool = False) -> None:
         print(f"skipped: {SHEET} not found (set DEPOT_CORPUS)")
         return
     width, height = dimensions(SHEET)
-    rounds = 3 if quick else 9
+    rounds = sized(quick, 9, 3, 1)
     rows = []
     for label, args in CASES:
         op = resolve(*args, width, height)

@@ -33,7 +33,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench.harness import table
+from bench.harness import sized, table
 from bench.ledger_fill import fill
 
 PAGE = 2000
@@ -139,7 +139,7 @@ def measure(path: Path, rows: int) -> list[list[object]]:
 
 
 def main(quick: bool = False) -> None:
-    rows = 100_000 if quick else 1_000_000
+    rows = sized(quick, 1_000_000, 100_000, 5_000)
     given = os.environ.get("DEPOT_BENCH_LEDGER")
     with tempfile.TemporaryDirectory(prefix="depot-bench-ledger-") as tmp:
         if given:

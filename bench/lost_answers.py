@@ -38,7 +38,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.harness import free_port, median, serve, table
+from bench.harness import median, serve, serve_yardstick, table
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = 64
@@ -102,18 +102,10 @@ def lost_answers(env: dict[str, str], cycles: int) -> list[object]:
 
 @contextlib.contextmanager
 def yardstick(path: Path) -> Iterator[str]:
-    """The yardstick app (``ideal_repo.py``) under uvicorn on a free port; yields its API URL."""
-    with tempfile.TemporaryDirectory(prefix="depot-yardstick-") as data:
-        port = free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--app-dir", str(path), "ideal_repo:app",
-                                 "--port", str(port), "--log-level", "warning"],
-                                env={**os.environ, "DATA": data}, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        try:
-            _wait(f"http://127.0.0.1:{port}/api/records")
-            yield f"http://127.0.0.1:{port}/api"
-        finally:
-            proc.terminate()
-            proc.wait(10)
+    """The yardstick app (bench.harness.serve_yardstick, from ``path``); yields its API URL."""
+    os.environ["DEPOT_YARDSTICK"] = str(path)
+    with serve_yardstick() as server:
+        yield f"{server.base}/api"
 
 
 def _wait(url: str) -> None:

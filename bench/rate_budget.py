@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bench.harness import serve, table
+from bench.harness import serve, sized, smoke, table
 from depot.deposit.client import RepositoryClient
 from depot.deposit.errors import HTTPStatusError
 from depot.deposit.ratelimit import RateLimiter
@@ -72,7 +72,8 @@ def run(known: bool, windows: int, span: float = HOUR) -> list[object]:
 
 
 def main(quick: bool = False) -> None:
-    rows = [run(True, 1, HOUR / 2 if quick else HOUR)]
+    quick = quick or smoke()
+    rows = [run(True, 1, sized(quick, HOUR, HOUR / 2, HOUR / 20))]
     if not quick:
         rows.append(run(False, 2))
     table(f"Rate budget at {PER_MINUTE}/min + {PER_HOUR}/h, windows scaled 60× (minute {MINUTE} s, hour {HOUR} s), "

@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.harness import sized
 from depot.deposit.ledger import Ledger
 
 STATUSES = (500, 502, 504, 404)
@@ -54,7 +55,7 @@ def build(path: Path, n: int) -> None:
 
 
 def main(quick: bool = False) -> None:
-    n = 50_000 if quick else 1_000_000
+    n = sized(quick, 1_000_000, 50_000, 2_000)
     with tempfile.TemporaryDirectory() as tmp:
         ledger = Path(tmp) / "ledger.sqlite3"
         t0 = time.perf_counter()

@@ -1,77 +1,73 @@
-"""Repository throughput: create (with metadata) -> bucket PUT (100 KB) -> publish, 16 in flight.
+"""Repository throughput: create (with metadata) -> bucket PUT (100 KB) -> publish, 16 in flight, counted
+until the repository is idle (every bag written), beside the yardstick (../shared/yardstick/ideal_repo.py:
+the least work a repository must do per record) in the same run.
 
-Goal (issue 2): ≥ 150 records/s on SQLite on a 2-core machine. Prints records/s and requests/s per
-round and the median, for SQLite and (if DEPOT_TEST_POSTGRES_URL is set) PostgreSQL side by side.
-The client is aiohttp (the fastest client measured here, see docs/decisions/0001-http-client.md).
+Rounds alternate the servers (depot serve on SQLite, on PostgreSQL if DEPOT_TEST_POSTGRES_URL is set, and
+the yardstick), each round a fresh batch of records into the same running servers, after a warm-up. The
+client is the bare aiohttp one (bench/bare_client.py). Printed per round: seconds until the last publish
+was answered, bags written by then, seconds until idle, records/s until idle; then the medians, and the
+ratio depot serve / yardstick of each round (its median and range), which is the figure to quote: absolute
+rates follow the machine's load.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import os
-import time
 
-import aiohttp
-
-from bench.harness import fresh_postgres_url, median, serve, table
+from bench.bare_client import Load, load
+from bench.harness import (
+    fresh_postgres,
+    have_yardstick,
+    median,
+    progress,
+    serve,
+    serve_yardstick,
+    sized,
+    table,
+    yardstick_dir,
+)
 
 PAYLOAD = os.urandom(100 * 1024)
-META = {"metadata": {
-    "title": "Fucus vesiculosus L. (TROM-A-{i})", "upload_type": "image", "image_type": "photo",
-    "description": "Herbarium specimen image.", "creators": [{"name": "Bench Herbarium"}],
-    "access_right": "open", "license": "cc-by-4.0",
-}}
-
-
-async def cycle(session: aiohttp.ClientSession, base: str, i: int) -> None:
-    meta = {"metadata": {**META["metadata"], "title": f"Fucus vesiculosus L. (TROM-A-{i})",
-                         "related_identifiers": [{"identifier": f"urn:catalog:TROM:A:{i}",
-                                                  "relation": "isAlternateIdentifier"}]}}
-    async with session.post(f"{base}/api/deposit/depositions", json=meta) as r:
-        assert r.status == 201, await r.text()
-        dep = await r.json()
-    async with session.put(f"{dep['links']['bucket']}/sheet.jpg", data=PAYLOAD,
-                           headers={"Content-Type": "application/octet-stream"}) as r:
-        assert r.status == 201, await r.text()
-    async with session.post(dep["links"]["publish"]) as r:
-        assert r.status == 202, await r.text()
-
-
-async def run(base: str, token: str, records: int, in_flight: int) -> float:
-    queue = iter(range(records))
-    headers = {"Authorization": f"Bearer {token}", "User-Agent": "depot-bench"}
-    connector = aiohttp.TCPConnector(limit=in_flight)
-    async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
-
-        async def worker() -> None:
-            for i in queue:
-                await cycle(session, base, i)
-
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(in_flight)))
-        return time.perf_counter() - start
-
-
-def measure(db_url: str | None, records: int, rounds: int) -> list[list[object]]:
-    rows: list[list[object]] = []
-    with serve("--rate-limit", "0", "--search-rate-limit", "0", db_url=db_url) as server:
-        asyncio.run(run(server.base, server.token, 50, 16))  # warm-up
-        rates = []
-        for n in range(rounds):
-            seconds = asyncio.run(run(server.base, server.token, records, 16))
-            rates.append(records / seconds)
-            rows.append([f"round {n + 1}", records, f"{seconds:.2f}", f"{records / seconds:.0f}",
-                         f"{3 * records / seconds:.0f}"])
-        rows.append(["median", "", "", f"{median(rates):.0f}", f"{3 * median(rates):.0f}"])
-    return rows
+IN_FLIGHT = 16
 
 
 def main(quick: bool = False) -> None:
-    records, rounds = (200, 1) if quick else (1000, 3)
-    backends = {"sqlite": None}
-    pg = fresh_postgres_url()
-    if pg:
-        backends["postgresql"] = pg
-    for name, url in backends.items():
-        table(f"repository cycle on {name}: create -> PUT 100 KB -> publish, 16 in flight",
-              ["round", "records", "seconds", "records/s", "requests/s"], measure(url, records, rounds))
+    records, rounds, warm = sized(quick, (1000, 3, 50), (200, 1, 50), (24, 1, 16))
+    with contextlib.ExitStack() as stack:
+        pg = stack.enter_context(fresh_postgres())
+        servers = [stack.enter_context(serve("--rate-limit", "0", "--search-rate-limit", "0"))]
+        if pg:
+            servers.append(stack.enter_context(serve("--rate-limit", "0", "--search-rate-limit", "0", db_url=pg)))
+        if have_yardstick():
+            servers.append(stack.enter_context(serve_yardstick()))
+        else:
+            print(f"no yardstick at {yardstick_dir()} (set DEPOT_YARDSTICK): depot serve alone, no ratio")
+        first = 0
+        for server in servers:
+            load(server, warm, PAYLOAD, first=first, in_flight=IN_FLIGHT)
+        first += warm
+        results: dict[str, list[Load]] = {s.name: [] for s in servers}
+        rows: list[list[object]] = []
+        for n in range(rounds):  # A B C, A B C: machine noise hits every server alike
+            for server in servers:
+                got = load(server, records, PAYLOAD, first=first, in_flight=IN_FLIGHT)
+                results[server.name].append(got)
+                rows.append([f"round {n + 1}", server.name, f"{got.load_s:.2f}",
+                             "-" if got.bags_at_load_end is None else f"{got.bags_at_load_end}/{records}",
+                             f"{got.idle_s:.2f}", f"{got.load_rate:.0f}", f"{got.rate:.0f}"])
+                progress(rows[-1])
+            first += records
+    medians = {name: median([r.rate for r in got]) for name, got in results.items()}
+    for name, got in results.items():
+        rows.append(["median", name, "", "", "", f"{median([r.load_rate for r in got]):.0f}", f"{medians[name]:.0f}"])
+    table(f"repository cycle: create -> PUT 100 KB -> publish, {IN_FLIGHT} in flight, {records} records a round, "
+          f"counted until the repository is idle (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)",
+          ["round", "server", "load s", "bags by then", "until idle s", "records/s (load)",
+           "records/s (until idle)"], rows)
+    if "yardstick" in results:
+        for name, got in results.items():
+            if name != "yardstick":  # round by round: both servers met the same machine load
+                ratios = [a.rate / b.rate for a, b in zip(got, results["yardstick"], strict=True)]
+                print(f"{name} / yardstick, records/s until idle: {median(ratios):.2f} (median of {rounds} rounds; "
+                      f"{min(ratios):.2f}-{max(ratios):.2f})")

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.harness import noise_png, serve, table
+from bench.harness import noise_png, serve, sized, table
 
 RECORDS = 2000
 SHARE = 0.10
@@ -50,7 +50,7 @@ def depot(command: str, base: str, token: str, csv: Path, images: Path, ledger: 
 
 
 def main(quick: bool = False) -> None:
-    n = 200 if quick else RECORDS
+    n = sized(quick, RECORDS, 200, 20)
     changed = int(n * SHARE)
     rows = []
     with tempfile.TemporaryDirectory(prefix="depot-bench-sync-") as tmp:

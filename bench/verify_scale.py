@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from bench.harness import serve, table
+from bench.harness import serve, sized, table
 from bench.ledger_fill import RealRecord, fill
 from depot.deposit.reconcile import SERVER_FIELDS
 
@@ -57,7 +57,7 @@ def deposit(base: str, token: str, n: int) -> list[RealRecord]:
 
 
 def main(quick: bool = False) -> None:
-    real, n = (50, 2_000) if quick else (300, 20_000)
+    real, n = sized(quick, (300, 20_000), (50, 2_000), (10, 200))
     with tempfile.TemporaryDirectory(prefix="depot-bench-verify-") as tmp:
         data = Path(tmp) / "repo"
         data.mkdir()
