@@ -28,8 +28,10 @@ XSD = "http://www.w3.org/2001/XMLSchema#"
 NSMAP = {"rdf": RDF, "dcat": DCAT, "dct": DCT, "foaf": FOAF, "adms": ADMS, "skos": SKOS, "owl": OWL,
          "locn": LOCN}
 # DataCite resourceTypeGeneral -> DCMI type, as CiteDCAT-AP maps it (anything else stays dcat:Dataset only).
+# DataCite 4.4 split Text into kinds of text (JournalArticle, Preprint, ...): each is still a dcmitype:Text.
 DCMI_TYPE = {"Dataset": "Dataset", "Image": "Image", "Software": "Software", "Text": "Text",
-             "Audiovisual": "MovingImage", "PhysicalObject": "PhysicalObject", "Collection": "Collection"}
+             "Audiovisual": "MovingImage", "PhysicalObject": "PhysicalObject", "Collection": "Collection",
+             **dict.fromkeys(datacite.PUBLICATION_GENERAL.values(), "Text")}
 ACCESS = "http://publications.europa.eu/resource/authority/access-right/"
 ACCESS_RIGHT = {"open": "PUBLIC", "embargoed": "NON_PUBLIC", "restricted": "RESTRICTED", "closed": "NON_PUBLIC"}
 
