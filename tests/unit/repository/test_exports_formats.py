@@ -289,7 +289,7 @@ def test_every_export_renders_the_minimal_record() -> None:
     (None, "json"), ("*/*", "json"), ("text/html,application/xhtml+xml,*/*;q=0.8", "json"),
     ("application/x-bibtex;q=0.5, application/ld+json", "json-ld"), ("application/x-datacite+xml", "datacite-xml"),
     ("application/vnd.zenodo.v1+json", "json"), ("application/marcxml+xml", "marcxml"),
-    ("text/plain", None), ("application/x-bibtex;q=0", None)])
+    ("application/dcat+xml", "dcat-ap"), ("text/plain", None), ("application/x-bibtex;q=0", None)])
 def test_negotiation(accept: str | None, expected: str | None) -> None:
     chosen = registry.negotiate(accept)
     assert (chosen[1].name if chosen else None) == expected
