@@ -24,9 +24,10 @@ ADMS = "http://www.w3.org/ns/adms#"
 SKOS = "http://www.w3.org/2004/02/skos/core#"
 OWL = "http://www.w3.org/2002/07/owl#"
 LOCN = "http://www.w3.org/ns/locn#"
+ORG = "http://www.w3.org/ns/org#"
 XSD = "http://www.w3.org/2001/XMLSchema#"
 NSMAP = {"rdf": RDF, "dcat": DCAT, "dct": DCT, "foaf": FOAF, "adms": ADMS, "skos": SKOS, "owl": OWL,
-         "locn": LOCN}
+         "locn": LOCN, "org": ORG}
 # DataCite resourceTypeGeneral -> DCMI type, as CiteDCAT-AP maps it (anything else stays dcat:Dataset only).
 # DataCite 4.4 split Text into kinds of text (JournalArticle, Preprint, ...): each is still a dcmitype:Text.
 DCMI_TYPE = {"Dataset": "Dataset", "Image": "Image", "Software": "Software", "Text": "Text",
@@ -62,7 +63,7 @@ def _agent(parent: etree._Element, tag: str, person: dict[str, Any]) -> None:
         _el(agent, FOAF, "givenName", person["givenName"])
         _el(agent, FOAF, "familyName", person["familyName"])
     for aff in person.get("affiliation") or []:
-        org = etree.SubElement(_el(agent, "http://www.w3.org/ns/org#", "memberOf"), f"{{{FOAF}}}Organization")
+        org = etree.SubElement(_el(agent, ORG, "memberOf"), f"{{{FOAF}}}Organization")
         _el(org, FOAF, "name", aff["name"])
 
 
