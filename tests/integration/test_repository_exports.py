@@ -20,15 +20,17 @@ ACCEPT = {
     "application/x-datacite+xml": "datacite-xml",
     "application/x-dc+xml": "dublincore",
     "application/x-bibtex": "bibtex",
+    "application/dcat+xml": "dcat-ap",
 }
 
 
 def check_body(name: str, body: bytes, record: dict[str, object]) -> None:
     doi = str(record["doi"])
-    if name in ("datacite-xml", "dublincore", "marcxml"):
+    if name in ("datacite-xml", "dublincore", "marcxml", "dcat-ap"):
         root = etree.fromstring(body)
         assert doi in etree.tostring(root).decode()
-        assert root.tag.split("}")[1] == {"datacite-xml": "resource", "dublincore": "dc", "marcxml": "record"}[name]
+        assert root.tag.split("}")[1] == {"datacite-xml": "resource", "dublincore": "dc", "marcxml": "record",
+                                          "dcat-ap": "RDF"}[name]
     elif name == "bibtex":
         assert body.decode().startswith("@misc{") and f"doi = {{{doi}}}" in body.decode()
     else:
@@ -61,7 +63,7 @@ def test_content_negotiation_on_the_records_api(api: Api) -> None:
 
 
 @pytest.mark.parametrize("name", ["json", "json-ld", "schemaorg_jsonld", "csl", "datacite-json", "datacite-xml",
-                                  "dublincore", "marcxml", "bibtex"])
+                                  "dublincore", "marcxml", "dcat-ap", "bibtex"])
 def test_export_urls(api: Api, name: str) -> None:
     h = api.auth()
     record = published(api.client, h)
@@ -79,5 +81,5 @@ def test_export_urls(api: Api, name: str) -> None:
 
 def test_unknown_export_name_is_404(api: Api) -> None:
     record = published(api.client, api.auth())
-    r = api.client.get(f"/records/{record['id']}/export/dcat-ap")
+    r = api.client.get(f"/records/{record['id']}/export/datacite3")
     assert r.status_code == 404 and r.json()["status"] == 404

@@ -10,11 +10,14 @@ from typing import Any
 
 import jsonschema
 import pytest
+import rdflib
 from datacite import schema45
 from lxml import etree
+from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, RDF, SKOS
+from rdflib.namespace import XSD as XS
 
 from depot.metadata import normalize
-from depot.repository.exports import bibtex, csl, datacite, dublincore, marc21, registry, schemaorg
+from depot.repository.exports import bibtex, csl, datacite, dcat, dublincore, marc21, registry, schemaorg
 from depot.repository.resources.serialize import Links, record
 from depot.repository.services.views import Deposit, StoredFile
 
@@ -169,6 +172,62 @@ def test_oai_datacite_wraps_the_resource() -> None:
     assert root.find("o:payload/d:resource", namespaces=ns) is not None
 
 
+# --- DCAT-AP (the OAI-PMH dcat format) ----------------------------------------------------------------------
+
+def dcat_graph(record: dict[str, Any]) -> rdflib.Graph:
+    return rdflib.Graph().parse(data=dcat.as_xml(record), format="xml")
+
+
+def test_dcat_says_what_datacite_says() -> None:
+    g = dcat_graph(specimen_record())
+    ds = rdflib.URIRef("https://doi.org/10.5072/depot.8525")
+    assert list(g.subjects(RDF.type, DCAT.Dataset)) == [ds]
+    assert g.value(ds, DCTERMS.type) == rdflib.URIRef("http://purl.org/dc/dcmitype/Image")
+    assert g.value(ds, DCTERMS.issued) == rdflib.Literal("2024-03-01", datatype=XS.date)
+    creators = {(g.value(a, RDF.type), str(g.value(a, FOAF.name))) for a in g.objects(ds, DCTERMS.creator)}
+    assert creators == {(FOAF.Organization, "Meise Botanic Garden"), (FOAF.Person, "Dillen, Mathias")}
+    orcid = rdflib.URIRef("https://orcid.org/0000-0002-1825-0097")
+    assert (ds, DCTERMS.creator, orcid) in g and g.value(orcid, FOAF.familyName) == rdflib.Literal("Dillen")
+    assert {str(g.value(a, FOAF.name)) for a in g.objects(ds, DCTERMS.contributor)} == {"Groom, Quentin"}
+    assert set(map(str, g.objects(ds, DCAT.keyword))) == {"Biodiversity", "Herbarium", "Fagaceae"}
+    gbif = rdflib.URIRef("https://www.gbif.org/species/2878688")
+    assert (ds, DCTERMS.subject, gbif) in g and g.value(gbif, SKOS.prefLabel) == rdflib.Literal("Quercus robur")
+    taxa = {str(g.value(c, SKOS.prefLabel)) for c in g.objects(ds, DCTERMS.subject)}
+    assert {"Quercus robur L.", "Fagaceae"} <= taxa  # the Darwin Core taxon, as in DataCite's subjects
+    notations = {str(g.value(i, SKOS.notation)) for i in g.objects(ds, rdflib.URIRef("http://www.w3.org/ns/adms#identifier"))}
+    assert notations == {"BR0000008525000"}
+    assert g.value(ds, DCTERMS.isVersionOf) == rdflib.URIRef("https://doi.org/10.5072/depot.8524")
+    assert (ds, DCTERMS.relation, rdflib.URIRef("https://doi.org/10.5281/zenodo.123")) in g
+    assert g.value(ds, OWL.versionInfo) == rdflib.Literal("1.0")
+    lic = rdflib.URIRef("https://creativecommons.org/licenses/by/4.0/legalcode")
+    assert g.value(ds, DCTERMS.license) == lic
+    assert g.value(ds, DCTERMS.accessRights) == rdflib.URIRef(
+        "http://publications.europa.eu/resource/authority/access-right/PUBLIC")
+    assert g.value(ds, DCAT.landingPage) == rdflib.URIRef("https://depot.example.org/records/8525")
+    (dist,) = g.objects(ds, DCAT.distribution)
+    assert g.value(dist, DCAT.downloadURL) == rdflib.URIRef(
+        "https://depot.example.org/api/records/8525/files/BR0000008525000.jpg/content")
+    assert g.value(dist, DCAT.mediaType) == rdflib.Literal("image/jpeg")
+    assert g.value(dist, DCAT.byteSize).toPython() == 4_718_592  # type: ignore[union-attr]
+    assert g.value(dist, DCTERMS.license) == lic
+    assert "Quercus robur" in str(g.value(ds, DCTERMS.description))
+
+
+def test_dcat_restricted_record_offers_no_download() -> None:
+    g = dcat_graph(specimen_record(**VARIANTS["restricted-article"]))
+    ds = rdflib.URIRef("https://doi.org/10.5072/depot.8525")
+    assert list(g.objects(ds, DCAT.distribution)) == [] and g.value(ds, DCTERMS.license) is None
+    assert g.value(ds, DCTERMS.accessRights) == rdflib.URIRef(
+        "http://publications.europa.eu/resource/authority/access-right/RESTRICTED")
+    assert g.value(ds, DCTERMS.type) == rdflib.URIRef("http://purl.org/dc/dcmitype/Text")
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_dcat_parses_for_every_variant(variant: str) -> None:
+    g = dcat_graph(specimen_record(**VARIANTS[variant]))
+    assert len(list(g.subjects(RDF.type, DCAT.Dataset))) == 1 and len(g) > 8
+
+
 # --- Dublin Core, MARC21, CSL, BibTeX ---------------------------------------------------------------------
 
 def test_dublin_core() -> None:
@@ -230,7 +289,7 @@ def test_every_export_renders_the_minimal_record() -> None:
     (None, "json"), ("*/*", "json"), ("text/html,application/xhtml+xml,*/*;q=0.8", "json"),
     ("application/x-bibtex;q=0.5, application/ld+json", "json-ld"), ("application/x-datacite+xml", "datacite-xml"),
     ("application/vnd.zenodo.v1+json", "json"), ("application/marcxml+xml", "marcxml"),
-    ("text/plain", None), ("application/x-bibtex;q=0", None)])
+    ("application/dcat+xml", "dcat-ap"), ("text/plain", None), ("application/x-bibtex;q=0", None)])
 def test_negotiation(accept: str | None, expected: str | None) -> None:
     chosen = registry.negotiate(accept)
     assert (chosen[1].name if chosen else None) == expected

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from depot.repository.exports import bibtex, csl, datacite, dublincore, marc21, schemaorg
+from depot.repository.exports import bibtex, csl, datacite, dcat, dublincore, marc21, schemaorg
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ FORMATS: tuple[Format, ...] = (
     Format("datacite-xml", "application/vnd.datacite.datacite+xml", "xml", datacite.as_xml),
     Format("dublincore", "application/x-dc+xml", "xml", dublincore.as_xml),
     Format("marcxml", "application/marcxml+xml", "xml", marc21.as_xml),
+    Format("dcat-ap", "application/dcat+xml", "xml", dcat.as_xml),  # InvenioRDM's name and media type
     Format("bibtex", "application/x-bibtex", "bib", lambda record: bibtex.as_bibtex(record).encode()),
 )
 BY_NAME: dict[str, Format] = {f.name: f for f in FORMATS}

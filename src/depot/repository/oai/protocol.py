@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from depot.repository.services.ids import parse_id
 
-PREFIXES = ("oai_dc", "oai_datacite")
+PREFIXES = ("oai_dc", "oai_datacite", "datacite", "marc21", "dcat")  # resources/oai.py FORMATS
 GRANULARITY = "YYYY-MM-DDThh:mm:ssZ"
 
 # verb -> (required, optional, exclusive) arguments (§4).

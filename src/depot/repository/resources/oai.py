@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from depot.repository.exports import datacite, dublincore
+from depot.repository.exports import datacite, dcat, dublincore, marc21
 from depot.repository.oai import protocol, responses, tokens
 from depot.repository.oai.protocol import OAIError
 from depot.repository.resources import serialize
@@ -26,9 +26,19 @@ from depot.repository.resources.context import Context
 from depot.repository.resources.http import read_body
 from depot.repository.services.oai import Item, OAIService
 
-FORMATS = {
-    "oai_dc": ("http://www.openarchives.org/OAI/2.0/oai_dc.xsd", dublincore.OAI_DC),
-    "oai_datacite": ("http://schema.datacite.org/oai/oai-1.1/oai.xsd", datacite.OAI_DATACITE_NS),
+Render = Callable[[dict[str, Any]], etree._Element]
+# prefix -> (schema, metadataNamespace, renderer). Schema and namespace are announced exactly as Zenodo
+# announces them (invenio-app-rdm OAISERVER_METADATA_FORMATS), quirks included: ``marc21`` names the
+# MARCXML standard page as its namespace, where the records carry MARC21/slim; ``dcat`` names the
+# DataCite XSD as its schema (RDF/XML has none); ``datacite`` names kernel-4.3 (docs/api.md).
+FORMATS: dict[str, tuple[str, str, Render]] = {
+    "oai_dc": ("http://www.openarchives.org/OAI/2.0/oai_dc.xsd", dublincore.OAI_DC, dublincore.as_etree),
+    "oai_datacite": ("http://schema.datacite.org/oai/oai-1.1/oai.xsd", datacite.OAI_DATACITE_NS,
+                     datacite.oai_datacite_etree),
+    "datacite": ("http://schema.datacite.org/meta/kernel-4.3/metadata.xsd", datacite.NS, datacite.as_etree),
+    "marc21": ("https://www.loc.gov/standards/marcxml/schema/MARC21slim.xsd",
+               "https://www.loc.gov/standards/marcxml/", marc21.as_etree),
+    "dcat": ("http://schema.datacite.org/meta/kernel-4/metadata.xsd", "https://www.w3.org/ns/dcat", dcat.as_etree),
 }
 SET_PREFIX = "user-"  # Zenodo's COMMUNITIES_OAI_SETS_PREFIX
 
@@ -81,7 +91,7 @@ class OAIProvider:
         if "identifier" in args:
             self._item(args["identifier"])
         body = etree.Element(f"{{{responses.NS}}}ListMetadataFormats")
-        for prefix, (schema, namespace) in FORMATS.items():
+        for prefix, (schema, namespace, _) in FORMATS.items():
             fmt = responses.el(body, "metadataFormat")
             responses.el(fmt, "metadataPrefix", prefix)
             responses.el(fmt, "schema", schema)
@@ -182,8 +192,7 @@ class OAIProvider:
         if not item.deleted:
             record = serialize.record(self.ctx.links, item.deposit, is_last=item.is_last,
                                       communities=item.communities)
-            metadata = (dublincore.as_etree(record) if prefix == "oai_dc"
-                        else datacite.oai_datacite_etree(record))
+            metadata = FORMATS[prefix][2](record)
         responses.record(parent, self._identifier(item), protocol.datestamp(item.deposit.modified),
                          self._sets(item), metadata)
 
