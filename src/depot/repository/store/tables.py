@@ -41,6 +41,9 @@ communities = sa.Table(
     sa.Column("title", sa.String(255), nullable=False),
     sa.Column("owner_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
     sa.Column("created", sa.String(40), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),  # sanitised HTML
+    sa.Column("logo", sa.LargeBinary, nullable=True),  # at most services.logos.MAX_BYTES
+    sa.Column("logo_type", sa.String(40), nullable=True),
 )
 
 pids = sa.Table(

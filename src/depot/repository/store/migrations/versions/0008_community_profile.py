@@ -1,0 +1,27 @@
+"""a community's description (sanitised HTML) and logo (an image of at most 512 kB, in the database)
+
+Revision ID: 0008_community_profile
+Revises: 0005_withdrawal
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0008_community_profile"
+down_revision = "0005_withdrawal"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("communities") as batch:
+        batch.add_column(sa.Column("description", sa.Text, nullable=False, server_default=""))
+        batch.add_column(sa.Column("logo", sa.LargeBinary, nullable=True))
+        batch.add_column(sa.Column("logo_type", sa.String(40), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("communities") as batch:
+        batch.drop_column("logo_type")
+        batch.drop_column("logo")
+        batch.drop_column("description")
