@@ -88,6 +88,7 @@ deposits = sa.Table(
     sa.Column("files_enabled", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Index("ix_deposits_owner_created", "owner_id", "created"),
     sa.Index("ix_deposits_published", "published"),
+    sa.Index("ix_deposits_created_id", "created", "id"),  # the search's default order (migration 0008)
     sa.Index("ix_deposits_modified_id", "modified", "id"),  # OAI-PMH's keyset order (migration 0004)
 )
 
