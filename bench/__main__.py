@@ -29,6 +29,7 @@ BENCHES = {
     "verify": "bench.verify_scale",
     "budget": "bench.rate_budget",
     "lost-answers": "bench.lost_answers",
+    "pages": "bench.page_render",
 }
 
 

@@ -42,3 +42,31 @@ def test_search_aggregations(api: Api) -> None:
     assert types["image"]["inner"]["buckets"] == [{"key": "photo", "doc_count": 2, "label": "Photo",
                                                    "is_selected": False}]
     assert aggs["resource_type"]["label"] == "Resource types" and aggs["file_type"]["buckets"][0]["label"] == "JPG"
+
+
+def test_search_filters_by_facets(api: Api) -> None:
+    """``f=facet:value`` (InvenioRDM) and ``facet=value`` (Zenodo) filter the hits: any value of a facet,
+    every facet; the aggregations mark the chosen buckets."""
+    h = api.auth()
+    c = api.client
+    marker = uuid.uuid4().hex[:8]
+    published(c, h, metadata(title=f"A {marker}", keywords=["Herbarium", "Algae"]), {"a.jpg": b"\xff\xd8 a"})
+    published(c, h, metadata(title=f"B {marker}", keywords=["Herbarium"]), {"b.png": b"\x89PNG b"})
+    published(c, h, metadata(title=f"C {marker}", upload_type="dataset", keywords=["Algae"]), {"c.csv": b"x,y"})
+
+    def titles(params: list[tuple[str, str]]) -> list[str]:
+        r = c.get("/api/records", params=[("q", f"title:{marker}"), ("sort", "title"), *params])
+        assert r.status_code == 200, r.text
+        return [hit["metadata"]["title"].split()[0] for hit in r.json()["hits"]["hits"]]
+
+    assert titles([("f", "subject:Herbarium")]) == ["A", "B"]
+    assert titles([("subject", "Herbarium")]) == ["A", "B"]
+    assert titles([("f", "subject:Herbarium"), ("f", "subject:Algae")]) == ["A", "B", "C"]  # any of a facet
+    assert titles([("f", "subject:Algae"), ("f", "file_type:jpg")]) == ["A"]  # and every facet
+    assert titles([("f", "resource_type:image::photo")]) == ["A", "B"]
+    assert titles([("resource_type", "dataset")]) == ["C"]
+    r = c.get("/api/records", params=[("q", f"title:{marker}"), ("f", "subject:Algae")])
+    aggs = r.json()["aggregations"]
+    assert [(b["key"], b["is_selected"]) for b in aggs["subject"]["buckets"]] == [("Algae", True), ("Herbarium", False)]
+    r = c.get("/api/records", params={"f": "colour:red"})
+    assert r.status_code == 400 and "f='colour:red'" in r.text and "access_status" in r.text

@@ -403,3 +403,128 @@ def test_descriptions_are_cleaned_when_saved_and_when_shown(tmp_path: Path) -> N
         # Only files under the package's static folder, and only the kinds it serves.
         assert client.get("/static/vendor%2F..%2F..%2Ftemplates%2Fbase.html").status_code == 404
         assert client.get("/static/vendor/..%2F..%2F..%2F..%2F..%2F..%2Fetc%2Fhostname").status_code == 404
+
+
+def _png(width: int, height: int, colour: str) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_community_logo_is_checked(tmp_path: Path) -> None:
+    """The logo is a raster image of at most 512 kB; anything else is refused with the flag to fix."""
+    data = tmp_path / "data"
+
+    def create(slug: str, logo: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "depot", "repo", "create-community", slug, "--owner",
+                               "m@example.org", "--logo", str(logo), "--data-dir", str(data)],
+                              capture_output=True, text=True)
+
+    svg = tmp_path / "logo.svg"
+    svg.write_text('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
+    r = create("svg", svg)
+    assert r.returncode == 1 and f"--logo {svg}: not a PNG, JPEG, GIF or WebP image" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(_png(10, 10, "red") + b"\0" * 600_000)
+    r = create("huge", huge)
+    assert r.returncode == 1 and f"--logo {huge}: " in r.stderr and "at most 524288 bytes" in r.stderr, r.stderr
+    good = tmp_path / "logo.png"
+    good.write_bytes(_png(64, 32, "navy"))
+    assert create("good", good).returncode == 0
+
+
+def test_search_and_community_pages_in_a_browser(driver: Any, tmp_path: Path) -> None:
+    """Facets filter the search and community pages (the same filter as the API's), paging, the community's
+    description, logo and count; screenshots at desktop and phone widths, and no serious axe violations."""
+    import os
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(_png(120, 60, "#2a6"))
+    with serve_repository(tmp_path) as served, httpx.Client(base_url=served.base, timeout=60) as client:
+        r = subprocess.run([sys.executable, "-m", "depot", "repo", "create-community", SLUG, "--owner",
+                            "museum@example.org", "--title", "RBGE herbarium", "--logo", str(logo),
+                            "--description", "<p>Sheets of the <em>Edinburgh</em> herbarium.</p><script>x()</script>",
+                            "--data-dir", str(served.data)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        community = [{"identifier": SLUG}]
+        for title, keywords, kind in (("Carex bigelowii", ["Herbarium", "Sedges"], "image"),
+                                      ("Eriophorum vaginatum", ["Herbarium"], "image"),
+                                      ("Sedge survey 1959", ["Sedges"], "dataset")):
+            files = {"sheet.png": IMAGE.read_bytes()} if kind == "image" else {"survey.csv": b"a,b\n1,2\n"}
+            published(client, served.headers, metadata(title=title, keywords=keywords, upload_type=kind,
+                                                       communities=community), files=files)
+
+        driver.get(f"{served.base}/search?sort=title")
+        assert _text(driver, "#total") == "3 records"
+        subjects = driver.find_elements(By.CSS_SELECTOR, "ul[data-facet=subject] > li > a")
+        assert [a.find_element(By.CSS_SELECTOR, ".name").text for a in subjects] == ["Herbarium", "Sedges"]
+        sedges = next(a for a in subjects if "Sedges" in a.text)
+        assert sedges.find_element(By.CSS_SELECTOR, ".count").text == "2"
+        sedges.click()
+        WebDriverWait(driver, 10).until(lambda d: "f=subject%3ASedges" in d.current_url)
+        assert _text(driver, "#total") == "2 records"
+        assert [a.text for a in driver.find_elements(By.CSS_SELECTOR, "a.hit")] == ["Carex bigelowii",
+                                                                                    "Sedge survey 1959"]
+        # The same filter in the API.
+        api = httpx.get(f"{served.base}/api/records", params={"f": "subject:Sedges", "sort": "title"}).json()
+        assert [h["metadata"]["title"] for h in api["hits"]["hits"]] == ["Carex bigelowii", "Sedge survey 1959"]
+        selected = driver.find_element(By.CSS_SELECTOR, "ul[data-facet=subject] a.selected")
+        assert "Sedges" in selected.text
+        # A second facet narrows further; the sort keeps both.
+        driver.find_element(By.XPATH, "//ul[@data-facet='resource_type']/li/a[contains(., 'Dataset')]").click()
+        WebDriverWait(driver, 10).until(lambda d: "resource_type%3Adataset" in d.current_url)
+        assert [a.text for a in driver.find_elements(By.CSS_SELECTOR, "a.hit")] == ["Sedge survey 1959"]
+        assert driver.find_element(By.CSS_SELECTOR, "form.sort input[name=f]")
+        # Clearing the first filter (its link again) leaves the second.
+        driver.find_element(By.CSS_SELECTOR, "ul[data-facet=subject] a.selected").click()
+        WebDriverWait(driver, 10).until(lambda d: "subject" not in d.current_url)
+        assert _text(driver, "#total") == "1 record"
+
+        # Paging: two a page.
+        driver.get(f"{served.base}/search?sort=title&size=2")
+        assert "page 1 of 2" in _text(driver, "nav.pages")
+        driver.find_element(By.CSS_SELECTOR, "nav.pages a[rel=next]").click()
+        WebDriverWait(driver, 10).until(lambda d: "page=2" in d.current_url)
+        assert [a.text for a in driver.find_elements(By.CSS_SELECTOR, "a.hit")] == ["Sedge survey 1959"]
+
+        # The community page: description (cleaned), logo, count, and its facets.
+        driver.get(f"{served.base}/communities/{SLUG}")
+        assert _text(driver, "#description") == "Sheets of the Edinburgh herbarium."
+        assert driver.find_element(By.CSS_SELECTOR, "#description em")
+        assert not driver.find_elements(By.CSS_SELECTOR, "#description script")
+        img = driver.find_element(By.ID, "logo")
+        assert WebDriverWait(driver, 30).until(lambda d: d.execute_script(
+            "return arguments[0].complete && arguments[0].naturalWidth", img)) == 120
+        assert _text(driver, "#count") == "3 records"
+        logo_response = httpx.get(img.get_attribute("src"))
+        assert logo_response.headers["content-type"] == "image/png"
+        assert logo_response.content == logo.read_bytes()
+        listed = httpx.get(f"{served.base}/api/communities").json()["hits"]["hits"]
+        assert listed[0]["links"]["logo"] == f"/communities/{SLUG}/logo"
+        driver.find_element(By.XPATH, "//ul[@data-facet='file_type']/li/a[contains(., 'CSV')]").click()
+        WebDriverWait(driver, 10).until(lambda d: "file_type%3Acsv" in d.current_url)
+        assert _text(driver, "#total") == "1 record match the filters" and _text(driver, "#count") == "3 records"
+
+        shots = Path(os.environ.get("DEPOT_SCREENSHOT_DIR") or tmp_path)
+        shots.mkdir(parents=True, exist_ok=True)
+        for page, url in (("search", f"{served.base}/search?f=subject:Herbarium"),
+                          ("community", f"{served.base}/communities/{SLUG}")):
+            for name, width in (("desktop", 1280), ("phone", 390)):
+                driver.set_window_size(width, 900)
+                driver.get(url)
+                height = driver.execute_script("return document.documentElement.scrollHeight")
+                driver.set_window_size(width, min(int(height) + 200, 6000))
+                WebDriverWait(driver, 30).until(lambda d: d.execute_script(
+                    "return Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"))
+                assert driver.save_screenshot(str(shots / f"{page}-{name}.png"))
+                overflow = driver.execute_script("return document.documentElement.scrollWidth > window.innerWidth")
+                assert not overflow, f"the {page} page at {name} width scrolls sideways"
+                assert _serious_violations(driver) == [], (page, name)

@@ -12,6 +12,7 @@ import click
 
 from depot.repository.config import from_env
 from depot.repository.errors import RepositoryError, ValidationError
+from depot.repository.services.logos import MAX_BYTES as MAX_LOGO_BYTES
 
 if TYPE_CHECKING:  # imported when used: the database layer is half of every `depot` command's start-up
     from depot.repository.services.accounts import AccountService
@@ -165,14 +166,26 @@ def create_token(email: str, data_dir: Path | None, db_url: str | None, name: st
 @click.argument("identifier")
 @click.option("--owner", required=True, help="E-mail of the owner (created if needed).")
 @click.option("--title", default="", help="Display title.")
+@click.option("--description", default="", help="Shown on the community page; limited HTML (sanitised).")
+@click.option("--logo", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A PNG, JPEG, GIF or WebP image of at most 512 kB, shown on the community page.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--db", "db_url", default=None)
-def create_community(identifier: str, owner: str, title: str, data_dir: Path | None, db_url: str | None) -> None:
+def create_community(identifier: str, owner: str, title: str, description: str, logo: Path | None,
+                     data_dir: Path | None, db_url: str | None) -> None:
     """Create a community IDENTIFIER (its slug) owned by --owner; prints its id."""
+    logo_bytes = None
+    if logo is not None:
+        if logo.stat().st_size > MAX_LOGO_BYTES:
+            raise click.ClickException(f"--logo {logo}: {logo.stat().st_size} bytes; a logo is at most "
+                                       f"{MAX_LOGO_BYTES} bytes (512 kB)")
+        logo_bytes = logo.read_bytes()
     try:
-        community = _services(data_dir, db_url).create_community(identifier, title, owner, _now())
+        community = _services(data_dir, db_url).create_community(identifier, title, owner, _now(),
+                                                                 description=description, logo=logo_bytes)
     except RepositoryError as exc:
-        raise click.ClickException(describe(exc)) from exc
+        message = describe(exc)
+        raise click.ClickException(message.replace("logo: ", f"--logo {logo}: ") if logo else message) from exc
     sys.stdout.write(community.id + "\n")
 
 

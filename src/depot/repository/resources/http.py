@@ -13,6 +13,7 @@ from starlette.types import Message
 
 from depot.metadata import FieldError
 from depot.repository.errors import QuotaExceededError, UnsupportedMediaError, ValidationError
+from depot.repository.services.facets import parse_filters
 from depot.repository.services.ids import parse_id
 from depot.repository.services.keys import lookup_key
 from depot.repository.services.permissions import ANONYMOUS, Identity
@@ -108,6 +109,15 @@ def int_param(request: Request, name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ValidationError([FieldError(name, ("Not a valid integer.",))]) from exc
+
+
+def facet_filters(request: Request) -> dict[str, tuple[str, ...]]:
+    """The search's facet filters (``f=resource_type:image`` or ``resource_type=image``); a 400 names a
+    malformed ``f=``."""
+    try:
+        return parse_filters(list(request.query_params.multi_items()))
+    except ValueError as exc:
+        raise ValidationError([FieldError("f", (str(exc),))]) from exc
 
 
 def bool_param(request: Request, name: str) -> bool:

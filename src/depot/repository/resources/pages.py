@@ -27,9 +27,10 @@ from depot.repository.pages import citations
 from depot.repository.pages.locality import locality
 from depot.repository.pages.readable import date_range, interval, license_name, timestamp
 from depot.repository.resources.context import Context
-from depot.repository.resources.http import identity
+from depot.repository.resources.http import facet_filters, identity
 from depot.repository.resources.iiif import IMAGE_TYPES, _dimensions
 from depot.repository.resources.records import published_record
+from depot.repository.services.facets import FACETS, SPLIT
 from depot.repository.services.ids import parse_id
 from depot.repository.services.records import RecordSearch
 from depot.repository.services.richtext import snippet, to_html
@@ -131,20 +132,62 @@ def _cited(ctx: Context, deposit: Deposit, style: str) -> str:
 
 
 def _pager(request: Request, page: int, total: int) -> dict[str, Any]:
-    pages = max(1, math.ceil(total / PAGE_SIZE))
+    pages = max(1, math.ceil(total / _page_size(request)))
 
     def url(n: int) -> str:
-        params = {k: v for k, v in request.query_params.items() if k != "page"}
-        return f"{request.url.path}?{urlencode({**params, 'page': n})}"
+        params = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
+        return f"{request.url.path}?{urlencode([*params, ('page', n)])}"
 
     return {"page": page, "pages": pages, "previous_url": url(page - 1) if page > 1 else None,
             "next_url": url(page + 1) if page < pages else None}
+
+
+def _facet_url(request: Request, filters: dict[str, tuple[str, ...]], facet: str, value: str) -> str:
+    """This page's address with ``facet:value`` toggled, back at page 1; filters are spelled ``f=``."""
+    chosen = {k: list(v) for k, v in filters.items()}
+    values = chosen.setdefault(facet, [])
+    if value in values:
+        values.remove(value)
+    else:
+        values.append(value)
+    params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("page", "f", *FACETS)]
+    params += [("f", f"{k}:{v}") for k, vs in chosen.items() for v in vs]
+    return f"{request.url.path}?{urlencode(params)}" if params else request.url.path
+
+
+def _facets(request: Request, aggregations: dict[str, Any], filters: dict[str, tuple[str, ...]]) -> list[Any]:
+    """The facet menus of a search page: each bucket a link that adds or removes its filter."""
+    menus = []
+    for facet in FACETS:
+        agg = aggregations.get(facet) or {}
+
+        def entry(bucket: dict[str, Any], value: str, facet: str = facet) -> dict[str, Any]:
+            return {"label": bucket["label"], "count": bucket["doc_count"], "selected": bucket["is_selected"],
+                    "url": _facet_url(request, filters, facet, value)}
+
+        buckets = [{**entry(b, b["key"]), "inner": [entry(i, f"{b['key']}{SPLIT}{i['key']}")
+                                                   for i in (b.get("inner") or {}).get("buckets", [])]}
+                   for b in agg.get("buckets", [])]
+        if buckets:
+            menus.append({"name": facet, "label": agg.get("label", facet), "buckets": buckets})
+    return menus
+
+
+def _filter_params(filters: dict[str, tuple[str, ...]]) -> list[str]:
+    """The ``f=`` values the sort form carries along."""
+    return [f"{k}:{v}" for k, vs in filters.items() for v in vs]
 
 
 def _sort(request: Request) -> str:
     """The ``?sort=`` of the menu; anything else falls back to the default rather than failing the page."""
     raw = request.query_params.get("sort", "")
     return raw if raw in dict(SORTS) else SORTS[0][0]
+
+
+def _page_size(request: Request) -> int:
+    """``?size=`` of 1 to 25 records a page (the search's cap for an anonymous reader); else 20."""
+    raw = request.query_params.get("size", "")
+    return int(raw) if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 25 else PAGE_SIZE
 
 
 def _page_number(request: Request) -> int:
@@ -300,11 +343,13 @@ class Pages:
         values: dict[str, Any] = {"title": f"Search: {query}" if query else "Records", "query": query,
                                   "sort": sort, "sorts": SORTS}
         try:
-            found = self.ctx.records.search(identity(request), RecordSearch(q=query, page=page, size=PAGE_SIZE,
-                                                                            sort=sort))
+            filters = facet_filters(request)
+            search = RecordSearch(q=query, page=page, size=_page_size(request), sort=sort, filters=filters)
+            found = self.ctx.records.search(identity(request), search)
         except ValidationError as exc:
             return render("search.html", 400, error=f"The search could not run: {exc}", **values)
         return render("search.html", **values, total=found.total, hits=[_hit(self.ctx, d) for d in found.hits],
+                      facets=_facets(request, found.aggregations, filters), filters=_filter_params(filters),
                       **_pager(request, page, found.total))
 
     async def community(self, request: Request) -> Response:
@@ -315,14 +360,32 @@ class Pages:
         page = _page_number(request)
         sort = _sort(request)
         try:
-            found = self.ctx.records.search(identity(request), RecordSearch(communities=community.slug, page=page,
-                                                                            size=PAGE_SIZE, sort=sort))
+            filters = facet_filters(request)
+            search = RecordSearch(communities=community.slug, page=page, size=_page_size(request), sort=sort,
+                                  filters=filters)
+            found = self.ctx.records.search(identity(request), search)
+            # The community's own count, whatever the filters.
+            count = found.total if not filters else self.ctx.records.search(
+                identity(request), RecordSearch(communities=community.slug, size=1)).total
         except ValidationError:
             return not_found("There is no such page of this community.")
+        logo = f"/communities/{quote(community.slug)}/logo" if community.logo_type else None
         return render("community.html", title=community.title, community=community, total=found.total,
-                      sort=sort, sorts=SORTS,
+                      description=Markup(community.description), logo_url=logo,
+                      count=count, sort=sort, sorts=SORTS,
+                      facets=_facets(request, found.aggregations, filters), filters=_filter_params(filters),
                       hits=[_hit(self.ctx, d) for d in found.hits], **_pager(request, page, found.total),
                       listing_url=f"{self.ctx.links.api}/communities/{quote(community.id)}/listing")
+
+
+    async def logo(self, request: Request) -> Response:
+        try:
+            data, media_type = self.ctx.accounts.community_logo(request.path_params["slug"])
+        except NotFoundError:
+            return not_found("This community has no logo.")
+        # nosniff: the bytes were checked to be an image; a browser must not take them for anything else.
+        return Response(data, media_type=media_type, headers={"cache-control": "public, max-age=3600",
+                                                              "x-content-type-options": "nosniff"})
 
 
 def routes(ctx: Context) -> list[BaseRoute]:
@@ -333,4 +396,5 @@ def routes(ctx: Context) -> list[BaseRoute]:
         Route("/records/{id}/citation", pages.citation, methods=["GET"]),
         Route("/search", pages.search, methods=["GET"]),
         Route("/communities/{slug}", pages.community, methods=["GET"]),
+        Route("/communities/{slug}/logo", pages.logo, methods=["GET"]),
     ]

@@ -14,6 +14,7 @@ from depot.repository.resources import serialize
 from depot.repository.resources.context import Context
 from depot.repository.resources.http import (
     bool_param,
+    facet_filters,
     identity,
     int_param,
     json_response,
@@ -92,7 +93,8 @@ class RecordResource:
         params = RecordSearch(
             q=request.query_params.get("q"), communities=request.query_params.get("communities"),
             sort=request.query_params.get("sort"), page=int_param(request, "page", 1),
-            size=int_param(request, "size", 10), all_versions=bool_param(request, "all_versions"))
+            size=int_param(request, "size", 10), all_versions=bool_param(request, "all_versions"),
+            filters=facet_filters(request))
         page = self.ctx.records.search(identity(request), params)
         hits = [self._record(d, request=request) for d in page.hits]
         links = {"self": str(request.url)}
@@ -176,4 +178,6 @@ def _query(request: Request) -> str:
 
 
 def _community(c: Community) -> dict[str, object]:
-    return {"id": c.id, "slug": c.slug, "metadata": {"title": c.title}, "created": c.created, "owner": str(c.owner_id)}
+    links = {"logo": f"/communities/{c.slug}/logo"} if c.logo_type else {}
+    return {"id": c.id, "slug": c.slug, "metadata": {"title": c.title, "description": c.description},
+            "created": c.created, "owner": str(c.owner_id), "links": links}

@@ -9,13 +9,16 @@ import secrets
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
 from depot.metadata import FieldError
 from depot.repository.errors import ConflictError, NotFoundError, ValidationError
 from depot.repository.services import scopes as token_scopes
+from depot.repository.services.logos import check_logo
 from depot.repository.services.permissions import Identity
+from depot.repository.services.richtext import sanitize
 from depot.repository.store.db import Database
 from depot.repository.store.tables import communities, tokens, users
 
@@ -35,6 +38,16 @@ class Community:
     title: str
     owner_id: int
     created: str
+    description: str = ""  # sanitised HTML
+    logo_type: str | None = None  # the logo's media type; None: no logo
+
+
+# Every column but the logo's bytes, which only the logo's own address reads.
+PROFILE = [c for c in communities.c if c.name != "logo"]
+
+
+def _community_of(row: sa.Row[Any]) -> Community:
+    return Community(row.id, row.slug, row.title, row.owner_id, row.created, row.description or "", row.logo_type)
 
 
 class AccountService:
@@ -77,29 +90,47 @@ class AccountService:
                                  .where(tokens.c.token_hash == hash_token(token))).first()
         return None if found is None else Identity(int(found.user_id), token_scopes.deserialize(found.scopes))
 
-    def create_community(self, slug: str, title: str, owner_email: str, now: str) -> Community:
+    def create_community(self, slug: str, title: str, owner_email: str, now: str, *, description: str = "",
+                         logo: bytes | None = None) -> Community:
         if not SLUG.match(slug):
             raise ValidationError([FieldError("slug", (
                 "A community identifier is 1-100 lower-case letters, digits, '-' or '_'.",))])
+        description = sanitize(description)
+        logo_type = None
+        if logo is not None:
+            try:
+                logo_type = check_logo(logo)
+            except ValueError as exc:
+                raise ValidationError([FieldError("logo", (str(exc),))]) from None
         with self.db.write() as conn:
             if conn.execute(sa.select(communities.c.id).where(communities.c.slug == slug)).first():
                 raise ConflictError(f"A community with identifier {slug!r} already exists.")
             owner = self.ensure_user(conn, owner_email, now)
             cid = str(uuid.uuid4())
             conn.execute(communities.insert().values(id=cid, slug=slug, title=title or slug, owner_id=owner,
-                                                     created=now))
+                                                     created=now, description=description, logo=logo,
+                                                     logo_type=logo_type))
         self._changed()
-        return Community(cid, slug, title or slug, owner, now)
+        return Community(cid, slug, title or slug, owner, now, description, logo_type)
+
+    def community_logo(self, id_or_slug: str) -> tuple[bytes, str]:
+        """The logo's bytes and media type; ``NotFoundError`` for no community or no logo."""
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(communities.c.logo, communities.c.logo_type).where(
+                sa.or_(communities.c.id == id_or_slug, communities.c.slug == id_or_slug))).first()
+        if row is None or row.logo is None:
+            raise NotFoundError("This community has no logo.")
+        return bytes(row.logo), str(row.logo_type)
 
     def get_community(self, id_or_slug: str) -> Community:
         with self.db.read() as conn:
-            row = conn.execute(sa.select(communities).where(
+            row = conn.execute(sa.select(*PROFILE).where(
                 sa.or_(communities.c.id == id_or_slug, communities.c.slug == id_or_slug))).first()
         if row is None:
             raise NotFoundError("Community does not exist.")
-        return Community(row.id, row.slug, row.title, row.owner_id, row.created)
+        return _community_of(row)
 
     def list_communities(self) -> list[Community]:
         with self.db.read() as conn:
-            rows = conn.execute(sa.select(communities).order_by(communities.c.slug)).all()
-        return [Community(r.id, r.slug, r.title, r.owner_id, r.created) for r in rows]
+            rows = conn.execute(sa.select(*PROFILE).order_by(communities.c.slug)).all()
+        return [_community_of(r) for r in rows]

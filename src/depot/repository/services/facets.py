@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from depot.metadata import IMAGE_TYPES, PUBLICATION_TYPES, UPLOAD_TYPES
 from depot.repository.services.views import Deposit
-from depot.repository.store.tables import terms
+from depot.repository.store.tables import deposits, terms
 
 FACETS = ("access_status", "resource_type", "subject", "file_type")
 LABELS = {"access_status": "Access status", "resource_type": "Resource types", "subject": "Subjects",
@@ -67,7 +67,7 @@ def write_facets(conn: sa.Connection, deposit: Deposit, record: dict[str, Any]) 
 def aggregate(conn: sa.Connection, matching: Any) -> dict[str, Any]:
     """The aggregations of the records whose ids ``matching`` (a SELECT of ``deposits.id``) yields."""
     rows = conn.execute(
-        sa.select(terms.c.field, terms.c.value, sa.func.count(sa.distinct(terms.c.deposit_id)))
+        sa.select(terms.c.field, terms.c.value, sa.func.count())  # a (deposit, field, value) is written once
         .where(terms.c.scope == "record", terms.c.field.in_([f"facet.{f}" for f in FACETS]),
                terms.c.deposit_id.in_(matching))
         .group_by(terms.c.field, terms.c.value)).all()
@@ -75,6 +75,61 @@ def aggregate(conn: sa.Connection, matching: Any) -> dict[str, Any]:
     for field, value, count in rows:
         counts[field.removeprefix("facet.")][value] = int(count)
     return shape(counts)
+
+
+def parse_filters(pairs: list[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    """Facet filters from query parameters: InvenioRDM's ``f=facet:value`` (repeatable; ``value`` of a
+    subtype ``image::photo``) and the Zenodo-style ``facet=value`` (``resource_type=image``). Other names
+    are not filters; an ``f=`` naming no facet is a ``ValueError`` whose message names it."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for name, raw in pairs:
+        if name == "f":
+            facet, sep, value = raw.partition(":")
+            if not sep or facet not in FACETS or not value:
+                raise ValueError(f"f={raw!r}: use f=FACET:VALUE with FACET one of {', '.join(FACETS)}")
+        elif name in FACETS:
+            facet, value = name, raw
+        else:
+            continue
+        if value and value not in out[facet]:
+            out[facet].append(value)
+    return {facet: tuple(values) for facet, values in out.items() if values}
+
+
+def filtered(filters: dict[str, tuple[str, ...]]) -> Any:
+    """The WHERE clause on ``deposits.id``: any of a facet's values, every facet (as Zenodo's facets)."""
+    clauses = [sa.exists().where(terms.c.deposit_id == deposits.c.id, terms.c.scope == "record",
+                                 terms.c.field == f"facet.{facet}", terms.c.value.in_(values))
+               for facet, values in sorted(filters.items())]
+    return sa.and_(sa.true(), *clauses)
+
+
+def mark_selected(aggregations: dict[str, Any], filters: dict[str, tuple[str, ...]]) -> dict[str, Any]:
+    """Set ``is_selected`` on the buckets the search is filtered by, and keep a selected value that has no
+    hit left visible (count 0) so a page can still offer to clear it."""
+    for facet, values in filters.items():
+        agg = aggregations.get(facet)
+        if agg is None:
+            continue
+        buckets = agg["buckets"]
+        for value in values:
+            top, _, sub = value.partition(SPLIT)
+            bucket = next((b for b in buckets if b["key"] == top), None)
+            if bucket is None:
+                bucket = _bucket(top, 0, ACCESS_LABELS.get(top, UPLOAD_TYPES.get(top, top)))
+                if facet == "resource_type":
+                    bucket["inner"] = {"buckets": []}
+                buckets.append(bucket)
+            if not sub:
+                bucket["is_selected"] = True
+                continue
+            inner = bucket.setdefault("inner", {"buckets": []})["buckets"]
+            child = next((b for b in inner if b["key"] == sub), None)
+            if child is None:
+                child = _bucket(sub, 0, sub)
+                inner.append(child)
+            child["is_selected"] = True
+    return aggregations
 
 
 def _top(counts: dict[str, int]) -> list[tuple[str, int]]:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from depot.metadata import FieldError
 from depot.repository.errors import NotFoundError, ValidationError
 from depot.repository.services.deposits import MAX_WINDOW, DepositService, _order
-from depot.repository.services.facets import aggregate
+from depot.repository.services.facets import aggregate, filtered, mark_selected
 from depot.repository.services.permissions import Identity, can_read_record
 from depot.repository.services.search import compile_query
 from depot.repository.services.views import LIVE, Deposit, latest_of_concept, load_deposit, load_deposits
@@ -25,6 +25,8 @@ class RecordSearch:
     page: int = 1
     size: int = 10
     all_versions: bool = False
+    # {facet: values}: a hit has one of each facet's values (services.facets.parse_filters).
+    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -122,13 +124,15 @@ class RecordService:
             known = self._community_exists(params.communities)
             if known:
                 where = sa.and_(where, deposits.c.concept_id.in_(members))
+        if params.filters:
+            where = sa.and_(where, filtered(params.filters))
         with self.db.read() as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(deposits).where(where)).scalar_one()
             hits = load_deposits(conn, where, order=_order(params.sort), limit=params.size,
                                  offset=(params.page - 1) * params.size)
             matching = sa.select(deposits.c.id).select_from(
                 deposits.join(concepts, concepts.c.id == deposits.c.concept_id)).where(where)
-            aggregations = aggregate(conn, matching)
+            aggregations = mark_selected(aggregate(conn, matching), params.filters)
         return Page(hits, int(total), aggregations)
 
     def _community_exists(self, ident: str) -> bool:

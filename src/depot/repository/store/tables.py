@@ -41,6 +41,9 @@ communities = sa.Table(
     sa.Column("title", sa.String(255), nullable=False),
     sa.Column("owner_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
     sa.Column("created", sa.String(40), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),  # sanitised HTML
+    sa.Column("logo", sa.LargeBinary, nullable=True),  # at most services.logos.MAX_BYTES
+    sa.Column("logo_type", sa.String(40), nullable=True),
 )
 
 pids = sa.Table(
@@ -85,6 +88,7 @@ deposits = sa.Table(
     sa.Column("files_enabled", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Index("ix_deposits_owner_created", "owner_id", "created"),
     sa.Index("ix_deposits_published", "published"),
+    sa.Index("ix_deposits_created_id", "created", "id"),  # the search's default order (migration 0008)
     sa.Index("ix_deposits_modified_id", "modified", "id"),  # OAI-PMH's keyset order (migration 0004)
 )
 
