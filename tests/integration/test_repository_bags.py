@@ -158,7 +158,9 @@ def _snapshot(client: httpx.Client, ids: list[int]) -> dict[str, Any]:
         for f in out[f"record {rid}"]["files"]:
             body = client.get(httpx.URL(f["links"]["self"]).raw_path.decode()).content  # this server, old links
             out[f"file {rid} {f['key']}"] = (hashlib.md5(body).hexdigest(), body)
-    out["search"] = client.get("/api/records", params={"all_versions": "1", "sort": "mostrecent"}).json()["hits"]
+    search = client.get("/api/records", params={"all_versions": "1", "sort": "mostrecent"}).json()
+    out["search"] = search["hits"]
+    out["aggregations"] = search["aggregations"]  # a rebuild indexes the facets too
     out["community"] = client.get("/api/records", params={"communities": "trom"}).json()["hits"]["total"]
     return out
 

@@ -36,6 +36,7 @@ from depot.repository.preservation.accounts import Accounts, AccountsSidecar, Si
 from depot.repository.preservation.accounts import read as read_accounts
 from depot.repository.preservation.bags import bags_of
 from depot.repository.preservation.healing import bag_candidates, manifest_sums
+from depot.repository.services.facets import facet_values
 from depot.repository.services.search import write_terms
 from depot.repository.services.views import utcnow_iso
 from depot.repository.store.blobs import BlobStore, StoredBlob
@@ -48,6 +49,7 @@ from depot.repository.store.tables import (
     file_instances,
     objects,
     pids,
+    terms,
     tokens,
     users,
 )
@@ -265,6 +267,11 @@ def _insert(conn: sa.Connection, chosen: list[Found], stored: dict[str, StoredBl
             conn.execute(objects.insert().values(bucket_id=rec["bucket_id"], key=f["key"], file_id=f["file_id"],
                                                  version_id=f["version_id"], mimetype=f["mimetype"],
                                                  created=f["created"], updated=f["updated"]))
+        facets = facet_values(rec["metadata"], files_enabled=bool(files) or rec.get("files_enabled", True),
+                              keys=[f["key"] for f in files])
+        if facets:  # as a publish indexes them (services/facets.py): the search's aggregations and filters
+            conn.execute(terms.insert(), [{"deposit_id": rec["id"], "scope": "record", "field": f"facet.{facet}",
+                                           "value": value} for facet, value in facets])
         for c in item.aip["communities"]:
             community_rows[c["id"]] = c
             membership[(c["id"], concept_id)] = c
