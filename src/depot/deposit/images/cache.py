@@ -40,6 +40,7 @@ class FileCheckCache:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self._pending: dict[str, dict[str, Any]] = {}  # row id -> the row to write
+        self._select: sa.Select[Any] | None = None  # built once: planning asks once per file of every record
 
     def get(self, path: str, name: str, key: str, size: int, mtime_ns: int, digest: str) -> FileCheck | None:
         """The stored result for this file, or None when there is none for this very file and rules."""
@@ -49,9 +50,11 @@ class FileCheckCache:
         if waiting is not None and waiting["size"] == size and waiting["mtime_ns"] == mtime_ns:
             return FileCheck.from_json(waiting["result"])
 
-        with self.engine.begin() as conn:
-            row = conn.execute(sa.select(file_checks.c.size, file_checks.c.mtime_ns, file_checks.c.result)
-                               .where(file_checks.c.id == _row_id(path, name, key, digest))).first()
+        if self._select is None:
+            self._select = sa.select(file_checks.c.size, file_checks.c.mtime_ns, file_checks.c.result).where(
+                file_checks.c.id == sa.bindparam("row_id"))
+        with self.engine.connect() as conn:  # a read: nothing to commit
+            row = conn.execute(self._select, {"row_id": _row_id(path, name, key, digest)}).first()
         if row is None or row.size != size or row.mtime_ns != mtime_ns:
             return None
         try:
