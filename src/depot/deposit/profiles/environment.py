@@ -8,6 +8,7 @@ A term a specimen lacks is a :class:`MissingTerm`: printing it, iterating it or 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict
 from functools import partial
@@ -63,9 +64,19 @@ def _finalize(value: Any) -> Any:
     return "" if value is None else value
 
 
+class _Sandbox(SandboxedEnvironment):
+    def handle_exception(self, source: str | None = None) -> Any:
+        # A missing term is an everyday answer (a specimen lacks a term; the field is dropped), not a
+        # bug to show in the template's lines: jinja's traceback rewriting compiles code for each one,
+        # which cost more than the rest of a record's planning.
+        if isinstance(sys.exc_info()[1], MissingTermError):
+            raise  # called from inside jinja's except block: the missing term as it is
+        return super().handle_exception(source)
+
+
 def make_environment() -> SandboxedEnvironment:
     """A sandbox with MissingTerm and the profile filters (HTML fields turn autoescape on themselves)."""
-    env = SandboxedEnvironment(undefined=MissingTerm, finalize=_finalize,
+    env = _Sandbox(undefined=MissingTerm, finalize=_finalize,
                                trim_blocks=True, lstrip_blocks=True)
     env.filters.update(FILTERS)
     return env
