@@ -155,6 +155,11 @@ def _plan_and_run(ledger: Any, ledger_path: str, target: Any, transfers: int, at
         finally:
             opened.records.close()  # stopped early too: the image checkers and the source are closed now
 
+    from depot.deposit.job import initial_stats
+
+    # Counted before planning starts: the run's total is what the ledger held then plus what planning adds
+    # (counted after, the first batch would be counted twice).
+    stats = initial_stats(ledger)
     plan = BackgroundPlan(plan_records)
     try:
         plan.start().wait_first()
@@ -163,7 +168,7 @@ def _plan_and_run(ledger: Any, ledger_path: str, target: Any, transfers: int, at
         # The communities of the first batch are checked against the target (a profile names them).
         code = asyncio.run(_deposit(ledger, target, transfers, attempts, retries, low_level_retries,
                                     progress_mode, str(source["source"]), opened.profile.name, stats_interval,
-                                    verbosity, sorted(plan.communities), plan=plan))
+                                    verbosity, sorted(plan.communities), plan=plan, stats=stats))
     finally:
         plan.stop()
         plan.join()
@@ -196,7 +201,7 @@ def _plan_and_run(ledger: Any, ledger_path: str, target: Any, transfers: int, at
 async def _deposit(ledger: Any, target: Any, transfers: int, attempts: int, passes: int, low_level_retries: int,
                    progress_mode: str, source: str, profile: str, stats_interval: float | None = None,
                    verbosity: int = 0, communities: list[str] | None = None,
-                   plan: BackgroundPlan | None = None) -> int:
+                   plan: BackgroundPlan | None = None, stats: Stats | None = None) -> int:
     from functools import partial
 
     from depot.deposit.job import DepositJob, JobSettings, initial_stats
@@ -205,7 +210,7 @@ async def _deposit(ledger: Any, target: Any, transfers: int, attempts: int, pass
                            per_minute=target.per_minute, per_hour=target.per_hour, transfers=transfers,
                            attempts=attempts, passes=passes, low_level_retries=low_level_retries, source=source,
                            profile=profile, communities=tuple(communities or ()))
-    stats = initial_stats(ledger)
+    stats = stats or initial_stats(ledger)
     if verbosity < 0 and progress_mode == "auto":
         progress_mode = "quiet"
     display = ProgressDisplay(stats, progress_mode, interval=stats_interval, verbose=verbosity > 0)
