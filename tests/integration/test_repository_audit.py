@@ -19,7 +19,7 @@ from contract.payloads import published
 from depot.repository.app import create_app
 from depot.repository.config import RepositoryConfig
 from depot.repository.preservation.service import of
-from depot.repository.store.tables import file_instances, fixity_state
+from depot.repository.store.tables import file_instances, fixity_problems, fixity_state
 
 ADMIN = {"Authorization": "Bearer fixity-admin"}
 
@@ -104,10 +104,18 @@ def test_admin_endpoint_needs_the_admin_token(damaged: Any) -> None:
     assert client.get("/api/admin/fixity", headers={"Authorization": "Bearer wrong"}).status_code == 403
 
 
-def test_background_cycle_checks_oldest_first_and_finds_the_damage(tmp_path: Path) -> None:
-    # Period 0 days: every tick is a full pass; a tick per second. Bags off: with bags on, this test missed the
-    # damage in about half the runs of this module (every cycle read both files as good; the cause is not
-    # found yet: see the CHANGELOG); repairs from bags are tested in test_repository_healing.py.
+def _cycle_until(client: TestClient, found: Any, timeout: float = 20) -> dict[str, Any]:
+    """The fixity endpoint's body once ``found(body)`` holds (or at the deadline, for the assertion)."""
+    deadline = time.monotonic() + timeout
+    body: dict[str, Any] = client.get("/api/admin/fixity", headers=ADMIN).json()
+    while not found(body) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        body = client.get("/api/admin/fixity", headers=ADMIN).json()
+    return body
+
+
+def test_background_cycle_finds_the_damage_and_keeps_it_flagged_without_bags(tmp_path: Path) -> None:
+    # Period 0 days: every tick is a full pass; a tick per second. No bags: no copy to heal from.
     config = _config(tmp_path, fixity_period_days=0, fixity_tick_seconds=1, fixity_mb_per_s=0, bags=False)
     app = create_app(config)
     with TestClient(app, base_url="http://testserver") as client:
@@ -117,15 +125,35 @@ def test_background_cycle_checks_oldest_first_and_finds_the_damage(tmp_path: Pat
         with ctx.deposits.db.read() as conn:
             victim = conn.execute(sa.select(file_instances).order_by(file_instances.c.id).limit(1)).one()
         ctx.blobs.path(victim.uri).write_bytes(b"\xff\xd8 X")  # same size, other bytes
-        deadline = time.monotonic() + 20
-        body: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            body = client.get("/api/admin/fixity", headers=ADMIN).json()
-            if body["problems"]:
-                break
-            time.sleep(0.2)
+        body = _cycle_until(client, lambda b: b["problems"])
         assert [(p["file_id"], p["status"]) for p in body["problems"]] == [(victim.id, "mismatch")]
         assert body["runs"][0]["kind"] == "cycle" and body["cycle"]["tick_seconds"] == 1
+
+
+def test_background_cycle_finds_the_damage_and_heals_it_from_the_bag(tmp_path: Path) -> None:
+    # With bags the cycle repairs what it finds in the same tick, so the current problems may never show
+    # it: the run's problem count and the restored bytes do. (Polling the current problems alone made this
+    # test miss the damage whenever the bag was written before the damage: the heal, not a blind spot.)
+    config = _config(tmp_path, fixity_period_days=0, fixity_tick_seconds=1, fixity_mb_per_s=0, bags=True)
+    app = create_app(config)
+    with TestClient(app, base_url="http://testserver") as client:
+        ctx = app.context  # type: ignore[attr-defined]
+        headers = {"Authorization": "Bearer " + ctx.accounts.create_token("a@example.org", "2026-01-01")}
+        published(client, headers, files={"a.jpg": b"\xff\xd8 a", "b.jpg": b"\xff\xd8 b"})
+        assert of(ctx).bags.drain(30)  # type: ignore[union-attr]  # the bag copies the sound bytes first
+        with ctx.deposits.db.read() as conn:
+            victim = conn.execute(sa.select(file_instances).order_by(file_instances.c.id).limit(1)).one()
+        stored = ctx.blobs.path(victim.uri)
+        sound = stored.read_bytes()
+        stored.write_bytes(b"\xff\xd8 X")  # same size, other bytes
+        # Found (a run counted it), then repaired (no current problem): the repair follows the run's commit.
+        body = _cycle_until(client, lambda b: any(r["problems"] for r in b["runs"]) and not b["problems"])
+        assert [r["problems"] for r in body["runs"] if r["problems"]] == [1]
+        assert stored.read_bytes() == sound and body["problems"] == []
+        with ctx.deposits.db.read() as conn:
+            history = conn.execute(sa.select(fixity_problems.c.file_id, fixity_problems.c.status)
+                                   .order_by(fixity_problems.c.id)).all()
+        assert [tuple(h) for h in history] == [(victim.id, "mismatch"), (victim.id, "repaired")]
 
 
 def test_cycle_ticks_pick_the_files_checked_longest_ago(tmp_path: Path) -> None:
