@@ -1,5 +1,7 @@
 # Two entry points for a fresh machine: `make demo` (the main job) and `make test` (the suite).
 PYTHON ?= python3
+# Test processes (pytest-xdist): the suite is mostly waiting on servers and disks, so two overlap well on 2 cores.
+TEST_WORKERS ?= 2
 VENV ?= .venv
 BIN := $(VENV)/bin
 
@@ -22,7 +24,7 @@ lint: setup
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 bench: setup
 	$(BIN)/python -m bench
