@@ -11,7 +11,7 @@ from alembic import command
 
 from depot.deposit.errors import ConfigError
 from depot.deposit.ledger import Ledger
-from depot.deposit.ledger.engine import VERSION_TABLE, _alembic_config, create_engine, database_url
+from depot.deposit.ledger.engine import SCHEMA, VERSION_TABLE, create_engine, database_url
 from depot.deposit.ledger.remembered import LedgerMissing, RememberedTarget
 from depot.deposit.models import PlannedRecord
 
@@ -19,7 +19,7 @@ from depot.deposit.models import PlannedRecord
 def old_ledger(url: str, last_target: str) -> None:
     """A ledger as Depot wrote it before 0005_target: schema 0002, one run, an absolute bucket URL."""
     engine = create_engine(database_url(url))
-    cfg = _alembic_config()
+    cfg = SCHEMA.alembic_config()
     with engine.connect() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0002")

@@ -15,7 +15,7 @@ from depot.repository.store.db import Database
 def test_upgrade_keeps_communities(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     database = Database.open(url)
-    cfg = store_db._alembic_config()
+    cfg = store_db.SCHEMA.alembic_config()
     with database.engine.connect() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0008_community_profile@-1")  # back to before 0008, the other heads kept

@@ -16,7 +16,7 @@ from depot.repository.store.tables import terms
 def test_upgrade_indexes_facets_of_published_records(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     database = Database.open(url)  # at every head, 0007 included
-    cfg = store_db._alembic_config()
+    cfg = store_db.SCHEMA.alembic_config()
     with database.engine.connect() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0007_rdm@-1")  # back to before 0007, the other heads kept

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from depot.metadata import normalize
@@ -82,7 +82,7 @@ META_KEYS = st.sampled_from(["title", "resource_type", "creators", "contributors
                              "additional_descriptions", "funding", "publisher"])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])  # a loaded machine is slow
 @given(body=st.dictionaries(KEYS, JSON, max_size=4), meta=st.dictionaries(META_KEYS, JSON, max_size=6))
 def test_any_body_translates_or_is_a_400(body: dict[str, Any], meta: dict[str, Any]) -> None:
     for candidate in (body, {**body, "metadata": meta}):

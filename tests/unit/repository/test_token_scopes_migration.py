@@ -6,14 +6,14 @@ import sqlalchemy as sa
 from alembic import command
 
 from depot.repository.services.accounts import AccountService, hash_token
-from depot.repository.store.db import Database, _alembic_config
+from depot.repository.store.db import SCHEMA, Database
 
 
 def test_a_token_from_before_scopes_gets_both_deposit_scopes(ledger_url: str) -> None:
     url = ledger_url if ledger_url.startswith("postgresql") else f"sqlite:///{ledger_url}"
     db = Database.open(url, migrate=False)
     try:
-        cfg = _alembic_config()
+        cfg = SCHEMA.alembic_config()
         with db.engine.connect() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "0005_withdrawal")  # the schema as it was, tokens without scopes
