@@ -137,7 +137,12 @@ def _plan_and_run(ledger: Any, ledger_path: str, target: Any, transfers: int, at
     opened = planned_source(**source, check_cache=FileCheckCache(ledger.engine))
     sidecars = Path(ledger_path).with_suffix(".sidecars") if "://" not in ledger_path else Path("depot-sidecars")
     started = time.monotonic()
-    keys = scan_keys(opened.keys)
+    opened.warm()  # the image checkers start beside the key pass, not after it (the first request waits on them)
+    try:
+        keys = scan_keys(opened.keys)
+    except BaseException:
+        opened.stop_checkers()
+        raise
     duplicates = len(keys.duplicates.duplicates)
     click.echo(f"keys: {keys.count} specimens read in {time.monotonic() - started:.1f} s"
                + (f", {duplicates} duplicate keys (every row of each is rejected)" if duplicates else "")
