@@ -31,6 +31,11 @@ class Verdict:
     ok: bool
     transient: bool = False  # worth asking again; after the last try the run goes on with a warning
     message: str = ""
+    no_api: bool = False  # no such API there (404/405, or not its answer): --api auto tries the other one
+
+
+class NoApi(ConfigError):
+    """The target does not serve the API asked about (see Verdict.no_api)."""
 
 
 def suggest_api(api_url: str) -> str:
@@ -58,7 +63,8 @@ def judge(status: int, content_type: str, body: bytes, *, api_url: str, name: st
         return Verdict(True, message=f"{where} answered HTTP 404{_said(body)}, as a repository in an outage "
                                      "does; going on, the run waits for it to end")
     if status == 404 or status == 405:
-        return Verdict(False, message=f"{where} answered HTTP {status}: no Zenodo deposit API there{hint}")
+        return Verdict(False, message=f"{where} answered HTTP {status}: no Zenodo deposit API there{hint}",
+                       no_api=True)
     if status >= 400:
         return Verdict(False, message=f"{where} answered HTTP {status}{_said(body)}")
     try:
@@ -68,7 +74,33 @@ def judge(status: int, content_type: str, body: bytes, *, api_url: str, name: st
     if not isinstance(parsed, list) or not all(isinstance(d, dict) and "id" in d for d in parsed):
         kind = "a JSON document" if parsed is not None else (f"a {content_type or 'non-JSON'} page")
         return Verdict(False, message=f"{where} answered HTTP {status} with {kind}, not a list of depositions: "
-                                      f"not a Zenodo-compatible deposit API{hint}")
+                                      f"not a Zenodo-compatible deposit API{hint}", no_api=True)
+    return Verdict(True)
+
+
+def judge_rdm(status: int, content_type: str, body: bytes, *, api_url: str, name: str,
+              token_source: str) -> Verdict:
+    """What one answer to ``GET {api_url}/user/records?size=1`` says (``--api rdm``): the InvenioRDM
+    records API answers the caller's records as ``{"hits": {"hits": [...]}}``."""
+    where = f"{api_url}/user/records"
+    if status in (401, 403):
+        return Verdict(False, message=f"{api_url} refused the token (HTTP {status}{_said(body)}). "
+                                      + token_help(name, token_source))
+    if status == 429 or status >= 500 or status == 408:
+        return Verdict(False, transient=True, message=f"{where} answered HTTP {status}{_said(body)}")
+    better = suggest_api(api_url)
+    hint = f"; did you mean --target {better} ?" if better != api_url.rstrip("/") else ""
+    if status >= 400:
+        return Verdict(False, message=f"{where} answered HTTP {status}{_said(body)}: no InvenioRDM records API "
+                                      f"there{hint}", no_api=status in (404, 405))
+    try:
+        parsed: Any = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        parsed = None
+    hits = parsed.get("hits") if isinstance(parsed, dict) else None
+    if not isinstance(hits, dict) or not isinstance(hits.get("hits"), list):
+        return Verdict(False, message=f"{where} answered HTTP {status} without a list of records: not an "
+                                      f"InvenioRDM records API{hint}", no_api=True)
     return Verdict(True)
 
 
@@ -80,9 +112,32 @@ def _said(body: bytes) -> str:
     return f": {str(message).rstrip('.')[:200]}" if message else ""
 
 
-async def preflight(target: Target, *, connect_timeout: float = 15.0, timeout: float = 60.0) -> None:
-    """Raise a ConfigError (exit USAGE) unless the target is a Zenodo-compatible API that accepts the token."""
-    url = f"{target.api_url}/deposit/depositions"
+async def preflight(target: Target, *, connect_timeout: float = 15.0, timeout: float = 60.0) -> str:
+    """Raise a ConfigError (exit USAGE) unless the target serves its API (``target.api``) and accepts the
+    token; returns the API to use. ``auto``: the legacy deposit API for Zenodo, its sandbox and the
+    embedded repository (fewer requests a record); for any other URL the legacy API if it is there, else
+    the InvenioRDM records API."""
+    times = {"connect_timeout": connect_timeout, "timeout": timeout}
+    if target.api == "rdm":
+        await _preflight(target, "/user/records", judge_rdm, **times)
+        return "rdm"
+    try:
+        await _preflight(target, "/deposit/depositions", judge, **times)
+        return "legacy"
+    except NoApi as legacy:
+        if target.api == "legacy" or target.name in (*PUBLIC, "local"):
+            raise
+        try:
+            await _preflight(target, "/user/records", judge_rdm, **times)
+        except NoApi:
+            raise legacy from None
+    click.echo(f"depot: {target.api_url} has no legacy deposit API but the InvenioRDM records API: using "
+               "--api rdm", err=True)
+    return "rdm"
+
+
+async def _preflight(target: Target, path: str, judging: Any, *, connect_timeout: float, timeout: float) -> None:
+    url = f"{target.api_url}{path}"
     headers = {"Authorization": f"Bearer {target.token}", "User-Agent": USER_AGENT, "Accept": "application/json"}
     if not target.api_url.startswith(("http://", "https://")) or not urlsplit(target.api_url).hostname:
         raise ConfigError(f"--target {target.name}: not a URL (use local, zenodo, sandbox or https://HOST/api)")
@@ -94,8 +149,8 @@ async def preflight(target: Target, *, connect_timeout: float = 15.0, timeout: f
                 await asyncio.sleep(2.0 * attempt)
             try:
                 async with session.get(url, params={"size": "1"}) as resp:
-                    verdict = judge(resp.status, resp.content_type, await resp.read(), api_url=target.api_url,
-                                    name=target.name, token_source=target.token_source)
+                    verdict = judging(resp.status, resp.content_type, await resp.read(), api_url=target.api_url,
+                                      name=target.name, token_source=target.token_source)
             except aiohttp.ClientConnectorDNSError as exc:
                 raise ConfigError(f"cannot find the host {urlsplit(url).hostname!r} of --target {target.api_url} "
                                   "(check its spelling, and that this machine is online)") from exc
@@ -119,7 +174,7 @@ async def preflight(target: Target, *, connect_timeout: float = 15.0, timeout: f
                     click.echo(f"depot: warning: {verdict.message}", err=True)
                 return
             if not verdict.transient:
-                raise ConfigError(verdict.message)
+                raise (NoApi if verdict.no_api else ConfigError)(verdict.message)
             last = verdict.message
     click.echo(f"depot: warning: the target did not answer clearly ({last}); going on, the run retries", err=True)
 
