@@ -62,7 +62,7 @@ def existing_ledger(ledger_path: str) -> Ledger | None:
 def choose_target(ledger: Ledger | None, target: str | None, repo_dir: Path | None,
                   api: str | None = None) -> tuple[RememberedTarget, RememberedTarget | None]:
     """(the target to use, the ledger's remembered one if the chosen one differs from it). Its ``api`` is
-    ``--api``'s, else the ledger's for the same target, else None (detected by the preflight)."""
+    ``--api``'s, else the ledger's, else None (detected by the preflight)."""
     from depot.deposit.ledger.remembered import RememberedTarget
 
     remembered = ledger.target() if ledger is not None else None
@@ -79,7 +79,7 @@ def choose_target(ledger: Ledger | None, target: str | None, repo_dir: Path | No
     same = remembered is None or same_target(remembered.name, remembered.repo_dir, chosen.name, chosen.repo_dir)
     if api in ("legacy", "rdm"):
         chosen = replace(chosen, api=api)
-    elif api is None and same and remembered is not None:
+    elif api is None and remembered is not None:  # the ledger's API, on its target or where it moved
         chosen = replace(chosen, api=remembered.api)
     return (chosen, None) if same else (chosen, remembered)
 

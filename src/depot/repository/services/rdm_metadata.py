@@ -94,11 +94,11 @@ def to_legacy(body: dict[str, Any]) -> tuple[dict[str, Any], bool | None]:
         "resource_type": _id_of(r.get("resource_type"))}.items() if v is not None}
         for r in _list_of_dicts(meta.get("related_identifiers"), "metadata.related_identifiers", errors)]
     # RDM's alternate identifiers are legacy related identifiers "isAlternateIdentifier" (zenodo-rdm
-    # legacy deserializer), which the search indexes as alternate.identifier.
-    related += [{"identifier": i["identifier"], "relation": "isAlternateIdentifier",
+    # legacy deserializer), which the search indexes as alternate.identifier; they go first.
+    related = [{"identifier": i["identifier"], "relation": "isAlternateIdentifier",
                  **({"scheme": i["scheme"]} if isinstance(i.get("scheme"), str) else {})}
                 for i in _list_of_dicts(meta.get("identifiers"), "metadata.identifiers", errors)
-                if isinstance(i.get("identifier"), str)]
+                if isinstance(i.get("identifier"), str)] + related
     if related:
         out["related_identifiers"] = related
     dates = [_date(d) for d in _list_of_dicts(meta.get("dates"), "metadata.dates", errors)]
