@@ -9,6 +9,7 @@ answers a JSON list only from a Zenodo-compatible deposit API. Before it, a wron
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,7 +62,7 @@ def judge(status: int, content_type: str, body: bytes, *, api_url: str, name: st
         # A Zenodo-style JSON 404 from a URL ending in /api: the repository itself is out (as Zenodo answered
         # 404 to everything in its 2019 database incident). The run's breaker waits such an outage out.
         return Verdict(True, message=f"{where} answered HTTP 404{_said(body)}, as a repository in an outage "
-                                     "does; going on, the run waits for it to end")
+                                     "does; going on, the run waits for it to end", no_api=True)
     if status == 404 or status == 405:
         return Verdict(False, message=f"{where} answered HTTP {status}: no Zenodo deposit API there{hint}",
                        no_api=True)
@@ -90,6 +91,9 @@ def judge_rdm(status: int, content_type: str, body: bytes, *, api_url: str, name
         return Verdict(False, transient=True, message=f"{where} answered HTTP {status}{_said(body)}")
     better = suggest_api(api_url)
     hint = f"; did you mean --target {better} ?" if better != api_url.rstrip("/") else ""
+    if status == 404 and not hint and _said(body):  # as judge(): a repository in an outage answers so too
+        return Verdict(True, message=f"{where} answered HTTP 404{_said(body)}, as a repository in an outage "
+                                     "does; going on, the run waits for it to end", no_api=True)
     if status >= 400:
         return Verdict(False, message=f"{where} answered HTTP {status}{_said(body)}: no InvenioRDM records API "
                                       f"there{hint}", no_api=status in (404, 405))
@@ -119,24 +123,44 @@ async def preflight(target: Target, *, connect_timeout: float = 15.0, timeout: f
     the InvenioRDM records API."""
     times = {"connect_timeout": connect_timeout, "timeout": timeout}
     if target.api == "rdm":
-        await _preflight(target, "/user/records", judge_rdm, **times)
+        _warn(await _preflight(target, "/user/records", judge_rdm, **times))
         return "rdm"
+    detect = target.api != "legacy" and target.name not in (*PUBLIC, "local")
     try:
-        await _preflight(target, "/deposit/depositions", judge, **times)
-        return "legacy"
-    except NoApi as legacy:
-        if target.api == "legacy" or target.name in (*PUBLIC, "local"):
-            raise
-        try:
-            await _preflight(target, "/user/records", judge_rdm, **times)
-        except NoApi:
-            raise legacy from None
+        found = await _preflight(target, "/deposit/depositions", judge, **times)
+    except NoApi:
+        if detect and await _has_rdm(target, times):
+            return _detected(target)
+        raise
+    # A JSON 404 is a repository in an outage, or an InvenioRDM without the legacy API: ask the other one.
+    if detect and found is not None and found.no_api and await _has_rdm(target, times):
+        return _detected(target)
+    _warn(found)
+    return "legacy"
+
+
+async def _has_rdm(target: Target, times: dict[str, float]) -> bool:
+    try:
+        found = await _preflight(target, "/user/records", judge_rdm, **times)
+    except NoApi:
+        return False
+    return found is not None and not found.no_api
+
+
+def _detected(target: Target) -> str:
     click.echo(f"depot: {target.api_url} has no legacy deposit API but the InvenioRDM records API: using "
                "--api rdm", err=True)
     return "rdm"
 
 
-async def _preflight(target: Target, path: str, judging: Any, *, connect_timeout: float, timeout: float) -> None:
+def _warn(verdict: Verdict | None) -> None:
+    if verdict is not None and verdict.message:
+        click.echo(f"depot: warning: {verdict.message}", err=True)
+
+
+async def _preflight(target: Target, path: str, judging: Callable[..., Verdict], *, connect_timeout: float,
+                     timeout: float) -> Verdict | None:
+    """The answer's verdict if it is ok; None if the target did not answer clearly (after a warning)."""
     url = f"{target.api_url}{path}"
     headers = {"Authorization": f"Bearer {target.token}", "User-Agent": USER_AGENT, "Accept": "application/json"}
     if not target.api_url.startswith(("http://", "https://")) or not urlsplit(target.api_url).hostname:
@@ -170,13 +194,12 @@ async def _preflight(target: Target, path: str, judging: Any, *, connect_timeout
             except (TimeoutError, aiohttp.ClientError) as exc:
                 verdict = Verdict(False, transient=True, message=f"{url}: {type(exc).__name__}: {exc}")
             if verdict.ok:
-                if verdict.message:
-                    click.echo(f"depot: warning: {verdict.message}", err=True)
-                return
+                return verdict
             if not verdict.transient:
                 raise (NoApi if verdict.no_api else ConfigError)(verdict.message)
             last = verdict.message
     click.echo(f"depot: warning: the target did not answer clearly ({last}); going on, the run retries", err=True)
+    return None
 
 
 def holds(found: Any, sample: Sample) -> bool:
