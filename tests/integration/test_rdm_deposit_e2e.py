@@ -23,6 +23,11 @@ def test_rdm_run_verify_reconcile_edit_and_new_version(tmp_path: Path) -> None:
         archive, images = stage(tmp_path)
         ledger = str(tmp_path / "ledger.sqlite3")
 
+        # `depot check --api rdm` estimates the same: two requests a record, three a file.
+        plan = depot("check", *source_args(tmp_path, archive, images, base, "minimal")[:5], "--profile", "minimal",
+                     "--api", "rdm", "--problems-file", str(tmp_path / "problems.tsv"), env=env)
+        assert f"requests: {5 * KEYS} (5.00 per record on the rdm API" in plan.stdout, plan.stdout + plan.stderr
+
         # 1. A deposit through /api/records: create, init + content + commit of the one image, publish.
         first = depot("run", *source_args(tmp_path, archive, images, base, "minimal"), "--api", "rdm", env=env)
         assert first.returncode == 0, first.stderr
