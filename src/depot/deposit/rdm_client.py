@@ -51,10 +51,13 @@ class RdmClient(RepositoryClient):
         super().__init__(api_url, token, **kwargs)
         self._headers["Accept"] = RDM_JSON
         self.published_reads = published_reads
+        self._pids: dict[str, dict[str, Any]] = {}  # a draft's pids as last answered, sent back with its update
 
     def _view(self, reply_body: Any) -> dict[str, Any]:
         if not isinstance(reply_body, dict):
             raise HTTPStatusError(502, f"the repository answered {str(reply_body)[:200]!r}, not a record", {})
+        if reply_body.get("is_draft") and isinstance(reply_body.get("pids"), dict):
+            self._pids[str(reply_body.get("id"))] = reply_body["pids"]
         return legacy_view(reply_body, self.api_url)
 
     def _rec(self, record_id: int | str) -> str:
@@ -77,7 +80,14 @@ class RdmClient(RepositoryClient):
         return self._view((await self.request("get", "GET", self._rec(deposition_id))).body)
 
     async def update(self, deposition_id: int, metadata: dict[str, Any]) -> dict[str, Any]:
-        reply = await self.request("update", "PUT", f"{self._rec(deposition_id)}/draft", json=to_rdm(metadata))
+        """The whole draft body, with the pids the draft has (an edit's DOI: InvenioRDM takes a body without
+        them as removing them); a draft this process has not seen yet is read first."""
+        body = to_rdm(metadata)
+        if "pids" not in body:
+            if str(deposition_id) not in self._pids:
+                self._view((await self.request("get", "GET", f"{self._rec(deposition_id)}/draft")).body)
+            body["pids"] = self._pids.get(str(deposition_id), {})
+        reply = await self.request("update", "PUT", f"{self._rec(deposition_id)}/draft", json=body)
         return self._view(reply.body)
 
     async def delete(self, deposition_id: int) -> None:
@@ -92,6 +102,8 @@ class RdmClient(RepositoryClient):
                "newversion": f"{rec}/versions"}.get(name)
         if url is None:
             raise ValueError(f"no RDM action {name!r}")
+        if name == "publish":
+            self._pids.pop(str(deposition_id), None)
         return self._view((await self.request(name, "POST", url)).body)
 
     async def list_depositions(self, *, q: str | None = None, page: int = 1, size: int = 100,
