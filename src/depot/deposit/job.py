@@ -21,13 +21,13 @@ from pathlib import Path
 
 import aiohttp
 
-from depot.deposit.client import RepositoryClient
 from depot.deposit.communities import unknown_communities
 from depot.deposit.errors import ConfigError, ExitCode
 from depot.deposit.ledger import Ledger, State
 from depot.deposit.ledger.states import ACTIVE, DONE
 from depot.deposit.progress import Stats
 from depot.deposit.ratelimit import LimiterStopped, RateLimiter
+from depot.deposit.rdm_client import make_client
 from depot.deposit.run_settings import RunSettings
 from depot.deposit.runner import Runner
 from depot.deposit.targets import Target, open_target
@@ -38,6 +38,7 @@ class JobSettings:
     """Where to deposit and how hard to try (the depositor's options, as ``depot run`` takes them)."""
 
     target: str = "local"  # local, zenodo, sandbox, or an API URL (https://host/api)
+    api: str = "legacy"  # legacy (the deposit API) or rdm (InvenioRDM records API: depot.deposit.rdm_client)
     token_file: Path | None = None  # the token comes from DEPOT_TOKEN first
     repo_dir: Path = Path("depot-data")  # the embedded repository's data (target local)
     per_minute: int | None = None  # rate limit to assume before the server's headers say
@@ -118,17 +119,19 @@ class DepositJob:
         with contextlib.ExitStack() as stack:
             target = self.target or stack.enter_context(open_target(
                 s.target, token_file=s.token_file, repo_dir=s.repo_dir, per_minute=s.per_minute,
-                per_hour=s.per_hour))
+                per_hour=s.per_hour, api=s.api))
             limiter = self.limiter = self.limiter or RateLimiter(target.per_minute, target.per_hour)
             if self._stopping:
                 limiter.stop()
             if self.on_limiter is not None:
                 self.on_limiter(limiter)
+            if target.api == "rdm" and s.communities:
+                raise ConfigError(_RDM_COMMUNITIES)
             # The run's history names the repository, never the embedded one's port of the day.
             run_id = self.ledger.start_run(target="local" if target.name == "local" else target.api_url,
                                            source=s.source, profile=s.profile)
-            async with RepositoryClient(target.api_url, target.token, limiter=limiter, connections=s.transfers * 2,
-                                        session=self.session) as client:
+            async with make_client(target.api, target.api_url, target.token, limiter=limiter,
+                                   connections=s.transfers * 2, session=self.session) as client:
                 try:
                     unknown = await unknown_communities(client, list(s.communities))
                 except LimiterStopped:
@@ -168,6 +171,11 @@ async def deposit(ledger: Ledger, settings: JobSettings | None = None, *,
                   session: aiohttp.ClientSession | None = None) -> JobResult:
     """Run one deposit job over ``ledger`` (see :class:`DepositJob`)."""
     return await DepositJob(ledger, settings or JobSettings(), session=session).run()
+
+
+_RDM_COMMUNITIES = ("the records name communities, which --api rdm does not request yet (on InvenioRDM a community "
+                    "is a review request, not a metadata field); nothing was sent. Deposit with --api legacy, or "
+                    "without communities (--var community=)")
 
 
 def _unknown_communities_message(unknown: list[str], s: JobSettings, api_url: str) -> str:

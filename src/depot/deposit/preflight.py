@@ -9,6 +9,7 @@ answers a JSON list only from a Zenodo-compatible deposit API. Before it, a wron
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +32,11 @@ class Verdict:
     ok: bool
     transient: bool = False  # worth asking again; after the last try the run goes on with a warning
     message: str = ""
+    no_api: bool = False  # no such API there (404/405, or not its answer): --api auto tries the other one
+
+
+class NoApi(ConfigError):
+    """The target does not serve the API asked about (see Verdict.no_api)."""
 
 
 def suggest_api(api_url: str) -> str:
@@ -56,9 +62,10 @@ def judge(status: int, content_type: str, body: bytes, *, api_url: str, name: st
         # A Zenodo-style JSON 404 from a URL ending in /api: the repository itself is out (as Zenodo answered
         # 404 to everything in its 2019 database incident). The run's breaker waits such an outage out.
         return Verdict(True, message=f"{where} answered HTTP 404{_said(body)}, as a repository in an outage "
-                                     "does; going on, the run waits for it to end")
+                                     "does; going on, the run waits for it to end", no_api=True)
     if status == 404 or status == 405:
-        return Verdict(False, message=f"{where} answered HTTP {status}: no Zenodo deposit API there{hint}")
+        return Verdict(False, message=f"{where} answered HTTP {status}: no Zenodo deposit API there{hint}",
+                       no_api=True)
     if status >= 400:
         return Verdict(False, message=f"{where} answered HTTP {status}{_said(body)}")
     try:
@@ -68,7 +75,36 @@ def judge(status: int, content_type: str, body: bytes, *, api_url: str, name: st
     if not isinstance(parsed, list) or not all(isinstance(d, dict) and "id" in d for d in parsed):
         kind = "a JSON document" if parsed is not None else (f"a {content_type or 'non-JSON'} page")
         return Verdict(False, message=f"{where} answered HTTP {status} with {kind}, not a list of depositions: "
-                                      f"not a Zenodo-compatible deposit API{hint}")
+                                      f"not a Zenodo-compatible deposit API{hint}", no_api=True)
+    return Verdict(True)
+
+
+def judge_rdm(status: int, content_type: str, body: bytes, *, api_url: str, name: str,
+              token_source: str) -> Verdict:
+    """What one answer to ``GET {api_url}/user/records?size=1`` says (``--api rdm``): the InvenioRDM
+    records API answers the caller's records as ``{"hits": {"hits": [...]}}``."""
+    where = f"{api_url}/user/records"
+    if status in (401, 403):
+        return Verdict(False, message=f"{api_url} refused the token (HTTP {status}{_said(body)}). "
+                                      + token_help(name, token_source))
+    if status == 429 or status >= 500 or status == 408:
+        return Verdict(False, transient=True, message=f"{where} answered HTTP {status}{_said(body)}")
+    better = suggest_api(api_url)
+    hint = f"; did you mean --target {better} ?" if better != api_url.rstrip("/") else ""
+    if status == 404 and not hint and _said(body):  # as judge(): a repository in an outage answers so too
+        return Verdict(True, message=f"{where} answered HTTP 404{_said(body)}, as a repository in an outage "
+                                     "does; going on, the run waits for it to end", no_api=True)
+    if status >= 400:
+        return Verdict(False, message=f"{where} answered HTTP {status}{_said(body)}: no InvenioRDM records API "
+                                      f"there{hint}", no_api=status in (404, 405))
+    try:
+        parsed: Any = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        parsed = None
+    hits = parsed.get("hits") if isinstance(parsed, dict) else None
+    if not isinstance(hits, dict) or not isinstance(hits.get("hits"), list):
+        return Verdict(False, message=f"{where} answered HTTP {status} without a list of records: not an "
+                                      f"InvenioRDM records API{hint}", no_api=True)
     return Verdict(True)
 
 
@@ -80,9 +116,52 @@ def _said(body: bytes) -> str:
     return f": {str(message).rstrip('.')[:200]}" if message else ""
 
 
-async def preflight(target: Target, *, connect_timeout: float = 15.0, timeout: float = 60.0) -> None:
-    """Raise a ConfigError (exit USAGE) unless the target is a Zenodo-compatible API that accepts the token."""
-    url = f"{target.api_url}/deposit/depositions"
+async def preflight(target: Target, *, connect_timeout: float = 15.0, timeout: float = 60.0) -> str:
+    """Raise a ConfigError (exit USAGE) unless the target serves its API (``target.api``) and accepts the
+    token; returns the API to use. ``auto``: the legacy deposit API for Zenodo, its sandbox and the
+    embedded repository (fewer requests a record); for any other URL the legacy API if it is there, else
+    the InvenioRDM records API."""
+    times = {"connect_timeout": connect_timeout, "timeout": timeout}
+    if target.api == "rdm":
+        _warn(await _preflight(target, "/user/records", judge_rdm, **times))
+        return "rdm"
+    detect = target.api != "legacy" and target.name not in (*PUBLIC, "local")
+    try:
+        found = await _preflight(target, "/deposit/depositions", judge, **times)
+    except NoApi:
+        if detect and await _has_rdm(target, times):
+            return _detected(target)
+        raise
+    # A JSON 404 is a repository in an outage, or an InvenioRDM without the legacy API: ask the other one.
+    if detect and found is not None and found.no_api and await _has_rdm(target, times):
+        return _detected(target)
+    _warn(found)
+    return "legacy"
+
+
+async def _has_rdm(target: Target, times: dict[str, float]) -> bool:
+    try:
+        found = await _preflight(target, "/user/records", judge_rdm, **times)
+    except NoApi:
+        return False
+    return found is not None and not found.no_api
+
+
+def _detected(target: Target) -> str:
+    click.echo(f"depot: {target.api_url} has no legacy deposit API but the InvenioRDM records API: using "
+               "--api rdm", err=True)
+    return "rdm"
+
+
+def _warn(verdict: Verdict | None) -> None:
+    if verdict is not None and verdict.message:
+        click.echo(f"depot: warning: {verdict.message}", err=True)
+
+
+async def _preflight(target: Target, path: str, judging: Callable[..., Verdict], *, connect_timeout: float,
+                     timeout: float) -> Verdict | None:
+    """The answer's verdict if it is ok; None if the target did not answer clearly (after a warning)."""
+    url = f"{target.api_url}{path}"
     headers = {"Authorization": f"Bearer {target.token}", "User-Agent": USER_AGENT, "Accept": "application/json"}
     if not target.api_url.startswith(("http://", "https://")) or not urlsplit(target.api_url).hostname:
         raise ConfigError(f"--target {target.name}: not a URL (use local, zenodo, sandbox or https://HOST/api)")
@@ -94,8 +173,8 @@ async def preflight(target: Target, *, connect_timeout: float = 15.0, timeout: f
                 await asyncio.sleep(2.0 * attempt)
             try:
                 async with session.get(url, params={"size": "1"}) as resp:
-                    verdict = judge(resp.status, resp.content_type, await resp.read(), api_url=target.api_url,
-                                    name=target.name, token_source=target.token_source)
+                    verdict = judging(resp.status, resp.content_type, await resp.read(), api_url=target.api_url,
+                                      name=target.name, token_source=target.token_source)
             except aiohttp.ClientConnectorDNSError as exc:
                 raise ConfigError(f"cannot find the host {urlsplit(url).hostname!r} of --target {target.api_url} "
                                   "(check its spelling, and that this machine is online)") from exc
@@ -115,13 +194,12 @@ async def preflight(target: Target, *, connect_timeout: float = 15.0, timeout: f
             except (TimeoutError, aiohttp.ClientError) as exc:
                 verdict = Verdict(False, transient=True, message=f"{url}: {type(exc).__name__}: {exc}")
             if verdict.ok:
-                if verdict.message:
-                    click.echo(f"depot: warning: {verdict.message}", err=True)
-                return
+                return verdict
             if not verdict.transient:
-                raise ConfigError(verdict.message)
+                raise (NoApi if verdict.no_api else ConfigError)(verdict.message)
             last = verdict.message
     click.echo(f"depot: warning: the target did not answer clearly ({last}); going on, the run retries", err=True)
+    return None
 
 
 def holds(found: Any, sample: Sample) -> bool:

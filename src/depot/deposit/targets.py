@@ -49,6 +49,7 @@ class Target:
     per_hour: int | None
     token_source: str = "DEPOT_TOKEN"  # where the token came from, for messages
     repo_dir: Path | None = None  # local: the embedded repository's folder
+    api: str = "legacy"  # legacy (the deposit API) or rdm (InvenioRDM records); auto until the preflight
 
 
 def api_url_of(name: str) -> str:
@@ -106,7 +107,7 @@ def read_token(token_file: Path | None) -> str | None:
 
 @contextlib.contextmanager
 def open_target(name: str, *, token_file: Path | None = None, repo_dir: Path = Path("depot-data"),
-                per_minute: int | None = None, per_hour: int | None = None) -> Iterator[Target]:
+                per_minute: int | None = None, per_hour: int | None = None, api: str = "legacy") -> Iterator[Target]:
     """Resolve a target name or URL; for ``local``, run the embedded repository while in use."""
     if name == "local":
         with embedded_repository(repo_dir) as (api_url, token):
@@ -114,7 +115,7 @@ def open_target(name: str, *, token_file: Path | None = None, repo_dir: Path = P
             given = read_token(token_file) if token_file is not None else None
             yield Target("local", api_url, given or token, per_minute, per_hour,
                          token_source=f"--token-file {token_file}" if given else "the embedded repository",
-                         repo_dir=repo_dir)
+                         repo_dir=repo_dir, api=api)
         return
     api_url = PUBLIC.get(name, name)
     if not api_url.startswith(("http://", "https://")):
@@ -129,7 +130,7 @@ def open_target(name: str, *, token_file: Path | None = None, repo_dir: Path = P
         per_minute = per_minute or ZENODO_LIMITS[0]
         per_hour = per_hour or ZENODO_LIMITS[1]
     source = "DEPOT_TOKEN" if os.environ.get("DEPOT_TOKEN") else f"--token-file {token_file}"
-    yield Target(name, api_url.rstrip("/"), token, per_minute, per_hour, token_source=source)
+    yield Target(name, api_url.rstrip("/"), token, per_minute, per_hour, token_source=source, api=api)
 
 
 @contextlib.contextmanager

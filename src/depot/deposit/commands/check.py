@@ -38,11 +38,13 @@ FIRST = 5  # problems shown per kind
               help="Where to list every problem found (key, kind, message).")
 @click.option("--ledger", "ledger_path", default=None,
               help="Also show what `depot sync` would do against this ledger (SQLite file or postgresql:// URL).")
-def check(rate_limit: str, problems_file: Path, ledger_path: str | None, file_name: str | None,
+@click.option("--api", type=click.Choice(["legacy", "rdm"]), default="legacy", show_default=True,
+              help="The API the estimate is for: legacy (one PUT per file) or rdm (init, content, commit per file).")
+def check(rate_limit: str, problems_file: Path, ledger_path: str | None, file_name: str | None, api: str,
           **source: Any) -> None:
     """Dry-run SOURCE: validate every record and file, count problems, estimate requests and time."""
     run_with_exit_codes(lambda: dry_run(source, rate_limit, problems_file, ledger_path=ledger_path,
-                                        file_name=file_name))
+                                        file_name=file_name, api=api))
 
 
 def sync_plan(source: dict[str, Any], ledger_path: str, rate_limit: str, out: TextIO,
@@ -75,7 +77,7 @@ def sync_plan(source: dict[str, Any], ledger_path: str, rate_limit: str, out: Te
 
 
 def dry_run(source: dict[str, Any], rate_limit: str, problems_file: Path, out: TextIO | None = None, *,
-            ledger_path: str | None = None, file_name: str | None = None) -> int:
+            ledger_path: str | None = None, file_name: str | None = None, api: str = "legacy") -> int:
     """What `depot run` would do, by the same verdict (depot.deposit.verdict): the specimens it would
     reject, with every problem listed in ``problems_file`` (key, row, kind, file, message)."""
     from depot.deposit.commands.run import parse_rate
@@ -121,14 +123,17 @@ def dry_run(source: dict[str, Any], rate_limit: str, problems_file: Path, out: T
         for key, rows in keys.duplicates.items():
             problem(key, rows[0], "duplicate", keys.message(key))
             blocked.add(key)
-    requests = n * 2 + total_files
+    per_file = 3 if api == "rdm" else 1  # RDM: POST .../draft/files, PUT .../content, POST .../commit
+    requests = n * 2 + total_files * per_file
     specimens = n - sum(len(rows) - 1 for rows in keys.duplicates.values())
     ok = specimens - len(blocked)
     out.write(f"{n} rows read with profile {profile.name}: {specimens} specimens, {ok} ready, "
               f"{specimens - ok} with problems (depot run rejects them and sends nothing for them)\n")
     out.write(f"files: {total_files} ({total_bytes / 1e9:.2f} GB); formats: "
               + (", ".join(f"{k} {v}" for k, v in formats.most_common()) or "none") + "\n")
-    out.write(f"requests: {requests} ({requests / max(n, 1):.2f} per record: create, one PUT per file, publish)\n")
+    how = "three requests per file" if api == "rdm" else "one PUT per file"
+    out.write(f"requests: {requests} ({requests / max(n, 1):.2f} per record on the {api} API: create, {how}, "
+              "publish)\n")
     out.write(f"duration at {rate_limit}: {_duration(requests, per_minute, per_hour)}\n")
     if communities:
         out.write(f"communities: {', '.join(sorted(communities))} (depot run checks them on the target first)\n")

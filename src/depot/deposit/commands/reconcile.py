@@ -24,32 +24,34 @@ from depot.deposit.reconcile import AGREE, DIFFERS, ERROR, ONLY_LOCAL, LocalEntr
 @click.option("--combined", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write every line (mark, key, reason) to this file.")
 def reconcile(ledger_path: str, target: str | None, token_file: Path | None, repo_dir: Path | None,
-              rate_limit: str | None, fix: bool, combined: Path | None) -> None:
+              rate_limit: str | None, api: str | None, fix: bool, combined: Path | None) -> None:
     """List everything the account holds and match it to the ledger by specimen key (= + - * !)."""
     run_with_exit_codes(lambda: asyncio.run(_reconcile(ledger_path, target, token_file, repo_dir, rate_limit, fix,
-                                                       combined, sys.stdout)))
+                                                       combined, sys.stdout, api=api)))
 
 
 @contextlib.asynccontextmanager
 async def _open(ledger: Any, target: str | None, token_file: Path | None, repo_dir: Path | None,
-                rate_limit: str | None, *, read_only: bool, remember: bool, connections: int = 8) -> Any:
+                rate_limit: str | None, *, read_only: bool, remember: bool, connections: int = 8,
+                api: str | None = None, published_reads: bool = False) -> Any:
     """A client of the ledger's target (or of the one given, if it holds the ledger's deposits), checked first
     by one request (depot.deposit.preflight)."""
-    from depot.deposit.client import RepositoryClient
     from depot.deposit.commands.run import parse_rate
     from depot.deposit.commands.targeting import checked_target
     from depot.deposit.ratelimit import RateLimiter
+    from depot.deposit.rdm_client import make_client
 
     checked = checked_target(ledger, target, repo_dir, token_file, parse_rate(rate_limit), read_only=read_only,
-                             remember=remember)
-    async with checked as (opened, _chosen), RepositoryClient(
-            opened.api_url, opened.token, connections=connections,
+                             remember=remember, api=api)
+    async with checked as (opened, _chosen), make_client(
+            opened.api, opened.api_url, opened.token, connections=connections, published_reads=published_reads,
             limiter=RateLimiter(opened.per_minute, opened.per_hour)) as client:
         yield client
 
 
 async def _reconcile(ledger_path: str, target_name: str | None, token_file: Path | None, repo_dir: Path | None,
-                     rate_limit: str | None, fix: bool, combined: Path | None, out: TextIO) -> int:
+                     rate_limit: str | None, fix: bool, combined: Path | None, out: TextIO, *,
+                     api: str | None = None) -> int:
     from depot.deposit.ledger import Ledger
     from depot.deposit.ledger.reports import key_pages
     from depot.deposit.ledger.tables import specimens as sp
@@ -61,7 +63,7 @@ async def _reconcile(ledger_path: str, target_name: str | None, token_file: Path
         local = [LocalEntry(r.key, r.state, r.deposition_id, r.doi) for page in key_pages(
             ledger.engine, [sp.c.key, sp.c.state, sp.c.deposition_id, sp.c.doi]) for r in page]
         keys = {e.key.lower(): e.key for e in local}
-        async with _open(ledger, target_name, token_file, repo_dir, rate_limit, read_only=not fix,
+        async with _open(ledger, target_name, token_file, repo_dir, rate_limit, read_only=not fix, api=api,
                          remember=fix) as plain:
             client = PatientClient(plain)
             remote = [entry async for entry in _remote_entries(client, all_depositions(client), keys)]
@@ -140,7 +142,7 @@ async def _fix(report: Any, ledger: Any, client: Any) -> int:
 @click.option("--low-level-retries", type=click.IntRange(0), default=5, show_default=True,
               help="Retries of one request after a transient error (429, 5xx, no answer), as in depot run.")
 def verify(ledger_path: str, target: str | None, token_file: Path | None, repo_dir: Path | None,
-           rate_limit: str | None,
+           rate_limit: str | None, api: str | None,
            again: bool, checkers: int, low_level_retries: int) -> None:
     """Re-read every published record; compare its files' md5 and its metadata with the ledger.
 
@@ -148,13 +150,13 @@ def verify(ledger_path: str, target: str | None, token_file: Path | None, repo_d
     errors are retried as in depot run; a record that still cannot be read is read again after the pass.
     Exit 0: all agree; 1: some differ or are missing; 6: some could not be read (run verify again later)."""
     run_with_exit_codes(lambda: asyncio.run(_verify(ledger_path, target, token_file, repo_dir, rate_limit,
-                                                    sys.stdout, again=again, checkers=checkers,
+                                                    sys.stdout, again=again, checkers=checkers, api=api,
                                                     low_level_retries=low_level_retries)))
 
 
 async def _verify(ledger_path: str, target_name: str | None, token_file: Path | None, repo_dir: Path | None,
                   rate_limit: str | None, out: TextIO, *, again: bool = False, checkers: int = 8,
-                  low_level_retries: int = 5) -> int:
+                  low_level_retries: int = 5, api: str | None = None) -> int:
     from depot.deposit.ledger import Ledger
     from depot.deposit.patient import Patience, PatientClient
     from depot.deposit.verifying import Verifier, progress_printer
@@ -162,6 +164,7 @@ async def _verify(ledger_path: str, target_name: str | None, token_file: Path | 
     ledger = Ledger.open(ledger_path, create=False)
     try:
         async with _open(ledger, target_name, token_file, repo_dir, rate_limit, read_only=True, remember=True,
+                         api=api, published_reads=True,
                          connections=max(checkers, 8)) as plain:
             client = PatientClient(plain, Patience(low_level_retries=low_level_retries))
             verifier = Verifier(ledger, client, out, checkers=checkers, progress=progress_printer(sys.stderr))

@@ -96,24 +96,26 @@ def sync(**options: Any) -> None:
 def deposit(*, ledger_path: str, target: str | None, token_file: Path | None, repo_dir: Path | None,
             rate_limit: str | None, transfers: int, retries: int, low_level_retries: int, progress_mode: str,
             attempts: int = 3, sync: bool = False, stats_interval: float | None = None, verbosity: int = 0,
-            file_name: str | None = None, **source: Any) -> int:
+            file_name: str | None = None, api: str | None = None, **source: Any) -> int:
+    from dataclasses import replace
+
     from depot.deposit.commands.targeting import check, choose_target, existing_ledger, opened
     from depot.deposit.ledger import Ledger
 
     # The target is checked before the source is read or a ledger written (depot.deposit.preflight).
     existing = existing_ledger(ledger_path)
     try:
-        chosen, previous = choose_target(existing, target, repo_dir)
+        chosen, previous = choose_target(existing, target, repo_dir, api)
         sample = existing.sample_deposit() if existing is not None else None
     finally:
         if existing is not None:
             existing.close()
     per_minute, per_hour = parse_rate(rate_limit)
     with opened(chosen, token_file, (per_minute, per_hour), must_exist=sample is not None) as opened_target:
-        asyncio.run(check(opened_target, chosen, previous, sample if previous is not None else None))
+        opened_target = asyncio.run(check(opened_target, chosen, previous, sample if previous is not None else None))
         ledger = Ledger.open(ledger_path)
         try:
-            ledger.remember_target(chosen)
+            ledger.remember_target(replace(chosen, api=opened_target.api))
             return _plan_and_run(ledger, ledger_path, opened_target, transfers, attempts, retries,
                                  low_level_retries, progress_mode, sync, source, stats_interval=stats_interval,
                                  verbosity=verbosity, file_name=file_name)
@@ -211,7 +213,7 @@ async def _deposit(ledger: Any, target: Any, transfers: int, attempts: int, pass
 
     from depot.deposit.job import DepositJob, JobSettings, initial_stats
 
-    settings = JobSettings(target=target.name, repo_dir=target.repo_dir or Path("depot-data"),
+    settings = JobSettings(target=target.name, api=target.api, repo_dir=target.repo_dir or Path("depot-data"),
                            per_minute=target.per_minute, per_hour=target.per_hour, transfers=transfers,
                            attempts=attempts, passes=passes, low_level_retries=low_level_retries, source=source,
                            profile=profile, communities=tuple(communities or ()))

@@ -22,6 +22,7 @@ class RememberedTarget:
 
     name: str
     repo_dir: Path | None = None
+    api: str | None = None  # legacy or rdm, as --api chose or detected it; None: not known yet
 
     def describe(self) -> str:
         return f"local (repository in {self.repo_dir})" if self.name == "local" else self.name
@@ -29,15 +30,16 @@ class RememberedTarget:
 
 def read_target(engine: sa.Engine) -> RememberedTarget | None:
     with engine.connect() as conn:
-        row = conn.execute(sa.select(target.c.name, target.c.repo_dir).where(target.c.id == 1)).first()
+        row = conn.execute(sa.select(target.c.name, target.c.repo_dir, target.c.api)
+                           .where(target.c.id == 1)).first()
     if row is None:
         return None
-    return RememberedTarget(row.name, Path(row.repo_dir) if row.repo_dir else None)
+    return RememberedTarget(row.name, Path(row.repo_dir) if row.repo_dir else None, row.api or None)
 
 
 def write_target(conn: sa.Connection, remembered: RememberedTarget) -> None:
     values = {"name": remembered.name, "repo_dir": str(remembered.repo_dir) if remembered.repo_dir else None,
-              "remembered_at": now_iso()}
+              "remembered_at": now_iso(), "api": remembered.api}
     if conn.execute(target.update().where(target.c.id == 1).values(**values)).rowcount == 0:
         conn.execute(target.insert().values(id=1, **values))
 

@@ -132,4 +132,5 @@ target = sa.Table(
     sa.Column("name", sa.String(1000), nullable=False),
     sa.Column("repo_dir", sa.String(4096), nullable=True),
     sa.Column("remembered_at", sa.String(40), nullable=False),
+    sa.Column("api", sa.String(16), nullable=True),  # legacy or rdm (--api); NULL: not known (auto)
 )

@@ -94,7 +94,13 @@ class RdmResource:
     async def create(self, request: Request) -> Response:
         require_user(identity(request), DEPOSIT_WRITE)  # the body of a caller who may not create is never read
         body = await read_json(request, self.ctx.config.json_max_bytes)
-        return tagged_json(self.draft_json(request, self.drafts.create(identity(request), body)), 201)
+        response = tagged_json(self.draft_json(request, self.drafts.create(identity(request), body)), 201)
+        response.headers.update(self._lag_header())  # as on legacy creates (resources/deposits.py)
+        return response
+
+    def _lag_header(self) -> dict[str, str]:
+        """The search lag Depot promises (see DepositResource._lag_header), on creates and listings."""
+        return {"X-Depot-Search-Lag": f"{max(0.0, self.ctx.config.search_lag_seconds):g}"}
 
     async def read_draft(self, request: Request) -> Response:
         deposit = self.drafts.read_draft(identity(request), path_int(request, "id"))
@@ -189,7 +195,8 @@ class RdmResource:
         if params.page * params.size < page.total:
             links["next"] = str(request.url.include_query_params(page=params.page + 1))
         return json_response({"hits": {"hits": hits, "total": page.total}, "aggregations": {}, "links": links,
-                              "sortBy": params.sort or ("bestmatch" if params.q else "newest")})
+                              "sortBy": params.sort or ("bestmatch" if params.q else "newest")},
+                             headers=self._lag_header())
 
 
 def routes(ctx: Context, resource: RdmResource) -> list[BaseRoute]:

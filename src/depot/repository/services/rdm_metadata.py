@@ -93,6 +93,12 @@ def to_legacy(body: dict[str, Any]) -> tuple[dict[str, Any], bool | None]:
         "relation": RELATIONS.get(str(_id_of(r.get("relation_type")) or "").lower(), _id_of(r.get("relation_type"))),
         "resource_type": _id_of(r.get("resource_type"))}.items() if v is not None}
         for r in _list_of_dicts(meta.get("related_identifiers"), "metadata.related_identifiers", errors)]
+    # RDM's alternate identifiers are legacy related identifiers "isAlternateIdentifier" (zenodo-rdm
+    # legacy deserializer), which the search indexes as alternate.identifier; they go first.
+    related = [{"identifier": i["identifier"], "relation": "isAlternateIdentifier",
+                 **({"scheme": i["scheme"]} if isinstance(i.get("scheme"), str) else {})}
+                for i in _list_of_dicts(meta.get("identifiers"), "metadata.identifiers", errors)
+                if isinstance(i.get("identifier"), str)] + related
     if related:
         out["related_identifiers"] = related
     dates = [_date(d) for d in _list_of_dicts(meta.get("dates"), "metadata.dates", errors)]
@@ -288,6 +294,10 @@ def _rdm_person(person: dict[str, Any], *, contributor: bool) -> dict[str, Any]:
     return entry
 
 
+def _alternate(related: dict[str, Any]) -> bool:
+    return str(related.get("relation", "")).lower() == "isalternateidentifier"
+
+
 def from_legacy(meta: dict[str, Any]) -> dict[str, Any]:
     """The RDM ``metadata`` object of legacy metadata."""
     out: dict[str, Any] = {}
@@ -316,9 +326,14 @@ def from_legacy(meta: dict[str, Any]) -> dict[str, Any]:
         "identifier": r.get("identifier"), "scheme": r.get("scheme"),
         "relation_type": {"id": str(r.get("relation", "")).lower(), "title": {"en": r.get("relation")}},
         "resource_type": {"id": r["resource_type"]} if r.get("resource_type") else None}.items() if v is not None}
-        for r in meta.get("related_identifiers") or [] if isinstance(r, dict)]
+        for r in meta.get("related_identifiers") or [] if isinstance(r, dict) and not _alternate(r)]
     if related:
         out["related_identifiers"] = related
+    identifiers = [{k: v for k, v in {"identifier": r.get("identifier"), "scheme": r.get("scheme")}.items()
+                    if v is not None}
+                   for r in meta.get("related_identifiers") or [] if isinstance(r, dict) and _alternate(r)]
+    if identifiers:
+        out["identifiers"] = identifiers
     dates = [{k: v for k, v in {
         "date": d.get("start") if d.get("start") == d.get("end") or not d.get("end")
         else f"{d.get('start') or ''}/{d.get('end')}",
