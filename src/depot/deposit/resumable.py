@@ -73,12 +73,18 @@ class Resumable:
         return f"{self.client.api_url}/uploads"
 
     async def supported(self) -> bool:
+        """Asked once (OPTIONS); a 429, a 5xx or no answer is not a verdict: this file goes by PUT, the next
+        one asks again."""
         if self._supported is None:
             try:
                 reply = await self.client.request("tus-options", "OPTIONS", self.endpoint)
                 self._supported = "1.0.0" in header(reply.headers, "Tus-Version").split(",")
-            except HTTPStatusError:
+            except HTTPStatusError as exc:
+                if exc.status == 429 or exc.status >= 500:
+                    return False
                 self._supported = False
+            except TransportError:
+                return False
         return self._supported
 
     async def upload(self, bucket_url: str, name: str, path: Path, *, known_url: str | None = None,

@@ -179,18 +179,25 @@ def _upload_paths() -> dict[str, Any]:
                  tag="uploads")
     create["parameters"] = [tus, header("Upload-Length"), header("Upload-Metadata")]
     head = _op("Offset of an upload (tus core)", {200: "Upload-Offset, Upload-Length", 403: "Not authenticated",
-                                                  404: "No such upload (or not yours, or expired)"}, tag="uploads")
+                                                  404: "No such upload (or not yours, or expired)",
+                                                  409: "Its bytes on disk are not its length (DELETE it)",
+                                                  412: "Tus-Resumable is not 1.0.0"}, tag="uploads")
     head["parameters"] = [tus]
+    for answer in head["responses"].values():  # a HEAD has no body, an error's neither
+        answer.pop("content", None)
     patch = _op("Append bytes at Upload-Offset (tus core, checksum); the last PATCH attaches the file to the "
-                "bucket", {204: "Stored and fsynced (Upload-Offset)", 400: "Bad Upload-Checksum",
-                           404: "No such upload", 409: "Upload-Offset is not the upload's offset",
+                "bucket", {204: "Stored and fsynced (Upload-Offset)", 400: "Bad Upload-Checksum or no Upload-Offset",
+                           403: "Not authenticated, or the draft was published meanwhile", 404: "No such upload",
+                           412: "Tus-Resumable is not 1.0.0", 409: "Upload-Offset is not the upload's offset",
                            413: "Past Upload-Length", 415: "Not application/offset+octet-stream",
                            423: "Another PATCH of this upload is in progress",
                            460: "Upload-Checksum mismatch (bytes discarded)"}, tag="uploads")
     patch["parameters"] = [tus, header("Upload-Offset"), header("Upload-Checksum", False)]
     patch["requestBody"] = {"required": True, "content": {"application/offset+octet-stream": {
         "schema": {"type": "string", "format": "binary"}}}}
-    delete = _op("Terminate an upload (tus termination)", {204: "Deleted", 404: "No such upload"}, tag="uploads")
+    delete = _op("Terminate an upload (tus termination)", {204: "Deleted", 403: "Not authenticated",
+                                                           404: "No such upload", 412: "Tus-Resumable is not 1.0.0",
+                                                           423: "A PATCH of it is in progress"}, tag="uploads")
     delete["parameters"] = [tus]
     options = _op("What the server speaks: Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm",
                   {204: "Capabilities"}, tag="uploads", public=True)
