@@ -14,6 +14,7 @@ machine) gets 423.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import fcntl
@@ -40,6 +41,7 @@ from depot.repository.store.blobs import StoredBlob
 from depot.repository.store.storage import Storage
 from depot.repository.store.tables import file_instances, uploads
 
+BATCH = 4 * 1024 * 1024  # bytes written and hashed per trip to the worker thread
 CHECKSUMS: dict[str, Callable[[], Any]] = {"md5": hashlib.md5, "sha1": hashlib.sha1, "sha256": hashlib.sha256}
 NO_SUCH_UPLOAD = "No such upload (it never existed, was terminated or expired)."
 METADATA_HELP = ("Upload-Metadata must name the draft's bucket and the file: 'bucket <base64 bucket id>,filename "
@@ -194,31 +196,52 @@ class UploadService:
 
     async def _write(self, upload: Upload, fh: BinaryIO, chunks: AsyncIterator[bytes], room: int,
                      checksum: tuple[str, bytes] | None) -> int:
-        """Append the body at ``upload.received``; the count of bytes now durable (0 for a refused body)."""
+        """Append the body at ``upload.received``; the count of bytes now durable (0 for a refused body).
+
+        The body is gathered into batches of ``BATCH`` bytes, each written and hashed on a worker thread
+        while the next one is received (hashlib and file writes let go of the GIL): at most two batches of
+        a request are in memory at once."""
         fh.seek(upload.received)
         fh.truncate()  # bytes past the vouched offset were never acknowledged
         running = self.running.get(upload.id)
         if running is None or running.offset != upload.received:
             running = _Running() if upload.received == 0 else None
         check = CHECKSUMS[checksum[0]]() if checksum else None
-        written = 0
+        hashes: list[Any] = ([running.md5, running.sha256] if running is not None else []) + ([check] if check else [])
+
+        def sink(data: bytearray) -> None:
+            fh.write(data)
+            for h in hashes:
+                h.update(data)
+
+        loop = asyncio.get_running_loop()
+        pending: asyncio.Future[None] | None = None
+        batch, received = bytearray(), 0
+
+        async def flush() -> None:
+            nonlocal pending, batch
+            if pending is not None:
+                done, pending = pending, None
+                await done
+            if batch:
+                pending, batch = loop.run_in_executor(None, sink, batch), bytearray()
+
         try:
-            async for chunk in chunks:
-                if not chunk:
-                    continue
-                written += len(chunk)
-                if written > room:
-                    raise QuotaExceededError(f"The body runs past Upload-Length ({upload.length}).", 413)
-                fh.write(chunk)
-                if running is not None:
-                    running.md5.update(chunk)
-                    running.sha256.update(chunk)
-                if check is not None:
-                    check.update(chunk)
+            try:
+                async for chunk in chunks:
+                    received += len(chunk)
+                    if received > room:
+                        raise QuotaExceededError(f"The body runs past Upload-Length ({upload.length}).", 413)
+                    batch += chunk
+                    if len(batch) >= BATCH:
+                        await flush()
+            finally:  # whatever arrived is written before the file is judged (or cut)
+                await flush()
+                await flush()
         except ClientDisconnect:
-            if check is None and written:  # keep what arrived: the client resumes from it
+            if check is None and received:  # keep what arrived: the client resumes from it
                 await anyio.to_thread.run_sync(self._sync, fh)
-                self._advance(upload, written, running)
+                self._advance(upload, received, running)
             else:
                 self._cut(upload, fh)
             raise
@@ -227,13 +250,13 @@ class UploadService:
             raise
         if check is not None and check.digest() != checksum[1]:  # type: ignore[index]
             self._cut(upload, fh)
-            raise UploadError(f"Upload-Checksum mismatch: the {checksum[0]} of the {written} bytes received is "  # type: ignore[index]
+            raise UploadError(f"Upload-Checksum mismatch: the {checksum[0]} of the {received} bytes received is "  # type: ignore[index]
                               f"{base64.b64encode(check.digest()).decode()}; they were not kept.", 460)
         await anyio.to_thread.run_sync(self._sync, fh)
         if running is not None:
-            running.offset = upload.received + written
+            running.offset = upload.received + received
             self.running[upload.id] = running
-        return written
+        return received
 
     def _cut(self, upload: Upload, fh: BinaryIO) -> None:
         fh.seek(upload.received)
