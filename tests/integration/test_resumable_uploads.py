@@ -23,10 +23,30 @@ from conftest import Served, serve_repository
 MIB = 1024 * 1024
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    with serve_repository(tmp_path) as s:
-        yield s
+@pytest.fixture(params=["sqlite", "postgres"])
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
+    """`depot serve` on loopback, its database SQLite or PostgreSQL, and a token of a new user."""
+    if request.param == "sqlite":
+        with serve_repository(tmp_path) as s:
+            yield s
+        return
+    from depot.repository.services.accounts import AccountService
+    from depot.repository.store.db import Database
+
+    from conftest import start_server
+
+    db_url = str(request.getfixturevalue("postgres_database"))
+    data = tmp_path / "repo"
+    data.mkdir()
+    proc, base = start_server(data, db_url, "--rate-limit", "0", "--search-rate-limit", "0")
+    db = Database.open(db_url)
+    try:
+        token = AccountService(db).create_token(f"museum-{tmp_path.name}@example.org", "2026-01-01T00:00:00+00:00")
+        yield Served(base, token, data)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        db.dispose()
 
 
 def new_deposition(served: Served) -> dict[str, Any]:
