@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from email.utils import format_datetime
 
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -89,7 +90,8 @@ class UploadsResource:
             "Location": self.location(upload), "Upload-Expires": http_date(upload.expires)})
 
     async def head(self, request: Request) -> Response:
-        upload = self.service.status(identity(request), request.path_params["id"])
+        # On a thread: an upload a crash left complete but unattached is hashed and attached here.
+        upload = await anyio.to_thread.run_sync(self.service.status, identity(request), request.path_params["id"])
         headers = {"Upload-Offset": str(upload.received), "Upload-Length": str(upload.length),
                    "Cache-Control": "no-store"}
         if upload.upload_metadata:
