@@ -41,6 +41,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("multipart_max_bytes", 100 * MIB, "Largest legacy multipart POST body (Zenodo: 100 MiB)."),
     Setting("json_max_bytes", 2 * MIB, "Largest JSON request body, e.g. a deposition's metadata (Zenodo: 100 MiB, "
             "its limit for any request); larger → 413 before the body is read."),
+    Setting("bulk_max_records", 10_000, "Most records one bulk-ingest batch (POST /api/bulk) may hold."),
+    Setting("bulk_max_bytes", 20 * GB, "Largest bulk-ingest upload in bytes, as sent and as unpacked; larger → 413."),
     Setting("fsync", True, "fsync stored files and their directory before they become visible."),
     Setting("bags", True, "Write a BagIt bag of every published version under DATA_DIR/bags (the AIP)."),
     Setting("bag_source_organization", "Depot repository", "Source-Organization in every bag's bag-info.txt."),
@@ -85,6 +87,8 @@ class RepositoryConfig:
     record_quota_bytes: int = 50 * GB
     multipart_max_bytes: int = 100 * MIB
     json_max_bytes: int = 2 * MIB
+    bulk_max_records: int = 10_000
+    bulk_max_bytes: int = 20 * GB
     fsync: bool = True
     bags: bool = True
     bag_source_organization: str = "Depot repository"

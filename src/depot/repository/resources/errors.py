@@ -28,6 +28,7 @@ STATUS: dict[type[e.RepositoryError], int] = {
     e.RateLimitedError: 429,
     e.InvalidStateError: 404,  # overridden by the error's own ``status``
     e.QuotaExceededError: 400,  # idem
+    e.BulkPackageError: 400,  # a bulk job's refusal (kept in the job, GET /api/bulk/ID)
 }
 
 # werkzeug's texts, which Zenodo's flask-resources error handlers pass through.

@@ -85,6 +85,11 @@ class BlobStore:
         part = self.tmp_root / f"{blob_id}.part"
         return self._publish(blob_id, part, *self._copy_to_part(source, part))
 
+    def adopt(self, source: Path, blob_id: str, size: int, md5: str, sha256: str) -> StoredBlob:
+        """Move a file already written (and fsynced) on this filesystem into the store under ``blob_id``,
+        without copying it: bulk ingest unpacks its bag beside the store. The hashes are the caller's."""
+        return self._publish(blob_id, source, size, md5, sha256)
+
     def _copy_to_part(self, source: BinaryIO, part: Path) -> tuple[int, str, str]:
         """Write ``source`` to the private ``part`` file, hashing as it goes: (size, md5, sha256). A failure
         removes the part file."""
