@@ -61,8 +61,10 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> tuple[str, str]:
     return _add(tar, name, io.BytesIO(data), len(data))
 
 
-def write_batch(path: Path, batch_id: str, records: Iterable[BatchRecord]) -> int:
-    """Write ``records`` as a bag in the tar file ``path``; returns the number of records."""
+def write_batch(path: Path, batch_id: str, records: Iterable[BatchRecord],
+                hashes: dict[str, list[tuple[str, str, str, int]]] | None = None) -> int:
+    """Write ``records`` as a bag in the tar file ``path``; returns the number of records. ``hashes``, if
+    given, receives each record's files as packed: key -> [(name, md5, sha256, size)]."""
     manifest: list[tuple[str, str, str]] = []  # (path, md5, sha256)
     octets = 0
     count = 0
@@ -76,6 +78,8 @@ def write_batch(path: Path, batch_id: str, records: Iterable[BatchRecord]) -> in
                 with source.open("rb") as fh:
                     md5, sha256 = _add(tar, f"data/{member}", fh, size)
                 manifest.append((f"data/{member}", md5, sha256))
+                if hashes is not None:
+                    hashes.setdefault(record.key, []).append((name, md5, sha256, size))
                 octets += size
                 entries.append({"name": name, "path": member})
             lines.write(json.dumps({"key": record.key, "metadata": record.metadata, "files": entries},

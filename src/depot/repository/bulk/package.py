@@ -34,7 +34,8 @@ RECORDS_FILE = "records.jsonl"
 MAX_KEY = 255
 MAX_LINE = 4 * 1024 * 1024  # one record's metadata; JSON bodies elsewhere are bounded at 2 MiB
 CHUNK = 1 << 20
-FORMATS = {"application/zip": "zip", "application/x-tar": "tar", "application/tar": "tar",
+FORMATS = {"application/octet-stream": "auto",  # told apart by the zip signature
+           "application/zip": "zip", "application/x-tar": "tar", "application/tar": "tar",
            "application/gzip": "tar", "application/x-gtar": "tar"}
 
 
@@ -102,8 +103,10 @@ class _Budget:
 
 def unpack(archive: Path, fmt: str, dest: Path, *, max_bytes: int, max_members: int,
            fsync: bool = True) -> UnpackedBag:
-    """Unpack ``archive`` (``fmt`` "zip" or "tar", gzip allowed) into the empty ``dest`` and check it as a bag."""
+    """Unpack ``archive`` (``fmt`` "zip", "tar" (gzip allowed) or "auto") into the empty ``dest``; check the bag."""
     dest.mkdir(parents=True, exist_ok=False)
+    if fmt == "auto":  # application/octet-stream: a zip by its signature, else a tar (gzip allowed)
+        fmt = "zip" if zipfile.is_zipfile(archive) else "tar"
     budget = _Budget(max_bytes, max_members)
     digests: dict[str, Digest] = {}
     try:

@@ -55,8 +55,9 @@ def _op(summary: str, responses: dict[int, str], *, body: str | None = None, tag
         op["requestBody"] = {"required": True, "content": {"application/octet-stream": {
             "schema": {"type": "string", "format": "binary"}}}}
     elif body == "bag":
-        op["requestBody"] = {"required": True, "content": {m: {"schema": {"type": "string", "format": "binary"}}
-                                                           for m in ("application/zip", "application/x-tar")}}
+        op["requestBody"] = {"required": True, "content": {
+            m: {"schema": {"type": "string", "format": "binary"}}
+            for m in ("application/octet-stream", "application/zip", "application/x-tar")}}
     elif body == "multipart":
         op["requestBody"] = {"content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
             "file": {"type": "string", "format": "binary"}, "name": {"type": "string"}}, "required": ["file"]}}}}
@@ -260,9 +261,10 @@ def document(api_url: str) -> dict[str, Any]:
             "post": _op("Bulk ingest: a batch of records as one BagIt bag (zip or tar), query batch_id (docs/api.md)", {
                 200: "A replayed batch id: its existing job", 202: "Job accepted (Location: the job)",
                 400: "Bad batch_id", 403: "No token, or one without deposit:write and deposit:actions",
-                413: "Larger than bulk_max_bytes", 415: "Not application/zip or application/x-tar"},
+                413: "Larger than bulk_max_bytes", 415: "Not a zip or tar media type"},
                 body="bag", tag="bulk", params=("batch_id",), returns="BulkJob"),
-            "get": _op("The job of a batch id", {200: "Job", 403: "Not authenticated", 404: "No such batch"},
+            "get": _op("The job of a batch id", {200: "Job", 400: "Bad batch_id", 403: "Not authenticated",
+                                                 404: "No such batch"},
                        tag="bulk", params=("batch_id",), returns="BulkJob"),
         },
         "/bulk/{job_id}": {"get": _op("A bulk job: state, counts and each record's result", {
