@@ -30,6 +30,7 @@ BENCHES = {
     "budget": "bench.rate_budget",
     "lost-answers": "bench.lost_answers",
     "pages": "bench.page_render",
+    "bulk": "bench.bulk_ingest",
 }
 
 
@@ -41,7 +42,13 @@ def main() -> None:
     size.add_argument("--smoke", action="store_true",
                       help="the smallest size that runs every step (a check that the bench works; "
                            "figures mean nothing); also DEPOT_BENCH_SMOKE=1")
+    parser.add_argument("--records", type=int, default=None, help="records for the bulk bench (bench bulk)")
+    parser.add_argument("--batch-size", type=int, default=None, help="batch size for the bulk bench")
     args = parser.parse_args()
+    if args.records:
+        os.environ["DEPOT_BENCH_RECORDS"] = str(args.records)
+    if args.batch_size:
+        os.environ["DEPOT_BENCH_BATCH_SIZE"] = str(args.batch_size)
     if args.smoke:
         os.environ["DEPOT_BENCH_SMOKE"] = "1"  # read by bench.harness.sized, and by child processes
     for name in args.names or list(BENCHES):

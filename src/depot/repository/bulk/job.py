@@ -37,7 +37,7 @@ from depot.repository.services.files import guess_mimetype
 from depot.repository.services.keys import check_key
 from depot.repository.services.permissions import Identity
 from depot.repository.services.scopes import DEPOSIT_ACTIONS, DEPOSIT_WRITE
-from depot.repository.services.views import load_deposit, load_deposits
+from depot.repository.services.views import Deposit, StoredFile, load_deposits
 from depot.repository.store import statements as st
 from depot.repository.store.blobs import StoredBlob
 from depot.repository.store.tables import bulk_items, bulk_jobs, deposits, record_keys, terms
@@ -69,7 +69,7 @@ def run_bulk_job(ctx: Context, job_id: str, stop: threading.Event | None = None)
     try:
         bag = unpack(service.archive(job_id), job.format, work, max_bytes=config.bulk_max_bytes,
                      max_members=config.bulk_max_records * (config.max_files_per_record + 1) + 16,
-                     fsync=config.fsync)
+                     fsync=False)  # made durable group by group (BlobStore.sync_all) before each commit
         total = count_records(bag)
         if total > config.bulk_max_records:
             raise BulkPackageError(f"the batch has {total} records; at most {config.bulk_max_records} are "
@@ -153,6 +153,8 @@ class _Ingest:
         published: list[int] = []
         unused: list[str] = []
         now = self.ctx.deposits.now()
+        if prepared:
+            self.ctx.blobs.sync_all()  # the group's files durable before the commit that points at them
         with self.ctx.deposits.db.write() as conn:
             for item in prepared:
                 key = item.record.key
@@ -248,16 +250,21 @@ class _Ingest:
             "id": deposit_id, "concept_id": concept_id, "owner_id": self.owner_id, "bucket_id": bucket_id,
             "draft": item.metadata, "record": None, "title": item.metadata.get("title", ""), "created": now,
             "modified": now, "files_enabled": True})
+        stored: list[StoredFile] = []
         for name, blob in item.blobs:
             conn.execute(st.INSERT_FILE_INSTANCE, {"id": blob.id, "uri": blob.uri, "size": blob.size, "md5": blob.md5,
                                                    "sha256": blob.sha256, "created": now})
+            version_id, mimetype = str(uuid.uuid4()), guess_mimetype(name)
             conn.execute(st.INSERT_OBJECT, {"bucket_id": bucket_id, "key": name, "file_id": blob.id,
-                                            "version_id": str(uuid.uuid4()), "mimetype": guess_mimetype(name),
+                                            "version_id": version_id, "mimetype": mimetype,
                                             "created": now, "updated": now})
+            stored.append(StoredFile(blob.id, name, blob.size, blob.md5, blob.sha256, mimetype, version_id, blob.uri,
+                                     now, now))
         conn.execute(record_keys.insert().values(owner_id=self.owner_id, key=item.record.key, deposit_id=deposit_id))
-        deposit = load_deposit(conn, deposit_id)
-        assert deposit is not None
-        self.ctx.actions.publish_in(conn, self.identity, deposit, now)
+        # The deposit as load_deposit would read it back (three queries saved per record).
+        deposit = Deposit(deposit_id, concept_id, self.owner_id, bucket_id, item.metadata, None, None, None, None,
+                          now, now, None, tuple(stored))
+        self.ctx.actions.publish_in(conn, self.identity, deposit, now, new=True)
         return deposit_id
 
 

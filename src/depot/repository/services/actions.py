@@ -48,13 +48,15 @@ class ActionService:
         self.run_after_publish(found)
         return found
 
-    def publish_in(self, conn: sa.Connection, identity: Identity, deposit: Deposit, now: str) -> None:
+    def publish_in(self, conn: sa.Connection, identity: Identity, deposit: Deposit, now: str, *,
+                   new: bool = False) -> None:
         """Publish ``deposit`` inside the caller's transaction (bulk ingest publishes many in one); the
-        caller runs ``run_after_publish`` once it has committed."""
+        caller runs ``run_after_publish`` once it has committed. ``new``: a deposit the caller created in
+        this transaction, a concept's first version with no pending upload (two queries saved)."""
         if deposit.draft is None:
             raise InvalidStateError(NOT_REGISTERED, 404)  # already published, no open edit
-        if conn.execute(sa.select(pending_files.c.key)
-                        .where(pending_files.c.bucket_id == deposit.bucket_id).limit(1)).first():
+        if not new and conn.execute(sa.select(pending_files.c.key)
+                                    .where(pending_files.c.bucket_id == deposit.bucket_id).limit(1)).first():
             raise ValidationError([FieldError("files.enabled", (NOT_COMMITTED,))])
         # A metadata-only record (RDM files.enabled false) needs no file.
         errors = publish_errors(deposit.draft, file_count=len(deposit.files) if deposit.files_enabled else 1)
@@ -64,7 +66,7 @@ class ActionService:
         doi, version_index = deposit.doi, deposit.version_index
         if doi is None:
             doi = self.doi_for(deposit.id)
-            version_index = 1 + conn.execute(
+            version_index = 1 if new else 1 + conn.execute(
                 sa.select(sa.func.count()).select_from(deposits).where(
                     deposits.c.concept_id == deposit.concept_id, deposits.c.record.is_not(None))).scalar_one()
             if deposit.concept_doi is None:
