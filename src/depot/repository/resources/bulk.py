@@ -71,7 +71,7 @@ class BulkResource:
 
     async def read(self, request: Request) -> Response:
         job, counts, items = await anyio.to_thread.run_sync(self.service.read, identity(request),
-                                                            request.path_params["id"])
+                                                            request.path_params["job_id"])
         return json_response(self._summary(job, counts, items))
 
     async def find(self, request: Request) -> Response:
@@ -116,5 +116,5 @@ def routes(ctx: Context, worker: BulkWorker) -> list[Route]:
     return [
         Route("/api/bulk", resource.create, methods=["POST"]),
         Route("/api/bulk", resource.find, methods=["GET"]),
-        Route("/api/bulk/{id}", resource.read, methods=["GET"]),
+        Route("/api/bulk/{job_id}", resource.read, methods=["GET"]),
     ]
