@@ -31,6 +31,7 @@ BENCHES = {
     "lost-answers": "bench.lost_answers",
     "pages": "bench.page_render",
     "resumable": "bench.resumable",
+    "bulk": "bench.bulk_ingest",
 }
 
 
@@ -44,9 +45,15 @@ def main() -> None:
                            "figures mean nothing); also DEPOT_BENCH_SMOKE=1")
     parser.add_argument("--size-mb", type=int, default=None,
                         help="the file size of benches that send one large file (resumable); also DEPOT_BENCH_SIZE_MB")
+    parser.add_argument("--records", type=int, default=None, help="records for the bulk bench (bench bulk)")
+    parser.add_argument("--batch-size", type=int, default=None, help="batch size for the bulk bench")
     args = parser.parse_args()
     if args.size_mb:
         os.environ["DEPOT_BENCH_SIZE_MB"] = str(args.size_mb)
+    if args.records:
+        os.environ["DEPOT_BENCH_RECORDS"] = str(args.records)
+    if args.batch_size:
+        os.environ["DEPOT_BENCH_BATCH_SIZE"] = str(args.batch_size)
     if args.smoke:
         os.environ["DEPOT_BENCH_SMOKE"] = "1"  # read by bench.harness.sized, and by child processes
     for name in args.names or list(BENCHES):

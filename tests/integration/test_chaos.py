@@ -142,3 +142,65 @@ def test_an_outage_pauses_the_run_instead_of_failing_records(tmp_path: Path) -> 
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.mark.parametrize("ledger_url", ["sqlite", "postgres"], indirect=True)
+def test_bulk_exactly_once_after_kill_9_of_client_and_server(tmp_path: Path, ledger_url: str,
+                                                             request: pytest.FixtureRequest) -> None:
+    """`depot run --bulk` killed with kill -9 at three random moments, and the server killed -9 once in the
+    middle of a job and restarted (the job resumes); reruns end with every specimen published exactly once,
+    and reconcile, verify and status agree. Ledger and repository on SQLite, or both on PostgreSQL."""
+    rng = random.Random(14)
+    server_db = str(request.getfixturevalue("postgres_database")) if "://" in ledger_url else None
+    csv, images = make_source(tmp_path)
+    data = tmp_path / "repo"
+    data.mkdir()
+    proc, base = start_server(data, server_db, "--rate-limit", "0", "--search-rate-limit", "0")
+    port = base.rsplit(":", 1)[1]
+    mint = [sys.executable, "-m", "depot", "repo", "create-token", f"bulk-{rng.random()}@example.org",
+            "--data-dir", str(data)] + (["--db", server_db] if server_db else [])
+    token = subprocess.run(mint, capture_output=True, text=True, check=True).stdout.strip()
+    env = {**os.environ, "DEPOT_TOKEN": token}
+    args = [sys.executable, "-m", "depot", "run", str(csv), "--images", str(images), "--path-template",
+            "{images}/{catalogNumber}.png", "--profile", "specimen", "--var", "license=cc-by-4.0",
+            "--target", f"{base}/api", "--ledger", ledger_url, "--bulk", "--batch-size", "40", "--progress", "quiet"]
+    h = {"Authorization": f"Bearer {token}"}
+    try:
+        for round_ in range(3):
+            runner = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(1.0, 3.0))
+            runner.send_signal(signal.SIGKILL)
+            runner.wait(10)
+            if round_ == 1:  # the server too, mid-job or between jobs, and back on the same port
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(10)
+                proc, base = start_server(data, server_db, "--rate-limit", "0", "--search-rate-limit", "0",
+                                          port=int(port))
+        result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        deps: list[dict[str, object]] = []
+        for page in (1, 2, 3):
+            deps += httpx.get(f"{base}/api/deposit/depositions", params={"size": 100, "page": page,
+                                                                        "all_versions": 1}, headers=h).json()
+        keys = [r["identifier"] for d in deps for r in d["metadata"]["related_identifiers"]  # type: ignore[index]
+                if r["identifier"].startswith("urn:catalog:CHAOS:")]
+        assert len(keys) == SPECIMENS and len(set(keys)) == SPECIMENS  # each exactly once
+        assert all(d["submitted"] and d["doi"] for d in deps)
+        for d in deps:
+            (f,) = d["files"]  # type: ignore[misc]
+            assert f["checksum"] == hashlib.md5((images / f["filename"]).read_bytes()).hexdigest()
+        result = subprocess.run([sys.executable, "-m", "depot", "reconcile", "--ledger", ledger_url, "--target",
+                                 f"{base}/api"], env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.splitlines()[-1] == f"= {SPECIMENS} + 0 - 0 * 0 ! 0"
+        verify = subprocess.run([sys.executable, "-m", "depot", "verify", "--ledger", ledger_url, "--target",
+                                 f"{base}/api"], env=env, capture_output=True, text=True, timeout=120)
+        assert verify.returncode == 0 and f"verified {SPECIMENS} of {SPECIMENS}" in verify.stdout, verify.stdout
+        status = subprocess.run([sys.executable, "-m", "depot", "status", "--ledger", ledger_url, "--json"],
+                                capture_output=True, text=True, check=True).stdout
+        import json
+
+        assert json.loads(status)["states"] == {"verified": SPECIMENS}
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -18,13 +18,15 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
+from depot.deposit.client import RepositoryClient
 from depot.deposit.communities import unknown_communities
 from depot.deposit.errors import ConfigError, ExitCode
 from depot.deposit.ledger import Ledger, State
-from depot.deposit.ledger.states import ACTIVE, DONE
+from depot.deposit.ledger.states import DONE, WAITING
 from depot.deposit.progress import Stats
 from depot.deposit.ratelimit import LimiterStopped, RateLimiter
 from depot.deposit.rdm_client import make_client
@@ -51,6 +53,8 @@ class JobSettings:
     profile: str = ""
     communities: tuple[str, ...] = ()  # the records' communities: each must exist on the target
     resumable_threshold: int = 64 * 1024 * 1024  # bytes: larger files go through tus where the target has it
+    bulk: bool = False  # new records through the target's bulk-ingest API, in batches (depot.deposit.bulk)
+    batch_size: int = 1000  # records per bulk batch
 
 
 @dataclass
@@ -72,13 +76,13 @@ class JobResult:
 
     @property
     def waiting(self) -> int:
-        return sum(self.counts.get(s, 0) for s in ACTIVE)
+        return sum(self.counts.get(s, 0) for s in WAITING)
 
 
 def initial_stats(ledger: Ledger) -> Stats:
     """Counters for a run over this ledger: what is left to do, and what was published before."""
     counts = ledger.counts_by_state()
-    stats = Stats(total=sum(counts.get(s, 0) for s in ACTIVE))
+    stats = Stats(total=sum(counts.get(s, 0) for s in WAITING))
     stats.already = sum(counts.get(s, 0) for s in DONE)
     return stats
 
@@ -101,6 +105,7 @@ class DepositJob:
     # True while planning still writes records beside the run (depot.deposit.plan_stream): no worker ends
     planning: Callable[[], bool] | None = None
     _stopping: bool = False
+    bulk: Any = None  # the BulkRunner while settings.bulk runs
 
     def wake(self) -> None:
         """Records were planned: idle workers claim them now (call on the job's event loop)."""
@@ -111,6 +116,8 @@ class DepositJob:
         self._stopping = True
         if self.runner is not None:
             self.runner.stop()
+        if self.bulk is not None:
+            self.bulk.stop()
         if self.limiter is not None:
             self.limiter.stop()  # ends its waits now: Ctrl-C must not wait out an hour's window
 
@@ -149,7 +156,10 @@ class DepositJob:
                     runner.more_coming = self.planning
                 if self._stopping:
                     runner.stop()
-                await runner.run()
+                if s.bulk:  # new records in batches first; the per-record runner does what is left (sync work)
+                    await self._run_bulk(client, target, stats)
+                if not self._stopping:
+                    await runner.run()
                 for _ in range(s.passes):  # per-run retries: another pass over retryable failures
                     if runner.stopping or not self.ledger.retry_failed():
                         break
@@ -167,6 +177,18 @@ class DepositJob:
         elif result.waiting:
             result.code = ExitCode.RETRY_LATER
         return result
+
+    async def _run_bulk(self, client: RepositoryClient, target: Target, stats: Stats) -> None:
+        from depot.deposit.bulk import BulkRunner
+
+        bulk = BulkRunner(self.ledger, client, stats, batch_size=self.settings.batch_size, target_name=target.name,
+                          tick=self.tick)
+        if self.planning is not None:
+            bulk.more_coming = self.planning
+        self.bulk = bulk
+        if self._stopping:
+            bulk.stop()
+        await bulk.run()
 
 
 async def deposit(ledger: Ledger, settings: JobSettings | None = None, *,

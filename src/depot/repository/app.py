@@ -15,13 +15,26 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from depot.repository.bulk.worker import BulkWorker
 from depot.repository.config import RepositoryConfig
 from depot.repository.errors import RepositoryError
 from depot.repository.faults.inject import FaultInjector, InjectedDrop
 from depot.repository.faults.profile import FaultProfile
 from depot.repository.preservation.service import Preservation
 from depot.repository.preservation.service import of as preservation_of
-from depot.repository.resources import admin, badges, draftpage, exports, manifest, oai, pages, rdm, static, uploads
+from depot.repository.resources import (
+    admin,
+    badges,
+    bulk,
+    draftpage,
+    exports,
+    manifest,
+    oai,
+    pages,
+    rdm,
+    static,
+    uploads,
+)
 from depot.repository.resources.context import Context
 from depot.repository.resources.cors import AllowedMethods, Cors
 from depot.repository.resources.deposits import DepositResource
@@ -84,6 +97,7 @@ def create_app(config: RepositoryConfig, *, context: Context | None = None,
     deposits, files, records = DepositResource(ctx), FilesResource(ctx), RecordResource(ctx)
     iiif = IIIFResource(ctx)
     rdm_api = rdm.RdmResource(ctx)
+    bulk_worker = BulkWorker(ctx)  # bulk-ingest jobs (issue 14), resumed at start-up
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -93,7 +107,9 @@ def create_app(config: RepositoryConfig, *, context: Context | None = None,
         preservation = preservation_of(ctx)
         if preservation is not None:
             await preservation.start()
+        await bulk_worker.start()
         yield
+        await bulk_worker.stop()
         if preservation is not None:
             await preservation.stop()
         ctx.deposits.db.dispose()
@@ -130,6 +146,7 @@ def create_app(config: RepositoryConfig, *, context: Context | None = None,
         Route("/api/records/{id}/draft/files/{key:path}/content", files.draft_file_content, methods=["GET"]),
         *rdm.routes(ctx, rdm_api),  # the InvenioRDM drafts API (issue 12)
         *uploads.routes(ctx),  # resumable uploads, tus 1.0 (issue 14)
+        *bulk.routes(ctx, bulk_worker),  # bulk ingest of BagIt batches (issue 14)
         Route("/api/records/{id}/versions", records.versions, methods=["GET"]),
         Route("/api/records/{id}/versions/latest", records.latest, methods=["GET"]),
         Route("/api/communities", records.communities, methods=["GET"]),

@@ -46,6 +46,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("upload_expiry_hours", 24, "An unfinished resumable upload expires this many hours after its last "
             "PATCH (Upload-Expires); its bytes are then deleted."),
     Setting("uploads_per_user", 20, "Most unfinished resumable uploads one user may hold open at once."),
+    Setting("bulk_max_records", 10_000, "Most records one bulk-ingest batch (POST /api/bulk) may hold."),
+    Setting("bulk_max_bytes", 20 * GB, "Largest bulk-ingest upload in bytes, as sent and as unpacked; larger → 413."),
     Setting("fsync", True, "fsync stored files and their directory before they become visible."),
     Setting("bags", True, "Write a BagIt bag of every published version under DATA_DIR/bags (the AIP)."),
     Setting("bag_source_organization", "Depot repository", "Source-Organization in every bag's bag-info.txt."),
@@ -93,6 +95,8 @@ class RepositoryConfig:
     upload_max_bytes: int = 50 * GB
     upload_expiry_hours: int = 24
     uploads_per_user: int = 20
+    bulk_max_records: int = 10_000
+    bulk_max_bytes: int = 20 * GB
     fsync: bool = True
     bags: bool = True
     bag_source_organization: str = "Depot repository"

@@ -11,7 +11,8 @@ RepositoryError
  ├── MethodNotAllowedError    an endpoint current Zenodo no longer implements (sort, rename)
  ├── GoneError                a withdrawn record: its DOI stays, its content does not (a tombstone)
  ├── ContentLostError         a file failed fixity and no verified copy of it exists (bags included)
- └── RateLimitedError         too many requests in the window
+ ├── RateLimitedError         too many requests in the window
+ └── BulkPackageError         a bulk batch that is not a readable, valid, bounded BagIt bag
 
 ``resources/errors.py`` maps each class to a status and Zenodo's error body in one table.
 """
@@ -117,3 +118,9 @@ class UploadError(RepositoryError):
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+class BulkPackageError(RepositoryError):
+    """Raised when a bulk-ingest batch cannot be read as a whole: not a zip or tar, not a valid BagIt bag, a
+    manifest that does not match, an unsafe path, too many records or bytes. The job fails with it; no record
+    of the batch is published."""

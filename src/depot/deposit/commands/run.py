@@ -79,6 +79,11 @@ def work_options(fn: Any) -> Any:
 @file_name_option
 @target_options
 @work_options
+@click.option("--bulk", is_flag=True,
+              help="Send new records through the target's bulk-ingest API in batches (one BagIt bag per batch; "
+                   "Depot's repository only, see docs/bulk-deposit.md).")
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=1000, show_default=True,
+              help="Records per batch with --bulk (the repository accepts at most its bulk_max_records).")
 def run(**options: Any) -> None:
     """Deposit SOURCE: one published record per specimen; resumable, run it again to continue."""
     run_with_exit_codes(lambda: deposit(**options, verbosity=verbosity()))
@@ -101,7 +106,7 @@ def deposit(*, ledger_path: str, target: str | None, token_file: Path | None, re
             rate_limit: str | None, transfers: int, retries: int, low_level_retries: int, progress_mode: str,
             attempts: int = 3, sync: bool = False, stats_interval: float | None = None, verbosity: int = 0,
             file_name: str | None = None, api: str | None = None, resumable_threshold_mb: int = 64,
-            **source: Any) -> int:
+            bulk: bool = False, batch_size: int = 1000, **source: Any) -> int:
     from dataclasses import replace
 
     from depot.deposit.commands.targeting import check, choose_target, existing_ledger, opened
@@ -111,6 +116,10 @@ def deposit(*, ledger_path: str, target: str | None, token_file: Path | None, re
     existing = existing_ledger(ledger_path)
     try:
         chosen, previous = choose_target(existing, target, repo_dir, api)
+        if bulk and chosen.name in ("zenodo", "sandbox"):  # before any request, token or source read
+            from depot.deposit.bulk import NO_BULK
+
+            raise ConfigError(NO_BULK.format(where=f"--target {chosen.name}"))
         sample = existing.sample_deposit() if existing is not None else None
     finally:
         if existing is not None:
@@ -124,7 +133,7 @@ def deposit(*, ledger_path: str, target: str | None, token_file: Path | None, re
             return _plan_and_run(ledger, ledger_path, opened_target, transfers, attempts, retries,
                                  low_level_retries, progress_mode, sync, source, stats_interval=stats_interval,
                                  verbosity=verbosity, file_name=file_name,
-                                 resumable_threshold_mb=resumable_threshold_mb)
+                                 resumable_threshold_mb=resumable_threshold_mb, bulk=(bulk, batch_size))
         finally:
             ledger.close()
 
@@ -132,7 +141,7 @@ def deposit(*, ledger_path: str, target: str | None, token_file: Path | None, re
 def _plan_and_run(ledger: Any, ledger_path: str, target: Any, transfers: int, attempts: int, retries: int,
                   low_level_retries: int, progress_mode: str, sync: bool, source: dict[str, Any], *,
                   stats_interval: float | None, verbosity: int, file_name: str | None,
-                  resumable_threshold_mb: int = 64) -> int:
+                  resumable_threshold_mb: int = 64, bulk: tuple[bool, int] = (False, 1000)) -> int:
     """Plan while depositing: a first pass over the keys alone (duplicates are rejected before anything
     is sent, however far apart), then the records are planned in a thread beside the deposit."""
     import time
@@ -183,7 +192,7 @@ def _plan_and_run(ledger: Any, ledger_path: str, target: Any, transfers: int, at
         code = asyncio.run(_deposit(ledger, target, transfers, attempts, retries, low_level_retries,
                                     progress_mode, str(source["source"]), opened.profile.name, stats_interval,
                                     verbosity, sorted(plan.communities), plan=plan, stats=stats,
-                                    resumable_threshold_mb=resumable_threshold_mb))
+                                    resumable_threshold_mb=resumable_threshold_mb, bulk=bulk))
     finally:
         plan.stop()
         plan.join()
@@ -217,7 +226,7 @@ async def _deposit(ledger: Any, target: Any, transfers: int, attempts: int, pass
                    progress_mode: str, source: str, profile: str, stats_interval: float | None = None,
                    verbosity: int = 0, communities: list[str] | None = None,
                    plan: BackgroundPlan | None = None, stats: Stats | None = None,
-                   resumable_threshold_mb: int = 64) -> int:
+                   resumable_threshold_mb: int = 64, bulk: tuple[bool, int] = (False, 1000)) -> int:
     from functools import partial
 
     from depot.deposit.job import DepositJob, JobSettings, initial_stats
@@ -226,7 +235,8 @@ async def _deposit(ledger: Any, target: Any, transfers: int, attempts: int, pass
                            per_minute=target.per_minute, per_hour=target.per_hour, transfers=transfers,
                            attempts=attempts, passes=passes, low_level_retries=low_level_retries, source=source,
                            profile=profile, communities=tuple(communities or ()),
-                           resumable_threshold=resumable_threshold_mb * 1024 * 1024)
+                           resumable_threshold=resumable_threshold_mb * 1024 * 1024, bulk=bulk[0],
+                           batch_size=bulk[1])
     stats = stats or initial_stats(ledger)
     if verbosity < 0 and progress_mode == "auto":
         progress_mode = "quiet"

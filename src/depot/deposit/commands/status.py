@@ -32,10 +32,10 @@ def status(ledger_path: str, as_json: bool) -> None:
 
 def show_status(ledger_path: str, as_json: bool, out: TextIO | None = None) -> int:
     from depot.deposit.ledger import Ledger
-    from depot.deposit.ledger.states import ACTIVE, DONE, State
+    from depot.deposit.ledger.states import DONE, WAITING, State
 
-    order = (State.PLANNED, State.UNCERTAIN, State.CREATED, State.UPLOADED, State.PUBLISHED, State.VERIFIED,
-             State.FAILED, State.REJECTED)
+    order = (State.PLANNED, State.BATCHED, State.UNCERTAIN, State.CREATED, State.UPLOADED, State.PUBLISHED,
+             State.VERIFIED, State.FAILED, State.REJECTED)
 
     out = out or sys.stdout
     ledger = Ledger.open(ledger_path, create=False)
@@ -48,7 +48,7 @@ def show_status(ledger_path: str, as_json: bool, out: TextIO | None = None) -> i
         rejections = ledger.rejections()
     finally:
         ledger.close()
-    left = sum(counts.get(s, 0) for s in ACTIVE)
+    left = sum(counts.get(s, 0) for s in WAITING)
     if as_json:
         out.write(orjson.dumps({"states": counts, "left": left, "versions": versions, "errors_by_status": errors,
                                 "throughput": speed,

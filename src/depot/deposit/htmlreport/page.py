@@ -15,8 +15,8 @@ from http import HTTPStatus
 from depot.deposit.htmlreport.counts import Problem, Reason, ReportCounts
 from depot.deposit.ledger.states import State
 
-STATE_ORDER = (State.PLANNED, State.UNCERTAIN, State.CREATED, State.UPLOADED, State.PUBLISHED, State.VERIFIED,
-               State.FAILED, State.REJECTED)
+STATE_ORDER = (State.PLANNED, State.BATCHED, State.UNCERTAIN, State.CREATED, State.UPLOADED, State.PUBLISHED,
+               State.VERIFIED, State.FAILED, State.REJECTED)
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;margin:0 auto;max-width:1000px;
 padding:1em 1.5em}

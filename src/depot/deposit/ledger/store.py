@@ -301,33 +301,8 @@ class Ledger:
                        record: dict[str, Any] | None = None) -> None:
         """The published version is the specimen's latest: a new versions row, or, for an edit in place,
         the same row with the new metadata hash."""
-        now = now_iso()
         with self._tx() as conn:
-            row = conn.execute(sa.select(specimens.c.deposition_id, specimens.c.metadata_hash)
-                               .where(specimens.c.key == key)).one()
-            deposition_id = int((record or {}).get("id") or row.deposition_id)
-            conn.execute(specimens.update().where(specimens.c.key == key).values(
-                state=State.PUBLISHED, step=None, op=None, pending_put=False, doi=doi, concept_doi=concept_doi,
-                record_url=server_path(record_url), deposition_id=deposition_id, record_id=deposition_id,
-                retry_at=None,
-                published_at=now, updated_at=now))
-            published = [{"name": f.name, "size": f.size, "mtime_ns": f.mtime_ns, "md5": f.md5}
-                         for f in conn.execute(sa.select(files.c.name, files.c.size, files.c.mtime_ns, files.c.md5)
-                                               .where(files.c.specimen_key == key).order_by(files.c.position))]
-            files_hash = hash_of(sorted((f["name"], f["md5"]) for f in published))
-            number = conn.execute(sa.select(sa.func.count()).select_from(versions)
-                                  .where(versions.c.specimen_key == key)).scalar_one()
-            exists = conn.execute(sa.select(versions.c.version).where(
-                versions.c.specimen_key == key, versions.c.deposition_id == deposition_id)).first()
-            if exists is None:
-                conn.execute(versions.insert().values(
-                    specimen_key=key, deposition_id=deposition_id, version=number + 1, doi=doi,
-                    concept_doi=concept_doi, metadata_hash=row.metadata_hash, files_hash=files_hash,
-                    files=published, published_at=now))
-            else:
-                conn.execute(versions.update().where(versions.c.specimen_key == key,
-                                                     versions.c.deposition_id == deposition_id).values(
-                    metadata_hash=row.metadata_hash, files_hash=files_hash, files=published, modified_at=now))
+            publish_row(conn, key, doi=doi, concept_doi=concept_doi, record_url=record_url, record=record)
 
     def iter_versions(self) -> Iterator[dict[str, Any]]:
         """Every published version of every specimen, in source order then version order."""
@@ -431,3 +406,34 @@ class Ledger:
         """Records per hour and requests recorded (``published``: the count, if the caller has it)."""
         with self._read() as conn:
             return reports.throughput(conn, published)
+
+
+def publish_row(conn: sa.Connection, key: str, *, doi: str | None, concept_doi: str | None, record_url: str | None,
+                record: dict[str, Any] | None = None) -> None:
+    """``Ledger.mark_published`` inside the caller's transaction (a bulk batch settles many in one)."""
+    now = now_iso()
+    row = conn.execute(sa.select(specimens.c.deposition_id, specimens.c.metadata_hash)
+                       .where(specimens.c.key == key)).one()
+    deposition_id = int((record or {}).get("id") or row.deposition_id)
+    conn.execute(specimens.update().where(specimens.c.key == key).values(
+        state=State.PUBLISHED, step=None, op=None, pending_put=False, doi=doi, concept_doi=concept_doi,
+        record_url=server_path(record_url), deposition_id=deposition_id, record_id=deposition_id,
+        retry_at=None,
+        published_at=now, updated_at=now))
+    published = [{"name": f.name, "size": f.size, "mtime_ns": f.mtime_ns, "md5": f.md5}
+                 for f in conn.execute(sa.select(files.c.name, files.c.size, files.c.mtime_ns, files.c.md5)
+                                       .where(files.c.specimen_key == key).order_by(files.c.position))]
+    files_hash = hash_of(sorted((f["name"], f["md5"]) for f in published))
+    number = conn.execute(sa.select(sa.func.count()).select_from(versions)
+                          .where(versions.c.specimen_key == key)).scalar_one()
+    exists = conn.execute(sa.select(versions.c.version).where(
+        versions.c.specimen_key == key, versions.c.deposition_id == deposition_id)).first()
+    if exists is None:
+        conn.execute(versions.insert().values(
+            specimen_key=key, deposition_id=deposition_id, version=number + 1, doi=doi,
+            concept_doi=concept_doi, metadata_hash=row.metadata_hash, files_hash=files_hash,
+            files=published, published_at=now))
+    else:
+        conn.execute(versions.update().where(versions.c.specimen_key == key,
+                                             versions.c.deposition_id == deposition_id).values(
+            metadata_hash=row.metadata_hash, files_hash=files_hash, files=published, modified_at=now))

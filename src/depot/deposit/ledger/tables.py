@@ -9,8 +9,8 @@ from depot.deposit.ledger.states import ACTIVE, State
 metadata = sa.MetaData()
 
 STATES = tuple(State)
-__all__ = ["ACTIVE", "STATES", "State", "attempts", "file_checks", "files", "metadata", "resumable_uploads", "runs",
-           "specimens", "target", "versions"]
+__all__ = ["ACTIVE", "STATES", "State", "attempts", "batches", "file_checks", "files", "metadata", "resumable_uploads",
+           "runs", "specimens", "target", "versions"]
 
 specimens = sa.Table(
     "specimens", metadata,
@@ -48,10 +48,12 @@ specimens = sa.Table(
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("updated_at", sa.String(40), nullable=False),
     sa.Column("published_at", sa.String(40), nullable=True),
+    sa.Column("batch_id", sa.String(100), nullable=True),  # the bulk batch holding it (state batched), 0008
     sa.Index("ix_specimens_state_seq", "state", "seq"),
     sa.Index("ix_specimens_seq", "seq"),
     sa.Index("ix_specimens_published_at", "published_at"),
     sa.Index("ix_specimens_op_state", "op", "state"),
+    sa.Index("ix_specimens_batch_id", "batch_id"),
 )
 
 files = sa.Table(
@@ -145,4 +147,17 @@ resumable_uploads = sa.Table(
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("mtime_ns", sa.BigInteger, nullable=False),  # a changed file starts a new upload
     sa.Column("created_at", sa.String(40), nullable=False),
+)
+
+# The bulk batches of `depot run --bulk` (migration 0008): "packing" until the server has accepted the
+# batch, then "sent" with the job's URL, "done" once every specimen of it has its outcome.
+batches = sa.Table(
+    "batches", metadata,
+    sa.Column("id", sa.String(100), primary_key=True),  # the batch id the server knows it by
+    sa.Column("state", sa.String(10), nullable=False),
+    sa.Column("records", sa.Integer, nullable=False),
+    sa.Column("job_url", sa.String(1000), nullable=True),
+    sa.Column("message", sa.Text, nullable=True),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
 )

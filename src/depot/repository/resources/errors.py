@@ -29,6 +29,7 @@ STATUS: dict[type[e.RepositoryError], int] = {
     e.InvalidStateError: 404,  # overridden by the error's own ``status``
     e.QuotaExceededError: 400,  # idem
     e.UploadError: 409,  # idem (tus: 409, 412, 423, 460)
+    e.BulkPackageError: 400,  # a bulk job's refusal (kept in the job, GET /api/bulk/ID)
 }
 
 # werkzeug's texts, which Zenodo's flask-resources error handlers pass through.

@@ -54,6 +54,10 @@ def _op(summary: str, responses: dict[int, str], *, body: str | None = None, tag
     elif body == "octet":
         op["requestBody"] = {"required": True, "content": {"application/octet-stream": {
             "schema": {"type": "string", "format": "binary"}}}}
+    elif body == "bag":
+        op["requestBody"] = {"required": True, "content": {
+            m: {"schema": {"type": "string", "format": "binary"}}
+            for m in ("application/octet-stream", "application/zip", "application/x-tar")}}
     elif body == "multipart":
         op["requestBody"] = {"content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
             "file": {"type": "string", "format": "binary"}, "name": {"type": "string"}}, "required": ["file"]}}}}
@@ -84,6 +88,16 @@ SCHEMAS: dict[str, Any] = {
     "Record": {"type": "object", "required": ["id", "metadata", "links"], "properties": {
         "id": {"type": "integer"}, "doi": {"type": "string"}, "metadata": {"type": "object"},
         "links": {"type": "object"}, "files": {"type": "array"}}},
+    "BulkJob": {"type": "object", "required": ["id", "batch_id", "state", "links"], "properties": {
+        "id": {"type": "string"}, "batch_id": {"type": "string"},
+        "state": {"enum": ["received", "running", "done", "failed"]}, "total": {"type": ["integer", "null"]},
+        "errors": {"type": "array", "items": {"type": "string"}}, "links": _LINKS,
+        "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "records": {"type": "array", "items": {"type": "object", "required": ["index", "key", "state"], "properties": {
+            "index": {"type": "integer"}, "key": {"type": "string"},
+            "state": {"enum": ["pending", "published", "exists", "failed"]}, "id": {"type": "integer"},
+            "doi": {"type": "string"}, "conceptdoi": {"type": "string"}, "links": _LINKS,
+            "message": {"type": "string"}}}}}},
     "Hits": {"type": "object", "required": ["hits"], "properties": {"hits": {
         "type": "object", "required": ["hits", "total"],
         "properties": {"hits": {"type": "array"}, "total": {"type": "integer"}}}}},
@@ -284,6 +298,19 @@ def document(api_url: str) -> dict[str, Any]:
         "/iiif/{ident}/{region}/{size}/{rotation}/{quality_format}": {"get": _op("IIIF Image API 3.0 image", {
             200: "The image", 400: "Bad parameter", 404: "No such image", 410: "Withdrawn, or " + LOST,
             501: "Not implemented"}, tag="iiif", public=True, returns=BYTES)},
+        "/bulk": {
+            "post": _op("Bulk ingest: a batch of records as one BagIt bag (zip or tar), query batch_id (docs/api.md)", {
+                200: "A replayed batch id: its existing job", 202: "Job accepted (Location: the job)",
+                400: "Bad batch_id", 403: "No token, or one without deposit:write and deposit:actions",
+                413: "Larger than bulk_max_bytes", 415: "Not a zip or tar media type"},
+                body="bag", tag="bulk", params=("batch_id",), returns="BulkJob"),
+            "get": _op("The job of a batch id", {200: "Job", 400: "Bad batch_id", 403: "Not authenticated",
+                                                 404: "No such batch"},
+                       tag="bulk", params=("batch_id",), returns="BulkJob"),
+        },
+        "/bulk/{job_id}": {"get": _op("A bulk job: state, counts and each record's result", {
+            200: "Job", 403: "Not authenticated", 404: "No such job (or another user's)"}, tag="bulk",
+            returns="BulkJob")},
         "/admin/fixity": {"get": _op("Fixity audit: last runs, current problems, bag queue (admin token)", {
             200: "Report", 403: "Not the admin token"}, tag="admin", returns="Object")},
     }

@@ -42,41 +42,52 @@ class ActionService:
         now = self.deposits.now()
         with self.db.write() as conn:
             deposit = self.deposits.get_owned(conn, identity, deposit_id, DEPOSIT_ACTIONS)
-            if deposit.draft is None:
-                raise InvalidStateError(NOT_REGISTERED, 404)  # already published, no open edit
-            if conn.execute(sa.select(pending_files.c.key)
-                            .where(pending_files.c.bucket_id == deposit.bucket_id).limit(1)).first():
-                raise ValidationError([FieldError("files.enabled", (NOT_COMMITTED,))])
-            # A metadata-only record (RDM files.enabled false) needs no file.
-            errors = publish_errors(deposit.draft, file_count=len(deposit.files) if deposit.files_enabled else 1)
-            if errors:
-                raise ValidationError(errors)
-            record = dict(deposit.draft)
-            doi, version_index = deposit.doi, deposit.version_index
-            if doi is None:
-                doi = self.doi_for(deposit.id)
-                version_index = 1 + conn.execute(
-                    sa.select(sa.func.count()).select_from(deposits).where(
-                        deposits.c.concept_id == deposit.concept_id, deposits.c.record.is_not(None))).scalar_one()
-                if deposit.concept_doi is None:
-                    conn.execute(st.UPDATE_CONCEPT, {"b_id": deposit.concept_id,
-                                                     "doi": self.doi_for(deposit.concept_id)})
-            record["doi"] = doi
-            conn.execute(st.UPDATE_DEPOSIT, {
-                "b_id": deposit.id, "draft": None, "record": record, "doi": doi, "version_index": version_index,
-                "title": record.get("title", ""), "modified": now, "published": deposit.published or now})
-            write_terms(conn, deposit.id, "deposit", record)
-            write_terms(conn, deposit.id, "record", record)
-            write_facets(conn, deposit, record)  # after write_terms, which clears the scope
-            self._include_in_communities(conn, identity, deposit.concept_id, record, now)
+            self.publish_in(conn, identity, deposit, now)
             found = load_deposit(conn, deposit.id)
         assert found is not None
+        self.run_after_publish(found)
+        return found
+
+    def publish_in(self, conn: sa.Connection, identity: Identity, deposit: Deposit, now: str, *,
+                   new: bool = False) -> None:
+        """Publish ``deposit`` inside the caller's transaction (bulk ingest publishes many in one); the
+        caller runs ``run_after_publish`` once it has committed. ``new``: a deposit the caller created in
+        this transaction, a concept's first version with no pending upload (two queries saved)."""
+        if deposit.draft is None:
+            raise InvalidStateError(NOT_REGISTERED, 404)  # already published, no open edit
+        if not new and conn.execute(sa.select(pending_files.c.key)
+                                    .where(pending_files.c.bucket_id == deposit.bucket_id).limit(1)).first():
+            raise ValidationError([FieldError("files.enabled", (NOT_COMMITTED,))])
+        # A metadata-only record (RDM files.enabled false) needs no file.
+        errors = publish_errors(deposit.draft, file_count=len(deposit.files) if deposit.files_enabled else 1)
+        if errors:
+            raise ValidationError(errors)
+        record = dict(deposit.draft)
+        doi, version_index = deposit.doi, deposit.version_index
+        if doi is None:
+            doi = self.doi_for(deposit.id)
+            version_index = 1 if new else 1 + conn.execute(
+                sa.select(sa.func.count()).select_from(deposits).where(
+                    deposits.c.concept_id == deposit.concept_id, deposits.c.record.is_not(None))).scalar_one()
+            if deposit.concept_doi is None:
+                conn.execute(st.UPDATE_CONCEPT, {"b_id": deposit.concept_id,
+                                                 "doi": self.doi_for(deposit.concept_id)})
+        record["doi"] = doi
+        conn.execute(st.UPDATE_DEPOSIT, {
+            "b_id": deposit.id, "draft": None, "record": record, "doi": doi, "version_index": version_index,
+            "title": record.get("title", ""), "modified": now, "published": deposit.published or now})
+        write_terms(conn, deposit.id, "deposit", record)
+        write_terms(conn, deposit.id, "record", record)
+        write_facets(conn, deposit, record)  # after write_terms, which clears the scope
+        self._include_in_communities(conn, identity, deposit.concept_id, record, now)
+
+    def run_after_publish(self, found: Deposit) -> None:
+        """The after-publish hooks of a committed publish; a hook's failure is logged, never raised."""
         for hook in self.after_publish:
             try:
                 hook(found)
             except Exception:  # the publish has committed: a hook's failure must not turn it into an error
                 log.exception("after-publish hook %r failed for record %s", hook, found.id)
-        return found
 
     def _include_in_communities(self, conn: sa.Connection, identity: Identity, concept_id: int,
                                 record: dict[str, Any], now: str) -> None:

@@ -221,3 +221,44 @@ uploads = sa.Table(
     sa.Index("ix_uploads_user", "user_id", "finished"),
     sa.Index("ix_uploads_expires", "expires"),
 )
+
+# Bulk ingest (issue 14, migration 0009). A job is one uploaded BagIt batch, unique per owner and the
+# client's batch id (a replayed upload finds the job instead of making a second); ``bulk_items`` holds
+# each record's outcome ("pending", "published", "exists" or "failed"); ``record_keys`` the keys bulk
+# ingest has published, unique per owner: the database itself refuses a second record with one key.
+bulk_jobs = sa.Table(
+    "bulk_jobs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("owner_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("batch_id", sa.String(100), nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),  # "received", "running", "done" or "failed"
+    sa.Column("format", sa.String(10), nullable=False),  # "zip" or "tar"
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("total", sa.Integer, nullable=True),  # records in the bag, once it is validated
+    sa.Column("created", sa.String(40), nullable=False),
+    sa.Column("updated", sa.String(40), nullable=False),
+    sa.Column("finished", sa.String(40), nullable=True),
+    sa.Column("errors", sa.JSON, nullable=True),  # why the whole batch was refused
+    sa.UniqueConstraint("owner_id", "batch_id", name="uq_bulk_jobs_owner_batch"),
+    sa.Index("ix_bulk_jobs_state", "state"),
+)
+
+bulk_items = sa.Table(
+    "bulk_items",
+    metadata,
+    sa.Column("job_id", sa.String(36), sa.ForeignKey("bulk_jobs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("idx", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),
+    sa.Column("deposit_id", sa.Integer, nullable=True),
+    sa.Column("message", sa.Text, nullable=True),
+)
+
+record_keys = sa.Table(
+    "record_keys",
+    metadata,
+    sa.Column("owner_id", sa.Integer, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("deposit_id", sa.Integer, sa.ForeignKey("deposits.id"), nullable=False),
+)

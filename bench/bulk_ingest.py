@@ -1,0 +1,132 @@
+"""Bulk ingest (issue 14): `depot run --bulk` against `depot run` (per record) in the same run.
+
+Each mode deposits N one-image records (a small PNG each, distinct bytes; fsync on, bags on) into a fresh
+`depot serve` on SQLite. The figure is the whole job: from `depot run` starting to the repository being idle
+(every bag written). Peak RSS of the server (VmHWM of `depot serve`) and of the client (VmHWM of `depot run`,
+sampled while it runs) are given. The issue's goal: 281,372 records in <= 15 min on 2 cores and >= 4x the
+per-record path; the projection to 281,372 is linear in records at the measured rate.
+
+``python -m bench bulk [--records N] [--batch-size B]`` (default N 3,000, B 1,000).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.harness import Server, noise_png, progress, serve, sized, table
+
+PILOT = 281_372
+TRANSFERS = 16
+
+
+def make_source(folder: Path, n: int) -> tuple[Path, Path]:
+    images = folder / "images"
+    images.mkdir()
+    csv = folder / "specimens.csv"
+    with csv.open("w", encoding="utf-8") as fh:
+        fh.write("occurrenceID,catalogNumber,scientificName,institutionCode,country\n")
+        for i in range(n):
+            (images / f"B{i:07d}.png").write_bytes(noise_png(120, seed=i))  # ~15 KB, distinct
+            fh.write(f"urn:catalog:BULK:{i},B{i:07d},Fucus vesiculosus L.,BENCH,Norway\n")
+    return csv, images
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def deposit(server: Server, csv: Path, images: Path, ledger: Path, *extra: str) -> tuple[float, float, float, dict]:
+    """(seconds until idle, seconds of `depot run`, client peak RSS MB, last progress line)."""
+    env = {**os.environ, "DEPOT_TOKEN": server.token}
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([sys.executable, "-m", "depot", "run", str(csv), "--images", str(images),
+                                 "--path-template", "{images}/{catalogNumber}.png", "--target", f"{server.base}/api",
+                                 "--ledger", str(ledger), "--profile", "specimen", "--var",
+                                 "institution=Bench Herbarium", "--var", "license=cc-by-4.0", "--progress", "json",
+                                 "--stats", "0", *extra], stdout=subprocess.DEVNULL, stderr=err, env=env)
+        peak = [0.0]
+
+        def sample() -> None:
+            while proc.poll() is None:
+                peak[0] = max(peak[0], peak_rss_mb(proc.pid) or 0.0)
+                time.sleep(0.1)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        code = proc.wait()
+        sampler.join()
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    client_s = time.perf_counter() - started
+    if code != 0:
+        raise RuntimeError(f"depot run {' '.join(extra)} failed ({code}): {text[-2000:]}")
+    server.wait_idle()
+    seconds = time.perf_counter() - started
+    last = [json.loads(x) for x in text.splitlines() if x.startswith("{")][-1]
+    return seconds, client_s, peak[0], last
+
+
+def job_seconds(server: Server) -> float:
+    """Sum of the bulk jobs' own durations on the server (created -> finished)."""
+    from datetime import datetime
+
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{server.data_dir / 'repository.sqlite3'}")
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT created, finished FROM bulk_jobs WHERE finished IS NOT NULL")).all()
+    engine.dispose()
+    return sum((datetime.fromisoformat(f) - datetime.fromisoformat(c)).total_seconds() for c, f in rows)
+
+
+def main(quick: bool = False) -> None:
+    n = int(os.environ.get("DEPOT_BENCH_RECORDS") or sized(quick, 3000, 600, 20))
+    batch = int(os.environ.get("DEPOT_BENCH_BATCH_SIZE") or min(1000, max(1, n // 2)))
+    rows: list[list[object]] = []
+    seconds: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="depot-bench-bulk-") as tmp:
+        folder = Path(tmp)
+        csv, images = make_source(folder, n)
+        modes: list[tuple[str, tuple[str, ...], dict[str, str]]] = [
+            ("per record", ("--transfers", str(TRANSFERS)), {}),
+            ("bulk", ("--bulk", "--batch-size", str(batch)), {})]
+        if os.environ.get("DEPOT_BENCH_BULK_BAGS_OFF"):  # what the bags cost (the issue's figure is bags on)
+            modes.append(("bulk, bags off", ("--bulk", "--batch-size", str(batch)), {"DEPOT_BAGS": "0"}))
+        for mode, extra, env in modes:
+            with serve("--rate-limit", "0", "--search-rate-limit", "0", env=env) as server:
+                s, client_s, client_mb, last = deposit(server, csv, images, folder / f"{mode}.sqlite3", *extra)
+                if last["published"] != n:
+                    raise RuntimeError(f"{mode}: published {last['published']} of {n}")
+                server_mb = peak_rss_mb(server.proc.pid) or 0.0
+                jobs = job_seconds(server) if mode.startswith("bulk") else None
+                with contextlib.suppress(httpx.HTTPError):
+                    server.wait_idle()
+            seconds[mode] = s
+            rows.append([mode, n, f"{s:.1f}", f"{client_s:.1f}", f"{last['elapsed_s']:.1f}", f"{n / s:.0f}",
+                         f"{PILOT / (n / s) / 60:.0f}",
+                         f"{jobs:.1f}" if jobs is not None else "-", f"{server_mb:.0f}", f"{client_mb:.0f}"])
+            progress(rows[-1])
+    table(f"bulk ingest against per-record deposit, {n} one-image records (~15 KB PNG), fsync and bags on, "
+          f"batch size {batch} (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)",
+          ["mode", "records", "until idle s", "depot run s", "from 1st request s", "records/s",
+           f"{PILOT:,} projected min", "server job s", "server peak MB", "client peak MB"], rows)
+    print(f"bulk / per record: {seconds['per record'] / seconds['bulk']:.2f}x faster (goal >= 4x); "
+          f"projected {PILOT:,} records in {PILOT / (n / seconds['bulk']) / 60:.0f} min (goal <= 15)",
+          file=sys.stdout)

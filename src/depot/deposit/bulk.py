@@ -1,0 +1,237 @@
+"""I/O: ``depot run --bulk``: specimens go to the repository's bulk-ingest API in batches (one BagIt bag each).
+
+Each batch walks ``packing -> sent -> done`` in the ledger's ``batches`` table, and its specimens wait in state
+``batched`` meanwhile (depot.deposit.ledger.batches). The batch id is made before anything is sent and
+stays the batch's for good, and the server keeps one job per batch id and publishes a record key at most
+once, so a kill -9 at any moment costs nothing: the next run asks the server for the job of each unsettled
+batch id, sends the batch again only if the server never got it, and reads the per-record results.
+
+Two batches are in flight at once: the next is packed and sent while the server publishes the last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from depot.deposit.bulkbag import BatchRecord, write_batch
+from depot.deposit.client import RepositoryClient
+from depot.deposit.errors import AuthError, ConfigError, HTTPStatusError, TransportError
+from depot.deposit.ledger import Claim, Ledger
+from depot.deposit.ledger.batches import PACKING, Batch, BatchLedger, Outcome
+from depot.deposit.ledger.values import now_iso
+from depot.deposit.progress import Stats
+from depot.deposit.ratelimit import LimiterStopped
+
+NO_BULK = ("{where} has no bulk-ingest API (POST /api/bulk is Depot's own; Zenodo and InvenioRDM have none): "
+           "run without --bulk to deposit record by record, or deposit into a Depot repository")
+IN_FLIGHT = 2  # batches sent and not settled: one being published while the next is packed and sent
+SEND_TRIES = 5
+
+
+class BulkRunner:
+    def __init__(self, ledger: Ledger, client: RepositoryClient, stats: Stats, *, batch_size: int,
+                 target_name: str, tick: Callable[[], None] | None = None, poll_seconds: float = 0.2,
+                 work_dir: Path | None = None) -> None:
+        self.ledger = ledger
+        self.batches = BatchLedger(ledger)
+        self.client = client
+        self.stats = stats
+        self.batch_size = batch_size
+        self.target_name = target_name
+        self.tick = tick or (lambda: None)
+        self.poll_seconds = poll_seconds
+        self.work_dir = work_dir
+        self.stopping = False
+        self.more_coming: Callable[[], bool] = lambda: False
+
+    def stop(self) -> None:
+        self.stopping = True
+
+    def _wake(self) -> None:
+        """Records were planned: the loop looks for a batch at its next turn (kept for DepositJob.wake)."""
+
+    async def check_target(self) -> None:
+        """ConfigError unless the target answers the bulk API (Zenodo, the sandbox, an InvenioRDM do not)."""
+        if self.target_name in ("zenodo", "sandbox"):
+            raise ConfigError(NO_BULK.format(where=f"the target {self.target_name}"))
+        try:
+            await self.client.request("bulk-probe", "GET", f"{self.client.api_url}/bulk",
+                                      params={"batch_id": "depot-probe"})
+        except AuthError:
+            raise
+        except HTTPStatusError as exc:
+            if exc.status == 404 and "Bulk job does not exist" in str(exc):
+                return
+            raise ConfigError(NO_BULK.format(where=self.client.api_url)) from exc
+
+    async def run(self) -> None:
+        await self.check_target()
+        with tempfile.TemporaryDirectory(prefix="depot-bulk-", dir=self.work_dir) as tmp:
+            work = Path(tmp)
+            for batch in await asyncio.to_thread(self.batches.open_batches):
+                if self.stopping:
+                    return
+                await self._settle(batch, work)
+            pending: set[asyncio.Task[None]] = set()
+            try:
+                while not self.stopping:
+                    while len(pending) >= IN_FLIGHT:
+                        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                        for task in done:
+                            task.result()
+                    batch_id = f"depot-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
+                    claims = await asyncio.to_thread(self.batches.form, batch_id, self.batch_size, now_iso())
+                    if not claims:
+                        if pending:
+                            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                            for task in done:
+                                task.result()
+                            continue
+                        if self.more_coming():
+                            await asyncio.sleep(0.2)
+                            continue
+                        break
+                    batch = Batch(batch_id, PACKING, len(claims), None)
+                    job_url = await self._send(batch, claims, work)
+                    if job_url is None:
+                        break  # stopped, or the batch failed as a whole (settled already)
+                    pending.add(asyncio.create_task(self._settle(Batch(batch_id, "sent", len(claims), job_url),
+                                                                 work)))
+                if pending:
+                    await asyncio.gather(*pending)
+            finally:
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    # -- one batch -------------------------------------------------------------------------------------
+    async def _send(self, batch: Batch, claims: list[Claim], work: Path) -> str | None:
+        """Pack and POST the batch; the job's URL once the server has it (None: stopped, or refused)."""
+        tar = work / f"{batch.id}.tar"
+        hashes: dict[str, list[tuple[str, str, str, int]]] = {}
+        records = [BatchRecord(c.key, c.metadata, tuple((f.name, Path(f.path)) for f in c.files)) for c in claims]
+        try:
+            await asyncio.to_thread(write_batch, tar, batch.id, records, hashes)
+        except OSError as exc:  # a file gone or unreadable since planning: the specimens fail, named
+            await asyncio.to_thread(self.batches.fail_all, batch.id, f"packing the batch failed: {exc}")
+            for c in claims:
+                self.stats.note_failed(c.key, "bulk", None, str(exc))
+            return None
+        await asyncio.to_thread(self.batches.record_hashes, hashes)
+        try:
+            for attempt in range(SEND_TRIES):
+                if self.stopping:
+                    return None
+                try:
+                    with tar.open("rb") as body:
+                        reply = await self.client.request(
+                            "bulk", "POST", f"{self.client.api_url}/bulk", params={"batch_id": batch.id},
+                            data=body, headers={"Content-Type": "application/x-tar"},
+                            timeout=self.client.upload_timeout)
+                    self.stats.bytes_sent += tar.stat().st_size
+                    url = str(reply.headers.get("Location") or reply.body["links"]["self"])
+                    await asyncio.to_thread(self.batches.mark_sent, batch.id, url)
+                    return url
+                except LimiterStopped:
+                    return None
+                except TransportError:
+                    # The answer was lost: the server may have the batch. Ask before sending it again.
+                    found = await self._job_of(batch.id)
+                    if found is not None:
+                        await asyncio.to_thread(self.batches.mark_sent, batch.id, found)
+                        return found
+                except HTTPStatusError as exc:
+                    if isinstance(exc, AuthError):
+                        raise
+                    if exc.status not in (429, 500, 502, 503, 504):
+                        message = f"the repository refused the batch: HTTP {exc.status} {exc}" + (
+                            "; try a smaller --batch-size" if exc.status == 413 else "")
+                        await asyncio.to_thread(self.batches.fail_all, batch.id, message)
+                        for c in claims:
+                            self.stats.note_failed(c.key, "bulk", exc.status, message)
+                        return None
+                await asyncio.sleep(min(30.0, 0.5 * 2 ** attempt))
+            return None  # left "packing": the next run asks the server, then sends it again
+        finally:
+            tar.unlink(missing_ok=True)
+
+    async def _job_of(self, batch_id: str) -> str | None:
+        try:
+            reply = await self.client.request("bulk-find", "GET", f"{self.client.api_url}/bulk",
+                                              params={"batch_id": batch_id})
+        except HTTPStatusError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return str(reply.body["links"]["self"])
+
+    async def _settle(self, batch: Batch, work: Path) -> None:
+        """Bring a batch to its outcome: send it if the server never got it, then read its job to the end."""
+        url = batch.job_url
+        if url is None:
+            with contextlib.suppress(TransportError):
+                url = await self._job_of(batch.id)
+            if url is None:
+                claims = await asyncio.to_thread(self.batches.members, batch.id)
+                if not claims:
+                    await asyncio.to_thread(self.batches.settle, batch.id, [])
+                    return
+                url = await self._send(batch, claims, work)
+                if url is None:
+                    return
+            else:
+                await asyncio.to_thread(self.batches.mark_sent, batch.id, url)
+        job = await self._wait(url)
+        if job is None:
+            return  # stopped: the next run reads the job
+        if job["state"] == "failed":
+            message = "the repository refused the batch: " + "; ".join(job.get("errors") or ["no reason given"])
+            keys = [c.key for c in await asyncio.to_thread(self.batches.members, batch.id)]
+            await asyncio.to_thread(self.batches.fail_all, batch.id, message)
+            for key in keys:
+                self.stats.note_failed(key, "bulk", None, message)
+            self.tick()
+            return
+        outcomes = [_outcome(r) for r in job.get("records") or []]
+        await asyncio.to_thread(self.batches.settle, batch.id, outcomes)
+        for o in outcomes:
+            if o.state in ("published", "exists"):
+                self.stats.note_published(o.key, o.doi)
+            elif o.state == "failed":
+                self.stats.note_failed(o.key, "bulk", 400, o.message or "refused")
+        self.tick()
+
+    async def _wait(self, url: str) -> dict[str, Any] | None:
+        """Poll the job until it is done or failed (None if the run is stopped first)."""
+        delay = self.poll_seconds
+        while not self.stopping:
+            try:
+                reply = await self.client.request("bulk-job", "GET", url)
+            except TransportError:
+                await asyncio.sleep(delay)
+                continue
+            except HTTPStatusError as exc:
+                if exc.status in (429, 500, 502, 503, 504):
+                    await asyncio.sleep(delay)
+                    continue
+                raise
+            body: dict[str, Any] = reply.body
+            if body.get("state") in ("done", "failed"):
+                return body
+            self.tick()
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 2.0)
+        return None
+
+
+def _outcome(record: dict[str, Any]) -> Outcome:
+    state = str(record.get("state"))
+    return Outcome(str(record["key"]), state, record.get("id"), record.get("doi"), record.get("conceptdoi"),
+                   (record.get("links") or {}).get("html"), record.get("message"))

@@ -1,0 +1,137 @@
+"""I/O: the ledger's side of ``depot run --bulk``: batches formed, sent and settled, each one transaction.
+
+A batch is formed in one transaction (its row ``packing`` and its specimens ``batched``), is ``sent`` once the
+server has answered with its job, and is settled in one transaction: every specimen published (or failed,
+or back to planned) and the batch ``done``. A kill -9 between any two leaves a batch that the next run
+settles by asking the server for the job of its batch id (docs/bulk-deposit.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from depot.deposit.ledger.states import State
+from depot.deposit.ledger.store import Claim, Ledger, publish_row
+from depot.deposit.ledger.tables import batches, files, specimens
+from depot.deposit.ledger.values import now_iso
+
+PACKING, SENT, DONE = "packing", "sent", "done"
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: str
+    state: str
+    records: int
+    job_url: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One specimen's result in a job: ``published`` (or ``exists``: published before, same key) or
+    ``failed``; ``pending`` when the job did not reach it."""
+
+    key: str
+    state: str
+    record_id: int | None = None
+    doi: str | None = None
+    concept_doi: str | None = None
+    record_url: str | None = None
+    message: str | None = None
+
+
+class BatchLedger:
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def open_batches(self) -> list[Batch]:
+        """Batches a run left unsettled (killed, stopped), oldest first."""
+        with self.ledger._read() as conn:
+            rows = conn.execute(sa.select(batches).where(batches.c.state != DONE)
+                                .order_by(batches.c.created_at, batches.c.id)).all()
+        return [Batch(r.id, r.state, r.records, r.job_url) for r in rows]
+
+    def form(self, batch_id: str, size: int, now: str) -> list[Claim]:
+        """Put up to ``size`` specimens ready to be created (planned, no sync operation, not leased, no
+        retry pending) into a new batch; returns them (none: no batch is made)."""
+        with self.ledger._tx() as conn:
+            query = (sa.select(specimens.c.key).where(
+                specimens.c.state == State.PLANNED, specimens.c.op.is_(None),
+                sa.or_(specimens.c.retry_at.is_(None), specimens.c.retry_at <= now),
+                sa.or_(specimens.c.lease_until.is_(None), specimens.c.lease_until < now))
+                .order_by(specimens.c.seq).limit(size))
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            keys = list(conn.execute(query).scalars())
+            if not keys:
+                return []
+            conn.execute(batches.insert().values(id=batch_id, state=PACKING, records=len(keys), job_url=None,
+                                                 message=None, created_at=now_iso(), updated_at=now_iso()))
+            conn.execute(specimens.update().where(specimens.c.key.in_(keys)).values(
+                state=State.BATCHED, batch_id=batch_id, step="bulk", updated_at=now_iso()))
+            return self.ledger._load(conn, keys)
+
+    def members(self, batch_id: str) -> list[Claim]:
+        with self.ledger._read() as conn:
+            keys = list(conn.execute(sa.select(specimens.c.key).where(
+                specimens.c.batch_id == batch_id, specimens.c.state == State.BATCHED)
+                .order_by(specimens.c.seq)).scalars())
+            return self.ledger._load(conn, keys) if keys else []
+
+    def record_hashes(self, hashes: dict[str, list[tuple[str, str, str, int]]]) -> None:
+        """The md5, sha256 and size of each file as it was packed: (key -> [(name, md5, sha256, size)])."""
+        with self.ledger._tx() as conn:
+            rows = [{"b_key": key, "b_name": name, "md5": md5, "sha256": sha256, "size": size}
+                    for key, entries in hashes.items() for name, md5, sha256, size in entries]
+            if rows:
+                conn.execute(files.update().where(files.c.specimen_key == sa.bindparam("b_key"),
+                                                  files.c.name == sa.bindparam("b_name")), rows)
+
+    def mark_sent(self, batch_id: str, job_url: str) -> None:
+        with self.ledger._tx() as conn:
+            conn.execute(batches.update().where(batches.c.id == batch_id).values(
+                state=SENT, job_url=job_url, updated_at=now_iso()))
+
+    def settle(self, batch_id: str, outcomes: list[Outcome], *, batch_message: str | None = None) -> dict[str, int]:
+        """Every specimen of the batch to its outcome, and the batch done, in one transaction; a specimen the
+        job has no outcome for goes back to planned (a later batch takes it). Returns counts by outcome."""
+        counts: dict[str, int] = {}
+        by_key = {o.key: o for o in outcomes}
+        now = now_iso()
+        with self.ledger._tx() as conn:
+            keys = list(conn.execute(sa.select(specimens.c.key).where(
+                specimens.c.batch_id == batch_id, specimens.c.state == State.BATCHED)).scalars())
+            for key in keys:
+                outcome = by_key.get(key)
+                state = outcome.state if outcome is not None else "pending"
+                counts[state] = counts.get(state, 0) + 1
+                if outcome is not None and state in ("published", "exists") and outcome.record_id is not None:
+                    conn.execute(files.update().where(files.c.specimen_key == key).values(
+                        uploaded=True, server_checksum=sa.literal("md5:") + files.c.md5))
+                    publish_row(conn, key, doi=outcome.doi, concept_doi=outcome.concept_doi,
+                                record_url=outcome.record_url, record={"id": outcome.record_id})
+                    conn.execute(specimens.update().where(specimens.c.key == key).values(batch_id=None))
+                elif outcome is not None and state == "failed":
+                    conn.execute(specimens.update().where(specimens.c.key == key).values(
+                        state=State.FAILED, step="bulk", batch_id=None, attempts=specimens.c.attempts + 1,
+                        last_status=400, last_error=(outcome.message or "refused")[:4000], updated_at=now))
+                else:
+                    conn.execute(specimens.update().where(specimens.c.key == key).values(
+                        state=State.PLANNED, step=None, batch_id=None, updated_at=now))
+            conn.execute(batches.update().where(batches.c.id == batch_id).values(
+                state=DONE, message=batch_message, updated_at=now))
+        return counts
+
+    def fail_all(self, batch_id: str, message: str) -> int:
+        """The server refused the batch as a whole: each of its specimens fails with the reason."""
+        outcomes = [Outcome(c.key, "failed", message=message) for c in self.members(batch_id)]
+        self.settle(batch_id, outcomes, batch_message=message)
+        return len(outcomes)
+
+    def counts(self) -> dict[str, Any]:
+        with self.ledger._read() as conn:
+            return {state: int(n) for state, n in conn.execute(
+                sa.select(batches.c.state, sa.func.count()).group_by(batches.c.state))}
