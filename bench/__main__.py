@@ -30,6 +30,7 @@ BENCHES = {
     "budget": "bench.rate_budget",
     "lost-answers": "bench.lost_answers",
     "pages": "bench.page_render",
+    "queue": "bench.job_queue",
 }
 
 

@@ -104,6 +104,53 @@ def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, base_
                 access_log=config.access_log is None and log_level in {"info", "debug"})
 
 
+@click.command("worker")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The repository's data directory (shared with the web workers) [env DEPOT_DATA_DIR].")
+@click.option("--db", "db_url", default=None, help="The repository's database URL [env DEPOT_DB_URL].")
+@click.option("--queue", "queue_url", default=None, metavar="URL",
+              help="The job queue's PostgreSQL URL [env DEPOT_QUEUE_URL; default: the --db database].")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Jobs this process runs at once (in threads).")
+@click.option("--burst", is_flag=True, help="Run until the queue is empty, then exit (scripts and tests).")
+@click.option("--log-level", default="warning", show_default=True, envvar="DEPOT_LOG_LEVEL",
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def worker(data_dir: Path | None, db_url: str | None, queue_url: str | None, concurrency: int, burst: bool,
+           log_level: str) -> None:
+    """Run queue jobs (bags, the fixity cycle) for `depot serve` processes whose queue_url names a
+    PostgreSQL queue; start as many as you like, on any machine that sees the database and DATA_DIR."""
+    from depot.repository.app import build_context
+    from depot.repository.jobs.pg import run_worker
+    from depot.repository.preservation.service import of as preservation_of
+
+    private_files()
+    _log_to_stderr(log_level)
+    try:
+        config = from_env(data_dir=data_dir, db_url=db_url, queue_url=queue_url)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if config.queue_url is None:
+        if config.db_url is None or not config.db_url.startswith("postgres"):
+            raise click.ClickException("no job queue: pass --queue postgresql://... (or --db with a PostgreSQL "
+                                       "database, which then holds the queue too); without one, `depot serve` "
+                                       "runs its jobs itself")
+        config = config.with_overrides(queue_url=config.db_url)
+    try:
+        ctx = build_context(config)
+    except Exception as exc:
+        raise click.ClickException(f"cannot start the worker: {exc}") from exc
+    keeper = preservation_of(ctx)
+    queue = config.queue_url
+    assert queue is not None
+    click.echo(f"depot worker on {queue.rsplit('@', 1)[-1]} (data in {config.data_dir})", err=True)
+    try:
+        run_worker(ctx, queue, concurrency=concurrency, wait=not burst,
+                   on_start=None if keeper is None or burst else keeper.start_worker)
+    finally:
+        ctx.jobs.stop()
+        ctx.deposits.db.dispose()
+
+
 def _log_to_stderr(level: str) -> None:
     """The repository's own messages (``depot.*`` loggers) at ``level``, formatted as uvicorn's."""
     import logging

@@ -32,8 +32,9 @@ class ActionService:
         self.deposits = deposits_service
         self.db = deposits_service.db
         self.config = deposits_service.config
-        # Called with the published deposit after the publish committed (preservation: write its bag).
-        self.after_publish: list[Callable[[Deposit], None]] = []
+        # Called with the published deposit inside the publish transaction (preservation: queue its bag job
+        # there, so that the publish and its job commit together); a hook that raises fails the publish.
+        self.on_publish: list[Callable[[sa.Connection, Deposit], None]] = []
 
     def doi_for(self, pid: int) -> str:
         return f"{self.config.doi_prefix}/{self.config.doi_name}.{pid}"
@@ -70,12 +71,9 @@ class ActionService:
             write_facets(conn, deposit, record)  # after write_terms, which clears the scope
             self._include_in_communities(conn, identity, deposit.concept_id, record, now)
             found = load_deposit(conn, deposit.id)
-        assert found is not None
-        for hook in self.after_publish:
-            try:
-                hook(found)
-            except Exception:  # the publish has committed: a hook's failure must not turn it into an error
-                log.exception("after-publish hook %r failed for record %s", hook, found.id)
+            assert found is not None
+            for hook in self.on_publish:
+                hook(conn, found)
         return found
 
     def _include_in_communities(self, conn: sa.Connection, identity: Identity, concept_id: int,
