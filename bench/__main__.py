@@ -31,6 +31,7 @@ BENCHES = {
     "lost-answers": "bench.lost_answers",
     "pages": "bench.page_render",
     "queue": "bench.job_queue",
+    "workers": "bench.serve_workers",
 }
 
 

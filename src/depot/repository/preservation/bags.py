@@ -174,7 +174,7 @@ class BagWriter:
 
     def status(self) -> dict[str, Any]:
         counts = self.jobs.counts() if self.jobs is not None else {}
-        return {"queued": counts.get("queued", 0), "written": self.written,
+        return {"queued": counts.get("queued", 0) + counts.get("doing", 0), "written": self.written,
                 "failed": [{"recid": k, "error": v} for k, v in sorted(self.failed.items())]}
 
     def write_counted(self, recid: int, state: dict[str, Any] | None = None) -> Path | None:

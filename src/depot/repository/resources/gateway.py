@@ -25,6 +25,7 @@ from limits.storage import storage_from_string
 from depot.repository.config import RepositoryConfig
 from depot.repository.resources.cors import cors_headers, is_api
 from depot.repository.services.permissions import ANONYMOUS, Identity
+from depot.repository.store.keyfiles import load_or_create
 
 Scope = dict[str, Any]
 ASGIApp = Callable[..., Any]
@@ -58,6 +59,10 @@ class Gateway:
         self.tokens = TokenCache(lookup)
         self.clock = clock
         self.limiter = MovingWindowRateLimiter(open_storage(config.rate_limit_storage))
+        # In a shared store, the counts of this repository (its data directory, shared by its workers and
+        # machines) are kept apart from another's using the same Redis.
+        self.namespace = "" if config.rate_limit_storage.startswith("memory") else \
+            load_or_create(config.data_dir / "instance-id", 8).hex() + ":"
         self.user_limits = _items(config.user_limit_per_minute, config.user_limit_per_hour,
                                   config.user_limit_minute_seconds, config.user_limit_hour_seconds)
         self.search_limits = _items(config.search_limit_per_minute, 0, config.user_limit_minute_seconds, 3600)
@@ -76,7 +81,7 @@ class Gateway:
             await self.app(scope, receive, send)
             return
         key = f"user:{user_id}" if user_id is not None else f"ip:{(scope.get('client') or ('-',))[0]}"
-        bucket = "search" if is_search else "global"
+        bucket = self.namespace + ("search" if is_search else "global")
         refused = None
         for item in limits:
             if not await self.limiter.hit(item, bucket, key):
