@@ -102,7 +102,7 @@ def test_queueing_lock_keeps_one_waiting_job() -> None:
 def pg_repo(tmp_path: Path, postgres_database: str) -> Iterator[tuple[TestClient, dict[str, str], RepositoryConfig]]:
     config = RepositoryConfig(data_dir=tmp_path / "repo", db_url=postgres_database, queue_url=postgres_database,
                               base_url="http://testserver", user_limit_per_minute=0, user_limit_per_hour=0,
-                              search_limit_per_minute=0, fsync=False, fixity_cycle=False)
+                              search_limit_per_minute=0, fsync=False)
     app = create_app(config)
     with TestClient(app, base_url="http://testserver") as client:
         ctx = app.context  # type: ignore[attr-defined]
@@ -157,3 +157,15 @@ def test_worker_refuses_without_a_queue(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "depot", "worker", "--data-dir", str(tmp_path)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "no job queue: pass --queue postgresql://" in done.stderr
+
+
+def test_queue_workers_starting_together_queue_one_scan_and_one_fixity_tick(pg_repo: Any) -> None:
+    client, _, config = pg_repo
+    from depot.repository.preservation.service import of
+
+    keeper = of(client.app.context)  # type: ignore[attr-defined]
+    assert keeper is not None
+    for _ in range(3):  # three `depot worker` processes starting at once
+        keeper.start_worker()
+    waiting = [j[0] for j in _jobs(config.db_url) if j[1] == "todo" and j[0] != "depot.bag"]
+    assert sorted(waiting) == ["depot.bag_scan", "depot.fixity_tick"]
