@@ -44,7 +44,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fsync", True, "fsync stored files and their directory before they become visible."),
     Setting("bags", True, "Write a BagIt bag of every published version under DATA_DIR/bags (the AIP)."),
     Setting("bag_source_organization", "Depot repository", "Source-Organization in every bag's bag-info.txt."),
-    Setting("fixity_cycle", True, "Re-hash stored files in the background of `depot serve` (the fixity cycle)."),
+    Setting("fixity_cycle", True, "Re-hash stored files in the background (the fixity cycle): in `depot serve`, "
+            "or in the `depot worker` processes when a queue_url is set."),
     Setting("fixity_period_days", 14, "The fixity cycle checks every stored file once per this many days."),
     Setting("fixity_tick_seconds", 3600, "Seconds between the fixity cycle's batches (oldest-checked first)."),
     Setting("fixity_mb_per_s", 50, "Read rate cap of the fixity cycle in MB/s (leaves I/O for requests); 0 = none."),
