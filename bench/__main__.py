@@ -32,6 +32,8 @@ BENCHES = {
     "pages": "bench.page_render",
     "resumable": "bench.resumable",
     "bulk": "bench.bulk_ingest",
+    "queue": "bench.job_queue",
+    "workers": "bench.serve_workers",
 }
 
 

@@ -63,6 +63,16 @@ def postgres_admin_url() -> str | None:
     return url
 
 
+def redis_url() -> str:
+    """The Redis for shared rate limits (DEPOT_TEST_REDIS_URL; CI: redis://127.0.0.1:6379/5), or a skip."""
+    url = os.environ.get("DEPOT_TEST_REDIS_URL")
+    if url is None:
+        if REQUIRE_SERVICES:
+            pytest.fail("DEPOT_REQUIRE_SERVICES=1 but DEPOT_TEST_REDIS_URL is not set")
+        pytest.skip("Redis not configured: set DEPOT_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/5) to run these tests")
+    return url
+
+
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped afterwards."""
@@ -169,6 +179,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+START_S = 90  # a deadline, not a wait: `--workers 2` starts three interpreters, slow on a loaded machine
+
+
 def start_server(data_dir: Path, db_url: str | None, *extra: str,
                  port: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """Run ``depot serve`` on a free loopback port (or ``port``); returns the process and its base URL."""
@@ -180,9 +193,10 @@ def start_server(data_dir: Path, db_url: str | None, *extra: str,
     with log.open("ab") as sink:
         proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + START_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
+            proc.wait()
             raise RuntimeError(f"depot serve exited: {log.read_text()}")
         try:
             httpx.get(base + "/api/records", timeout=1)
@@ -190,11 +204,16 @@ def start_server(data_dir: Path, db_url: str | None, *extra: str,
         except httpx.TransportError:
             time.sleep(0.1)
     proc.kill()
-    raise RuntimeError("depot serve did not start within 30 s")
+    proc.wait(30)  # reaped here: an unreaped process warns in a later test (PytestUnraisableExceptionWarning)
+    raise RuntimeError(f"depot serve did not start within {START_S} s: {log.read_text()[-2000:]}")
 
 
-@pytest.fixture(params=["inprocess-sqlite", "inprocess-postgres", "loopback-sqlite", "loopback-postgres"])
+@pytest.fixture(params=["inprocess-sqlite", "inprocess-postgres", "loopback-sqlite", "loopback-postgres",
+                        "workers-postgres"])
 def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+    """One repository: in this process or `depot serve` over loopback, on SQLite or PostgreSQL; "workers" is
+    `depot serve --workers 2` on PostgreSQL with its rate limits counted in Redis (set high: every request
+    counts there, none is refused)."""
     mode, kind = request.param.split("-")
     db_url = _db_url(kind, tmp_path, request)
     config = RepositoryConfig(data_dir=tmp_path / "repo", db_url=db_url, base_url="http://testserver",
@@ -207,7 +226,11 @@ def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
         with TestClient(app, base_url="http://testserver") as client:
             yield Api(client, app.context.accounts, config)  # type: ignore[attr-defined]
         return
-    proc, base = start_server(config.data_dir, db_url, "--rate-limit", "0", "--search-rate-limit", "0")
+    limits = ["--rate-limit", "0", "--search-rate-limit", "0"]
+    if mode == "workers":
+        limits = ["--workers", "2", "--rate-limit", "1000000/10000000", "--search-rate-limit", "1000000",
+                  "--rate-limit-storage", redis_url()]
+    proc, base = start_server(config.data_dir, db_url, *limits)
     db = Database.open(config.database_url)
     try:
         with httpx.Client(base_url=base, timeout=30) as client:

@@ -19,7 +19,7 @@ from depot.deposit.commands.run import run, sync
 from depot.deposit.commands.status import report, status
 from depot.deposit.config import bind_environment, config_path, default_map, read_config, set_verbosity
 from depot.deposit.errors import ConfigError, ExitCode
-from depot.repository.cli import repo, serve
+from depot.repository.cli import repo, serve, worker
 from depot.repository.config import SETTINGS
 
 # The depositor's commands whose options take DEPOT_* variables and config-file values.
@@ -49,6 +49,6 @@ def main(ctx: click.Context, verbose: int, quiet: bool, config_file: Path | None
         ctx.exit(int(ExitCode.USAGE))
 
 
-for command in (check, run, sync, status, report, reconcile, verify, profiles, demo, serve, repo):
+for command in (check, run, sync, status, report, reconcile, verify, profiles, demo, serve, worker, repo):
     main.add_command(command)
 bind_environment(DEPOSITOR, reserved=(f"DEPOT_{s.name}" for s in SETTINGS))

@@ -55,7 +55,7 @@ def test_a_stopped_job_resumes_where_it_stopped(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(bulk_job, "GROUP", 5)
     ctx, job_id = accepted_job(tmp_path, 12)
     stop = threading.Event()
-    ctx.actions.after_publish.append(lambda _deposit: stop.set())  # stop after the first group committed
+    ctx.actions.on_publish.append(lambda _conn, _deposit: stop.set())  # stop once the first group is done
     run_bulk_job(ctx, job_id, stop)
     first = published_keys(ctx)
     assert len(first) == 5 and bulk_service(ctx).load(job_id).state == "running"  # type: ignore[union-attr]

@@ -20,6 +20,7 @@ from depot.repository.config import RepositoryConfig
 from depot.repository.errors import RepositoryError
 from depot.repository.faults.inject import FaultInjector, InjectedDrop
 from depot.repository.faults.profile import FaultProfile
+from depot.repository.jobs import open_queue
 from depot.repository.preservation.service import Preservation
 from depot.repository.preservation.service import of as preservation_of
 from depot.repository.resources import (
@@ -72,12 +73,13 @@ def build_context(config: RepositoryConfig, *, clock: Callable[[], datetime] | N
     links = Links(config.base_url, config.doi_prefix, config.doi_name)
     blobs = BlobStore(config.data_dir, fsync=config.fsync)
     actions = ActionService(deposits)
-    keeper = Preservation(db, config, links, blobs, clock)
-    actions.after_publish.append(keeper)  # bags + fixity cycle
+    jobs = open_queue(config.queue_url, config.database_url, db.engine)
+    keeper = Preservation(db, config, links, blobs, clock, jobs)
+    actions.on_publish.append(keeper)  # bag jobs; + the fixity cycle
     accounts = AccountService(db)
     if keeper.accounts is not None:
         accounts.on_change.append(keeper.accounts)
-    return Context(
+    ctx = Context(
         config=config,
         links=links,
         blobs=blobs,
@@ -87,7 +89,10 @@ def build_context(config: RepositoryConfig, *, clock: Callable[[], datetime] | N
         actions=actions,
         records=RecordService(deposits),
         usage=usage_service(db, config.data_dir, clock),
+        jobs=jobs,
     )
+    jobs.bind(ctx)
+    return ctx
 
 
 def create_app(config: RepositoryConfig, *, context: Context | None = None,

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
+import orjson
 
-from depot.repository.config import from_env
+from depot.repository.config import RepositoryConfig, from_env
 from depot.repository.errors import RepositoryError, ValidationError
 from depot.repository.services.logos import MAX_BYTES as MAX_LOGO_BYTES
 
@@ -55,11 +57,21 @@ def private_files() -> None:
 @click.option("--access-log", "access_log", default=None, metavar="PATH",
               help="Append one JSON line per request to PATH ('-' for standard error), at any log level "
                    "[env DEPOT_ACCESS_LOG]. Without it, uvicorn's text access log shows at --log-level info.")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True, envvar="DEPOT_WORKERS",
+              help="Web worker processes on one port. More than 1 needs a PostgreSQL --db, a shared "
+                   "--rate-limit-storage (or no rate limits) and queue workers (`depot worker`) for the bags.")
+@click.option("--rate-limit-storage", default=None, metavar="URL",
+              help="Where rate limits are counted: memory:// (this process) or redis://HOST:PORT/DB (shared by "
+                   "every worker and machine) [env DEPOT_RATE_LIMIT_STORAGE; default memory://].")
+@click.option("--queue", "queue_url", default=None, metavar="URL",
+              help="Job queue (PostgreSQL URL) for bags and the fixity cycle, run by `depot worker` [env "
+                   "DEPOT_QUEUE_URL; default: in this process, or the --db database when --workers > 1].")
 @click.option("--log-level", default="warning", show_default=True, envvar="DEPOT_LOG_LEVEL",
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, base_url: str | None,
           doi_prefix: str | None, rate_limit: str | None, search_rate_limit: int | None,
-          fault_profile: str | None, fault_scale: float | None, access_log: str | None, log_level: str) -> None:
+          fault_profile: str | None, fault_scale: float | None, access_log: str | None, workers: int,
+          rate_limit_storage: str | None, queue_url: str | None, log_level: str) -> None:
     """Run the Zenodo-compatible repository (an ASGI server)."""
     import uvicorn
 
@@ -79,9 +91,12 @@ def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, base_
         config = from_env(data_dir=data_dir, db_url=db_url, base_url=base_url, doi_prefix=doi_prefix,
                           user_limit_per_minute=per_minute, user_limit_per_hour=per_hour,
                           search_limit_per_minute=search_rate_limit, access_log=access_log,
+                          rate_limit_storage=rate_limit_storage, queue_url=queue_url,
                           defaults={"base_url": f"http://{host}:{port}"})
     except ValueError as exc:  # a DEPOT_* number that is not one
         raise click.ClickException(str(exc)) from exc
+    if workers > 1:
+        config = _several_workers(config, workers)
     faults = None
     if fault_profile is not None:
         from dataclasses import replace
@@ -95,13 +110,123 @@ def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, base_
         if fault_scale is not None:
             faults = replace(faults, scale=fault_scale)
     try:
-        app = create_app(config, faults=faults)
+        app = create_app(config, faults=faults)  # in a multi-worker server: migrates and checks, once
     except Exception as exc:  # a broken database URL or unwritable data dir: say so plainly
         raise click.ClickException(f"cannot start the repository: {exc}") from exc
-    click.echo(f"depot repository on {config.base_url} (data in {config.data_dir})", err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, http="httptools", loop="uvloop",
-                timeout_keep_alive=config.keep_alive_seconds,
-                access_log=config.access_log is None and log_level in {"info", "debug"})
+    options = {"host": host, "port": port, "log_level": log_level, "http": "httptools", "loop": "uvloop",
+               "timeout_keep_alive": config.keep_alive_seconds,
+               "access_log": config.access_log is None and log_level in {"info", "debug"}}
+    if workers == 1:
+        click.echo(f"depot repository on {config.base_url} (data in {config.data_dir})", err=True)
+        uvicorn.run(app, **options)  # type: ignore[arg-type]
+        return
+    app.context.deposits.db.dispose()
+    app.context.jobs.stop()
+    os.environ[WORKER_STATE] = orjson.dumps({
+        "config": {**dataclasses.asdict(config), "data_dir": str(config.data_dir)}, "log_level": log_level,
+        "faults": fault_profile, "fault_scale": fault_scale}).decode()
+    click.echo(f"depot repository on {config.base_url} (data in {config.data_dir}), {workers} worker processes; "
+               f"jobs queued for `depot worker` on {_host_of(config.queue_url)}", err=True)
+    uvicorn.run("depot.repository.cli:worker_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+
+
+WORKER_STATE = "DEPOT_SERVE_WORKER_STATE"
+
+
+def _host_of(url: str | None) -> str:
+    return (url or "").rsplit("@", 1)[-1]
+
+
+def _several_workers(config: RepositoryConfig, workers: int) -> RepositoryConfig:
+    """The config for ``--workers N`` (N > 1), or a ClickException naming what to change."""
+    if config.database_url.startswith("sqlite"):
+        raise click.ClickException(
+            f"--workers {workers} needs a PostgreSQL database (--db postgresql://USER@HOST/DB): SQLite lets one "
+            "process write at a time. Run one worker on SQLite, or move the repository to PostgreSQL.")
+    limited = config.user_limit_per_minute > 0 or config.user_limit_per_hour > 0 or config.search_limit_per_minute > 0
+    if limited and config.rate_limit_storage.startswith("memory"):
+        raise click.ClickException(
+            f"--workers {workers} with rate limits counted in memory would give each worker a limit of its own "
+            f"({workers} times the limit in all): pass --rate-limit-storage redis://HOST:PORT/DB (shared), or "
+            "turn the limits off with --rate-limit 0 --search-rate-limit 0.")
+    if config.queue_url is None:  # bags and the fixity cycle go to the queue workers, never N threads
+        config = config.with_overrides(queue_url=config.database_url)
+    return config
+
+
+def worker_app() -> Any:
+    """The app of one web worker of ``depot serve --workers N`` (uvicorn calls this in each process)."""
+    from depot.repository.app import create_app
+
+    state = orjson.loads(os.environ[WORKER_STATE])
+    _log_to_stderr(state["log_level"])
+    values = state["config"]
+    config = RepositoryConfig(**{**values, "data_dir": Path(values["data_dir"])})
+    faults = None
+    if state["faults"] is not None:
+        from dataclasses import replace
+
+        from depot.repository.faults.profile import load
+
+        faults = load(state["faults"])
+        if state["fault_scale"] is not None:
+            faults = replace(faults, scale=state["fault_scale"])
+    return create_app(config, faults=faults)
+
+
+@click.command("worker")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The repository's data directory (shared with the web workers) [env DEPOT_DATA_DIR].")
+@click.option("--db", "db_url", default=None, help="The repository's database URL [env DEPOT_DB_URL].")
+@click.option("--queue", "queue_url", default=None, metavar="URL",
+              help="The job queue's PostgreSQL URL [env DEPOT_QUEUE_URL; default: the --db database].")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Jobs this process runs at once (in threads).")
+@click.option("--burst", is_flag=True, help="Run until the queue is empty, then exit (scripts and tests).")
+@click.option("--log-level", default="warning", show_default=True, envvar="DEPOT_LOG_LEVEL",
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def worker(data_dir: Path | None, db_url: str | None, queue_url: str | None, concurrency: int, burst: bool,
+           log_level: str) -> None:
+    """Run queue jobs (bags, the fixity cycle) for `depot serve` processes whose queue_url names a
+    PostgreSQL queue; start as many as you like, on any machine that sees the database and DATA_DIR."""
+    from depot.repository.app import build_context
+    from depot.repository.jobs.pg import run_worker
+    from depot.repository.preservation.service import of as preservation_of
+
+    private_files()
+    _log_to_stderr(log_level)
+    try:
+        config = from_env(data_dir=data_dir, db_url=db_url, queue_url=queue_url)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if config.queue_url is None:
+        if config.db_url is None or not config.db_url.startswith("postgres"):
+            raise click.ClickException("no job queue: pass --queue postgresql://... (or --db with a PostgreSQL "
+                                       "database, which then holds the queue too); without one, `depot serve` "
+                                       "runs its jobs itself")
+        config = config.with_overrides(queue_url=config.db_url)
+    try:
+        ctx = build_context(config)
+    except Exception as exc:
+        raise click.ClickException(f"cannot start the worker: {exc}") from exc
+    keeper = preservation_of(ctx)
+    queue = config.queue_url
+    assert queue is not None
+
+    def on_start() -> None:
+        from depot.repository.bulk.worker import resume_open_jobs
+
+        if keeper is not None:
+            keeper.start_worker()
+        resume_open_jobs(ctx)
+
+    click.echo(f"depot worker on {queue.rsplit('@', 1)[-1]} (data in {config.data_dir})", err=True)
+    try:
+        run_worker(ctx, queue, concurrency=concurrency, wait=not burst,
+                   on_start=None if burst else on_start)
+    finally:
+        ctx.jobs.stop()
+        ctx.deposits.db.dispose()
 
 
 def _log_to_stderr(level: str) -> None:

@@ -51,10 +51,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fsync", True, "fsync stored files and their directory before they become visible."),
     Setting("bags", True, "Write a BagIt bag of every published version under DATA_DIR/bags (the AIP)."),
     Setting("bag_source_organization", "Depot repository", "Source-Organization in every bag's bag-info.txt."),
-    Setting("fixity_cycle", True, "Re-hash stored files in the background of `depot serve` (the fixity cycle)."),
+    Setting("fixity_cycle", True, "Re-hash stored files in the background (the fixity cycle): in `depot serve`, "
+            "or in the `depot worker` processes when a queue_url is set."),
     Setting("fixity_period_days", 14, "The fixity cycle checks every stored file once per this many days."),
     Setting("fixity_tick_seconds", 3600, "Seconds between the fixity cycle's batches (oldest-checked first)."),
     Setting("fixity_mb_per_s", 50, "Read rate cap of the fixity cycle in MB/s (leaves I/O for requests); 0 = none."),
+    Setting("queue_url", None, "Job queue for bags and the fixity cycle: a PostgreSQL URL runs them as "
+            "procrastinate jobs in `depot worker` processes (the repository's own database: each bag job is queued "
+            "in its publish transaction); unset: a thread inside `depot serve` runs them (one process only)."),
+    Setting("rate_limit_storage", "memory://", "Where the rate limits count requests (a `limits` storage URL): "
+            "memory:// (one process) or redis://HOST:PORT/DB, shared by every web worker and machine."),
     Setting("admin_token", None, "Bearer token for /api/admin/* (fixity report); unset disables those routes."),
     Setting("keep_alive_seconds", 120, "Seconds an idle keep-alive connection stays open; longer than clients' own "
             "idle expiry (httpx 5, aiohttp 15, Go 90), so that a client, never the server, closes an idle "
@@ -104,6 +110,8 @@ class RepositoryConfig:
     fixity_period_days: int = 14
     fixity_tick_seconds: int = 3600
     fixity_mb_per_s: int = 50
+    queue_url: str | None = None
+    rate_limit_storage: str = "memory://"
     admin_token: str | None = None
     keep_alive_seconds: int = 120
     access_log: str | None = None

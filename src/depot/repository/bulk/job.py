@@ -37,7 +37,7 @@ from depot.repository.services.files import guess_mimetype
 from depot.repository.services.keys import check_key
 from depot.repository.services.permissions import Identity
 from depot.repository.services.scopes import DEPOSIT_ACTIONS, DEPOSIT_WRITE
-from depot.repository.services.views import Deposit, StoredFile, load_deposits
+from depot.repository.services.views import Deposit, StoredFile
 from depot.repository.store import statements as st
 from depot.repository.store.blobs import StoredBlob
 from depot.repository.store.tables import bulk_items, bulk_jobs, deposits, record_keys, terms
@@ -179,11 +179,6 @@ class _Ingest:
             conn.execute(bulk_jobs.update().where(bulk_jobs.c.id == self.job_id).values(updated=now))
         for uri in unused:
             self.ctx.blobs.delete(uri)
-        if published and self.ctx.actions.after_publish:
-            with self.ctx.deposits.db.read() as conn:
-                done = load_deposits(conn, deposits.c.id.in_(published))
-            for deposit in done:
-                self.ctx.actions.run_after_publish(deposit)
 
     def _existing(self, keys: list[str], conn: sa.Connection | None = None) -> dict[str, int]:
         """The owner's published records already carrying each key: by bulk ingest (``record_keys``) or
@@ -265,6 +260,7 @@ class _Ingest:
         deposit = Deposit(deposit_id, concept_id, self.owner_id, bucket_id, item.metadata, None, None, None, None,
                           now, now, None, tuple(stored))
         self.ctx.actions.publish_in(conn, self.identity, deposit, now, new=True)
+        self.ctx.actions.run_on_publish(conn, deposit_id)  # its bag job, in the record's savepoint
         return deposit_id
 
 

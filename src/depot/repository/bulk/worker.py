@@ -1,6 +1,8 @@
 """The bulk jobs' worker inside ``depot serve``: one job at a time, in a thread, resumed after a restart.
 
-It only calls ``run_bulk_job(ctx, job_id)``; a job queue can take its place by enqueueing that call.
+It only calls ``run_bulk_job(ctx, job_id)``. With a real job queue (``queue_url``: several web workers,
+``depot worker`` processes) the server runs no bulk thread: a job is enqueued as ``bulk`` instead, and
+the queue workers run it and resume what a killed worker left (``resume_open_jobs`` at their start).
 """
 
 from __future__ import annotations
@@ -31,12 +33,17 @@ class BulkWorker:
 
     def submit(self, job_id: str) -> None:
         """Queue a job (on the server's event loop)."""
+        if not self.ctx.jobs.in_process:
+            enqueue(self.ctx, job_id)
+            return
         if self._queue is not None:
             self._queue.put_nowait(job_id)
 
     async def start(self) -> None:
         """Clean what a crash left, then resume the open jobs, oldest first."""
         self.stopping.clear()
+        if not self.ctx.jobs.in_process:
+            return  # the queue workers run and resume bulk jobs; several web workers must not each clean up
         self._queue = asyncio.Queue()
         service = bulk_service(self.ctx)
         removed = await anyio.to_thread.run_sync(service.clean_leftovers)
@@ -72,3 +79,17 @@ class BulkWorker:
                 log.exception("bulk job %s stopped on an unexpected error; it resumes at the next start", job_id)
             finally:
                 self._running = None
+
+
+def enqueue(ctx: Context, job_id: str) -> None:
+    """Queue bulk job ``job_id`` on the job queue: at most one waiting, never two running at once."""
+    ctx.jobs.enqueue("bulk", lock=f"bulk-{job_id}", queueing_lock=f"bulk-{job_id}", job_id=job_id)
+
+
+def resume_open_jobs(ctx: Context) -> int:
+    """Queue every bulk job not finished (a queue worker's start: the server may have died between taking a
+    batch and queueing it); the queueing lock drops those already waiting. How many were offered."""
+    open_jobs = bulk_service(ctx).open_jobs()
+    for job_id in open_jobs:
+        enqueue(ctx, job_id)
+    return len(open_jobs)

@@ -9,30 +9,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from depot.repository.oai.protocol import OAIError
+from depot.repository.store.keyfiles import load_or_create
 
 
 def load_key(data_dir: Path) -> bytes:
-    """The signing key in DATA_DIR/oai-token.key, made once (random, 0600); tokens outlive a restart."""
-    path = data_dir / "oai-token.key"
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        pass
-    key = os.urandom(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another worker made it first: use theirs
-        return path.read_bytes()
-    with os.fdopen(fd, "wb") as f:
-        f.write(key)
-    return key
+    """The signing key in DATA_DIR/oai-token.key, made once (random, 0600; safe with many processes starting at
+    once); tokens outlive a restart, and every worker signs and checks with the same key."""
+    return load_or_create(data_dir / "oai-token.key")
 
 
 def _b64(raw: bytes) -> str:

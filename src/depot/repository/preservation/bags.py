@@ -20,9 +20,11 @@ whose data dir may be relative) and re-hash the payload we already hashed, so th
 here to RFC 8493 and bagit-python then checks the result (``Bag(path).validate(completeness_only=True)``;
 the tests run the full validation).
 
-Writing happens on a worker thread fed by the publish hook: a publish never waits for, or fails because
-of, its bag. Failures are logged, kept in ``failed`` (shown at /api/admin/fixity) and retried by the
-fixity cycle's ticks; at start-up every published record whose current state has no bag is queued.
+Writing is a job on the queue (``depot.repository.jobs``, decision 0009), queued in the publish transaction
+with the published state captured there: a publish never waits for, or fails because of, its bag. A job is
+idempotent (a bag of the same state is found by name) and retried; failures are shown at /api/admin/fixity
+and queued again by the fixity cycle's ticks; at start-up a scan queues every published record whose current
+state has no bag.
 """
 
 from __future__ import annotations
@@ -31,10 +33,8 @@ import contextlib
 import hashlib
 import logging
 import os
-import queue
 import shutil
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -47,6 +47,7 @@ import sqlalchemy as sa
 
 from depot.repository.config import RepositoryConfig
 from depot.repository.exports import datacite
+from depot.repository.jobs import JobQueue
 from depot.repository.preservation import bagspec
 from depot.repository.preservation.audit import Throttle, hash_file
 from depot.repository.resources import serialize
@@ -58,7 +59,6 @@ from depot.repository.store.tables import communities, community_records, concep
 
 log = logging.getLogger("depot.repository.bags")
 CHUNK = 1 << 20
-_SCAN = "scan"
 
 
 class BagWriteError(Exception):
@@ -128,99 +128,64 @@ def bags_of(root: Path, recid: int) -> list[Path]:
 
 
 class BagWriter:
-    """Writes bags on one worker thread; also callable as the publish hook (``ActionService.after_publish``)."""
+    """Writes bags; the job queue (``depot.repository.jobs``) runs it: job ``bag`` per published state."""
 
     def __init__(self, db: Database, config: RepositoryConfig, links: Links, blobs: BlobStore,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], jobs: JobQueue | None = None) -> None:
         self.db, self.config, self.links, self.blobs, self.clock = db, config, links, blobs, clock
         self.root = config.data_dir / "bags"
-        self.queue: queue.Queue[Deposit | int | str | None] = queue.Queue()
-        self.failed: dict[int, str] = {}
+        self.jobs = jobs
         self.written = 0
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()  # ends a start-up scan early; the rest is found at the next start
+        self._stopping = threading.Event()  # ends a scan early; the rest is found at the next start
 
-    # -- the hook and the queue ----------------------------------------------------------------------
-    def __call__(self, deposit: Deposit) -> None:
-        # The published state itself is queued, not its id: when publishes come faster than bags are
-        # written (an edit right after a publish), each state still gets its bag.
-        self.submit(deposit)
+    # -- the queue ------------------------------------------------------------------------------------
+    def enqueue(self, conn: sa.Connection, deposit: Deposit) -> None:
+        """Queue the bag of ``deposit`` as published in ``conn``'s transaction, with its state captured there:
+        when publishes come faster than bags are written (an edit right after a publish), each state still
+        gets its bag."""
+        assert self.jobs is not None
+        self.jobs.enqueue("bag", conn=conn, lock=f"bag:{deposit.id}", recid=deposit.id,
+                          state=self.capture(conn, deposit))
 
-    def submit(self, recid: Deposit | int | str) -> None:
-        self._ensure_thread()
-        self.queue.put(recid)
+    def submit(self, recid: int) -> None:
+        assert self.jobs is not None
+        self.jobs.enqueue("bag", lock=f"bag:{recid}", recid=recid)
 
     def submit_missing(self) -> None:
-        """Queue every published record whose current state has no bag (run at start-up)."""
-        self.submit(_SCAN)
+        """Queue a scan for published records whose current state has no bag (at most one scan waits)."""
+        assert self.jobs is not None
+        self.jobs.enqueue("bag_scan", queueing_lock="bag_scan")
 
     def retry_failed(self) -> int:
-        failed = list(self.failed)
-        for recid in failed:
-            self.submit(recid)
-        return len(failed)
+        return self.jobs.retry_failed("bag") if self.jobs is not None else 0
+
+    @property
+    def failed(self) -> dict[int, str]:
+        if self.jobs is None:
+            return {}
+        return {int(f["args"]["recid"]): str(f["error"]) for f in self.jobs.failures("bag")}
 
     def drain(self, timeout: float = 60) -> bool:
-        """Wait until the queue is empty and the worker idle; False on timeout."""
-        deadline = time.monotonic() + timeout
-        with self.queue.all_tasks_done:
-            while self.queue.unfinished_tasks:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self.queue.all_tasks_done.wait(remaining):
-                    return not self.queue.unfinished_tasks
-        return True
+        """Wait until every queued job (bags among them) has run; False on timeout."""
+        return self.jobs.drain(timeout) if self.jobs is not None else True
 
     def stop(self, timeout: float = 30) -> None:
-        thread = self._thread
-        if thread is not None and thread.is_alive():
-            self._stopping.set()
-            self.queue.put(None)
-            thread.join(timeout)
-            if thread.is_alive():
-                log.warning("bag worker still busy after %.0f s; it stops after the current bag", timeout)
-                return
-        self._thread = None
-        self._stopping.clear()
+        self._stopping.set()
 
     def status(self) -> dict[str, Any]:
-        return {"queued": self.queue.unfinished_tasks, "written": self.written,
+        counts = self.jobs.counts() if self.jobs is not None else {}
+        return {"queued": counts.get("queued", 0) + counts.get("doing", 0), "written": self.written,
                 "failed": [{"recid": k, "error": v} for k, v in sorted(self.failed.items())]}
 
-    def _ensure_thread(self) -> None:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="depot-bags", daemon=True)
-                self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            item = self.queue.get()
-            try:
-                if item is None:
-                    return
-                if item == _SCAN:
-                    for recid in self.missing():
-                        if self._stopping.is_set():
-                            break
-                        self._write_logged(recid)
-                elif isinstance(item, Deposit):
-                    self._write_logged(item.id, item)
-                else:
-                    self._write_logged(int(item))
-            except Exception:  # the worker must survive anything one record does
-                log.exception("bag worker: %r failed", item)
-            finally:
-                self.queue.task_done()
-
-    def _write_logged(self, recid: int, state: Deposit | None = None) -> None:
+    def write_counted(self, recid: int, state: dict[str, Any] | None = None) -> Path | None:
         try:
-            if self.write(recid, state) is not None:
-                self.written += 1
-            self.failed.pop(recid, None)
-        except Exception as exc:
+            path = self.write(recid, state)
+        except Exception:
             log.exception("bag of record %s could not be written; it will be retried", recid)
-            self.failed[recid] = f"{type(exc).__name__}: {exc}"
+            raise
+        if path is not None:
+            self.written += 1
+        return path
 
     # -- writing --------------------------------------------------------------------------------------
     def missing(self) -> list[int]:
@@ -249,28 +214,43 @@ class BagWriter:
                 out.append(recid)
         return out
 
-    def write(self, recid: int, state: Deposit | None = None) -> Path | None:
-        """Write the bag of ``state`` (default: the record's current published state); None if it exists."""
+    def capture(self, conn: sa.Connection, deposit: Deposit) -> dict[str, Any]:
+        """What a bag of this published state needs, as JSON values (a job's arguments)."""
+        aip, record_json = snapshot(conn, self.links, deposit)
+        return {"modified": deposit.modified, "concept_id": deposit.concept_id, "aip": aip, "record": record_json,
+                "uris": {f.key: f.uri for f in deposit.files}}
+
+    def write(self, recid: int, state: dict[str, Any] | None = None) -> Path | None:
+        """Write the bag of ``state`` (from ``capture``; default: the record's current published state);
+        None if it exists."""
         with self.db.read() as conn:
-            deposit = state if state is not None else load_deposit(conn, recid)
-            if deposit is None or deposit.record is None:
-                return None
-            aip, record_json = snapshot(conn, self.links, deposit)
+            if state is None:
+                deposit = load_deposit(conn, recid)
+                if deposit is None or deposit.record is None:
+                    return None
+                state = orjson.loads(orjson.dumps(self.capture(conn, deposit)))
             siblings = list(conn.execute(sa.select(deposits.c.id).where(
-                deposits.c.concept_id == deposit.concept_id)).scalars())
+                deposits.c.concept_id == state["concept_id"])).scalars())
+        aip, record_json, uris = state["aip"], state["record"], state["uris"]
         digest = bagspec.state_digest(aip)
         existing = bags_of(self.root, recid)
         if any(bagspec.digest_of_name(p.name) == digest for p in existing):
             return None
-        final = self.root / str(recid) / bagspec.bag_name(deposit.modified, digest)
+        final = self.root / str(recid) / bagspec.bag_name(state["modified"], digest)
         tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
         (tmp / "data").mkdir(parents=True)
         try:
-            self._fill(tmp, deposit, aip, record_json, self._earlier_copies(siblings))
+            self._fill(tmp, uris, aip, record_json, self._earlier_copies(siblings))
             bagit.Bag(str(tmp)).validate(completeness_only=True)
             if self.config.fsync:
                 fsync_dir(tmp)
-            os.rename(tmp, final)
+            try:
+                os.rename(tmp, final)
+            except OSError:
+                if any(bagspec.digest_of_name(p.name) == digest for p in bags_of(self.root, recid)):
+                    shutil.rmtree(tmp, ignore_errors=True)  # another worker wrote the same state first
+                    return None
+                raise
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -288,10 +268,9 @@ class BagWriter:
                         found[f.sha256] = bag / f.path
         return found
 
-    def _fill(self, bag: Path, deposit: Deposit, aip: dict[str, Any], record_json: dict[str, Any],
+    def _fill(self, bag: Path, uris: dict[str, str], aip: dict[str, Any], record_json: dict[str, Any],
               earlier: dict[str, Path]) -> None:
         files = bagspec.payload_files(aip)
-        uris = {f.key: f.uri for f in deposit.files}
         for f in files:
             target = bag / f.path
             source = earlier.get(f.sha256)

@@ -1,7 +1,9 @@
-"""Preservation inside ``depot serve``: the publish hook (bags) and the background fixity cycle.
+"""Preservation: the publish hook (a bag job per published state) and the fixity cycle.
 
-Wired explicitly: ``build_context`` appends a ``Preservation`` to ``ActionService.after_publish``, and the
-app's lifespan starts and stops it (``of(ctx)`` finds it there, so the Context needs no new field).
+Wired explicitly: ``build_context`` appends a ``Preservation`` to ``ActionService.on_publish`` (called inside
+the publish transaction), and the app's lifespan starts and stops it (``of(ctx)`` finds it there). With the
+in-process queue the server runs the jobs and the fixity cycle itself; with a real queue (``queue_url``) the
+``depot worker`` processes do both (``start_worker``), and web workers only enqueue.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from datetime import datetime
 from typing import Any
 
 import anyio.to_thread
+import sqlalchemy as sa
 
 from depot.repository.config import RepositoryConfig
+from depot.repository.jobs import JobQueue
 from depot.repository.preservation.accounts import AccountsSidecar, sidecar_path
 from depot.repository.preservation.audit import Auditor
 from depot.repository.preservation.bags import BagWriter
@@ -33,9 +37,10 @@ FIRST_TICK_S = 60  # a server restarted more often than every tick still audits
 
 class Preservation:
     def __init__(self, db: Database, config: RepositoryConfig, links: Links, blobs: BlobStore,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], jobs: JobQueue) -> None:
         self.config = config
-        self.bags = BagWriter(db, config, links, blobs, clock) if config.bags else None
+        self.jobs = jobs
+        self.bags = BagWriter(db, config, links, blobs, clock, jobs) if config.bags else None
         # Users and token hashes for a rebuild, never in a bag (accounts.py); kept wherever bags are.
         self.accounts = AccountsSidecar(db, sidecar_path(config.data_dir), fsync=config.fsync) if config.bags else None
         self.auditor = Auditor(db, blobs, clock)
@@ -43,10 +48,10 @@ class Preservation:
         self.stopping = threading.Event()
         self._task: asyncio.Task[None] | None = None
 
-    def __call__(self, deposit: Deposit) -> None:
-        """The publish hook: queue the bag; never raises into the publish."""
+    def __call__(self, conn: sa.Connection, deposit: Deposit) -> None:
+        """The publish hook, inside the publish transaction: queue the bag job in it."""
         if self.bags is not None:
-            self.bags(deposit)
+            self.bags.enqueue(conn, deposit)
 
     async def start(self) -> None:
         self.stopping.clear()
@@ -55,10 +60,21 @@ class Preservation:
                 await anyio.to_thread.run_sync(self.accounts.write)
             except OSError as exc:
                 log.error("%s could not be written: %s", self.accounts, exc)
+        if not self.jobs.in_process:
+            return  # bags and the fixity cycle are the queue workers' (start_worker)
         if self.bags is not None:
             self.bags.submit_missing()
         if self.config.fixity_cycle:
             self._task = asyncio.create_task(self._cycle(), name="depot-fixity-cycle")
+
+    def start_worker(self) -> None:
+        """What a queue worker queues at its start: the scan for missing bags and the fixity cycle's next
+        tick (each at most once in the queue, however many workers start)."""
+        if self.bags is not None:
+            self.bags.submit_missing()
+        if self.config.fixity_cycle:
+            self.jobs.enqueue("fixity_tick", lock="fixity", queueing_lock="fixity",
+                              delay_s=min(FIRST_TICK_S, max(1, self.config.fixity_tick_seconds)), reschedule=True)
 
     async def stop(self) -> None:
         self.stopping.set()
@@ -68,7 +84,8 @@ class Preservation:
                 await self._task
             self._task = None
         if self.bags is not None:
-            await anyio.to_thread.run_sync(self.bags.stop)
+            self.bags.stop()
+        await anyio.to_thread.run_sync(self.jobs.stop)
 
     async def _cycle(self) -> None:
         tick = max(1, self.config.fixity_tick_seconds)
@@ -103,5 +120,5 @@ class Preservation:
 
 def of(ctx: Context) -> Preservation | None:
     """The Preservation wired into a Context's publish hooks, if any."""
-    hooks = getattr(ctx.actions, "after_publish", [])
+    hooks = getattr(ctx.actions, "on_publish", [])
     return next((h for h in hooks if isinstance(h, Preservation)), None)

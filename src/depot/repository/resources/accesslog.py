@@ -2,7 +2,8 @@
 
 Outermost ASGI middleware, so rate-limited (429) and refused requests are logged too. A line holds the
 time (UTC), client address, method, path, query (any ``access_token`` value redacted), status, response
-bytes, duration in milliseconds and the caller's user id (null when anonymous). A client that went away
+bytes, duration in milliseconds, the caller's user id (null when anonymous) and the id of the process that
+answered (``pid``: which worker, under ``depot serve --workers N``, all appending to one file). A client that went away
 before sending its whole body is logged with status 499 (nginx's "client closed request"); a request
 that ended with no response at all with status null and ``"disconnected": true``. Each line is written
 whole with one ``write`` on a line-buffered file, so a reader never sees half a line (``tail -f | jq``).
@@ -10,6 +11,7 @@ whole with one ``write`` on a line-buffered file, so a reader never sees half a 
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -70,6 +72,7 @@ def line(scope: Scope, status: int | None, size: int, millis: float) -> str:
         "bytes": size,
         "ms": round(millis, 1),
         "user": getattr(identity, "user_id", None),
+        "pid": os.getpid(),
     }
     if status is None:
         entry["disconnected"] = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from depot.repository.config import RepositoryConfig
+from depot.repository.jobs import JobQueue
 from depot.repository.resources.serialize import Links
 from depot.repository.services.accounts import AccountService
 from depot.repository.services.actions import ActionService
@@ -28,6 +29,7 @@ class Context:
     actions: ActionService
     records: RecordService
     usage: UsageService
+    jobs: JobQueue
 
     def remove_blobs(self, uris: list[str]) -> None:
         """Delete stored content after the transaction that unreferenced it has committed."""

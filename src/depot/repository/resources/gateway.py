@@ -3,6 +3,9 @@
 Zenodo's limiter (Flask-Limiter, moving window) keys on the user, or on the address for anonymous
 callers; a per-endpoint limit (record search: 30/min) replaces the user limit on that endpoint. Every
 response carries ``X-RateLimit-Limit/-Remaining/-Reset`` and ``Retry-After`` (spec §5.2).
+
+The counts live in the ``rate_limit_storage`` (a ``limits`` URL): in this process's memory by default, or in
+Redis (``redis://HOST:PORT/DB``), where every web worker of every machine counts against the same limit.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ from urllib.parse import parse_qs
 
 import orjson
 from limits import RateLimitItem, RateLimitItemPerSecond
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
 
 from depot.repository.config import RepositoryConfig
 from depot.repository.resources.cors import cors_headers, is_api
 from depot.repository.services.permissions import ANONYMOUS, Identity
+from depot.repository.store.keyfiles import load_or_create
 
 Scope = dict[str, Any]
 ASGIApp = Callable[..., Any]
@@ -54,7 +58,11 @@ class Gateway:
         self.app = app
         self.tokens = TokenCache(lookup)
         self.clock = clock
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.limiter = MovingWindowRateLimiter(open_storage(config.rate_limit_storage))
+        # In a shared store, the counts of this repository (its data directory, shared by its workers and
+        # machines) are kept apart from another's using the same Redis.
+        self.namespace = "" if config.rate_limit_storage.startswith("memory") else \
+            load_or_create(config.data_dir / "instance-id", 8).hex() + ":"
         self.user_limits = _items(config.user_limit_per_minute, config.user_limit_per_hour,
                                   config.user_limit_minute_seconds, config.user_limit_hour_seconds)
         self.search_limits = _items(config.search_limit_per_minute, 0, config.user_limit_minute_seconds, 3600)
@@ -73,9 +81,13 @@ class Gateway:
             await self.app(scope, receive, send)
             return
         key = f"user:{user_id}" if user_id is not None else f"ip:{(scope.get('client') or ('-',))[0]}"
-        bucket = "search" if is_search else "global"
-        refused = next((item for item in limits if not self.limiter.hit(item, bucket, key)), None)
-        headers = self._headers(limits[0], bucket, key)
+        bucket = self.namespace + ("search" if is_search else "global")
+        refused = None
+        for item in limits:
+            if not await self.limiter.hit(item, bucket, key):
+                refused = item
+                break
+        headers = await self._headers(limits[0], bucket, key)
         if refused is not None:
             await _send_429(send, refused, "hour" if refused in self.hourly else "minute",
                             [*headers, *(cors_headers() if is_api(scope) else [])])
@@ -101,8 +113,8 @@ class Gateway:
         # A bad token leaves the request anonymous, as on current Zenodo (then 403 where auth is needed).
         return (self.tokens(token) if token else None) or ANONYMOUS
 
-    def _headers(self, item: RateLimitItem, bucket: str, key: str) -> list[tuple[bytes, bytes]]:
-        stats = self.limiter.get_window_stats(item, bucket, key)
+    async def _headers(self, item: RateLimitItem, bucket: str, key: str) -> list[tuple[bytes, bytes]]:
+        stats = await self.limiter.get_window_stats(item, bucket, key)
         now = self.clock()
         reset_at = max(stats.reset_time, now)
         return [
@@ -111,6 +123,16 @@ class Gateway:
             (b"x-ratelimit-reset", str(math.ceil(reset_at)).encode()),
             (b"retry-after", str(math.ceil(reset_at - now)).encode()),
         ]
+
+
+def open_storage(url: str) -> Any:
+    """The ``limits`` async storage for a ``rate_limit_storage`` URL: memory:// or redis://HOST:PORT/DB."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme == "memory":
+        return storage_from_string("async+memory://")
+    if scheme in {"redis", "rediss"}:
+        return storage_from_string(f"async+{url}", implementation="redispy")
+    raise ValueError(f"rate_limit_storage {url!r}: expected memory:// or redis://HOST:PORT/DB")
 
 
 def _items(per_minute: int, per_hour: int, minute: int = 60, hour: int = 3600) -> list[RateLimitItem]:

@@ -32,8 +32,9 @@ class ActionService:
         self.deposits = deposits_service
         self.db = deposits_service.db
         self.config = deposits_service.config
-        # Called with the published deposit after the publish committed (preservation: write its bag).
-        self.after_publish: list[Callable[[Deposit], None]] = []
+        # Called with the published deposit inside the publish transaction (preservation: queue its bag job
+        # there, so that the publish and its job commit together); a hook that raises fails the publish.
+        self.on_publish: list[Callable[[sa.Connection, Deposit], None]] = []
 
     def doi_for(self, pid: int) -> str:
         return f"{self.config.doi_prefix}/{self.config.doi_name}.{pid}"
@@ -44,14 +45,15 @@ class ActionService:
             deposit = self.deposits.get_owned(conn, identity, deposit_id, DEPOSIT_ACTIONS)
             self.publish_in(conn, identity, deposit, now)
             found = load_deposit(conn, deposit.id)
-        assert found is not None
-        self.run_after_publish(found)
+            assert found is not None
+            for hook in self.on_publish:
+                hook(conn, found)
         return found
 
     def publish_in(self, conn: sa.Connection, identity: Identity, deposit: Deposit, now: str, *,
                    new: bool = False) -> None:
         """Publish ``deposit`` inside the caller's transaction (bulk ingest publishes many in one); the
-        caller runs ``run_after_publish`` once it has committed. ``new``: a deposit the caller created in
+        caller runs ``run_on_publish`` in the same transaction. ``new``: a deposit the caller created in
         this transaction, a concept's first version with no pending upload (two queries saved)."""
         if deposit.draft is None:
             raise InvalidStateError(NOT_REGISTERED, 404)  # already published, no open edit
@@ -81,13 +83,14 @@ class ActionService:
         write_facets(conn, deposit, record)  # after write_terms, which clears the scope
         self._include_in_communities(conn, identity, deposit.concept_id, record, now)
 
-    def run_after_publish(self, found: Deposit) -> None:
-        """The after-publish hooks of a committed publish; a hook's failure is logged, never raised."""
-        for hook in self.after_publish:
-            try:
-                hook(found)
-            except Exception:  # the publish has committed: a hook's failure must not turn it into an error
-                log.exception("after-publish hook %r failed for record %s", hook, found.id)
+    def run_on_publish(self, conn: sa.Connection, deposit_id: int) -> None:
+        """The publish hooks of a deposit published with ``publish_in`` in ``conn``'s transaction (bulk
+        ingest: the bag job commits with its record, or neither does)."""
+        if self.on_publish:
+            found = load_deposit(conn, deposit_id)
+            assert found is not None
+            for hook in self.on_publish:
+                hook(conn, found)
 
     def _include_in_communities(self, conn: sa.Connection, identity: Identity, concept_id: int,
                                 record: dict[str, Any], now: str) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -17,6 +15,7 @@ import sqlalchemy as sa
 
 from depot.repository.services.views import Deposit
 from depot.repository.store.db import Database
+from depot.repository.store.keyfiles import load_or_create
 from depot.repository.store.tables import usage_events
 from depot.repository.usage import counter
 
@@ -30,14 +29,7 @@ _CACHE: WeakKeyDictionary[Database, OrderedDict[int, _Cached]] = WeakKeyDictiona
 @lru_cache(maxsize=16)
 def load_salt(data_dir: Path) -> bytes:
     """The secret that keys session hashes, created once per data directory (processes sharing it agree)."""
-    path = data_dir / SALT_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes()
-    with os.fdopen(fd, "wb") as out:
-        out.write(secrets.token_bytes(32))
-    return path.read_bytes()
+    return load_or_create(data_dir / SALT_FILE)
 
 
 class UsageService:

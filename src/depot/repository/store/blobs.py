@@ -2,11 +2,13 @@
 
 Bytes stream into ``tmp/<uuid>.part`` while md5 and sha256 are computed, then the file is fsynced and
 renamed into ``files/<aa>/<bb>/<uuid>``; a crash before the rename leaves only a ``.part`` file, which
-``clean_temporary`` removes at start-up.
+``clean_temporary`` removes at start-up. The writer holds an exclusive ``flock`` on its part file, so a
+process starting beside others (``depot serve --workers N``) removes only parts whose writer is gone.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import uuid
@@ -49,8 +51,19 @@ class BlobStore:
         """Remove uploads a crash left behind; returns how many were removed."""
         removed = 0
         for part in self.tmp_root.glob("*.part"):
-            part.unlink(missing_ok=True)
-            removed += 1
+            try:
+                fd = os.open(part, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live upload of another process
+            else:
+                part.unlink(missing_ok=True)
+                removed += 1
+            finally:
+                os.close(fd)
         return removed
 
     def path(self, uri: str) -> Path:
@@ -77,13 +90,15 @@ class BlobStore:
             fh.close()
             part.unlink(missing_ok=True)
             raise
-        return await anyio.to_thread.run_sync(self._publish, blob_id, part, size, md5.hexdigest(), sha256.hexdigest())
+        return await anyio.to_thread.run_sync(self._publish, blob_id, part, size, md5.hexdigest(), sha256.hexdigest(),
+                                              fh)
 
     def write_file(self, source: BinaryIO) -> StoredBlob:
         """Store a synchronous file object (used by bulk ingest and rebuilds)."""
         blob_id = str(uuid.uuid4())
         part = self.tmp_root / f"{blob_id}.part"
-        return self._publish(blob_id, part, *self._copy_to_part(source, part))
+        size, md5, sha256, fh = self._copy_to_part(source, part)
+        return self._publish(blob_id, part, size, md5, sha256, fh)
 
     def adopt(self, source: Path, size: int, md5: str, sha256: str, *, blob_id: str | None = None) -> StoredBlob:
         """Move the finished, already fsynced file ``source`` (on this filesystem, e.g. a resumable upload's
@@ -109,34 +124,44 @@ class BlobStore:
         if self.fsync:
             sync_filesystem(self.files_root)
 
-    def _copy_to_part(self, source: BinaryIO, part: Path) -> tuple[int, str, str]:
-        """Write ``source`` to the private ``part`` file, hashing as it goes: (size, md5, sha256). A failure
-        removes the part file."""
+    def _copy_to_part(self, source: BinaryIO, part: Path) -> tuple[int, str, str, BinaryIO]:
+        """Write ``source`` to the private ``part`` file, hashing as it goes: (size, md5, sha256, the part
+        still open and locked, for ``_publish`` to close once renamed). A failure removes the part file."""
         md5, sha256, size = hashlib.md5(), hashlib.sha256(), 0
+        fh = _create_private(part)
         try:
-            with _create_private(part) as fh:
-                while chunk := source.read(1 << 20):
-                    size += len(chunk)
-                    md5.update(chunk)
-                    sha256.update(chunk)
-                    fh.write(chunk)
-                self._finish(fh)
+            while chunk := source.read(1 << 20):
+                size += len(chunk)
+                md5.update(chunk)
+                sha256.update(chunk)
+                fh.write(chunk)
+            self._finish(fh)
         except BaseException:
+            fh.close()
             part.unlink(missing_ok=True)
             raise
-        return size, md5.hexdigest(), sha256.hexdigest()
+        return size, md5.hexdigest(), sha256.hexdigest(), fh
 
     def _finish(self, fh: BinaryIO) -> None:
+        """Flush (and fsync) the part; it stays open, so locked, until renamed into place."""
         fh.flush()
         if self.fsync:
             os.fsync(fh.fileno())
-        fh.close()
 
-    def _publish(self, blob_id: str, part: Path, size: int, md5: str, sha256: str) -> StoredBlob:
+    def _publish(self, blob_id: str, part: Path, size: int, md5: str, sha256: str,
+                 fh: BinaryIO | None = None) -> StoredBlob:
+        """Rename ``part`` into the store; ``fh``, its open and locked handle if the caller holds one, is closed."""
         uri = self.uri_for(blob_id)
         target = self.files_root / uri
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.replace(part, target)
+        try:
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.replace(part, target)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        finally:
+            if fh is not None:
+                fh.close()  # releases the lock: the file is no longer a part
         if self.fsync:
             fsync_dir(target.parent)
         return StoredBlob(blob_id, uri, size, md5, sha256)
@@ -147,7 +172,8 @@ class BlobStore:
         Written beside the store and renamed over the old file, so a reader never sees a half-written
         repair; a source that does not match is thrown away and the old file left as it was (False)."""
         part = self.tmp_root / f"{uuid.uuid4()}.part"
-        found = self._copy_to_part(source, part)
+        *hashed, fh = self._copy_to_part(source, part)
+        found = tuple(hashed)
         try:
             if found != expected:
                 part.unlink(missing_ok=True)
@@ -158,6 +184,8 @@ class BlobStore:
         except BaseException:
             part.unlink(missing_ok=True)
             raise
+        finally:
+            fh.close()
         if self.fsync:
             fsync_dir(target.parent)
         return True
@@ -170,8 +198,11 @@ class BlobStore:
 
 
 def _create_private(path: Path) -> BinaryIO:
-    """A new file only its owner can read (0600), whatever the umask: stored files may be unpublished."""
-    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+    """A new file only its owner can read (0600), whatever the umask: stored files may be unpublished. It is
+    locked (flock) until closed: ``clean_temporary`` leaves it alone while it is being written."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return os.fdopen(fd, "wb")
 
 
 def sync_filesystem(path: Path) -> None:

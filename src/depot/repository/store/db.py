@@ -8,7 +8,7 @@ created 0600 (it holds token hashes and unpublished drafts).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -42,10 +42,14 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[sa.Connection]:
+        """A write transaction; callbacks added to ``jobs.after_commit(conn)`` run once it has committed."""
+        after: list[Callable[[], None]] = []
         with self.engine.connect() as conn:
-            conn = conn.execution_options(depot_write=True)
+            conn = conn.execution_options(depot_write=True, depot_after_commit=after)
             with conn.begin():
                 yield conn
+        for callback in after:
+            callback()
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:

@@ -1,0 +1,45 @@
+"""The preservation jobs (bags and the fixity cycle) as queue jobs: ``fn(ctx, **args)``, each idempotent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from depot.repository.preservation.service import Preservation, of
+
+FIXITY_LOCK = "fixity"
+
+
+def _keeper(ctx: Any) -> Preservation:
+    keeper = of(ctx)
+    if keeper is None:
+        raise RuntimeError("the repository context has no preservation service")
+    return keeper
+
+
+def write_bag(ctx: Any, recid: int, state: dict[str, Any] | None = None) -> None:
+    """Write the bag of ``state`` (captured in the publish transaction), or of the record's current published
+    state; nothing when that bag exists (so a retried or repeated job is harmless)."""
+    keeper = _keeper(ctx)
+    if keeper.bags is not None:
+        keeper.bags.write_counted(recid, state)
+
+
+def scan_bags(ctx: Any) -> None:
+    """Queue a bag job for every published record whose current state has no bag."""
+    keeper = _keeper(ctx)
+    if keeper.bags is None:
+        return
+    for recid in keeper.bags.missing():
+        ctx.jobs.enqueue("bag", lock=f"bag:{recid}", recid=recid)
+
+
+def fixity_tick(ctx: Any, reschedule: bool = False) -> None:
+    """One batch of the fixity cycle; with ``reschedule``, queue the next one a tick later (the worker's
+    cycle: at most one waits in the queue, and two never run at once)."""
+    keeper = _keeper(ctx)
+    try:
+        keeper.tick()
+    finally:
+        if reschedule:
+            ctx.jobs.enqueue("fixity_tick", lock=FIXITY_LOCK, queueing_lock=FIXITY_LOCK,
+                             delay_s=max(1, keeper.config.fixity_tick_seconds), reschedule=True)
