@@ -23,12 +23,14 @@ SAMPLES: dict[type[errors.RepositoryError], errors.RepositoryError] = {
     errors.GoneError: errors.GoneError(object()),
     errors.ContentLostError: errors.ContentLostError("The stored content of 'a.jpg' failed its fixity check."),
     errors.BulkPackageError: errors.BulkPackageError("not a BagIt bag: no bagit.txt"),
+    errors.UploadError: errors.UploadError("Upload-Offset 5 is not the upload's offset 0.", 409),
 }
 EXPECTED = {
     errors.NotFoundError: 404, errors.PermissionDeniedError: 403, errors.InvalidStateError: 403,
     errors.ValidationError: 400, errors.ConflictError: 400, errors.QuotaExceededError: 413,
     errors.UnsupportedMediaError: 415, errors.MethodNotAllowedError: 405, errors.RateLimitedError: 429,
     errors.GoneError: 410, errors.ContentLostError: 410, errors.BulkPackageError: 400,
+    errors.UploadError: 409,
 }
 
 
