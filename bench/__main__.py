@@ -30,6 +30,7 @@ BENCHES = {
     "budget": "bench.rate_budget",
     "lost-answers": "bench.lost_answers",
     "pages": "bench.page_render",
+    "resumable": "bench.resumable",
 }
 
 
@@ -41,7 +42,11 @@ def main() -> None:
     size.add_argument("--smoke", action="store_true",
                       help="the smallest size that runs every step (a check that the bench works; "
                            "figures mean nothing); also DEPOT_BENCH_SMOKE=1")
+    parser.add_argument("--size-mb", type=int, default=None,
+                        help="the file size of benches that send one large file (resumable); also DEPOT_BENCH_SIZE_MB")
     args = parser.parse_args()
+    if args.size_mb:
+        os.environ["DEPOT_BENCH_SIZE_MB"] = str(args.size_mb)
     if args.smoke:
         os.environ["DEPOT_BENCH_SMOKE"] = "1"  # read by bench.harness.sized, and by child processes
     for name in args.names or list(BENCHES):

@@ -110,15 +110,15 @@ def test_exactly_once_under_faults_and_kill_9(tmp_path: Path, monkeypatch: pytes
 
 
 def test_an_outage_pauses_the_run_instead_of_failing_records(tmp_path: Path) -> None:
-    """Every request answers 404 for the first 8 s (the 2019 database incident): the breaker opens after a
-    few failures, probes, and the run resumes by itself; no record is burnt as a failure. (The window
-    counts from the server's start: the token is made first and the outage is long, so that a slow start
-    of `depot run` on a loaded machine still meets it.)"""
+    """Every request answers 404 for 8 s from the first create (the 2019 database incident): the breaker
+    opens after a few failures, probes, and the run resumes by itself; no record is burnt as a failure.
+    (The window counts from the first create, not the server's start, so a slow start of `depot run` on a
+    loaded machine still meets it.)"""
     csv, images = make_source(tmp_path)
     data = tmp_path / "repo"
     data.mkdir()
     profile = tmp_path / "outage.toml"
-    profile.write_text("[[outages]]\nstart = 0.0\nduration = 8.0\nstatus = 404\n", encoding="utf-8")
+    profile.write_text('[[outages]]\nstart = 0.0\nduration = 8.0\nstatus = 404\nafter = "create"\n', encoding="utf-8")
     token = subprocess.run([sys.executable, "-m", "depot", "repo", "create-token", "o@example.org", "--data-dir",
                             str(data)], capture_output=True, text=True, check=True).stdout.strip()
     proc, base = start_server(data, None, "--rate-limit", "0", "--faults", str(profile))

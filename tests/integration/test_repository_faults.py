@@ -58,6 +58,7 @@ def test_endpoint_classification() -> None:
     ("[rules.nope]\nbefore = {}", "unknown endpoint"),
     ("[rules.create]\nbeforee = {}", "unknown key"),
     ("[[outages]]\nstatus = 404", "start and duration"),
+    ('[[outages]]\nstart = 0\nduration = 1\nafter = "creat"', "after: unknown endpoint 'creat'"),
     ("this is = = not toml", "not valid TOML"),
 ])
 def test_bad_profiles_are_explained(tmp_path: Path, text: str, fragment: str) -> None:
@@ -142,6 +143,25 @@ status = 404
         r = httpx.post(base + "/api/deposit/depositions", json={}, headers=h)
         assert r.status_code == 404  # outages win over storms
         assert events(log)[-1]["fault"].startswith("outage-404")  # type: ignore[union-attr]
+    finally:
+        proc.terminate()  # type: ignore[attr-defined]
+        proc.wait(10)  # type: ignore[attr-defined]
+
+
+def test_an_outage_counted_from_the_first_create(tmp_path: Path) -> None:
+    """``after = "create"``: the window opens at the first create, however long the client took to start."""
+    proc, base, h, log = serve_with(tmp_path, """
+[[outages]]
+start = 0.0
+duration = 3600.0
+status = 404
+after = "create"
+""")
+    try:
+        assert httpx.get(base + "/api/deposit/depositions", headers=h).status_code == 200  # before any create
+        assert httpx.post(base + "/api/deposit/depositions", json={}, headers=h).status_code == 404
+        assert httpx.get(base + "/api/deposit/depositions", headers=h).status_code == 404  # every endpoint now
+        assert events(log)[-1]["fault"] == "outage-404"  # type: ignore[index]
     finally:
         proc.terminate()  # type: ignore[attr-defined]
         proc.wait(10)  # type: ignore[attr-defined]

@@ -32,6 +32,11 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
 STATE: dict[str, str] = {}
 
 
+@schemathesis.serializer("application/offset+octet-stream")
+def _tus_patch_body(_ctx: Any, value: Any) -> bytes:  # the body of a tus PATCH (/api/uploads/{id})
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     config = RepositoryConfig(data_dir=tmp_path_factory.mktemp("fuzz") / "repo", base_url="http://testserver",

@@ -147,6 +147,8 @@ class PlannedSource:
     profile: Any
     records: Generator[PlannedRecord, None, None]  # one pass: closes the source at its end (or at close())
     keys: Callable[[], Iterator[tuple[str, int | None]]]  # a fresh key-only pass at each call, before records
+    warm: Callable[[], None]  # start the image checkers' processes now (they start with the records otherwise)
+    stop_checkers: Callable[[], None]  # for a run that ends before its records are read
 
 
 def planned_source(source: Path, kind: str | None, images: Path | None, path_template: str | None,
@@ -189,17 +191,19 @@ def planned_source(source: Path, kind: str | None, images: Path | None, path_tem
 
     rules = profile.images if barcode is None else replace(profile.images, barcode=parse_barcode_mode(barcode))
 
+    checker = FileChecker(rules, processes=checkers, cache=check_cache)
+
     def records() -> Generator[PlannedRecord, None, None]:
         # Closing the source removes the unpacked copy of a zipped archive; closing the checker its workers.
         # A file's check is cached in the ledger by its identity (check_cache), so a rerun decodes nothing.
-        with src, FileChecker(rules, processes=checkers, cache=check_cache) as checker:
+        with src, checker:
             for specimen, checks in with_checks(itertools.islice(src, limit), checker):
                 yield profile.apply(specimen, images={c.path: c for c in checks})
 
     def keys() -> Iterator[tuple[str, int | None]]:
         return itertools.islice(src.keys(), limit)
 
-    return PlannedSource(profile, records(), keys)
+    return PlannedSource(profile, records(), keys, checker.warm, checker.close)
 
 
 def _fetch(source: Path, options: dict[str, Any], cache_dir: Path, limit: int | None) -> None:

@@ -50,6 +50,7 @@ class JobSettings:
     source: str = ""  # recorded in the ledger's runs table
     profile: str = ""
     communities: tuple[str, ...] = ()  # the records' communities: each must exist on the target
+    resumable_threshold: int = 64 * 1024 * 1024  # bytes: larger files go through tus where the target has it
 
 
 @dataclass
@@ -140,7 +141,8 @@ class DepositJob:
                     self.ledger.finish_run(run_id, published=0, failed=0, outcome="unknown-communities")
                     raise ConfigError(_unknown_communities_message(unknown, s, target.api_url))
                 runner = Runner(self.ledger, client, RunSettings(transfers=s.transfers, retries=s.attempts,
-                                                                 low_level_retries=s.low_level_retries),
+                                                                 low_level_retries=s.low_level_retries,
+                                                                 resumable_threshold=s.resumable_threshold),
                                 stats, tick=self.tick)
                 self.runner = runner
                 if self.planning is not None:

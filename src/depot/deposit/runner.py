@@ -51,6 +51,7 @@ from depot.deposit.policy import NON_REPEATABLE, Decision, ambiguous, backoff, c
 from depot.deposit.probes import Probes
 from depot.deposit.progress import Stats
 from depot.deposit.ratelimit import LimiterStopped
+from depot.deposit.resumable import Resumable
 from depot.deposit.run_settings import RunSettings
 from depot.deposit.search_lag import SearchLag
 
@@ -82,6 +83,7 @@ class Runner(Probes):
         self._released: asyncio.Event | None = None
         self.more_coming: Callable[[], bool] = lambda: False  # planning still writes records (plan_stream)
         client.on_reply = self._observe
+        self.resumable = Resumable(client, chunk=settings.resumable_chunk, retries=settings.low_level_retries)
 
     # -- the loop ------------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -371,7 +373,7 @@ class Runner(Probes):
         for spec in claim.files:
             if spec.uploaded:
                 continue
-            upload = await self._call(claim.key, "upload", self.client.put_file, bucket, spec.name, Path(spec.path))
+            upload = await self._send(claim.key, bucket, spec)
             self.stats.bytes_sent += upload.size
             await self.ledger.mark_file_uploaded(claim.key, spec.name, server_checksum=f"md5:{upload.md5}",
                                            md5=upload.md5, sha256=upload.sha256, size=upload.size)
@@ -380,6 +382,29 @@ class Runner(Probes):
             await self._call(claim.key, "update", self.client.update, claim.deposition_id, claim.metadata)
             await self.ledger.mark_metadata_sent(claim.key)
         await self.ledger.mark_ready(claim.key)
+
+    async def _send(self, key: str, bucket: Any, spec: FileRow) -> Any:
+        """One file: a resumable (tus) upload above the threshold where the target offers it, else a PUT."""
+        path = Path(spec.path)
+        st = await asyncio.to_thread(path.stat)
+        if st.st_size > self.settings.resumable_threshold and await self.resumable.supported():
+            from depot.deposit.ledger import remembered_uploads as remembered
+
+            known = [await asyncio.to_thread(remembered.recall, self.ledger.ledger, key, spec.name, st.st_size,
+                                             st.st_mtime_ns)]
+
+            async def remember(url: str) -> None:
+                known[0] = url  # an in-place retry of this call resumes it too
+                await asyncio.to_thread(remembered.remember, self.ledger.ledger, key, spec.name, url, st.st_size,
+                                        st.st_mtime_ns)
+
+            async def resumable() -> Any:
+                return await self.resumable.upload(bucket, spec.name, path, known_url=known[0], remember=remember)
+
+            upload = await self._call(key, "upload", resumable)
+            await asyncio.to_thread(remembered.forget, self.ledger.ledger, key, spec.name)
+            return upload
+        return await self._call(key, "upload", self.client.put_file, bucket, spec.name, path)
 
     async def _drop_refused_draft(self, claim: Claim) -> None:
         """The repository refused an edit or a new version: discard its draft so the published record stays

@@ -21,7 +21,7 @@ from depot.repository.faults.inject import FaultInjector, InjectedDrop
 from depot.repository.faults.profile import FaultProfile
 from depot.repository.preservation.service import Preservation
 from depot.repository.preservation.service import of as preservation_of
-from depot.repository.resources import admin, badges, draftpage, exports, manifest, oai, pages, rdm, static
+from depot.repository.resources import admin, badges, draftpage, exports, manifest, oai, pages, rdm, static, uploads
 from depot.repository.resources.context import Context
 from depot.repository.resources.cors import AllowedMethods, Cors
 from depot.repository.resources.deposits import DepositResource
@@ -129,6 +129,7 @@ def create_app(config: RepositoryConfig, *, context: Context | None = None,
         Route("/api/records/{id}/files/{key:path}", records.file, methods=["GET"]),
         Route("/api/records/{id}/draft/files/{key:path}/content", files.draft_file_content, methods=["GET"]),
         *rdm.routes(ctx, rdm_api),  # the InvenioRDM drafts API (issue 12)
+        *uploads.routes(ctx),  # resumable uploads, tus 1.0 (issue 14)
         Route("/api/records/{id}/versions", records.versions, methods=["GET"]),
         Route("/api/records/{id}/versions/latest", records.latest, methods=["GET"]),
         Route("/api/communities", records.communities, methods=["GET"]),

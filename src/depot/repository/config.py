@@ -41,6 +41,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("multipart_max_bytes", 100 * MIB, "Largest legacy multipart POST body (Zenodo: 100 MiB)."),
     Setting("json_max_bytes", 2 * MIB, "Largest JSON request body, e.g. a deposition's metadata (Zenodo: 100 MiB, "
             "its limit for any request); larger → 413 before the body is read."),
+    Setting("upload_max_bytes", 50 * GB, "Largest resumable (tus) upload, announced as Tus-Max-Size; a record's "
+            "quota (record_quota_bytes) still applies."),
+    Setting("upload_expiry_hours", 24, "An unfinished resumable upload expires this many hours after its last "
+            "PATCH (Upload-Expires); its bytes are then deleted."),
+    Setting("uploads_per_user", 20, "Most unfinished resumable uploads one user may hold open at once."),
     Setting("fsync", True, "fsync stored files and their directory before they become visible."),
     Setting("bags", True, "Write a BagIt bag of every published version under DATA_DIR/bags (the AIP)."),
     Setting("bag_source_organization", "Depot repository", "Source-Organization in every bag's bag-info.txt."),
@@ -85,6 +90,9 @@ class RepositoryConfig:
     record_quota_bytes: int = 50 * GB
     multipart_max_bytes: int = 100 * MIB
     json_max_bytes: int = 2 * MIB
+    upload_max_bytes: int = 50 * GB
+    upload_expiry_hours: int = 24
+    uploads_per_user: int = 20
     fsync: bool = True
     bags: bool = True
     bag_source_organization: str = "Depot repository"

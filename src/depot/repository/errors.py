@@ -106,3 +106,14 @@ class RateLimitedError(RepositoryError):
 
 class ContentLostError(RepositoryError):
     """Raised for a file whose stored content failed fixity and of which no verified copy exists (410)."""
+
+
+class UploadError(RepositoryError):
+    """Raised by the resumable-upload (tus 1.0) protocol; ``status`` is the one tus names for the case:
+    409 (the PATCH's Upload-Offset is not the upload's offset), 412 (an unsupported Tus-Resumable),
+    423 (another PATCH of the same upload is in progress), 460 (the Upload-Checksum did not match the
+    PATCH's bytes, which were thrown away)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status

@@ -115,3 +115,23 @@ def test_the_cache_spares_every_decode_of_a_rerun(files: list[tuple[str, str, st
         assert rows == len(files) - 1 + 1 + 1  # the touched file replaced its row; new key and rules added
     finally:
         ledger.close()
+
+
+def test_warm_starts_the_workers_before_the_first_file(files: list[tuple[str, str, str]]) -> None:
+    import multiprocessing
+
+    before = {p.pid for p in multiprocessing.active_children()}
+    checker = FileChecker(RULES, processes=2)
+    checker.warm()  # returns at once; the workers start beside whatever the caller does next
+    started = {p.pid for p in multiprocessing.active_children()} - before
+    assert len(started) >= 1  # processes exist before any file was given
+    with checker:
+        results = list(checker.check(files[:2]))
+    assert [bool(r.problems) for r in results] == [False, True]
+    assert not {p.pid for p in multiprocessing.active_children()} & started  # closed with the checker
+
+
+def test_warm_without_worker_processes_starts_nothing() -> None:
+    checker = FileChecker(RULES, processes=0)
+    checker.warm()
+    assert checker._pool is None

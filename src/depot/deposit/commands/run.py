@@ -57,6 +57,10 @@ def work_options(fn: Any) -> Any:
                      help="Passes over the records that failed for a retryable reason (5xx, timeouts, outages)."),
         click.option("--low-level-retries", type=click.IntRange(0), default=5, show_default=True,
                      help="Retries of one repeatable request (upload, read) before the record backs off."),
+        click.option("--resumable-threshold-mb", type=click.IntRange(1), default=64, show_default=True,
+                     help="Files above this many MiB go as resumable uploads (tus, 32 MiB a request) where the "
+                          "target offers them (Depot's repository; Zenodo gets a plain PUT): a cut connection or "
+                          "a rerun after a crash resumes from the server's offset."),
         click.option("--progress", "progress_mode", type=click.Choice(["auto", "live", "text", "json", "quiet"]),
                      default="auto", show_default=True,
                      help="On stderr: a live line (auto on a terminal), a stats line every --stats (auto "
@@ -96,7 +100,8 @@ def sync(**options: Any) -> None:
 def deposit(*, ledger_path: str, target: str | None, token_file: Path | None, repo_dir: Path | None,
             rate_limit: str | None, transfers: int, retries: int, low_level_retries: int, progress_mode: str,
             attempts: int = 3, sync: bool = False, stats_interval: float | None = None, verbosity: int = 0,
-            file_name: str | None = None, api: str | None = None, **source: Any) -> int:
+            file_name: str | None = None, api: str | None = None, resumable_threshold_mb: int = 64,
+            **source: Any) -> int:
     from dataclasses import replace
 
     from depot.deposit.commands.targeting import check, choose_target, existing_ledger, opened
@@ -118,14 +123,16 @@ def deposit(*, ledger_path: str, target: str | None, token_file: Path | None, re
             ledger.remember_target(replace(chosen, api=opened_target.api))
             return _plan_and_run(ledger, ledger_path, opened_target, transfers, attempts, retries,
                                  low_level_retries, progress_mode, sync, source, stats_interval=stats_interval,
-                                 verbosity=verbosity, file_name=file_name)
+                                 verbosity=verbosity, file_name=file_name,
+                                 resumable_threshold_mb=resumable_threshold_mb)
         finally:
             ledger.close()
 
 
 def _plan_and_run(ledger: Any, ledger_path: str, target: Any, transfers: int, attempts: int, retries: int,
                   low_level_retries: int, progress_mode: str, sync: bool, source: dict[str, Any], *,
-                  stats_interval: float | None, verbosity: int, file_name: str | None) -> int:
+                  stats_interval: float | None, verbosity: int, file_name: str | None,
+                  resumable_threshold_mb: int = 64) -> int:
     """Plan while depositing: a first pass over the keys alone (duplicates are rejected before anything
     is sent, however far apart), then the records are planned in a thread beside the deposit."""
     import time
@@ -139,7 +146,12 @@ def _plan_and_run(ledger: Any, ledger_path: str, target: Any, transfers: int, at
     opened = planned_source(**source, check_cache=FileCheckCache(ledger.engine))
     sidecars = Path(ledger_path).with_suffix(".sidecars") if "://" not in ledger_path else Path("depot-sidecars")
     started = time.monotonic()
-    keys = scan_keys(opened.keys)
+    opened.warm()  # the image checkers start beside the key pass, not after it (the first request waits on them)
+    try:
+        keys = scan_keys(opened.keys)
+    except BaseException:
+        opened.stop_checkers()
+        raise
     duplicates = len(keys.duplicates.duplicates)
     click.echo(f"keys: {keys.count} specimens read in {time.monotonic() - started:.1f} s"
                + (f", {duplicates} duplicate keys (every row of each is rejected)" if duplicates else "")
@@ -170,7 +182,8 @@ def _plan_and_run(ledger: Any, ledger_path: str, target: Any, transfers: int, at
         # The communities of the first batch are checked against the target (a profile names them).
         code = asyncio.run(_deposit(ledger, target, transfers, attempts, retries, low_level_retries,
                                     progress_mode, str(source["source"]), opened.profile.name, stats_interval,
-                                    verbosity, sorted(plan.communities), plan=plan, stats=stats))
+                                    verbosity, sorted(plan.communities), plan=plan, stats=stats,
+                                    resumable_threshold_mb=resumable_threshold_mb))
     finally:
         plan.stop()
         plan.join()
@@ -203,7 +216,8 @@ def _plan_and_run(ledger: Any, ledger_path: str, target: Any, transfers: int, at
 async def _deposit(ledger: Any, target: Any, transfers: int, attempts: int, passes: int, low_level_retries: int,
                    progress_mode: str, source: str, profile: str, stats_interval: float | None = None,
                    verbosity: int = 0, communities: list[str] | None = None,
-                   plan: BackgroundPlan | None = None, stats: Stats | None = None) -> int:
+                   plan: BackgroundPlan | None = None, stats: Stats | None = None,
+                   resumable_threshold_mb: int = 64) -> int:
     from functools import partial
 
     from depot.deposit.job import DepositJob, JobSettings, initial_stats
@@ -211,7 +225,8 @@ async def _deposit(ledger: Any, target: Any, transfers: int, attempts: int, pass
     settings = JobSettings(target=target.name, api=target.api, repo_dir=target.repo_dir or Path("depot-data"),
                            per_minute=target.per_minute, per_hour=target.per_hour, transfers=transfers,
                            attempts=attempts, passes=passes, low_level_retries=low_level_retries, source=source,
-                           profile=profile, communities=tuple(communities or ()))
+                           profile=profile, communities=tuple(communities or ()),
+                           resumable_threshold=resumable_threshold_mb * 1024 * 1024)
     stats = stats or initial_stats(ledger)
     if verbosity < 0 and progress_mode == "auto":
         progress_mode = "quiet"

@@ -37,6 +37,10 @@ def _start_worker() -> None:
     pyvips.cache_set_max(0)  # every file is seen once: libvips' operation cache only holds memory
 
 
+def _ready() -> None:
+    """Nothing: submitted once per worker by ``warm`` so that the workers start before the first file."""
+
+
 def _context() -> multiprocessing.context.BaseContext:
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
@@ -72,6 +76,15 @@ class FileChecker:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def warm(self) -> None:
+        """Start the worker processes now (the forkserver, libvips' import) and return at once, so that they
+        are ready when the first file comes instead of delaying it (``depot run`` calls this before its key
+        pass)."""
+        if self.processes > 0:
+            executor = self._executor()
+            for _ in range(self.processes):
+                executor.submit(_ready)
 
     def check(self, items: Iterable[Item]) -> Iterator[FileCheck]:
         """One FileCheck per (key, path, name), in the order given; at most ``lookahead`` are in flight."""

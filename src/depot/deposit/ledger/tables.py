@@ -9,8 +9,8 @@ from depot.deposit.ledger.states import ACTIVE, State
 metadata = sa.MetaData()
 
 STATES = tuple(State)
-__all__ = ["ACTIVE", "STATES", "State", "attempts", "file_checks", "files", "metadata", "runs", "specimens",
-           "target", "versions"]
+__all__ = ["ACTIVE", "STATES", "State", "attempts", "file_checks", "files", "metadata", "resumable_uploads", "runs",
+           "specimens", "target", "versions"]
 
 specimens = sa.Table(
     "specimens", metadata,
@@ -133,4 +133,16 @@ target = sa.Table(
     sa.Column("repo_dir", sa.String(4096), nullable=True),
     sa.Column("remembered_at", sa.String(40), nullable=False),
     sa.Column("api", sa.String(16), nullable=True),  # legacy or rdm (--api); NULL: not known (auto)
+)
+
+# A large file's resumable (tus) upload in progress: its URL on the target, kept before a byte is sent so
+# that a rerun after a kill -9 resumes from the server's offset (deposit/resumable.py; migration 0009).
+resumable_uploads = sa.Table(
+    "resumable_uploads", metadata,
+    sa.Column("specimen_key", sa.String(500), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("mtime_ns", sa.BigInteger, nullable=False),  # a changed file starts a new upload
+    sa.Column("created_at", sa.String(40), nullable=False),
 )

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from depot.repository.faults.profile import FaultProfile, Rule, endpoint_of
+from depot.repository.faults.profile import FaultProfile, Rule, Window, endpoint_of
 
 MESSAGES = {404: "The persistent identifier does not exist.", 408: "Request Timeout",
             413: "The data value transmitted exceeds the capacity limit.", 429: "Too many requests",
@@ -37,9 +37,10 @@ class FaultInjector:
         self.profile = profile
         self.rng = random.Random(profile.seed)
         self.clock = clock
-        self.started = clock()
+        self.started: float = clock()
         self.log_path = log_path
         self._lock = threading.Lock()
+        self._firsts: dict[str, float] = {}  # endpoint -> when its first request came (windows with ``after``)
 
     def log(self, **event: Any) -> None:
         if self.log_path is None:
@@ -57,24 +58,33 @@ class FaultInjector:
                 return status
         return None
 
+    def _since(self, window: Window, now: float) -> float:
+        """Seconds on the window's clock: from the server's start, or from the first request to its endpoint."""
+        if window.after is None:
+            return now - self.started
+        first = self._firsts.get(window.after)
+        return -1.0 if first is None else now - first
+
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
         endpoint = endpoint_of(method, path)
-        elapsed = self.clock() - self.started
+        now: float = self.clock()
+        self._firsts.setdefault(endpoint, now)
         base = {"endpoint": endpoint, "method": method, "path": path}
         for window in self.profile.outages:
-            if window.active(elapsed):
+            if window.active(self._since(window, now)):
                 self.log(fault=f"outage-{window.status}", **base)
                 await _respond(send, window.status)
                 return
         for window in self.profile.storms:
-            if window.active(elapsed) and self.rng.random() < window.probability:
+            since = self._since(window, now)
+            if window.active(since) and self.rng.random() < window.probability:
                 self.log(fault="storm-429", **base)
                 await _respond(send, 429, {"retry-after": str(max(1, math.ceil(window.start + window.duration
-                                                                                 - elapsed)))})
+                                                                                 - since)))})
                 return
         rule = self.profile.rule_for(endpoint)
         if rule is None:

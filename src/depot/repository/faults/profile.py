@@ -18,6 +18,7 @@ windows (outages and 429 storms, counted from the server's start). Endpoints: ``
     start = 60.0                          # seconds after start-up
     duration = 30.0
     status = 404                          # every request gets it (the 2019 database incident)
+    after = "create"                      # optional: count start from the first request to this endpoint
     [[storms]]
     start = 10.0
     duration = 5.0
@@ -95,6 +96,7 @@ class Window:
     duration: float
     status: int = 503
     probability: float = 1.0
+    after: str | None = None  # start counts from the first request to this endpoint, not the server's start
 
     def active(self, elapsed: float) -> bool:
         return self.start <= elapsed < self.start + self.duration
@@ -153,9 +155,14 @@ def parse(data: dict[str, Any], name: str) -> FaultProfile:
     for kind in ("outages", "storms"):
         items = []
         for i, raw in enumerate(data.get(kind) or []):
+            after = raw.get("after") if isinstance(raw, dict) else None
+            if after is not None and after not in ENDPOINTS:
+                raise FaultProfileError(f"{name}: {kind}[{i}].after: unknown endpoint {after!r}; use one of "
+                                        f"{', '.join(ENDPOINTS)}")
             try:
                 items.append(Window(float(raw["start"]), float(raw["duration"]), int(raw.get("status", 503)),
-                                    _probability(raw.get("probability", 1.0), f"{name}: {kind}[{i}].probability")))
+                                    _probability(raw.get("probability", 1.0), f"{name}: {kind}[{i}].probability"),
+                                    after))
             except (KeyError, TypeError, ValueError) as exc:
                 raise FaultProfileError(f"{name}: {kind}[{i}] needs numeric start and duration ({exc})") from exc
         windows.append(tuple(items))

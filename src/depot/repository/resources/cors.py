@@ -22,8 +22,19 @@ PREFLIGHT_METHODS = b"DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
 MAX_AGE = b"600"
 
 
-def cors_headers() -> list[tuple[bytes, bytes]]:
-    return [(b"access-control-allow-origin", b"*"), (b"access-control-expose-headers", EXPOSED)]
+# Resumable uploads (tus) also expose their protocol's headers (resources/uploads.py).
+TUS_PATH = "/api/uploads"
+TUS_EXPOSED = EXPOSED + (b", Location, Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, "
+                         b"Tus-Checksum-Algorithm, Upload-Offset, Upload-Length, Upload-Metadata, Upload-Expires")
+
+
+def cors_headers(path: str = "") -> list[tuple[bytes, bytes]]:
+    exposed = TUS_EXPOSED if is_tus(path) else EXPOSED
+    return [(b"access-control-allow-origin", b"*"), (b"access-control-expose-headers", exposed)]
+
+
+def is_tus(path: str) -> bool:
+    return path == TUS_PATH or path.startswith(TUS_PATH + "/")
 
 
 def is_api(scope: Mapping[str, Any]) -> bool:
@@ -47,7 +58,7 @@ class Cors:
             if message["type"] == "http.response.start":
                 names = {name.lower() for name, _ in message.get("headers", [])}
                 message["headers"] = [*message.get("headers", []),
-                                      *(h for h in cors_headers() if h[0] not in names)]
+                                      *(h for h in cors_headers(scope["path"]) if h[0] not in names)]
             await send(message)
 
         await self.app(scope, receive, send_with_cors)
@@ -75,6 +86,11 @@ class AllowedMethods:
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        request_headers = dict(scope["headers"])
+        if (scope["method"] == "OPTIONS" and is_tus(scope["path"])
+                and b"access-control-request-method" not in request_headers):
+            await self.app(scope, receive, send)  # tus's own OPTIONS (Tus-Version, Tus-Extension, ...)
             return
         if scope["method"] == "OPTIONS":
             allowed = self.allowed(scope["path"])

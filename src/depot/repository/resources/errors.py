@@ -28,6 +28,7 @@ STATUS: dict[type[e.RepositoryError], int] = {
     e.RateLimitedError: 429,
     e.InvalidStateError: 404,  # overridden by the error's own ``status``
     e.QuotaExceededError: 400,  # idem
+    e.UploadError: 409,  # idem (tus: 409, 412, 423, 460)
 }
 
 # werkzeug's texts, which Zenodo's flask-resources error handlers pass through.

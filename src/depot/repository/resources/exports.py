@@ -13,12 +13,11 @@ from depot.repository.errors import NotFoundError
 from depot.repository.exports import registry
 from depot.repository.resources.context import Context
 from depot.repository.resources.http import json_response, path_int
+from depot.repository.resources.published import published_record
 
 
 def record_json(ctx: Context, record_id: int) -> dict[str, Any]:
     """The records-API JSON of a published record (404 for unknown or unpublished ids)."""
-    from depot.repository.resources.records import published_record
-
     return published_record(ctx, ctx.records.read(record_id))
 
 

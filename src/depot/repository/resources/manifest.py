@@ -12,7 +12,7 @@ from depot.repository.iiif.manifest import Image, manifest
 from depot.repository.resources.context import Context
 from depot.repository.resources.http import json_response
 from depot.repository.resources.iiif import IMAGE_TYPES, _dimensions
-from depot.repository.resources.records import published_record
+from depot.repository.resources.published import published_record
 from depot.repository.services.ids import parse_id
 from depot.repository.services.views import Deposit
 

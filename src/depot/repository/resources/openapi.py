@@ -164,6 +164,47 @@ def _link_ids(paths: dict[str, Any], d: str) -> None:
                 "operationRef": _ref_of(t, m), "parameters": by_id} for t, m in targets}
 
 
+def _upload_paths() -> dict[str, Any]:
+    """Resumable uploads, tus 1.0 (docs/api.md): the headers are the protocol; bodies only on errors."""
+    def header(name: str, required: bool = True) -> dict[str, Any]:
+        return {"name": name, "in": "header", "required": required, "schema": {"type": "string"}}
+
+    tus = header("Tus-Resumable")
+    create = _op("Create a resumable upload (tus creation): Upload-Length, Upload-Metadata 'bucket <b64>,filename "
+                 "<b64>'; Location in the answer", {201: "Created (Location, Upload-Expires)",
+                                                    400: "No Upload-Length, bad Upload-Metadata, empty, or too many "
+                                                         "open uploads", 403: "Not authenticated, no deposit:write, "
+                                                    "or not your bucket", 404: "No such bucket", 412: "Tus-Resumable "
+                                                    "is not 1.0.0", 413: "Above Tus-Max-Size or the record's quota"},
+                 tag="uploads")
+    create["parameters"] = [tus, header("Upload-Length"), header("Upload-Metadata")]
+    head = _op("Offset of an upload (tus core)", {200: "Upload-Offset, Upload-Length", 403: "Not authenticated",
+                                                  404: "No such upload (or not yours, or expired)",
+                                                  409: "Its bytes on disk are not its length (DELETE it)",
+                                                  412: "Tus-Resumable is not 1.0.0"}, tag="uploads")
+    head["parameters"] = [tus]
+    for answer in head["responses"].values():  # a HEAD has no body, an error's neither
+        answer.pop("content", None)
+    patch = _op("Append bytes at Upload-Offset (tus core, checksum); the last PATCH attaches the file to the "
+                "bucket", {204: "Stored and fsynced (Upload-Offset)", 400: "Bad Upload-Checksum or no Upload-Offset",
+                           403: "Not authenticated, or the draft was published meanwhile", 404: "No such upload",
+                           412: "Tus-Resumable is not 1.0.0", 409: "Upload-Offset is not the upload's offset",
+                           413: "Past Upload-Length", 415: "Not application/offset+octet-stream",
+                           423: "Another PATCH of this upload is in progress",
+                           460: "Upload-Checksum mismatch (bytes discarded)"}, tag="uploads")
+    patch["parameters"] = [tus, header("Upload-Offset"), header("Upload-Checksum", False)]
+    patch["requestBody"] = {"required": True, "content": {"application/offset+octet-stream": {
+        "schema": {"type": "string", "format": "binary"}}}}
+    delete = _op("Terminate an upload (tus termination)", {204: "Deleted", 403: "Not authenticated",
+                                                           404: "No such upload", 412: "Tus-Resumable is not 1.0.0",
+                                                           423: "A PATCH of it is in progress"}, tag="uploads")
+    delete["parameters"] = [tus]
+    options = _op("What the server speaks: Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm",
+                  {204: "Capabilities"}, tag="uploads", public=True)
+    return {"/uploads": {"options": options, "post": create},
+            "/uploads/{id}": {"options": dict(options), "head": head, "patch": patch, "delete": delete}}
+
+
 def document(api_url: str) -> dict[str, Any]:
     d = "/deposit/depositions"
     paths: dict[str, Any] = {
@@ -246,6 +287,7 @@ def document(api_url: str) -> dict[str, Any]:
         "/admin/fixity": {"get": _op("Fixity audit: last runs, current problems, bag queue (admin token)", {
             200: "Report", 403: "Not the admin token"}, tag="admin", returns="Object")},
     }
+    paths.update(_upload_paths())
     for path, item in _rdm_paths().items():  # beside the records API's own methods on the same paths
         paths.setdefault(path, {}).update(item)
     for action, code in (("publish", 202), ("edit", 201), ("discard", 204), ("newversion", 201)):
@@ -257,8 +299,9 @@ def document(api_url: str) -> dict[str, Any]:
         names = [seg[1:-1] for seg in path.split("/") if seg.startswith("{")]
         # Record and deposition ids are Zenodo's: positive integers (a community's id is a slug or a UUID).
         params = [{"name": n, "in": "path", "required": True,
-                   "schema": {"type": "integer", "minimum": 1} if n == "id" and not path.startswith("/communities")
-                   else {"type": "string"}} for n in names]
+                   "schema": {"type": "integer", "minimum": 1}
+                   if n == "id" and not path.startswith(("/communities", "/uploads")) else {"type": "string"}}
+                  for n in names]
         for op in item.values():
             op["parameters"] = params + op.get("parameters", [])
     return {

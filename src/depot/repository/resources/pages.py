@@ -29,7 +29,7 @@ from depot.repository.pages.readable import date_range, interval, license_name, 
 from depot.repository.resources.context import Context
 from depot.repository.resources.http import facet_filters, identity
 from depot.repository.resources.iiif import IMAGE_TYPES, _dimensions
-from depot.repository.resources.records import published_record
+from depot.repository.resources.published import published_record
 from depot.repository.services.facets import FACETS, SPLIT
 from depot.repository.services.ids import parse_id
 from depot.repository.services.records import RecordSearch

@@ -27,6 +27,7 @@ from depot.repository.resources.http import (
     read_json,
     tagged_json,
 )
+from depot.repository.resources.published import published_record
 from depot.repository.services.drafts import DraftService, UserRecordsParams
 from depot.repository.services.files import QUOTA
 from depot.repository.services.keys import lookup_key
@@ -71,7 +72,6 @@ class RdmResource:
         return rs.zenodo_draft(self.ctx.links, deposit, version_index=index, is_latest=is_latest)
 
     def record_json(self, request: Request, deposit: Deposit) -> dict[str, Any]:
-        from depot.repository.resources.records import published_record
 
         if rs.wants_rdm(request.headers.get("accept")):
             index, is_latest = self._versions(deposit)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -12,6 +11,7 @@ from depot.metadata import FieldError
 from depot.repository.errors import NotFoundError, ValidationError
 from depot.repository.resources import serialize
 from depot.repository.resources.context import Context
+from depot.repository.resources.exports import acceptable, render
 from depot.repository.resources.http import (
     bool_param,
     facet_filters,
@@ -23,6 +23,7 @@ from depot.repository.resources.http import (
     tagged_json,
     with_etag,
 )
+from depot.repository.resources.published import published_record
 from depot.repository.services.accounts import Community
 from depot.repository.services.keys import lookup_key
 from depot.repository.services.records import RecordSearch
@@ -47,7 +48,6 @@ class RecordResource:
         return published_record(self.ctx, deposit, is_last=is_last)
 
     async def read(self, request: Request) -> Response:
-        from depot.repository.resources.exports import acceptable, render
         from depot.repository.resources.rdm_serialize import RDM_JSON, wants_rdm
 
         rdm_json = wants_rdm(request.headers.get("accept"))
@@ -161,15 +161,6 @@ class RecordResource:
 
     async def community(self, request: Request) -> Response:
         return json_response(_community(self.ctx.accounts.get_community(request.path_params["id"])))
-
-
-def published_record(ctx: Context, deposit: Deposit, *, is_last: bool | None = None) -> dict[str, Any]:
-    """The records-API JSON of a published version: accepted communities and COUNTER stats included."""
-    if is_last is None:
-        is_last = ctx.records.latest(deposit.id).id == deposit.id
-    accepted = [slug for slug, status in ctx.records.communities_of(deposit.concept_id) if status == "accepted"]
-    return serialize.record(ctx.links, deposit, is_last=is_last, communities=accepted,
-                            stats=ctx.usage.stats(deposit))
 
 
 def _query(request: Request) -> str:

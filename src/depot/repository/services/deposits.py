@@ -18,6 +18,7 @@ from depot.repository.config import RepositoryConfig
 from depot.repository.errors import InvalidStateError, NotFoundError, ValidationError
 from depot.repository.services.legacy import apply_legacy_defaults
 from depot.repository.services.limits import check_limits
+from depot.repository.services.orphans import delete_bucket_objects
 from depot.repository.services.permissions import Identity, can_manage, require_user
 from depot.repository.services.richtext import sanitize_stored
 from depot.repository.services.scopes import DEPOSIT_WRITE
@@ -143,8 +144,6 @@ class DepositService:
         the transaction commits. Current Zenodo routes DELETE and discard alike (to ``delete_draft``);
         only the token scope differs (discard is an action).
         """
-        from depot.repository.services.files import delete_bucket_objects
-
         with self.db.write() as conn:
             deposit = self.get_owned(conn, identity, deposit_id, scope)
             if deposit.draft is None:

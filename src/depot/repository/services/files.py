@@ -23,12 +23,13 @@ from depot.repository.errors import (
 )
 from depot.repository.services.deposits import DepositService
 from depot.repository.services.keys import check_key, lookup_key
+from depot.repository.services.orphans import collect_orphans
 from depot.repository.services.permissions import Identity, can_manage
 from depot.repository.services.scopes import DEPOSIT_WRITE
 from depot.repository.services.views import Deposit, StoredFile, load_by_bucket
 from depot.repository.store import statements as st
 from depot.repository.store.blobs import StoredBlob
-from depot.repository.store.tables import file_instances, objects, pending_files
+from depot.repository.store.tables import objects, pending_files
 
 LOCKED = "The files of a published record are locked; create a new version to change them."
 EMPTY = "Empty files are not accepted."
@@ -45,26 +46,6 @@ class UploadPlan:
     deposit: Deposit
     limit: int  # most bytes the body may have
     key: str  # the file key in its stored form (NFC): commit under this one
-
-
-def delete_bucket_objects(conn: sa.Connection, bucket_id: str) -> list[str]:
-    """Remove every object of a bucket; return storage URIs no longer referenced anywhere."""
-    file_ids = list(conn.execute(sa.select(objects.c.file_id).where(objects.c.bucket_id == bucket_id)).scalars())
-    conn.execute(objects.delete().where(objects.c.bucket_id == bucket_id))
-    conn.execute(pending_files.delete().where(pending_files.c.bucket_id == bucket_id))
-    return _collect_orphans(conn, file_ids)
-
-
-def _collect_orphans(conn: sa.Connection, file_ids: list[str]) -> list[str]:
-    uris: list[str] = []
-    for file_id in set(file_ids):
-        still_used = conn.execute(st.OBJECT_USES, {"b_file": file_id}).first()
-        if still_used is None:
-            uri = conn.execute(sa.select(file_instances.c.uri).where(file_instances.c.id == file_id)).scalar()
-            conn.execute(file_instances.delete().where(file_instances.c.id == file_id))
-            if uri:
-                uris.append(uri)
-    return uris
 
 
 class FileService:
@@ -134,7 +115,7 @@ class FileService:
                 # Current Zenodo deletes and re-creates the file on a second PUT: an overwrite.
                 conn.execute(st.UPDATE_OBJECT, {"b_bucket": bucket_id, "b_key": key, "file_id": blob.id,
                                                 "version_id": version_id, "updated": now})
-                orphans = _collect_orphans(conn, [old.file_id])
+                orphans = collect_orphans(conn, [old.file_id])
                 created = old.created
             else:
                 conn.execute(st.INSERT_OBJECT, {"bucket_id": bucket_id, "key": key, "file_id": blob.id,
@@ -174,7 +155,7 @@ class FileService:
             conn.execute(pending_files.delete().where(pending_files.c.bucket_id == bucket_id,
                                                       pending_files.c.key == match[0].key))
             conn.execute(st.UPDATE_DEPOSIT, {"b_id": deposit.id, "modified": self.deposits.now()})
-            return _collect_orphans(conn, [match[0].file_id])
+            return collect_orphans(conn, [match[0].file_id])
 
     def list_files(self, identity: Identity, deposit_id: int) -> Deposit:
         return self.deposits.read(identity, deposit_id)

@@ -85,6 +85,15 @@ class BlobStore:
         part = self.tmp_root / f"{blob_id}.part"
         return self._publish(blob_id, part, *self._copy_to_part(source, part))
 
+    def adopt(self, source: Path, size: int, md5: str, sha256: str, *, blob_id: str | None = None) -> StoredBlob:
+        """Move the finished, already fsynced file ``source`` (on this filesystem, e.g. a resumable upload's
+        staging file) into the store under ``blob_id`` (default: a new one): a rename, no copy."""
+        return self._publish(blob_id or str(uuid.uuid4()), source, size, md5, sha256)
+
+    @staticmethod
+    def uri_for(blob_id: str) -> str:
+        return f"{blob_id[:2]}/{blob_id[2:4]}/{blob_id}"
+
     def _copy_to_part(self, source: BinaryIO, part: Path) -> tuple[int, str, str]:
         """Write ``source`` to the private ``part`` file, hashing as it goes: (size, md5, sha256). A failure
         removes the part file."""
@@ -109,7 +118,7 @@ class BlobStore:
         fh.close()
 
     def _publish(self, blob_id: str, part: Path, size: int, md5: str, sha256: str) -> StoredBlob:
-        uri = f"{blob_id[:2]}/{blob_id[2:4]}/{blob_id}"
+        uri = self.uri_for(blob_id)
         target = self.files_root / uri
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.replace(part, target)

@@ -201,3 +201,23 @@ fixity_state = sa.Table(
     sa.Column("status", sa.String(10), nullable=False),  # "ok", "mismatch", "missing" or "error"
     sa.Column("detail", sa.Text, nullable=False, default=""),
 )
+
+# Resumable uploads (tus 1.0, ``services/uploads.py``): one row per upload, its bytes in DATA_DIR/uploads.
+# ``received`` is the offset the server vouches for: it moves only after the bytes before it were fsynced,
+# so it survives a restart (migration 0010).
+uploads = sa.Table(
+    "uploads",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),  # uuid4 hex, also the stored file's id once finished
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("bucket_id", sa.String(36), nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("length", sa.BigInteger, nullable=False),
+    sa.Column("received", sa.BigInteger, nullable=False),
+    sa.Column("upload_metadata", sa.Text, nullable=False),  # the Upload-Metadata header, echoed by HEAD
+    sa.Column("created", sa.String(40), nullable=False),
+    sa.Column("expires", sa.String(40), nullable=False),
+    sa.Column("finished", sa.String(40), nullable=True),
+    sa.Index("ix_uploads_user", "user_id", "finished"),
+    sa.Index("ix_uploads_expires", "expires"),
+)
