@@ -80,3 +80,16 @@ def test_the_fault_injectors_lost_answers_make_no_duplicate(tmp_path: Path) -> N
     assert lost, "no create answer was lost: the test tested nothing"
     assert sorted(keys) == sorted(f"urn:catalog:RUN:{i}" for i in range(20)) and drafts == 0
     ledger.close()
+
+
+def test_large_files_take_the_three_steps_not_tus(tmp_path: Path) -> None:
+    """Every file above the resumable threshold: the legacy client would send it by tus (depot serve offers
+    it), the RDM client's draft files endpoint is no bucket, so it goes by init, content, commit."""
+    ledger = plan(tmp_path, 2)
+    settings = RunSettings(transfers=1, resumable_threshold=1)
+    with serve(tmp_path) as (api, token):
+        _runner, requests = asyncio.run(run_rdm(ledger, api, token, settings))
+        keys, drafts = server_state(api, token)
+    assert sorted(keys) == ["urn:catalog:RUN:0", "urn:catalog:RUN:1"] and drafts == 0
+    assert requests == 2 * 5  # no OPTIONS, no tus request
+    ledger.close()
