@@ -72,6 +72,8 @@ class ClientStats:
 class RepositoryClient:
     """A Zenodo-compatible repository at ``api_url`` (e.g. ``https://zenodo.org/api``)."""
 
+    bucket_uploads = True  # files go to a bucket (so a tus upload may stand in for the PUT: resumable.py)
+
     def __init__(self, api_url: str, token: str, *, limiter: Limiter | None = None,
                  timeout: float = 120.0, upload_timeout: float = 3600.0,
                  on_reply: Callable[[str, Reply | None, BaseException | None], None] | None = None,

@@ -49,6 +49,8 @@ class RdmClient(RepositoryClient):
     ``published_reads``: ``get`` reads the published record, not an open draft (depot verify: one
     request a record where the draft-first read costs a 404 first)."""
 
+    bucket_uploads = False  # a draft's files endpoint, not a bucket: no tus upload in its place
+
     def __init__(self, api_url: str, token: str, *, published_reads: bool = False, **kwargs: Any) -> None:
         super().__init__(api_url, token, **kwargs)
         self._headers["Accept"] = RDM_JSON

@@ -330,8 +330,10 @@ def legacy_view(body: dict[str, Any], api_url: str) -> dict[str, Any]:
     assert isinstance(files_part, dict)
     entries = files_part.get("entries")
     listed = list(entries.values()) if isinstance(entries, dict) else _dicts(entries)
+    # A file initialised (and maybe sent) but not committed is not there yet: a publish would refuse it.
     files = [{"id": f.get("id") or f.get("file_id"), "filename": f.get("key"), "filesize": f.get("size"),
-              "checksum": f.get("checksum")} for f in listed if isinstance(f, dict) and f.get("key")]
+              "checksum": f.get("checksum")} for f in listed
+             if isinstance(f, dict) and f.get("key") and f.get("status", "completed") == "completed"]
     record = f"{api_url}/records/{rid}"
     view: dict[str, Any] = {
         "id": int(rid) if rid.isdigit() else rid,

@@ -75,6 +75,8 @@ class Resumable:
     async def supported(self) -> bool:
         """Asked once (OPTIONS); a 429, a 5xx or no answer is not a verdict: this file goes by PUT, the next
         one asks again."""
+        if not self.client.bucket_uploads:  # the RDM client uploads to a draft's files, in its three steps
+            return False
         if self._supported is None:
             try:
                 reply = await self.client.request("tus-options", "OPTIONS", self.endpoint)

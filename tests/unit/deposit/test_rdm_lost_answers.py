@@ -80,3 +80,44 @@ def test_the_fault_injectors_lost_answers_make_no_duplicate(tmp_path: Path) -> N
     assert lost, "no create answer was lost: the test tested nothing"
     assert sorted(keys) == sorted(f"urn:catalog:RUN:{i}" for i in range(20)) and drafts == 0
     ledger.close()
+
+
+def test_large_files_take_the_three_steps_not_tus(tmp_path: Path) -> None:
+    """Every file above the resumable threshold: the legacy client would send it by tus (depot serve offers
+    it), the RDM client's draft files endpoint is no bucket, so it goes by init, content, commit."""
+    ledger = plan(tmp_path, 2)
+    settings = RunSettings(transfers=1, resumable_threshold=1)
+    with serve(tmp_path) as (api, token):
+        _runner, requests = asyncio.run(run_rdm(ledger, api, token, settings))
+        keys, drafts = server_state(api, token)
+    assert sorted(keys) == ["urn:catalog:RUN:0", "urn:catalog:RUN:1"] and drafts == 0
+    assert requests == 2 * 5  # no OPTIONS, no tus request
+    ledger.close()
+
+
+def test_a_file_sent_but_not_committed_is_sent_again(tmp_path: Path) -> None:
+    """A run killed between PUT .../content and POST .../commit: the draft holds the bytes, uncommitted. A
+    read-back must not take the file as there (the publish would be refused: "not completed their
+    transfer"); the next upload starts the key again and commits it."""
+    ledger = plan(tmp_path, 1)
+    key = "urn:catalog:RUN:0"
+
+    async def killed_before_commit(api: str, token: str) -> None:
+        async with RdmClient(api, token) as client:
+            claim = ledger.get(key)
+            ledger.mark_uncertain(key, "create")
+            draft = await client.create(claim.metadata)
+            ledger.mark_created(key, deposition_id=int(draft["id"]), bucket_url=draft["links"]["bucket"],
+                                record=draft)
+            spec = claim.files[0]
+            files = draft["links"]["bucket"]
+            await client.request("upload", "POST", files, json=[{"key": spec.name}])
+            await client.send_file(f"{files}/{spec.name}/content", Path(spec.path))
+            ledger.mark_uncertain(key, "reconcile")  # as a 404/409 on the next step would leave it
+
+    with serve(tmp_path) as (api, token):
+        asyncio.run(killed_before_commit(api, token))
+        asyncio.run(run_rdm(ledger, api, token, RunSettings(transfers=1)))
+        keys, drafts = server_state(api, token)
+    assert keys == [key] and drafts == 0 and ledger.get(key).state == "published"
+    ledger.close()

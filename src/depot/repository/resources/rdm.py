@@ -68,7 +68,7 @@ class RdmResource:
         index, is_latest = self._versions(deposit)
         if rs.wants_rdm(request.headers.get("accept")):
             return rs.rdm(self.ctx.links, deposit, draft=True, version_index=index, is_latest=is_latest,
-                          communities=self._communities(deposit))
+                          communities=self._communities(deposit), pending=self.drafts.pending(deposit))
         return rs.zenodo_draft(self.ctx.links, deposit, version_index=index, is_latest=is_latest)
 
     def record_json(self, request: Request, deposit: Deposit) -> dict[str, Any]:

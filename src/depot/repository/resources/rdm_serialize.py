@@ -6,6 +6,7 @@ and invenio-rdm-records' ``services/config.py`` links; docs/api.md records each 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -93,8 +94,11 @@ def files_listing(links: Links, deposit: Deposit, pending: list[str], *, draft: 
             "default_preview": None}
 
 
-def _files_summary(links: Links, deposit: Deposit, *, draft: bool) -> dict[str, Any]:
-    entries = {f.key: file_entry(links, deposit, f, f.key, draft=draft) for f in deposit.files}
+def _files_summary(links: Links, deposit: Deposit, *, draft: bool, pending: Sequence[str] = ()) -> dict[str, Any]:
+    """The record's files; in a draft, a file whose content is there but not committed is ``pending`` (a
+    publish refuses it), as in the files listing."""
+    entries = {f.key: file_entry(links, deposit, f, f.key, draft=draft, pending=f.key in pending)
+               for f in deposit.files}
     return {"enabled": deposit.files_enabled, "order": [], "count": len(entries),
             "total_bytes": deposit.total_size, "entries": entries, "default_preview": None}
 
@@ -113,7 +117,7 @@ def _status(deposit: Deposit, *, draft: bool, version_index: int) -> str:
 
 
 def rdm(links: Links, deposit: Deposit, *, draft: bool, version_index: int, is_latest: bool,
-        communities: list[str]) -> dict[str, Any]:
+        communities: list[str], pending: Sequence[str] = ()) -> dict[str, Any]:
     """InvenioRDM's JSON of a draft (``draft``) or of a published record."""
     meta = (deposit.draft if draft and deposit.draft is not None else deposit.record) or {}
     pids: dict[str, Any] = {}
@@ -135,7 +139,7 @@ def rdm(links: Links, deposit: Deposit, *, draft: bool, version_index: int, is_l
         "metadata": from_legacy(meta),
         "custom_fields": custom_fields_of(meta),
         "access": _access(meta, deposit),
-        "files": _files_summary(links, deposit, draft=draft),
+        "files": _files_summary(links, deposit, draft=draft, pending=pending),
         "status": _status(deposit, draft=draft, version_index=version_index),
         "is_published": deposit.is_published,
         "is_draft": draft,
