@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from starlette.responses import Response
 
 from depot.deposit.client import RepositoryClient
@@ -280,9 +281,11 @@ def test_target_without_tus_gets_a_plain_put(tmp_path: Path) -> None:
 
 
 
-def test_kill_9_of_depot_run_during_a_tus_upload_then_rerun_resumes(tmp_path: Path) -> None:
+def test_kill_9_of_depot_run_during_a_tus_upload_then_rerun_resumes(served: Served, tmp_path: Path,
+                                                                   request: pytest.FixtureRequest) -> None:
     """`depot run` killed (SIGKILL) once the server holds part of a large file; the rerun resumes the same
-    upload (one upload created on the server, none left open) and the record is published with the md5."""
+    upload (one upload created on the server, none left open) and the record is published with the md5.
+    On SQLite and PostgreSQL."""
     import signal
     import sqlite3
     import subprocess
@@ -301,38 +304,44 @@ def test_kill_9_of_depot_run_during_a_tus_upload_then_rerun_resumes(tmp_path: Pa
     csv = tmp_path / "specimens.csv"
     csv.write_text("occurrenceID,catalogNumber,scientificName,institutionCode\n"
                    "urn:catalog:KILL:1,K00001,Fucus vesiculosus L.,KILL\n", encoding="utf-8")
-    with serve_repository(tmp_path) as served:
-        ledger = tmp_path / "ledger.sqlite3"
-        args = [sys.executable, "-m", "depot", "run", str(csv), "--images", str(images), "--path-template",
-                "{images}/{catalogNumber}.png", "--profile", "specimen", "--var", "license=cc-by-4.0",
-                "--target", f"{served.base}/api", "--ledger", str(ledger), "--progress", "quiet",
-                "--resumable-threshold-mb", "1"]
-        runner = subprocess.Popen(args, env=served.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline, offset = time.monotonic() + 240, 0
-        try:
-            while time.monotonic() < deadline and runner.poll() is None:
-                url = None
-                if ledger.exists():
-                    with contextlib.suppress(sqlite3.OperationalError), sqlite3.connect(ledger) as db:
-                        row = db.execute("SELECT url FROM resumable_uploads").fetchone()
-                        url = row[0] if row else None
-                if url:
-                    head = httpx.head(url, headers={**served.headers, "Tus-Resumable": "1.0.0"})
-                    offset = int(head.headers.get("Upload-Offset", 0))
-                    if 0 < offset < big.stat().st_size:
-                        break
-                time.sleep(0.05)
-        finally:
-            runner.send_signal(signal.SIGKILL)
-            runner.wait(10)
-        assert 0 < offset < big.stat().st_size, "the run was not caught mid-upload"
-        rerun = subprocess.run(args, env=served.env, capture_output=True, text=True, timeout=300)
-        assert rerun.returncode == 0, rerun.stderr[-2000:]
-        with sqlite3.connect(served.data / "repository.sqlite3") as db:
-            uploads = db.execute("SELECT received, length, finished IS NOT NULL FROM uploads").fetchall()
-        assert uploads == [(big.stat().st_size, big.stat().st_size, 1)]  # one upload, resumed and finished
-        with sqlite3.connect(ledger) as db:
-            assert db.execute("SELECT count(*) FROM resumable_uploads").fetchone() == (0,)
-            assert db.execute("SELECT state FROM specimens").fetchall() == [("published",)]
-        records = httpx.get(f"{served.base}/api/records", params={"q": ""}).json()["hits"]["hits"]
-        assert [f["checksum"] for f in records[0]["files"]] == [f"md5:{md5}"]
+    ledger = tmp_path / "ledger.sqlite3"
+    args = [sys.executable, "-m", "depot", "run", str(csv), "--images", str(images), "--path-template",
+            "{images}/{catalogNumber}.png", "--profile", "specimen", "--var", "license=cc-by-4.0",
+            "--target", f"{served.base}/api", "--ledger", str(ledger), "--progress", "quiet",
+            "--resumable-threshold-mb", "1"]
+    runner = subprocess.Popen(args, env=served.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline, offset = time.monotonic() + 240, 0
+    try:
+        while time.monotonic() < deadline and runner.poll() is None:
+            url = None
+            if ledger.exists():
+                with contextlib.suppress(sqlite3.OperationalError), sqlite3.connect(ledger) as db:
+                    row = db.execute("SELECT url FROM resumable_uploads").fetchone()
+                    url = row[0] if row else None
+            if url:
+                head = httpx.head(url, headers={**served.headers, "Tus-Resumable": "1.0.0"})
+                offset = int(head.headers.get("Upload-Offset", 0))
+                if 0 < offset < big.stat().st_size:
+                    break
+            time.sleep(0.05)
+    finally:
+        runner.send_signal(signal.SIGKILL)
+        runner.wait(10)
+    assert 0 < offset < big.stat().st_size, "the run was not caught mid-upload"
+    rerun = subprocess.run(args, env=served.env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    sqlite_store = served.data / "repository.sqlite3"
+    url = f"sqlite:///{sqlite_store}" if sqlite_store.exists() else str(
+        request.getfixturevalue("postgres_database"))
+    engine = sa.create_engine(sa.engine.make_url(url).set(drivername="postgresql+psycopg")
+                              if url.startswith("postgres") else url)
+    with engine.connect() as conn:
+        uploads = [tuple(r) for r in conn.execute(sa.text(
+            "SELECT received, length, finished IS NOT NULL FROM uploads")).all()]
+    engine.dispose()
+    assert uploads == [(big.stat().st_size, big.stat().st_size, 1)]  # one upload, resumed and finished
+    with sqlite3.connect(ledger) as db:
+        assert db.execute("SELECT count(*) FROM resumable_uploads").fetchone() == (0,)
+        assert db.execute("SELECT state FROM specimens").fetchall() == [("published",)]
+    records = httpx.get(f"{served.base}/api/records", params={"q": ""}).json()["hits"]["hits"]
+    assert [f["checksum"] for f in records[0]["files"]] == [f"md5:{md5}"]
