@@ -17,10 +17,12 @@ from starlette.routing import Route
 
 from depot.repository.bulk.worker import BulkWorker
 from depot.repository.config import RepositoryConfig
+from depot.repository.context import Context
 from depot.repository.errors import RepositoryError
 from depot.repository.faults.inject import FaultInjector, InjectedDrop
 from depot.repository.faults.profile import FaultProfile
-from depot.repository.jobs import open_queue
+from depot.repository.jobs import catalog as _job_catalog  # noqa: F401  (registers the repository's jobs)
+from depot.repository.jobs.queues import open_queue
 from depot.repository.preservation.service import Preservation
 from depot.repository.preservation.service import of as preservation_of
 from depot.repository.resources import (
@@ -36,7 +38,6 @@ from depot.repository.resources import (
     static,
     uploads,
 )
-from depot.repository.resources.context import Context
 from depot.repository.resources.cors import AllowedMethods, Cors
 from depot.repository.resources.deposits import DepositResource
 from depot.repository.resources.errors import (
@@ -50,7 +51,7 @@ from depot.repository.resources.gateway import Gateway
 from depot.repository.resources.http import json_response
 from depot.repository.resources.iiif import IIIFResource
 from depot.repository.resources.records import RecordResource
-from depot.repository.resources.serialize import Links
+from depot.repository.serializers.zenodo import Links
 from depot.repository.services.accounts import AccountService
 from depot.repository.services.actions import ActionService
 from depot.repository.services.deposits import DepositService

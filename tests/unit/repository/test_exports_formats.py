@@ -18,7 +18,7 @@ from rdflib.namespace import XSD as XS
 
 from depot.metadata import normalize
 from depot.repository.exports import bibtex, csl, datacite, dcat, dublincore, marc21, registry, schemaorg
-from depot.repository.resources.serialize import Links, record
+from depot.repository.serializers.zenodo import Links, record
 from depot.repository.services.views import Deposit, StoredFile
 
 from conftest import REPO_ROOT

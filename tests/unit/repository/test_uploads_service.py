@@ -14,8 +14,8 @@ import pytest
 
 from depot.repository.app import build_context
 from depot.repository.config import RepositoryConfig
+from depot.repository.context import Context
 from depot.repository.errors import NotFoundError, UploadError
-from depot.repository.resources.context import Context
 from depot.repository.services.permissions import Identity
 from depot.repository.services.scopes import DEFAULT
 from depot.repository.services.uploads import UploadService

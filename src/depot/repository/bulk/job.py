@@ -43,7 +43,7 @@ from depot.repository.store.blobs import StoredBlob
 from depot.repository.store.tables import bulk_items, bulk_jobs, deposits, record_keys, terms
 
 if TYPE_CHECKING:
-    from depot.repository.resources.context import Context
+    from depot.repository.context import Context
 
 log = logging.getLogger("depot.repository.bulk")
 GROUP = 100  # records per transaction: one commit for many, small enough that a crash redoes little

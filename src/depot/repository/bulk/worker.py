@@ -18,7 +18,7 @@ import anyio.to_thread
 from depot.repository.bulk.job import bulk_service, run_bulk_job
 
 if TYPE_CHECKING:
-    from depot.repository.resources.context import Context
+    from depot.repository.context import Context
 
 log = logging.getLogger("depot.repository.bulk")
 

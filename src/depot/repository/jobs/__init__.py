@@ -1,7 +1,8 @@
 """Background jobs: named job functions in one registry, run by a queue (decision 0009).
 
 A job is a plain function ``fn(ctx, **args)``: ``ctx`` is the repository's Context, ``args`` are JSON values.
-Register it once, at import time of ``catalog`` (one line)::
+Register it once, at import time of ``catalog`` (one line; the app imports the catalog, so that this
+registry stays below everything the jobs use)::
 
     register("bulk", run_bulk_job)            # run_bulk_job(ctx, job_id)
 
@@ -55,8 +56,6 @@ def register(name: str, fn: JobFn, *, attempts: int = 5) -> JobFn:
 
 
 def spec(name: str) -> JobSpec:
-    from depot.repository.jobs import catalog  # noqa: F401  (registers the built-in jobs)
-
     try:
         return REGISTRY[name]
     except KeyError:
@@ -93,28 +92,3 @@ def after_commit(conn: sa.Connection) -> list[Callable[[], None]] | None:
     """The list of callbacks ``Database.write`` runs after ``conn``'s transaction commits (None outside one)."""
     hooks = conn.get_execution_options().get("depot_after_commit")
     return hooks if isinstance(hooks, list) else None
-
-
-def open_queue(queue_url: str | None, database_url: str, engine: sa.Engine) -> JobQueue:
-    """The queue a ``queue_url`` setting names: none → in-process; ``postgresql://...`` → procrastinate."""
-    if not queue_url:
-        from depot.repository.jobs.inprocess import InProcessQueue
-
-        return InProcessQueue()
-    if queue_url.split(":", 1)[0].split("+", 1)[0] not in {"postgresql", "postgres"}:
-        raise ValueError(f"queue_url {queue_url!r}: expected a PostgreSQL URL (postgresql://user@host/db), "
-                         "the procrastinate queue (docs/decisions/0009-job-queue.md)")
-    from depot.repository.jobs.pg import ProcrastinateQueue
-
-    return ProcrastinateQueue(queue_url, engine if same_database(queue_url, database_url) else None)
-
-
-def same_database(a: str, b: str) -> bool:
-    def norm(url: str) -> tuple[Any, ...]:
-        u = sa.engine.make_url(url)
-        return (u.get_backend_name(), u.host or "localhost", u.port or 5432, u.database, u.username)
-
-    try:
-        return norm(a) == norm(b)
-    except sa.exc.ArgumentError:
-        return False

@@ -126,7 +126,6 @@ def run_worker(ctx: Any, queue_url: str, *, concurrency: int = 1, wait: bool = T
     import procrastinate
     from procrastinate.retry import RetryStrategy
 
-    spec("bag")  # import the catalog
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(queue_url)))
     for job in list(REGISTRY.values()):
         def call(*, _fn: Any = job.fn, **kwargs: Any) -> Any:

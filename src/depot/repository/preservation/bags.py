@@ -50,8 +50,8 @@ from depot.repository.exports import datacite
 from depot.repository.jobs import JobQueue
 from depot.repository.preservation import bagspec
 from depot.repository.preservation.audit import Throttle, hash_file
-from depot.repository.resources import serialize
-from depot.repository.resources.serialize import Links
+from depot.repository.serializers import zenodo as serialize
+from depot.repository.serializers.zenodo import Links
 from depot.repository.services.views import Deposit, load_deposit
 from depot.repository.store.blobs import BlobStore, fsync_dir
 from depot.repository.store.db import Database

@@ -20,13 +20,13 @@ import anyio.to_thread
 import sqlalchemy as sa
 
 from depot.repository.config import RepositoryConfig
+from depot.repository.context import Context
 from depot.repository.jobs import JobQueue
 from depot.repository.preservation.accounts import AccountsSidecar, sidecar_path
 from depot.repository.preservation.audit import Auditor
 from depot.repository.preservation.bags import BagWriter
 from depot.repository.preservation.healing import Healer
-from depot.repository.resources.context import Context
-from depot.repository.resources.serialize import Links
+from depot.repository.serializers.zenodo import Links
 from depot.repository.services.views import Deposit
 from depot.repository.store.blobs import BlobStore
 from depot.repository.store.db import Database

@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from depot.repository.context import Context
 from depot.repository.errors import NotFoundError, PermissionDeniedError
-from depot.repository.resources.context import Context
 from depot.repository.resources.http import json_response
 
 

@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from depot.repository.context import Context
 from depot.repository.errors import NotFoundError
-from depot.repository.resources.context import Context
 
 SVG = "image/svg+xml"
 CHAR_WIDTH = 7  # px per character of 11 px Verdana, on average

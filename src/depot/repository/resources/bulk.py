@@ -17,8 +17,8 @@ from depot.repository.bulk.job import bulk_service
 from depot.repository.bulk.package import FORMATS
 from depot.repository.bulk.service import BulkService, ItemResult, Job, check_batch_id
 from depot.repository.bulk.worker import BulkWorker
+from depot.repository.context import Context
 from depot.repository.errors import NotFoundError, UnsupportedMediaError
-from depot.repository.resources.context import Context
 from depot.repository.resources.http import header_int, identity, json_response, too_large
 
 

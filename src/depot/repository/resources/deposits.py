@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import Response
 
+from depot.repository.context import Context
 from depot.repository.errors import MethodNotAllowedError, NotFoundError, QuotaExceededError, ValidationError
-from depot.repository.resources import serialize
-from depot.repository.resources.context import Context
 from depot.repository.resources.http import (
     bool_param,
     bounded,
@@ -23,6 +22,7 @@ from depot.repository.resources.http import (
     tagged_json,
     too_large,
 )
+from depot.repository.serializers import zenodo as serialize
 from depot.repository.services.deposits import ListParams
 from depot.repository.services.permissions import require_user
 from depot.repository.services.scopes import DEPOSIT_WRITE

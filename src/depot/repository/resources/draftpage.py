@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from depot.repository.context import Context
 from depot.repository.errors import NotFoundError, PermissionDeniedError
-from depot.repository.resources.context import Context
 from depot.repository.resources.http import identity
 from depot.repository.resources.pages import not_found, render, size_label
 from depot.repository.services.ids import parse_id

@@ -9,11 +9,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from depot.repository.context import Context
 from depot.repository.errors import NotFoundError
 from depot.repository.exports import registry
-from depot.repository.resources.context import Context
 from depot.repository.resources.http import json_response, path_int
-from depot.repository.resources.published import published_record
+from depot.repository.serializers.published import published_record
 
 
 def record_json(ctx: Context, record_id: int) -> dict[str, Any]:

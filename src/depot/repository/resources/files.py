@@ -6,6 +6,7 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
+from depot.repository.context import Context
 from depot.repository.errors import (
     MethodNotAllowedError,
     NotFoundError,
@@ -13,9 +14,8 @@ from depot.repository.errors import (
     UnsupportedMediaError,
 )
 from depot.repository.preservation.healing import Healer
-from depot.repository.resources import serialize
-from depot.repository.resources.context import Context
 from depot.repository.resources.http import empty, header_int, identity, json_response, path_int, path_key
+from depot.repository.serializers import zenodo as serialize
 from depot.repository.services.files import QUOTA
 from depot.repository.services.keys import lookup_key
 from depot.repository.services.views import Deposit, StoredFile

@@ -10,9 +10,9 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from depot.repository.context import Context
 from depot.repository.errors import NotFoundError
 from depot.repository.iiif.params import FORMATS, IIIFError, info, resolve
-from depot.repository.resources.context import Context
 from depot.repository.resources.files import healer_of
 from depot.repository.resources.http import json_response
 from depot.repository.services.ids import parse_id

@@ -7,12 +7,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from depot.repository.context import Context
 from depot.repository.errors import NotFoundError
 from depot.repository.iiif.manifest import Image, manifest
-from depot.repository.resources.context import Context
 from depot.repository.resources.http import json_response
 from depot.repository.resources.iiif import IMAGE_TYPES, _dimensions
-from depot.repository.resources.published import published_record
+from depot.repository.serializers.published import published_record
 from depot.repository.services.ids import parse_id
 from depot.repository.services.views import Deposit
 

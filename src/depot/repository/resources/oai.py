@@ -18,12 +18,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from depot.repository.context import Context
 from depot.repository.exports import datacite, dcat, dublincore, marc21
 from depot.repository.oai import protocol, responses, tokens
 from depot.repository.oai.protocol import OAIError
-from depot.repository.resources import serialize
-from depot.repository.resources.context import Context
 from depot.repository.resources.http import read_body
+from depot.repository.serializers import zenodo as serialize
 from depot.repository.services.oai import Item, OAIService
 
 Render = Callable[[dict[str, Any]], etree._Element]

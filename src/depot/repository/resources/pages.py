@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from depot.repository.context import Context
 from depot.repository.errors import GoneError, NotFoundError, ValidationError
 from depot.repository.exports import bibtex, csl
 from depot.repository.exports.registry import FORMATS
@@ -26,10 +27,9 @@ from depot.repository.iiif.manifest import image_service, manifest_url
 from depot.repository.pages import citations
 from depot.repository.pages.locality import locality
 from depot.repository.pages.readable import date_range, interval, license_name, timestamp
-from depot.repository.resources.context import Context
 from depot.repository.resources.http import facet_filters, identity
 from depot.repository.resources.iiif import IMAGE_TYPES, _dimensions
-from depot.repository.resources.published import published_record
+from depot.repository.serializers.published import published_record
 from depot.repository.services.facets import FACETS, SPLIT
 from depot.repository.services.ids import parse_id
 from depot.repository.services.records import RecordSearch

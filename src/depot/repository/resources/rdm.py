@@ -12,9 +12,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from depot.repository.context import Context
 from depot.repository.errors import NotFoundError, QuotaExceededError, UnsupportedMediaError
-from depot.repository.resources import rdm_serialize as rs
-from depot.repository.resources.context import Context
 from depot.repository.resources.http import (
     bool_param,
     empty,
@@ -27,7 +26,8 @@ from depot.repository.resources.http import (
     read_json,
     tagged_json,
 )
-from depot.repository.resources.published import published_record
+from depot.repository.serializers import rdm as rs
+from depot.repository.serializers.published import published_record
 from depot.repository.services.drafts import DraftService, UserRecordsParams
 from depot.repository.services.files import QUOTA
 from depot.repository.services.keys import lookup_key

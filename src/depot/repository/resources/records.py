@@ -8,9 +8,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from depot.metadata import FieldError
+from depot.repository.context import Context
 from depot.repository.errors import NotFoundError, ValidationError
-from depot.repository.resources import serialize
-from depot.repository.resources.context import Context
 from depot.repository.resources.exports import acceptable, render
 from depot.repository.resources.http import (
     bool_param,
@@ -23,7 +22,8 @@ from depot.repository.resources.http import (
     tagged_json,
     with_etag,
 )
-from depot.repository.resources.published import published_record
+from depot.repository.serializers import zenodo as serialize
+from depot.repository.serializers.published import published_record
 from depot.repository.services.accounts import Community
 from depot.repository.services.keys import lookup_key
 from depot.repository.services.records import RecordSearch
@@ -37,7 +37,7 @@ class RecordResource:
     def _record(self, deposit: Deposit, *, is_last: bool | None = None,
                 request: Request | None = None) -> dict[str, object]:
         """Zenodo JSON of a record; InvenioRDM's when ``request`` asks for it by Accept."""
-        from depot.repository.resources.rdm_serialize import rdm, wants_rdm
+        from depot.repository.serializers.rdm import rdm, wants_rdm
 
         if request is not None and wants_rdm(request.headers.get("accept")):
             index, latest = self.ctx.records.version_position(deposit)
@@ -48,7 +48,7 @@ class RecordResource:
         return published_record(self.ctx, deposit, is_last=is_last)
 
     async def read(self, request: Request) -> Response:
-        from depot.repository.resources.rdm_serialize import RDM_JSON, wants_rdm
+        from depot.repository.serializers.rdm import RDM_JSON, wants_rdm
 
         rdm_json = wants_rdm(request.headers.get("accept"))
         if not rdm_json:

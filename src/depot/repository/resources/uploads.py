@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from depot.repository.context import Context
 from depot.repository.errors import RepositoryError, UnsupportedMediaError, UploadError
-from depot.repository.resources.context import Context
 from depot.repository.resources.errors import error_body
 from depot.repository.resources.http import header_int, identity, json_response
 from depot.repository.services.uploads import CHECKSUMS, Upload, UploadService, parse_checksum

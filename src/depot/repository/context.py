@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from depot.repository.config import RepositoryConfig
 from depot.repository.jobs import JobQueue
-from depot.repository.resources.serialize import Links
+from depot.repository.serializers.zenodo import Links
 from depot.repository.services.accounts import AccountService
 from depot.repository.services.actions import ActionService
 from depot.repository.services.deposits import DepositService

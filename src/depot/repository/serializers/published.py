@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from depot.repository.resources import serialize
-from depot.repository.resources.context import Context
+from depot.repository.context import Context
+from depot.repository.serializers import zenodo as serialize
 from depot.repository.services.views import Deposit
 
 

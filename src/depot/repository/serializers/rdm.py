@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from depot.metadata import record_metadata
-from depot.repository.resources.serialize import STATS_KEYS, Links
+from depot.repository.serializers.zenodo import STATS_KEYS, Links
 from depot.repository.services.rdm_metadata import access_of, custom_fields_of, from_legacy
 from depot.repository.services.views import Deposit, StoredFile
 
