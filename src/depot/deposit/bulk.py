@@ -63,7 +63,7 @@ class BulkRunner:
             raise ConfigError(NO_BULK.format(where=f"the target {self.target_name}"))
         try:
             await self.client.request("bulk-probe", "GET", f"{self.client.api_url}/bulk",
-                                      params={"batch_id": "depot-probe"})
+                                      params={"batch_id": "depot-probe"}, expected=frozenset({404}))
         except AuthError:
             raise
         except HTTPStatusError as exc:
@@ -165,7 +165,7 @@ class BulkRunner:
     async def _job_of(self, batch_id: str) -> str | None:
         try:
             reply = await self.client.request("bulk-find", "GET", f"{self.client.api_url}/bulk",
-                                              params={"batch_id": batch_id})
+                                              params={"batch_id": batch_id}, expected=frozenset({404}))
         except HTTPStatusError as exc:
             if exc.status == 404:
                 return None

@@ -230,7 +230,8 @@ class RepositoryClient:
             if self.on_reply:
                 self.on_reply(step, None, error)
             raise error from exc
-        self.stats.by_status[reply.status] = self.stats.by_status.get(reply.status, 0) + 1
+        if reply.status not in expected:  # an answer the caller asked for is no error to show in the progress
+            self.stats.by_status[reply.status] = self.stats.by_status.get(reply.status, 0) + 1
         self.limiter.observe(reply.status, reply.headers, bucket)
         if (lag := declared_lag(reply.headers)) is not None:
             self.search_lag = lag if self.search_lag is None else max(self.search_lag, lag)
