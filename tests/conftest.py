@@ -208,36 +208,77 @@ def start_server(data_dir: Path, db_url: str | None, *extra: str,
     raise RuntimeError(f"depot serve did not start within {START_S} s: {log.read_text()[-2000:]}")
 
 
+class ServerPool:
+    """The `depot serve` processes of the `api` fixture's loopback and workers variants, one of each per test
+    process (xdist worker), started when first asked for: a start costs 1-2 s, and 5-10 s for three
+    interpreters of `--workers 2` on a loaded machine, which once per test made the contract suite the
+    largest share of CI time. Tests share them as they share the session's PostgreSQL database: each test
+    mints its own user, and checks of stored state compare with what was there before (`Api.snapshot`)."""
+
+    def __init__(self, root: Path, request: pytest.FixtureRequest) -> None:
+        self.root, self.request = root, request
+        self.servers: dict[str, tuple[subprocess.Popen[bytes], str, RepositoryConfig]] = {}
+
+    def get(self, variant: str) -> tuple[str, RepositoryConfig]:
+        if variant not in self.servers:
+            mode, kind = variant.split("-")
+            db_url = None if kind == "sqlite" else str(self.request.getfixturevalue("postgres_database"))
+            config = _api_config(self.root / variant, db_url)
+            limits = ["--rate-limit", "0", "--search-rate-limit", "0"]
+            if mode == "workers":
+                limits = ["--workers", "2", "--rate-limit", "1000000/10000000", "--search-rate-limit", "1000000",
+                          "--rate-limit-storage", redis_url()]
+            proc, base = start_server(config.data_dir, db_url, *limits)
+            self.servers[variant] = (proc, base, config)
+        _, base, config = self.servers[variant]
+        return base, config
+
+    def close(self) -> None:
+        for proc, _, _ in self.servers.values():
+            proc.terminate()
+        for proc, _, _ in self.servers.values():
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def server_pool(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[ServerPool]:
+    pool = ServerPool(tmp_path_factory.mktemp("servers"), request)
+    yield pool
+    pool.close()
+
+
+def _api_config(data_dir: Path, db_url: str | None) -> RepositoryConfig:
+    config = RepositoryConfig(data_dir=data_dir, db_url=db_url, base_url="http://testserver",
+                              user_limit_per_minute=0, user_limit_per_hour=0, search_limit_per_minute=0)
+    config.data_dir.mkdir(parents=True)
+    return config
+
+
 @pytest.fixture(params=["inprocess-sqlite", "inprocess-postgres", "loopback-sqlite", "loopback-postgres",
                         "workers-postgres"])
 def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
-    """One repository: in this process or `depot serve` over loopback, on SQLite or PostgreSQL; "workers" is
-    `depot serve --workers 2` on PostgreSQL with its rate limits counted in Redis (set high: every request
-    counts there, none is refused)."""
+    """One repository: in this process (new for each test) or `depot serve` over loopback (shared by the
+    test process's tests: `ServerPool`), on SQLite or PostgreSQL; "workers" is `depot serve --workers 2` on
+    PostgreSQL with its rate limits counted in Redis (set high: every request counts there, none is refused)."""
     mode, kind = request.param.split("-")
-    db_url = _db_url(kind, tmp_path, request)
-    config = RepositoryConfig(data_dir=tmp_path / "repo", db_url=db_url, base_url="http://testserver",
-                              user_limit_per_minute=0, user_limit_per_hour=0, search_limit_per_minute=0)
-    config.data_dir.mkdir(parents=True)
     if mode == "inprocess":
         from starlette.testclient import TestClient
 
+        config = _api_config(tmp_path / "repo", _db_url(kind, tmp_path, request))
         app = create_app(config)
         with TestClient(app, base_url="http://testserver") as client:
             yield Api(client, app.context.accounts, config)  # type: ignore[attr-defined]
         return
-    limits = ["--rate-limit", "0", "--search-rate-limit", "0"]
-    if mode == "workers":
-        limits = ["--workers", "2", "--rate-limit", "1000000/10000000", "--search-rate-limit", "1000000",
-                  "--rate-limit-storage", redis_url()]
-    proc, base = start_server(config.data_dir, db_url, *limits)
+    base, config = request.getfixturevalue("server_pool").get(request.param)
     db = Database.open(config.database_url)
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
             yield Api(client, AccountService(db), config)
     finally:
-        proc.terminate()
-        proc.wait(10)
         db.dispose()
 
 

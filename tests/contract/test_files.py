@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from conftest import Api
 from payloads import create, published, put_file
 
 
-def stored_files(api: Api) -> list[str]:
+def stored_files(api: Api) -> set[str]:
+    """The blobs in the repository's store; a loopback server is shared by tests (conftest.ServerPool), so
+    tests compare with what was there before they ran."""
     root = api.config.data_dir / "files"
-    return sorted(p.name for p in root.rglob("*") if p.is_file())
+    return {p.name for p in root.rglob("*") if p.is_file()}
+
+
+def temporary_files(api: Api) -> set[str]:
+    return {p.name for p in (api.config.data_dir / "tmp").glob("*")}
 
 
 def test_bucket_put_matches_zenodo_test_vector(api: Api) -> None:
@@ -47,41 +55,45 @@ def test_bucket_put_with_other_content_type_is_415(api: Api) -> None:
 def test_reput_overwrites_and_frees_old_content(api: Api) -> None:
     h = api.auth()
     dep = create(api.client, h)
-    put_file(api.client, h, dep, "a.txt", b"first")
-    r = put_file(api.client, h, dep, "a.txt", b"second")
-    assert r.status_code == 201 and r.json()["size"] == 6
+    before, tag = stored_files(api), uuid.uuid4().hex.encode()  # contents no other test stored
+    put_file(api.client, h, dep, "a.txt", b"first" + tag)
+    r = put_file(api.client, h, dep, "a.txt", b"second" + tag)
+    assert r.status_code == 201 and r.json()["size"] == 6 + len(tag)
     files = api.client.get(dep["links"]["files"], headers=h).json()
-    assert [(f["filename"], f["filesize"]) for f in files] == [("a.txt", 6)]
-    assert len(stored_files(api)) == 1
+    assert [(f["filename"], f["filesize"]) for f in files] == [("a.txt", 6 + len(tag))]
+    assert len(stored_files(api) - before) == 1
 
 
 def test_empty_file_is_400_and_nothing_stored(api: Api) -> None:
     h = api.auth()
     dep = create(api.client, h)
+    before = stored_files(api)
     r = put_file(api.client, h, dep, "empty.jpg", b"")
     assert r.status_code == 400 and r.json()["message"] == "Empty files are not accepted."
-    assert stored_files(api) == []
+    assert stored_files(api) == before
 
 
 @pytest.mark.parametrize("name", ["%2E%2E", "a..b", "a%5Cb", "bad%01name", "x" * 256, "%C3%A9" * 128])
 def test_unsafe_file_names_are_400_and_nothing_written(api: Api, name: str) -> None:
     h = api.auth()
     dep = create(api.client, h)
+    before, tmp_before = stored_files(api), temporary_files(api)
     r = api.client.put(f"{dep['links']['bucket']}/{name}", content=b"data",
                        headers={**h, "Content-Type": "application/octet-stream"})
     assert r.status_code == 400, r.text
     assert "Invalid file name" in r.json()["message"]
-    assert stored_files(api) == []
-    assert list((api.config.data_dir / "tmp").iterdir()) == []
+    assert stored_files(api) == before
+    assert temporary_files(api) - tmp_before == set()
 
 
 def test_file_name_with_slash_is_rejected(api: Api) -> None:
     h = api.auth()
     dep = create(api.client, h)
+    before = stored_files(api)
     r = api.client.put(f"{dep['links']['bucket']}/dir/a.jpg", content=b"data",
                        headers={**h, "Content-Type": "application/octet-stream"})
     assert r.status_code == 400
-    assert stored_files(api) == []
+    assert stored_files(api) == before
 
 
 def test_legacy_multipart_post_matches_zenodo_test_vector(api: Api) -> None:
@@ -105,14 +117,15 @@ def test_legacy_multipart_post_matches_zenodo_test_vector(api: Api) -> None:
 def test_file_delete_sort_and_rename(api: Api) -> None:
     h = api.auth()
     dep = create(api.client, h)
-    put_file(api.client, h, dep, "a.txt", b"aaa")
+    before = stored_files(api)
+    put_file(api.client, h, dep, "a.txt", b"aaa" + uuid.uuid4().hex.encode())
     file_id = api.client.get(dep["links"]["files"], headers=h).json()[0]["id"]
     assert api.client.put(dep["links"]["files"], json=[{"id": file_id}], headers=h).status_code == 405
     assert api.client.put(f"{dep['links']['files']}/{file_id}", json={"filename": "b.txt"},
                           headers=h).status_code == 405
     assert api.client.delete(f"{dep['links']['files']}/{file_id}", headers=h).status_code == 204
     assert api.client.get(dep["links"]["files"], headers=h).json() == []
-    assert stored_files(api) == []
+    assert stored_files(api) == before
 
 
 def test_bucket_delete_and_multipart_protocol(api: Api) -> None:
