@@ -44,7 +44,8 @@ def _cpu_children() -> float:
 def bare(api: str, token: str, n: int) -> tuple[float, float]:
     """(records/s, CPU seconds) of the yardstick's bare aiohttp client."""
     before = _cpu_children()
-    out = subprocess.run([sys.executable, str(YARDSTICK / "repo_load.py"), "--api", api, "--token", token,
+    # "--token=...": a token may begin with "-", which argparse would take for an option
+    out = subprocess.run([sys.executable, str(YARDSTICK / "repo_load.py"), "--api", api, f"--token={token}",
                           "--records", str(n), "--inflight", "16", "--size", "102400"],
                          capture_output=True, text=True, check=True).stdout
     cpu = _cpu_children() - before

@@ -119,7 +119,8 @@ def _wait(url: str) -> None:
 
 def repo_load(path: Path, api: str, token: str, records: int) -> tuple[float, int]:
     """(records/s, failures) of one run of the yardstick's client."""
-    out = subprocess.run([sys.executable, str(path / "repo_load.py"), "--api", api, "--token", token,
+    # "--token=...": a token may begin with "-", which argparse would take for an option
+    out = subprocess.run([sys.executable, str(path / "repo_load.py"), "--api", api, f"--token={token}",
                           "--records", str(records), "--inflight", "16"], capture_output=True, text=True, check=True)
     found = re.search(r"records/s ([\d.]+) .* failures (\d+)", out.stdout)
     if found is None:
