@@ -213,7 +213,7 @@ class ServerPool:
     process (xdist worker), started when first asked for: a start costs 1-2 s, and 5-10 s for three
     interpreters of `--workers 2` on a loaded machine, which once per test made the contract suite the
     largest share of CI time. Tests share them as they share the session's PostgreSQL database: each test
-    mints its own user, and checks of stored state compare with what was there before (`Api.snapshot`)."""
+    mints its own user, and a check of stored state compares it with the state before the test ran."""
 
     def __init__(self, root: Path, request: pytest.FixtureRequest) -> None:
         self.root, self.request = root, request

@@ -152,7 +152,12 @@ class BlobStore:
                  fh: BinaryIO | None = None) -> StoredBlob:
         """Rename ``part`` into the store; ``fh``, its open and locked handle if the caller holds one, is closed."""
         uri = self.uri_for(blob_id)
-        target = self.files_root / uri
+        self._move_into_place(part, self.files_root / uri, fh)
+        return StoredBlob(blob_id, uri, size, md5, sha256)
+
+    def _move_into_place(self, part: Path, target: Path, fh: BinaryIO | None) -> None:
+        """Rename ``part`` over ``target`` (a reader sees the old file or the new, never half of one); on
+        failure the part is removed. ``fh``, the part's open and locked handle, is closed either way."""
         try:
             target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.replace(part, target)
@@ -164,7 +169,6 @@ class BlobStore:
                 fh.close()  # releases the lock: the file is no longer a part
         if self.fsync:
             fsync_dir(target.parent)
-        return StoredBlob(blob_id, uri, size, md5, sha256)
 
     def restore(self, uri: str, source: BinaryIO, expected: tuple[int, str, str]) -> bool:
         """Replace the content at ``uri`` with ``source`` if it hashes to ``expected`` (size, md5, sha256).
@@ -173,21 +177,11 @@ class BlobStore:
         repair; a source that does not match is thrown away and the old file left as it was (False)."""
         part = self.tmp_root / f"{uuid.uuid4()}.part"
         *hashed, fh = self._copy_to_part(source, part)
-        found = tuple(hashed)
-        try:
-            if found != expected:
-                part.unlink(missing_ok=True)
-                return False
-            target = self.path(uri)
-            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.replace(part, target)
-        except BaseException:
-            part.unlink(missing_ok=True)
-            raise
-        finally:
+        if tuple(hashed) != expected:
             fh.close()
-        if self.fsync:
-            fsync_dir(target.parent)
+            part.unlink(missing_ok=True)
+            return False
+        self._move_into_place(part, self.path(uri), fh)
         return True
 
     def delete(self, uri: str) -> None:
