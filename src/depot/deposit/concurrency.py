@@ -9,6 +9,14 @@ that is no reason to send less. Isolated lost answers and 5xx (a dropped connect
 from a proxy) say nothing about load: at the 2019 pilot's fault mix x20 one request in ten fails that
 way, and halving on them kept the limit at 1 half the time. Only when most requests fail
 (``failure_threshold``) is that taken as a sick server; the circuit breaker handles outages.
+
+Latency per request in flight is the inverse of throughput, so it is compared with the baseline only
+at a comparable load (``comparable_load`` of the load the baseline was learnt at, or more): after a
+halving, a server that was not saturated does half the work at half the load, its latency per request
+in flight doubles, and comparing that with the old baseline halved the limit again, down to 1 (seen
+against the yardstick: 31 of 120 windows below 16 in a fault-free run). And one slow window is not
+enough (``slow_windows`` in a row): a garbage-collection pause or a neighbour's burst on a shared
+machine made single windows 3x slower.
 """
 
 from __future__ import annotations
@@ -26,9 +34,14 @@ class AdaptiveLimit:
     failure_threshold: float = 0.5
     latency_factor: float = 3.0
     baseline_weight: float = 0.2  # how far one window moves the latency baseline towards its median
+    comparable_load: float = 0.75  # a window's latency is judged only at this share of the baseline's load
+    slow_windows: int = 2  # slow windows in a row before latency alone halves the limit (then each one does)
     limit: int = 0
     baseline: float | None = None
+    baseline_load: float = 0.0  # the mean number in flight of the windows the baseline was learnt from
     _latencies: list[float] = field(default_factory=list)
+    _loads: list[int] = field(default_factory=list)
+    _slow_streak: int = 0
     _outcomes: int = 0
     _overloads: int = 0
     _failures: int = 0
@@ -43,25 +56,33 @@ class AdaptiveLimit:
         requests were in flight."""
         if seconds is not None and not failed and not overload:
             self._latencies.append(seconds / max(1, in_flight))  # an instant error says nothing of latency
+            self._loads.append(max(1, in_flight))
         self._outcomes += 1
         self._overloads += int(overload)
         self._failures += int(failed or seconds is None)
         if self._outcomes < self.period:
             return
         median = statistics.median(self._latencies) if self._latencies else None
-        slow = median is not None and self.baseline is not None and median > self.latency_factor * self.baseline
-        if self._overloads / self._outcomes > self.overload_threshold or slow \
+        load = statistics.fmean(self._loads) if self._loads else 0.0
+        comparable = slow = False
+        if median is not None and self.baseline is not None and load >= self.comparable_load * self.baseline_load:
+            comparable, slow = True, median > self.latency_factor * self.baseline
+        self._slow_streak = self._slow_streak + 1 if slow else 0
+        if self._overloads / self._outcomes > self.overload_threshold or self._slow_streak >= self.slow_windows \
                 or self._failures / self._outcomes > self.failure_threshold:
             self.limit = max(self.minimum, self.limit // 2)
         else:
             self.limit = min(self.maximum, self.limit + 1)
         if median is not None:
-            # The baseline follows the windows that were not slow (a lucky window moves it a little, not
-            # all the way down), and re-learns at the minimum limit, where there is nothing left to cut:
-            # a minimum-of-medians baseline on a shared machine kept the limit at 1 even without faults.
+            # The baseline follows the comparable windows that were not slow (a lucky window moves it a
+            # little, not all the way down), and re-learns at the minimum limit, where there is nothing
+            # left to cut: a minimum-of-medians baseline on a shared machine kept the limit at 1 even
+            # without faults.
             if self.baseline is None:
-                self.baseline = median
-            elif not slow or self.limit == self.minimum:
+                self.baseline, self.baseline_load = median, load
+            elif (comparable and not slow) or self.limit == self.minimum:
                 self.baseline += self.baseline_weight * (median - self.baseline)
+                self.baseline_load += self.baseline_weight * (load - self.baseline_load)
         self._latencies.clear()
+        self._loads.clear()
         self._outcomes = self._overloads = self._failures = 0

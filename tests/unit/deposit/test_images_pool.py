@@ -117,6 +117,36 @@ def test_the_cache_spares_every_decode_of_a_rerun(files: list[tuple[str, str, st
         ledger.close()
 
 
+def test_a_first_pass_asks_the_empty_table_once_not_once_per_file(files: list[tuple[str, str, str]],
+                                                                   ledger_url: str) -> None:
+    ledger = Ledger.open(ledger_url)
+    selects: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "file_checks" in statement:
+            selects.append(statement)
+
+    try:
+        with ledger.engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM file_checks")
+        cache = FileCheckCache(ledger.engine)
+        sa.event.listen(ledger.engine, "before_cursor_execute", count)
+        items = [(f"{key}-{i}", path, name) for i in range(10) for key, path, name in files]  # > PUT_BATCH
+        with FileChecker(RULES, processes=0, cache=cache) as checker:
+            first = list(checker.check(items))
+        assert len(selects) == 1  # "does the table hold anything?", then nothing per file
+        assert checker.checked == len(items)
+        selects.clear()
+        with FileChecker(RULES, processes=0, cache=cache) as checker:  # the next pass finds what was written
+            assert list(checker.check(items)) == first
+        on_disk = len(items) - 10  # the missing file is never stored
+        assert checker.cached == on_disk
+        assert len(selects) == 1 + on_disk  # the table is asked again, then once per file on disk
+    finally:
+        sa.event.remove(ledger.engine, "before_cursor_execute", count)
+        ledger.close()
+
+
 def test_warm_starts_the_workers_before_the_first_file(files: list[tuple[str, str, str]]) -> None:
     import multiprocessing
 

@@ -82,6 +82,25 @@ def test_a_symbolic_link_out_of_the_image_folder_is_a_problem(layout: tuple[Path
     assert by_name.files == () and by_name.problems[0].startswith("row 2: image B2.* is a symbolic link to")
 
 
+def test_a_folder_linked_out_is_refused_for_every_file_in_it(layout: tuple[Path, Path]) -> None:
+    """The resolver remembers each folder's real path (RealPaths): every file of a linked-out folder is
+    refused, not only the first, and a file linked in a real folder is still followed."""
+    root, images = layout
+    outside = root / "outside"
+    outside.mkdir()
+    for name in ("x1.jpg", "x2.jpg"):
+        (outside / name).write_bytes(b"\xff\xd8\xff secret")
+    (images / "sub").symlink_to(outside)
+    (images / "B3.jpg").symlink_to(root / "secret.jpg")
+    with open_source(_table(root, ["B1.jpg", "sub/x1.jpg", "sub/x2.jpg", "B3.jpg"]), images=images) as source:
+        kept, x1, x2, linked = list(source)
+    assert [f.name for f in kept.files] == ["B1.jpg"]
+    for row, value in ((x1, "sub/x1.jpg"), (x2, "sub/x2.jpg")):
+        assert row.files == ()
+        assert f"image {value} is a symbolic link to {outside / value.split('/')[1]}" in row.problems[0]
+    assert linked.files == () and "is a symbolic link to" in linked.problems[0]
+
+
 def test_an_absolute_path_template_keeps_to_its_own_folder(layout: tuple[Path, Path]) -> None:
     root, images = layout
     (images / "B1.jpg").unlink()

@@ -41,6 +41,11 @@ class FileCheckCache:
         self.engine = engine
         self._pending: dict[str, dict[str, Any]] = {}  # row id -> the row to write
         self._select: sa.Select[Any] | None = None  # built once: planning asks once per file of every record
+        # Whether the table held any result when first asked. If not (a ledger's first run), every row in it
+        # was written by this cache, for a file it has already checked: a lookup could only miss, so none
+        # is made (one SQL query per file was 0.3 ms of the planner's CPU per record). A miss is always
+        # safe: the file is checked again.
+        self._stored: bool | None = None
 
     def get(self, path: str, name: str, key: str, size: int, mtime_ns: int, digest: str) -> FileCheck | None:
         """The stored result for this file, or None when there is none for this very file and rules."""
@@ -50,6 +55,11 @@ class FileCheckCache:
         if waiting is not None and waiting["size"] == size and waiting["mtime_ns"] == mtime_ns:
             return FileCheck.from_json(waiting["result"])
 
+        if self._stored is None:
+            with self.engine.connect() as conn:
+                self._stored = conn.execute(sa.select(file_checks.c.id).limit(1)).first() is not None
+        if not self._stored:
+            return None
         if self._select is None:
             self._select = sa.select(file_checks.c.size, file_checks.c.mtime_ns, file_checks.c.result).where(
                 file_checks.c.id == sa.bindparam("row_id"))
@@ -74,9 +84,15 @@ class FileCheckCache:
             "size": result.size, "mtime_ns": result.mtime_ns, "result": result.to_json(),
             "checked_at": datetime.now(UTC).isoformat(timespec="seconds")}
         if len(self._pending) >= PUT_BATCH:
-            self.flush()
+            self._write()
 
     def flush(self) -> None:
+        """Write the results not yet written, at the end of a pass (FileChecker.close): the next lookup
+        asks the table again whether it holds anything."""
+        self._write()
+        self._stored = None
+
+    def _write(self) -> None:
         """Write the results not yet written (each replaces the file's earlier one)."""
         if not self._pending:
             return

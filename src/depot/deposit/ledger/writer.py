@@ -100,10 +100,11 @@ class Writer:
             await asyncio.to_thread(thread.join)
 
     def _put(self, job: _Job) -> None:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="ledger-writer", daemon=True)
-                self._thread.start()
+        if self._thread is None:  # the lock only to start the thread: nine puts per record take none
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._loop, name="ledger-writer", daemon=True)
+                    self._thread.start()
         self._queue.put(job)
 
     # -- the thread ------------------------------------------------------------------------------------

@@ -23,8 +23,9 @@ from __future__ import annotations
 import glob
 import os
 import re
+import stat
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -157,9 +158,37 @@ def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _inside(path: str, root_real: str) -> bool:
+FOLDERS_KEPT = 4096  # folders whose real path is remembered (a run's images sit in a few folders)
+
+
+class RealPaths:
+    """``os.path.realpath`` with each folder's real path asked once: a file that is not itself a link
+    really lies where its folder really lies. realpath checks every component of every path (0.1 ms per
+    file here, twice per file); the folders are those ImageDirectory already lists once per run."""
+
+    def __init__(self) -> None:
+        self._folders: dict[str, str] = {}
+
+    def __call__(self, path: str) -> str:
+        folder, name = os.path.split(path)
+        if name in ("", ".", "..") or not folder:
+            return os.path.realpath(path)
+        try:
+            if stat.S_ISLNK(os.lstat(path).st_mode):
+                return os.path.realpath(path)
+        except OSError:
+            return os.path.realpath(path)  # missing: realpath's answer for it, whatever that is
+        real = self._folders.get(folder)
+        if real is None:
+            if len(self._folders) >= FOLDERS_KEPT:
+                self._folders.clear()
+            real = self._folders[folder] = os.path.realpath(folder)
+        return os.path.join(real, name)
+
+
+def _inside(path: str, root_real: str, real: Callable[[str], str] = os.path.realpath) -> bool:
     """Whether ``path`` really lies in the folder whose real path is ``root_real``, links followed."""
-    return _within(os.path.realpath(path), root_real)
+    return _within(real(path), root_real)
 
 
 class MediaResolver:
@@ -181,6 +210,7 @@ class MediaResolver:
         self.root = images or base
         self.root_label = f"--images {images}" if images is not None else (base_label or f"the folder {base}")
         self._root_real = os.path.realpath(self.root)
+        self._real = RealPaths()
         self._template_root, self._template_label = self.root, self.root_label
         if self.template is not None:
             literal = self.template.template.split("{", 1)[0]
@@ -218,7 +248,7 @@ class MediaResolver:
         """The paths that really lie inside the root; each one that does not (a link out) is a problem."""
         kept = []
         for path in paths:
-            if _inside(str(path), root_real):
+            if _inside(str(path), root_real, self._real):
                 kept.append(path)
             else:
                 problems.append(f"image {value} is a symbolic link to {os.path.realpath(path)}, outside {label}; "
@@ -250,7 +280,7 @@ class MediaResolver:
             problems.append(f"--path-template {self.template.template!r} needs {missing.args[0]}, which is empty{hint}")
             return []
         path = self._anchor(Path(rendered))
-        if not _inside(str(path), self._template_real):
+        if not _inside(str(path), self._template_real, self._real):
             return self._outside(str(path), path, self._template_root, self._template_label, problems)
         if pattern:
             matches = sorted(Path(p) for p in glob.glob(str(self._anchor(Path(pattern)))) if os.path.isfile(p))
@@ -269,7 +299,7 @@ class MediaResolver:
     def _by_media(self, ref: MediaRef, problems: list[str], links: list[str]) -> list[Path]:
         if not _is_url(ref.uri):
             local = self._anchor(_local_path(ref.uri))
-            if not _inside(str(local), self._root_real):
+            if not _inside(str(local), self._root_real, self._real):
                 return self._outside(ref.uri, local, self.root, self.root_label, problems)
             found = self._folder(local.parent).find_name(local.name)
             if found is None:
