@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 
+from conftest import Api
+
 
 def metadata(**overrides: Any) -> dict[str, Any]:
     """Valid legacy deposit metadata for one herbarium sheet (seed Table 3 style)."""
@@ -45,3 +47,10 @@ def published(client: httpx.Client, headers: dict[str, str], meta: dict[str, Any
     r = client.post(deposit["links"]["publish"], headers=headers)
     assert r.status_code == 202, r.text
     return r.json()  # type: ignore[no-any-return]
+
+
+def stored_files(api: Api) -> set[str]:
+    """The blobs in the repository's store; a loopback server is shared by tests (conftest.ServerPool), so
+    tests compare with what was there before they ran."""
+    root = api.config.data_dir / "files"
+    return {p.name for p in root.rglob("*") if p.is_file()}

@@ -14,7 +14,7 @@ import pytest
 from depot.deposit.bulkbag import BatchRecord, write_batch
 
 from conftest import Api, png_image
-from payloads import metadata, published
+from payloads import metadata, published, stored_files
 
 TAR = {"Content-Type": "application/x-tar"}
 
@@ -121,6 +121,20 @@ def test_bad_record_fails_alone_with_its_reason(api: Api, tmp_path: Path) -> Non
     assert [r["state"] for r in job["records"]] == ["published", "failed", "published"]
     assert "creators" in job["records"][1]["message"]
     assert "id" not in job["records"][1]
+
+
+def test_record_the_database_refuses_leaves_no_blob(api: Api, tmp_path: Path) -> None:
+    """An unknown community is refused inside the record's savepoint, after its file was moved into the
+    store: the blob goes once the batch's transaction has committed, and the others' stay."""
+    h = api.auth()
+    recs = records(tmp_path, 3)
+    recs[1] = BatchRecord(recs[1].key, {**recs[1].metadata, "communities": [{"identifier": "no-such-community"}]},
+                          recs[1].files)
+    before = stored_files(api)
+    job = wait_job(api, h, post(api, h, bag_bytes(tmp_path, recs), "refused").headers["location"])
+    assert [r["state"] for r in job["records"]] == ["published", "failed", "published"]
+    assert "no-such-community" in job["records"][1]["message"]
+    assert len(stored_files(api) - before) == 2
 
 
 def zip_bag(entries: dict[str, bytes]) -> bytes:

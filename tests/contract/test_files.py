@@ -7,14 +7,7 @@ import uuid
 import pytest
 
 from conftest import Api
-from payloads import create, published, put_file
-
-
-def stored_files(api: Api) -> set[str]:
-    """The blobs in the repository's store; a loopback server is shared by tests (conftest.ServerPool), so
-    tests compare with what was there before they ran."""
-    root = api.config.data_dir / "files"
-    return {p.name for p in root.rglob("*") if p.is_file()}
+from payloads import create, published, put_file, stored_files
 
 
 def temporary_files(api: Api) -> set[str]:

@@ -11,11 +11,9 @@ from depot.repository.services.accounts import AccountService
 from depot.repository.services.actions import ActionService
 from depot.repository.services.deposits import DepositService
 from depot.repository.services.files import FileService
-from depot.repository.services.permissions import Identity
 from depot.repository.services.records import RecordService
 from depot.repository.services.usage import UsageService
-from depot.repository.services.views import StoredFile
-from depot.repository.store.blobs import BlobStore, StoredBlob
+from depot.repository.store.blobs import BlobStore
 
 
 @dataclass
@@ -30,19 +28,3 @@ class Context:
     records: RecordService
     usage: UsageService
     jobs: JobQueue
-
-    def remove_blobs(self, uris: list[str]) -> None:
-        """Delete stored content after the transaction that unreferenced it has committed."""
-        for uri in uris:
-            self.blobs.delete(uri)
-
-    def commit(self, identity: Identity, bucket_id: str, key: str, blob: StoredBlob, *,
-               replace: bool) -> StoredFile:
-        """Record an uploaded blob, or delete it if the database refuses it: no stray content."""
-        try:
-            stored, orphans = self.files.commit_upload(identity, bucket_id, key, blob, replace=replace)
-        except BaseException:
-            self.blobs.delete(blob.uri)
-            raise
-        self.remove_blobs(orphans)
-        return stored

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,10 +16,10 @@ import pytest
 from depot.repository.app import build_context
 from depot.repository.config import RepositoryConfig
 from depot.repository.context import Context
-from depot.repository.errors import NotFoundError, UploadError
+from depot.repository.errors import NotFoundError, RepositoryError, UploadError
 from depot.repository.services.permissions import Identity
 from depot.repository.services.scopes import DEFAULT
-from depot.repository.services.uploads import UploadService
+from depot.repository.services.uploads import Upload, UploadService
 from depot.repository.store.blobs import BlobStore
 from depot.repository.store.storage import Storage
 
@@ -45,6 +46,13 @@ def setup(tmp_path: Path, clock: Clock) -> tuple[Context, UploadService, Identit
     deposit = ctx.deposits.create(ident, {})
     service = UploadService(ctx.files, ctx.blobs, tmp_path / "uploads", clock, fsync=True)
     return ctx, service, ident, deposit.bucket_id
+
+
+def four_of_ten(service: UploadService, ident: Identity, bucket: str, name: bytes) -> Upload:
+    """An upload of 10 bytes whose first 4 have arrived."""
+    meta = f"bucket {base64.b64encode(bucket.encode()).decode()},filename {base64.b64encode(name).decode()}"
+    upload = service.create(ident, 10, meta)
+    return asyncio.run(service.append(ident, upload.id, 0, body(b"0123"), content_length=4, checksum=None))
 
 
 def test_blob_store_keeps_the_storage_contract(tmp_path: Path) -> None:
@@ -83,11 +91,21 @@ def test_a_second_patch_while_one_holds_the_upload_is_423(tmp_path: Path) -> Non
 def test_expired_upload_is_gone_with_its_bytes(tmp_path: Path) -> None:
     clock = Clock()
     _ctx, service, ident, bucket = setup(tmp_path, clock)
-    meta = f"bucket {base64.b64encode(bucket.encode()).decode()},filename {base64.b64encode(b'c.bin').decode()}"
-    upload = service.create(ident, 10, meta)
-    asyncio.run(service.append(ident, upload.id, 0, body(b"0123"), content_length=4, checksum=None))
+    upload = four_of_ten(service, ident, bucket, b"c.bin")
     clock.now += timedelta(hours=2)
     with pytest.raises(NotFoundError):
         service.status(ident, upload.id)
     assert service.expire() == 1
     assert not (tmp_path / "uploads" / f"{upload.id}.part").exists()
+
+
+def test_a_completed_upload_the_database_refuses_leaves_no_blob(tmp_path: Path) -> None:
+    clock = Clock()
+    ctx, service, ident, bucket = setup(tmp_path, clock)
+    upload = four_of_ten(service, ident, bucket, b"d.bin")
+    ctx.deposits.delete(ident, ctx.files.read_bucket(ident, bucket).id)  # the bucket goes before the last PATCH
+    with pytest.raises(RepositoryError):
+        asyncio.run(service.append(ident, upload.id, 4, body(b"456789"), content_length=6, checksum=None))
+    assert not ctx.blobs.path(ctx.blobs.uri_for(str(uuid.UUID(upload.id)))).exists()
+    with pytest.raises(NotFoundError):
+        service.status(ident, upload.id)

@@ -151,11 +151,11 @@ class _Ingest:
                 except RepositoryError as exc:
                     outcomes[record.index] = ("failed", None, describe(exc))
         published: list[int] = []
-        unused: list[str] = []
         now = self.ctx.deposits.now()
         if prepared:
             self.ctx.blobs.sync_all()  # the group's files durable before the commit that points at them
-        with self.ctx.deposits.db.write() as conn:
+        with self.ctx.deposits.unit_of_work() as work:  # a refused record's blobs go after the commit
+            conn = work.conn
             for item in prepared:
                 key = item.record.key
                 try:
@@ -168,17 +168,15 @@ class _Ingest:
                     found = self._existing([key], conn).get(key)
                     outcomes[item.record.index] = ("exists", found, EXISTS) if found else (
                         "failed", None, "refused by the database (a conflicting record)")
-                    unused += [b.uri for _, b in item.blobs]
+                    work.unreferenced([b.uri for _, b in item.blobs])
                 except RepositoryError as exc:
                     outcomes[item.record.index] = ("failed", None, describe(exc))
-                    unused += [b.uri for _, b in item.blobs]
+                    work.unreferenced([b.uri for _, b in item.blobs])
             conn.execute(bulk_items.update().where(bulk_items.c.job_id == self.job_id,
                                                    bulk_items.c.idx == sa.bindparam("b_idx")),
                          [{"b_idx": idx, "state": state, "deposit_id": dep, "message": msg}
                           for idx, (state, dep, msg) in outcomes.items()])
             conn.execute(bulk_jobs.update().where(bulk_jobs.c.id == self.job_id).values(updated=now))
-        for uri in unused:
-            self.ctx.blobs.delete(uri)
 
     def _existing(self, keys: list[str], conn: sa.Connection | None = None) -> dict[str, int]:
         """The owner's published records already carrying each key: by bulk ingest (``record_keys``) or

@@ -68,7 +68,7 @@ class DepositResource:
         return tagged_json(serialize.deposition(self.ctx.links, deposit))
 
     async def delete(self, request: Request) -> Response:
-        self.ctx.remove_blobs(self.ctx.deposits.delete(identity(request), path_int(request, "id")))
+        self.ctx.deposits.delete(identity(request), path_int(request, "id"))
         return empty(204)
 
     async def action(self, request: Request) -> Response:
@@ -81,7 +81,7 @@ class DepositResource:
             deposit = self.ctx.actions.edit(ident, deposit_id)
             return tagged_json(serialize.deposition(self.ctx.links, deposit), 201)
         if name == "discard":
-            self.ctx.remove_blobs(self.ctx.actions.discard(ident, deposit_id))
+            self.ctx.actions.discard(ident, deposit_id)
             return empty(204)
         if name == "newversion":
             deposit = self.ctx.actions.new_version(ident, deposit_id)
@@ -121,7 +121,7 @@ class DepositResource:
                 blob = await self.ctx.blobs.write_stream(chunks(), limit=plan.limit)
             except BlobTooLargeError as exc:
                 raise QuotaExceededError("Bucket quota exceeded.") from exc
-        stored = self.ctx.commit(ident, plan.deposit.bucket_id, plan.key, blob, replace=False)
+        stored = self.ctx.files.commit_upload(ident, plan.deposit.bucket_id, plan.key, blob, replace=False)
         deposit = self.ctx.deposits.read(ident, deposit_id)
         return json_response(serialize.deposition_file(self.ctx.links, deposit, stored), 201)
 
@@ -131,8 +131,7 @@ class DepositResource:
         return json_response(serialize.deposition_file(self.ctx.links, deposit, stored))
 
     async def delete_file(self, request: Request) -> Response:
-        self.ctx.remove_blobs(self.ctx.files.delete_file(identity(request), path_int(request, "id"),
-                                                         request.path_params["file_id"]))
+        self.ctx.files.delete_file(identity(request), path_int(request, "id"), request.path_params["file_id"])
         return empty(204)
 
     async def not_implemented(self, request: Request) -> Response:

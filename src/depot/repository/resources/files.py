@@ -39,7 +39,7 @@ class FilesResource:
             blob = await self.ctx.blobs.write_stream(request.stream(), limit=plan.limit)
         except BlobTooLargeError as exc:
             raise QuotaExceededError(QUOTA) from exc
-        stored = self.ctx.commit(ident, bucket_id, plan.key, blob, replace=True)
+        stored = self.ctx.files.commit_upload(ident, bucket_id, plan.key, blob, replace=True)
         return json_response(serialize.bucket_object(self.ctx.links, bucket_id, stored), 201)
 
     async def get_object(self, request: Request) -> Response:
@@ -48,8 +48,7 @@ class FilesResource:
         return await self.download(deposit, stored)
 
     async def delete_object(self, request: Request) -> Response:
-        self.ctx.remove_blobs(self.ctx.files.delete_object(identity(request), request.path_params["bucket"],
-                                                           path_key(request)))
+        self.ctx.files.delete_object(identity(request), request.path_params["bucket"], path_key(request))
         return empty(204)
 
     async def multipart_not_supported(self, request: Request) -> Response:

@@ -114,7 +114,7 @@ class RdmResource:
         return tagged_json(self.draft_json(request, self.drafts.update(ident, record_id, body)))
 
     async def delete_draft(self, request: Request) -> Response:
-        self.ctx.remove_blobs(self.ctx.deposits.delete(identity(request), path_int(request, "id")))
+        self.ctx.deposits.delete(identity(request), path_int(request, "id"))
         return empty(204)
 
     async def edit(self, request: Request) -> Response:
@@ -167,7 +167,7 @@ class RdmResource:
             blob = await self.ctx.blobs.write_stream(request.stream(), limit=plan.limit)
         except BlobTooLargeError as exc:
             raise QuotaExceededError(QUOTA) from exc
-        self.ctx.commit(ident, plan.deposit.bucket_id, plan.key, blob, replace=True)
+        self.ctx.files.commit_upload(ident, plan.deposit.bucket_id, plan.key, blob, replace=True)
         deposit = self.drafts.read_draft(ident, record_id)
         return json_response(self._entry(deposit, plan.key))
 
@@ -177,7 +177,7 @@ class RdmResource:
         return json_response(rs.file_entry(self.ctx.links, deposit, stored, stored.key, draft=True))
 
     async def delete_file(self, request: Request) -> Response:
-        self.ctx.remove_blobs(self.drafts.delete_file(identity(request), path_int(request, "id"), path_key(request)))
+        self.drafts.delete_file(identity(request), path_int(request, "id"), path_key(request))
         return empty(204)
 
     # -- the caller's records ------------------------------------------------------------------------

@@ -122,9 +122,9 @@ class ActionService:
         assert found is not None
         return found
 
-    def discard(self, identity: Identity, deposit_id: int) -> list[str]:
+    def discard(self, identity: Identity, deposit_id: int) -> None:
         """Current Zenodo routes discard to ``delete_draft``: it deletes a never-published deposit."""
-        return self.deposits.delete(identity, deposit_id, DEPOSIT_ACTIONS)
+        self.deposits.delete(identity, deposit_id, DEPOSIT_ACTIONS)
 
     def new_version(self, identity: Identity, deposit_id: int, *, with_files: bool = True) -> Deposit:
         """A new-version draft of a published record; the legacy action imports the files (as current

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -23,9 +24,12 @@ from depot.repository.services.permissions import Identity, can_manage, require_
 from depot.repository.services.richtext import sanitize_stored
 from depot.repository.services.scopes import DEPOSIT_WRITE
 from depot.repository.services.search import compile_query, write_terms
+from depot.repository.services.uow import UnitOfWork, unit_of_work
 from depot.repository.services.views import Deposit, latest_of_concept, load_deposit, load_deposits, utcnow_iso
 from depot.repository.store import statements as st
+from depot.repository.store.blobs import StoredBlob
 from depot.repository.store.db import Database
+from depot.repository.store.storage import Storage
 from depot.repository.store.tables import communities, concepts, deposits
 
 MAX_WINDOW = 10_000  # Zenodo's search window: page * size may not pass it
@@ -44,10 +48,12 @@ class ListParams:
 class DepositService:
     """Depositions of the legacy API; every method takes the caller's identity first."""
 
-    def __init__(self, db: Database, config: RepositoryConfig, clock: Callable[[], datetime]) -> None:
+    def __init__(self, db: Database, config: RepositoryConfig, clock: Callable[[], datetime],
+                 blobs: Storage) -> None:
         self.db = db
         self.config = config
         self.clock = clock
+        self.blobs = blobs  # content a delete leaves unreferenced goes once the transaction has committed
 
     # -- helpers shared with the other services -------------------------------------------------
     def now(self) -> str:
@@ -82,6 +88,10 @@ class DepositService:
         if isinstance(normalized.get("description"), str):  # Zenodo keeps a limited HTML; so do we
             normalized["description"] = sanitize_stored(normalized["description"])
         return apply_legacy_defaults(normalized)
+
+    def unit_of_work(self, *, written: StoredBlob | None = None) -> AbstractContextManager[UnitOfWork]:
+        """A write transaction whose file content follows its outcome (``services/uow.py``)."""
+        return unit_of_work(self.db, self.blobs, written=written)
 
     def allocate_pid(self, conn: sa.Connection, kind: str) -> int:
         return int(conn.execute(st.INSERT_PID, {"kind": kind}).inserted_primary_key[0])  # type: ignore[index]
@@ -137,14 +147,15 @@ class DepositService:
         assert found is not None
         return found
 
-    def delete(self, identity: Identity, deposit_id: int, scope: str = DEPOSIT_WRITE) -> list[str]:
+    def delete(self, identity: Identity, deposit_id: int, scope: str = DEPOSIT_WRITE) -> None:
         """Delete a never-published deposit, or drop the open draft of a published one.
 
-        Returns the storage URIs that became unreferenced, for the caller to remove from disk after
-        the transaction commits. Current Zenodo routes DELETE and discard alike (to ``delete_draft``);
-        only the token scope differs (discard is an action).
+        Content no other version shares is deleted once the transaction has committed. Current Zenodo
+        routes DELETE and discard alike (to ``delete_draft``); only the token scope differs (discard is an
+        action).
         """
-        with self.db.write() as conn:
+        with self.unit_of_work() as work:
+            conn = work.conn
             deposit = self.get_owned(conn, identity, deposit_id, scope)
             if deposit.draft is None:
                 raise NotFoundError()
@@ -152,14 +163,13 @@ class DepositService:
                 conn.execute(st.UPDATE_DEPOSIT, {"b_id": deposit_id, "draft": None,
                                                  "title": deposit.record.get("title", ""), "modified": self.now()})
                 write_terms(conn, deposit_id, "deposit", deposit.record)
-                return []
-            orphans = delete_bucket_objects(conn, deposit.bucket_id)
+                return
+            delete_bucket_objects(work, deposit.bucket_id)
             conn.execute(deposits.delete().where(deposits.c.id == deposit_id))
             others = conn.execute(sa.select(sa.func.count()).select_from(deposits)
                                   .where(deposits.c.concept_id == deposit.concept_id)).scalar_one()
             if not others:
                 conn.execute(concepts.delete().where(concepts.c.id == deposit.concept_id))
-            return orphans
 
     def list(self, identity: Identity, params: ListParams) -> list[Deposit]:
         user_id = require_user(identity)

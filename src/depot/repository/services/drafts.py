@@ -222,17 +222,19 @@ class DraftService:
                                                       pending_files.c.key == key))
         return deposit, stored
 
-    def delete_file(self, identity: Identity, record_id: int, key: str) -> list[str]:
+    def delete_file(self, identity: Identity, record_id: int, key: str) -> None:
+        """A committed file goes as a bucket delete does (its content after the commit); a pending one is
+        only a name."""
         deposit = self._file_writable(identity, record_id)
         require_user(identity, DEPOSIT_WRITE)
         if any(lookup_key(f.key) == key for f in deposit.files):
-            return self.files.delete_object(identity, deposit.bucket_id, key)
+            self.files.delete_object(identity, deposit.bucket_id, key)
+            return
         with self.db.write() as conn:
             gone = conn.execute(pending_files.delete().where(pending_files.c.bucket_id == deposit.bucket_id,
                                                              pending_files.c.key == key)).rowcount
         if not gone:
             raise NotFoundError(f"File with key {key} not found.")
-        return []
 
     # -- the caller's records ------------------------------------------------------------------------
     def user_records(self, identity: Identity, params: UserRecordsParams) -> UserRecordsPage:

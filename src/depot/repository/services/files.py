@@ -2,7 +2,9 @@
 
 Bytes are streamed to storage by the resource layer (``BlobStore.write_stream``) between
 ``prepare_upload`` (checks that can be made before reading the body) and ``commit_upload`` (the
-database write, which re-checks count and quota inside the transaction).
+database write, which re-checks count and quota inside the transaction). The service owns the blob from
+then on, through the unit of work (``uow.py``): a blob the database refuses is deleted, and the content a
+replace or a delete leaves unreferenced is deleted once the transaction has committed.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from depot.repository.errors import (
 )
 from depot.repository.services.deposits import DepositService
 from depot.repository.services.keys import check_key, lookup_key
-from depot.repository.services.orphans import collect_orphans
+from depot.repository.services.orphans import release_files
 from depot.repository.services.permissions import Identity, can_manage
 from depot.repository.services.scopes import DEPOSIT_WRITE
 from depot.repository.services.views import Deposit, StoredFile, load_by_bucket
@@ -94,13 +96,14 @@ class FileService:
         return room
 
     def commit_upload(self, identity: Identity, bucket_id: str, key: str, blob: StoredBlob,
-                      *, replace: bool = True) -> tuple[StoredFile, list[str]]:
-        """Record an uploaded blob under ``key``; returns the file and storage URIs to delete."""
-        key = check_key(key)
-        if blob.size == 0:
-            raise ValidationError(message=EMPTY)
-        now = self.deposits.now()
-        with self.db.write() as conn:
+                      *, replace: bool = True) -> StoredFile:
+        """Record an uploaded blob under ``key``; a blob the database refuses (whatever the error) is
+        deleted, and the content of a file it replaces once the transaction has committed."""
+        with self.deposits.unit_of_work(written=blob) as work:
+            conn, now = work.conn, self.deposits.now()
+            key = check_key(key)
+            if blob.size == 0:
+                raise ValidationError(message=EMPTY)
             deposit = self._writable(identity, self._by_bucket(conn, bucket_id))
             existing = {f.key: f for f in deposit.files}
             if key in existing and not replace:
@@ -108,14 +111,13 @@ class FileService:
             self._room(deposit, key, blob.size)
             conn.execute(st.INSERT_FILE_INSTANCE, {"id": blob.id, "uri": blob.uri, "size": blob.size,
                                                    "md5": blob.md5, "sha256": blob.sha256, "created": now})
-            orphans: list[str] = []
             old = existing.get(key)
             version_id = str(uuid.uuid4())
             if old is not None:
                 # Current Zenodo deletes and re-creates the file on a second PUT: an overwrite.
                 conn.execute(st.UPDATE_OBJECT, {"b_bucket": bucket_id, "b_key": key, "file_id": blob.id,
                                                 "version_id": version_id, "updated": now})
-                orphans = collect_orphans(conn, [old.file_id])
+                release_files(work, [old.file_id])
                 created = old.created
             else:
                 conn.execute(st.INSERT_OBJECT, {"bucket_id": bucket_id, "key": key, "file_id": blob.id,
@@ -125,7 +127,7 @@ class FileService:
             conn.execute(st.UPDATE_DEPOSIT, {"b_id": deposit.id, "modified": now})
         stored = StoredFile(blob.id, key, blob.size, blob.md5, blob.sha256, guess_mimetype(key), version_id,
                             blob.uri, created, now)
-        return stored, orphans
+        return stored
 
     def read_bucket(self, identity: Identity, bucket_id: str) -> Deposit:
         """The deposit owning a bucket: public once published, else owner only."""
@@ -145,8 +147,11 @@ class FileService:
                 return deposit, f
         raise NotFoundError("Object does not exist.")
 
-    def delete_object(self, identity: Identity, bucket_id: str, key: str) -> list[str]:
-        with self.db.write() as conn:
+    def delete_object(self, identity: Identity, bucket_id: str, key: str) -> None:
+        """Delete a draft's file; its content goes once the transaction has committed, unless another
+        version shares it."""
+        with self.deposits.unit_of_work() as work:
+            conn = work.conn
             deposit = self._writable(identity, self._by_bucket(conn, bucket_id))
             match = [f for f in deposit.files if lookup_key(f.key) == lookup_key(key)]
             if not match:
@@ -155,7 +160,7 @@ class FileService:
             conn.execute(pending_files.delete().where(pending_files.c.bucket_id == bucket_id,
                                                       pending_files.c.key == match[0].key))
             conn.execute(st.UPDATE_DEPOSIT, {"b_id": deposit.id, "modified": self.deposits.now()})
-            return collect_orphans(conn, [match[0].file_id])
+            release_files(work, [match[0].file_id])
 
     def list_files(self, identity: Identity, deposit_id: int) -> Deposit:
         return self.deposits.read(identity, deposit_id)
@@ -167,12 +172,12 @@ class FileService:
                 return deposit, f
         raise NotFoundError("File does not exist.")
 
-    def delete_file(self, identity: Identity, deposit_id: int, file_id: str) -> list[str]:
+    def delete_file(self, identity: Identity, deposit_id: int, file_id: str) -> None:
         deposit, stored = self.find_file(identity, deposit_id, file_id)
         if deposit.record is not None:
             # Both legacy and current Zenodo answer a file delete on a published deposit with 403.
             raise PermissionDeniedError()
-        return self.delete_object(identity, deposit.bucket_id, stored.key)
+        self.delete_object(identity, deposit.bucket_id, stored.key)
 
 
 def import_files(conn: sa.Connection, source_bucket: str, target_bucket: str, now: str) -> int:

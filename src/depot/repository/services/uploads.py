@@ -298,14 +298,11 @@ class UploadService:
                     else self.storage.adopt(part, size, md5, sha256, blob_id=blob_id))
             identity = Identity(upload.user_id, frozenset({DEPOSIT_WRITE}))
             try:
-                _stored, orphans = self.files.commit_upload(identity, upload.bucket_id, upload.key, blob)
+                self.files.commit_upload(identity, upload.bucket_id, upload.key, blob)  # deletes the blob if refused
             except BaseException:
-                self.storage.delete(blob.uri)
                 with self.db.write() as conn:
                     conn.execute(uploads.delete().where(uploads.c.id == upload.id))
                 raise
-            for uri in orphans:
-                self.storage.delete(uri)
         finished = utcnow_iso(self.clock())
         with self.db.write() as conn:
             conn.execute(uploads.update().where(uploads.c.id == upload.id).values(finished=finished))
