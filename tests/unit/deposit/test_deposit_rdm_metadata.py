@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from depot.deposit.rdm_metadata import from_rdm, legacy_view, to_rdm
-from depot.repository.services.rdm_metadata import access_of, custom_fields_of, from_legacy, to_legacy
+from depot.metadata.rdm import rdm_access, rdm_custom_fields, rdm_metadata
+from depot.repository.services.rdm_metadata import to_legacy
 
 KEY = "urn:catalog:TROM:A:8528"
 RICH: dict[str, Any] = {
@@ -90,7 +91,7 @@ def test_the_repository_stores_what_the_depositor_sends() -> None:
     stored, enabled = to_legacy(to_rdm(RICH))
     assert enabled is True
     assert stored["related_identifiers"][:2] == RICH["related_identifiers"][:2]  # the key is searchable
-    read = from_rdm(from_legacy(stored), access_of(stored), custom_fields_of(stored))
+    read = from_rdm(rdm_metadata(stored, titled=True), rdm_access(stored), rdm_custom_fields(stored))
     assert read == RICH
 
 
