@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from depot.deposit.rdm_metadata import from_rdm, legacy_view, to_rdm
-from depot.repository.services.rdm_metadata import access_of, custom_fields_of, from_legacy, to_legacy
+from depot.metadata.rdm import rdm_access, rdm_custom_fields, rdm_metadata
+from depot.repository.services.rdm_metadata import to_legacy
 
 KEY = "urn:catalog:TROM:A:8528"
 RICH: dict[str, Any] = {
@@ -63,9 +64,12 @@ def test_the_specimen_key_is_an_alternate_identifier_and_other_relations_stay_re
 def test_people_organisations_dates_and_access() -> None:
     body = to_rdm(RICH)
     meta = body["metadata"]
-    assert meta["creators"][0] == {"person_or_org": {"type": "organizational",
-                                                     "name": "The Arctic University Museum of Norway"}}
-    assert meta["creators"][1] == {"person_or_org": {"type": "personal", "family_name": "Lid", "given_name": "Johannes",
+    # Zenodo's legacy layer makes every person personal, a name without a comma all family name
+    # (zenodo-rdm legacy/deserializers/metadata.py PersonSchema: type = Constant("personal")).
+    museum = "The Arctic University Museum of Norway"
+    assert meta["creators"][0] == {"person_or_org": {"type": "personal", "name": museum, "family_name": museum}}
+    assert meta["creators"][1] == {"person_or_org": {"type": "personal", "name": "Lid, Johannes", "family_name": "Lid",
+                                                     "given_name": "Johannes",
                                                      "identifiers": [{"scheme": "orcid",
                                                                       "identifier": "0000-0002-1825-0097"}]},
                                    "affiliations": [{"name": "Tromsø Museum"}, {"name": "UiT"}]}
@@ -90,7 +94,7 @@ def test_the_repository_stores_what_the_depositor_sends() -> None:
     stored, enabled = to_legacy(to_rdm(RICH))
     assert enabled is True
     assert stored["related_identifiers"][:2] == RICH["related_identifiers"][:2]  # the key is searchable
-    read = from_rdm(from_legacy(stored), access_of(stored), custom_fields_of(stored))
+    read = from_rdm(rdm_metadata(stored, titled=True), rdm_access(stored), rdm_custom_fields(stored))
     assert read == RICH
 
 

@@ -12,14 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from depot.metadata import normalize
+from depot.metadata.rdm import rdm_access, rdm_custom_fields, rdm_metadata
 from depot.repository.services.legacy import apply_legacy_defaults
-from depot.repository.services.rdm_metadata import (
-    RdmBodyError,
-    access_of,
-    custom_fields_of,
-    from_legacy,
-    to_legacy,
-)
+from depot.repository.services.rdm_metadata import RdmBodyError, to_legacy
 
 TODAY = date(2026, 1, 15)
 
@@ -45,7 +40,8 @@ FULL: dict[str, Any] = {
 
 
 def as_rdm_body(legacy: dict[str, Any]) -> dict[str, Any]:
-    return {"metadata": from_legacy(legacy), "access": access_of(legacy), "custom_fields": custom_fields_of(legacy)}
+    return {"metadata": rdm_metadata(legacy, titled=True), "access": rdm_access(legacy),
+            "custom_fields": rdm_custom_fields(legacy)}
 
 
 def test_round_trip_keeps_every_field() -> None:
@@ -63,7 +59,7 @@ def test_round_trip_keeps_every_field() -> None:
 def test_access_maps_to_access_right(access: dict[str, Any], right: str) -> None:
     legacy, _ = to_legacy({"access": access})
     assert legacy["access_right"] == right
-    assert access_of(legacy)["files"] == access["files"]
+    assert rdm_access(legacy)["files"] == access["files"]
 
 
 def test_wrong_shapes_name_every_field() -> None:

@@ -11,8 +11,8 @@ from typing import Any
 from urllib.parse import quote
 
 from depot.metadata import record_metadata
+from depot.metadata.rdm import rdm_access, rdm_custom_fields, rdm_metadata
 from depot.repository.serializers.zenodo import STATS_KEYS, Links
-from depot.repository.services.rdm_metadata import access_of, custom_fields_of, from_legacy
 from depot.repository.services.views import Deposit, StoredFile
 
 RDM_JSON = "application/vnd.inveniordm.v1+json"
@@ -104,7 +104,12 @@ def _files_summary(links: Links, deposit: Deposit, *, draft: bool, pending: Sequ
 
 
 def _access(meta: dict[str, Any], deposit: Deposit) -> dict[str, Any]:
-    access = access_of(meta)
+    """``access`` as InvenioRDM answers it: every embargo key, and the access status it computes."""
+    access = rdm_access(meta)
+    embargo = access.get("embargo", {"active": False})
+    access["embargo"] = {"active": embargo["active"], "until": embargo.get("until"), "reason": None}
+    right = meta.get("access_right", "open")
+    access["status"] = right if right in ("open", "embargoed") else "restricted"
     if not deposit.files_enabled:
         access["status"] = "metadata-only"  # InvenioRDM's AccessStatusEnum for a record without files
     return access
@@ -136,8 +141,8 @@ def rdm(links: Links, deposit: Deposit, *, draft: bool, version_index: int, is_l
         "created": deposit.created if draft else (deposit.published or deposit.created),
         "updated": deposit.modified,
         "pids": pids,
-        "metadata": from_legacy(meta),
-        "custom_fields": custom_fields_of(meta),
+        "metadata": rdm_metadata(meta, titled=True),
+        "custom_fields": rdm_custom_fields(meta),
         "access": _access(meta, deposit),
         "files": _files_summary(links, deposit, draft=draft, pending=pending),
         "status": _status(deposit, draft=draft, version_index=version_index),
