@@ -1,12 +1,18 @@
-"""Small HTTP helpers shared by the resources: fast JSON responses, body parsing, query parameters."""
+"""Small HTTP helpers shared by the resources: fast JSON responses, body parsing, query parameters, and the
+one seam (``blocking``, ``off_loop``) by which handlers run database work on a worker thread."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import unquote_to_bytes
 
+import anyio.to_thread
 import orjson
+from anyio import CapacityLimiter
+from anyio.lowlevel import RunVar
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message
@@ -17,6 +23,38 @@ from depot.repository.services.facets import parse_filters
 from depot.repository.services.ids import parse_id
 from depot.repository.services.keys import lookup_key
 from depot.repository.services.permissions import ANONYMOUS, Identity
+
+P = ParamSpec("P")
+T = TypeVar("T")
+R = TypeVar("R")
+
+# Threads running database work at once, per event loop: fewer than the connections of the smallest pool
+# (SQLite's 5 + 10 overflow) so that a thread never waits for a connection another thread holds, and apart
+# from anyio's default limiter (file downloads, blob writes), so that neither starves the other.
+DB_THREADS = 8
+_DB_LIMITER: RunVar[CapacityLimiter] = RunVar("depot_db_limiter")
+
+
+async def blocking(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``fn(*args, **kwargs)`` on a worker thread: a service call that waits on the database (a PostgreSQL
+    round trip, SQLite's write lock, a publish writing many rows) must not stop the event loop serving
+    the other requests meanwhile. At most DB_THREADS run at once; the others queue here."""
+    try:
+        limiter = _DB_LIMITER.get()
+    except LookupError:
+        limiter = CapacityLimiter(DB_THREADS)
+        _DB_LIMITER.set(limiter)
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=limiter)
+
+
+def off_loop(handler: Callable[[R, Request], Response]) -> Callable[[R, Request], Awaitable[Response]]:
+    """A handler that reads no body, run whole on a worker thread through ``blocking``."""
+
+    @functools.wraps(handler)
+    async def run(resource: R, request: Request) -> Response:
+        return await blocking(handler, resource, request)
+
+    return run
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
