@@ -3,7 +3,10 @@
 A test connection holds what a deposit update needs (SQLite's write lock, or the deposit's row lock on
 PostgreSQL); the update is sent and seen waiting in the database; a read sent then must be answered before
 the lock is released. With database work on the event loop, the waiting update stopped the loop: the read
-was answered only after the update gave up (SQLite's 10 s busy timeout) or never (PostgreSQL).
+was answered only after the update gave up (SQLite's 10 s busy timeout) or never (PostgreSQL). The seam
+moves the work off the loop on PostgreSQL only (docs/decisions/0011-database-off-the-event-loop.md): SQLite,
+whose case failed on main and passed with the seam on it too, is kept out of the parameters, its lock below
+for when that changes.
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
     return True
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+@pytest.mark.parametrize("kind", ["postgres"])  # SQLite keeps its work on the loop: decision 0011
 def test_a_read_is_answered_while_a_write_waits_on_the_database(kind: str, tmp_path: Path,
                                                                  request: pytest.FixtureRequest) -> None:
     config = RepositoryConfig(data_dir=tmp_path / "repo", db_url=_db_url(kind, tmp_path, request),

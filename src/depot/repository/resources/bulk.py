@@ -19,7 +19,7 @@ from depot.repository.bulk.service import BulkService, ItemResult, Job, check_ba
 from depot.repository.bulk.worker import BulkWorker
 from depot.repository.context import Context
 from depot.repository.errors import NotFoundError, UnsupportedMediaError
-from depot.repository.resources.http import blocking, header_int, identity, json_response, too_large
+from depot.repository.resources.http import header_int, identity, json_response, too_large
 
 
 class BulkResource:
@@ -40,7 +40,7 @@ class BulkResource:
         if fmt is None:
             raise UnsupportedMediaError("Invalid 'Content-Type' header. Expected one of: "
                                         + ", ".join(sorted(FORMATS)))
-        existing = await blocking(self.service.find, ident, batch_id)
+        existing = await anyio.to_thread.run_sync(self.service.find, ident, batch_id)
         if existing is not None:  # a replay: the batch is not read again, nor made twice
             return self._job_response(existing, 200)
         limit = self.ctx.config.bulk_max_bytes
@@ -57,7 +57,7 @@ class BulkResource:
                     raise too_large()
                 fh.write(chunk)
             await anyio.to_thread.run_sync(_finish, fh, self.ctx.config.fsync)
-            job, created = await blocking(self.service.accept, ident, batch_id, fmt, part, size)
+            job, created = await anyio.to_thread.run_sync(self.service.accept, ident, batch_id, fmt, part, size)
         except BaseException:
             fh.close()
             part.unlink(missing_ok=True)
@@ -70,12 +70,13 @@ class BulkResource:
         return json_response(self._summary(job, None), status, headers={"Location": self.job_url(job.id)})
 
     async def read(self, request: Request) -> Response:
-        job, counts, items = await blocking(self.service.read, identity(request), request.path_params["job_id"])
+        job, counts, items = await anyio.to_thread.run_sync(self.service.read, identity(request),
+                                                            request.path_params["job_id"])
         return json_response(self._summary(job, counts, items))
 
     async def find(self, request: Request) -> Response:
         batch_id = check_batch_id(request.query_params.get("batch_id"))
-        job = await blocking(self.service.find, identity(request), batch_id)
+        job = await anyio.to_thread.run_sync(self.service.find, identity(request), batch_id)
         if job is None:
             raise NotFoundError("Bulk job does not exist.")
         return self._job_response(job, 200)

@@ -55,7 +55,7 @@ class DepositResource:
     async def create(self, request: Request) -> Response:
         require_user(identity(request), DEPOSIT_WRITE)  # the body of a caller who may not create is never read
         body = await read_json(request, self.ctx.config.json_max_bytes)
-        deposit = await blocking(self.ctx.deposits.create, identity(request), body)
+        deposit = await blocking(self.ctx, self.ctx.deposits.create, identity(request), body)
         response = tagged_json(serialize.deposition(self.ctx.links, deposit), 201)
         response.headers.update(self._lag_header())
         return response
@@ -69,7 +69,7 @@ class DepositResource:
         ident, deposit_id = identity(request), path_int(request, "id")
         require_user(ident, DEPOSIT_WRITE)
         body = await read_json(request, self.ctx.config.json_max_bytes)
-        deposit = await blocking(self.ctx.deposits.update, ident, deposit_id, body)
+        deposit = await blocking(self.ctx, self.ctx.deposits.update, ident, deposit_id, body)
         return tagged_json(serialize.deposition(self.ctx.links, deposit))
 
     @off_loop
@@ -104,7 +104,8 @@ class DepositResource:
     async def upload_file(self, request: Request) -> Response:
         """Legacy multipart POST: form fields ``file`` and optional ``name`` (≤ 100 MiB request)."""
         ident, deposit_id = identity(request), path_int(request, "id")
-        await blocking(self.ctx.deposits.read, ident, deposit_id)  # 403/404 before a byte of the body is parsed
+        # 403/404 before a byte of the body is parsed
+        await blocking(self.ctx, self.ctx.deposits.read, ident, deposit_id)
         require_user(ident, DEPOSIT_WRITE)
         limit = self.ctx.config.multipart_max_bytes
         length = header_int(request, "content-length")
@@ -119,7 +120,7 @@ class DepositResource:
                 raise ValidationError(message="Expected a multipart/form-data request with a 'file' field.")
             name = form.get("name")
             key = name if isinstance(name, str) and name else (upload.filename or "")
-            plan = await blocking(self.ctx.files.prepare_deposit_upload, ident, deposit_id, key, upload.size)
+            plan = await blocking(self.ctx, self.ctx.files.prepare_deposit_upload, ident, deposit_id, key, upload.size)
 
             async def chunks() -> AsyncIterator[bytes]:
                 while chunk := await upload.read(1 << 20):
@@ -129,9 +130,9 @@ class DepositResource:
                 blob = await self.ctx.blobs.write_stream(chunks(), limit=plan.limit)
             except BlobTooLargeError as exc:
                 raise QuotaExceededError("Bucket quota exceeded.") from exc
-        stored = await blocking(self.ctx.files.commit_upload, ident, plan.deposit.bucket_id, plan.key, blob,
+        stored = await blocking(self.ctx, self.ctx.files.commit_upload, ident, plan.deposit.bucket_id, plan.key, blob,
                                 replace=False)
-        deposit = await blocking(self.ctx.deposits.read, ident, deposit_id)
+        deposit = await blocking(self.ctx, self.ctx.deposits.read, ident, deposit_id)
         return json_response(serialize.deposition_file(self.ctx.links, deposit, stored), 201)
 
     @off_loop

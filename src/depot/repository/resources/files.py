@@ -44,18 +44,18 @@ class FilesResource:
         if ctype and ctype != OCTET:
             raise UnsupportedMediaError(f"Invalid 'Content-Type' header. Expected one of: {OCTET}")
         ident, bucket_id, key = identity(request), request.path_params["bucket"], path_key(request)
-        plan = await blocking(self.ctx.files.prepare_upload, ident, bucket_id, key,
+        plan = await blocking(self.ctx, self.ctx.files.prepare_upload, ident, bucket_id, key,
                               header_int(request, "content-length"))
         try:
             blob = await self.ctx.blobs.write_stream(request.stream(), limit=plan.limit)
         except BlobTooLargeError as exc:
             raise QuotaExceededError(QUOTA) from exc
-        stored = await blocking(self.ctx.files.commit_upload, ident, bucket_id, plan.key, blob, replace=True)
+        stored = await blocking(self.ctx, self.ctx.files.commit_upload, ident, bucket_id, plan.key, blob, replace=True)
         return json_response(serialize.bucket_object(self.ctx.links, bucket_id, stored), 201)
 
     async def get_object(self, request: Request) -> Response:
-        deposit, stored = await blocking(self.ctx.files.get_object, identity(request), request.path_params["bucket"],
-                                         path_key(request))
+        deposit, stored = await blocking(self.ctx, self.ctx.files.get_object, identity(request),
+                                         request.path_params["bucket"], path_key(request))
         return await self.download(deposit, stored)
 
     @off_loop
@@ -86,17 +86,17 @@ class FilesResource:
         from depot.repository.services.usage import counts_as_access
         from depot.repository.usage.counter import DOWNLOAD
 
-        deposit = await blocking(self.ctx.records.read, path_int(request, "id"))
+        deposit = await blocking(self.ctx, self.ctx.records.read, path_int(request, "id"))
         response = await self.download(deposit, _by_key(deposit, path_key(request)))
         if counts_as_access(request.method, request.headers.get("range")):  # a COUNTER request (download)
-            await blocking(self.ctx.usage.record, DOWNLOAD, deposit, item=path_key(request),
+            await blocking(self.ctx, self.ctx.usage.record, DOWNLOAD, deposit, item=path_key(request),
                            ip=request.client.host if request.client else "",
                            user_agent=request.headers.get("user-agent", ""))
         return response
 
     async def draft_file_content(self, request: Request) -> Response:
         """The ``links.download`` of deposition files: owner only before publish, public after."""
-        deposit = await blocking(self._draft_or_record, identity(request), path_int(request, "id"))
+        deposit = await blocking(self.ctx, self._draft_or_record, identity(request), path_int(request, "id"))
         return await self.download(deposit, _by_key(deposit, path_key(request)))
 
     def _draft_or_record(self, ident: Identity, deposit_id: int) -> Deposit:

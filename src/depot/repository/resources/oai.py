@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from lxml import etree
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -21,7 +22,7 @@ from depot.repository.context import Context
 from depot.repository.exports import datacite, dcat, dublincore, marc21
 from depot.repository.oai import protocol, responses, tokens
 from depot.repository.oai.protocol import OAIError
-from depot.repository.resources.http import blocking, read_body
+from depot.repository.resources.http import read_body
 from depot.repository.serializers import zenodo as serialize
 from depot.repository.services.oai import Item, OAIService
 
@@ -209,7 +210,7 @@ def routes(ctx: Context) -> list[BaseRoute]:
             pairs = parse_qsl(body, keep_blank_values=True)
         else:
             pairs = list(request.query_params.multi_items())
-        document = await blocking(provider.respond, pairs)
+        document = await run_in_threadpool(provider.respond, pairs)
         return Response(document, media_type="text/xml; charset=utf-8")
 
     return [Route("/oai2d", oai2d, methods=["GET", "POST"])]

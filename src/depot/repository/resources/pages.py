@@ -312,7 +312,7 @@ class Pages:
         style = request.query_params.get("style", "apa")
         if style not in citations.STYLES:
             return HTMLResponse(f"Unknown citation style; use one of {', '.join(citations.STYLES)}.", 400)
-        deposit = await blocking(self._published, request.path_params["id"])
+        deposit = await blocking(self.ctx, self._published, request.path_params["id"])
         if deposit is None:
             return HTMLResponse("There is no published record at this address.", 404)
         text = await anyio.to_thread.run_sync(_cited, self.ctx, deposit, style)

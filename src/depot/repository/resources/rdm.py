@@ -96,7 +96,7 @@ class RdmResource:
     async def create(self, request: Request) -> Response:
         require_user(identity(request), DEPOSIT_WRITE)  # the body of a caller who may not create is never read
         body = await read_json(request, self.ctx.config.json_max_bytes)
-        draft = await blocking(lambda: self.draft_json(request, self.drafts.create(identity(request), body)))
+        draft = await blocking(self.ctx, lambda: self.draft_json(request, self.drafts.create(identity(request), body)))
         response = tagged_json(draft, 201)
         response.headers.update(self._lag_header())  # as on legacy creates (resources/deposits.py)
         return response
@@ -112,10 +112,11 @@ class RdmResource:
 
     async def update_draft(self, request: Request) -> Response:
         ident, record_id = identity(request), path_int(request, "id")
-        await blocking(self.drafts.read_draft, ident, record_id)  # 403/404 before the body is read
+        await blocking(self.ctx, self.drafts.read_draft, ident, record_id)  # 403/404 before the body is read
         require_user(ident, DEPOSIT_WRITE)
         body = await read_json(request, self.ctx.config.json_max_bytes)
-        return tagged_json(await blocking(lambda: self.draft_json(request, self.drafts.update(ident, record_id, body))))
+        draft = await blocking(self.ctx, lambda: self.draft_json(request, self.drafts.update(ident, record_id, body)))
+        return tagged_json(draft)
 
     @off_loop
     def delete_draft(self, request: Request) -> Response:
@@ -160,10 +161,10 @@ class RdmResource:
 
     async def init_files(self, request: Request) -> Response:
         ident, record_id = identity(request), path_int(request, "id")
-        await blocking(self.drafts.read_draft, ident, record_id)  # 403/404 before the body is read
+        await blocking(self.ctx, self.drafts.read_draft, ident, record_id)  # 403/404 before the body is read
         body = await read_json(request, self.ctx.config.json_max_bytes)
-        deposit = await blocking(self.drafts.init_files, ident, record_id, body)
-        pending = await blocking(self.drafts.pending, deposit)
+        deposit = await blocking(self.ctx, self.drafts.init_files, ident, record_id, body)
+        pending = await blocking(self.ctx, self.drafts.pending, deposit)
         return json_response(rs.files_listing(self.ctx.links, deposit, pending, draft=True), 201)
 
     @off_loop
@@ -176,13 +177,16 @@ class RdmResource:
         if ctype and ctype != OCTET:
             raise UnsupportedMediaError(f"Invalid 'Content-Type' header. Expected one of: {OCTET}")
         ident, record_id, key = identity(request), path_int(request, "id"), path_key(request)
-        plan = await blocking(self.drafts.prepare_content, ident, record_id, key, header_int(request, "content-length"))
+        plan = await blocking(self.ctx, self.drafts.prepare_content, ident, record_id, key,
+                              header_int(request, "content-length"))
         try:
             blob = await self.ctx.blobs.write_stream(request.stream(), limit=plan.limit)
         except BlobTooLargeError as exc:
             raise QuotaExceededError(QUOTA) from exc
-        await blocking(self.ctx.files.commit_upload, ident, plan.deposit.bucket_id, plan.key, blob, replace=True)
-        return json_response(await blocking(lambda: self._entry(self.drafts.read_draft(ident, record_id), plan.key)))
+        await blocking(self.ctx, self.ctx.files.commit_upload, ident, plan.deposit.bucket_id, plan.key, blob,
+                       replace=True)
+        entry = await blocking(self.ctx, lambda: self._entry(self.drafts.read_draft(ident, record_id), plan.key))
+        return json_response(entry)
 
     @off_loop
     def commit_file(self, request: Request) -> Response:

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from email.utils import format_datetime
 
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -19,7 +20,7 @@ from starlette.routing import Route
 from depot.repository.context import Context
 from depot.repository.errors import RepositoryError, UnsupportedMediaError, UploadError
 from depot.repository.resources.errors import error_body
-from depot.repository.resources.http import blocking, header_int, identity, json_response, off_loop
+from depot.repository.resources.http import header_int, identity, json_response, off_loop
 from depot.repository.services.uploads import CHECKSUMS, Upload, UploadService, parse_checksum
 
 VERSION = "1.0.0"
@@ -91,7 +92,7 @@ class UploadsResource:
 
     async def head(self, request: Request) -> Response:
         # On a thread: an upload a crash left complete but unattached is hashed and attached here.
-        upload = await blocking(self.service.status, identity(request), request.path_params["id"])
+        upload = await anyio.to_thread.run_sync(self.service.status, identity(request), request.path_params["id"])
         headers = {"Upload-Offset": str(upload.received), "Upload-Length": str(upload.length),
                    "Cache-Control": "no-store"}
         if upload.upload_metadata:
