@@ -10,6 +10,7 @@ from starlette.responses import Response
 from depot.repository.context import Context
 from depot.repository.errors import MethodNotAllowedError, NotFoundError, QuotaExceededError, ValidationError
 from depot.repository.resources.http import (
+    blocking,
     bool_param,
     bounded,
     empty,
@@ -17,6 +18,7 @@ from depot.repository.resources.http import (
     identity,
     int_param,
     json_response,
+    off_loop,
     path_int,
     read_json,
     tagged_json,
@@ -33,7 +35,8 @@ class DepositResource:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    async def list(self, request: Request) -> Response:
+    @off_loop
+    def list(self, request: Request) -> Response:
         params = ListParams(
             q=request.query_params.get("q"), status=request.query_params.get("status"),
             sort=request.query_params.get("sort"), page=int_param(request, "page", 1),
@@ -52,26 +55,30 @@ class DepositResource:
     async def create(self, request: Request) -> Response:
         require_user(identity(request), DEPOSIT_WRITE)  # the body of a caller who may not create is never read
         body = await read_json(request, self.ctx.config.json_max_bytes)
-        deposit = self.ctx.deposits.create(identity(request), body)
+        deposit = await blocking(self.ctx, self.ctx.deposits.create, identity(request), body)
         response = tagged_json(serialize.deposition(self.ctx.links, deposit), 201)
         response.headers.update(self._lag_header())
         return response
 
-    async def read(self, request: Request) -> Response:
+    @off_loop
+    def read(self, request: Request) -> Response:
         deposit = self.ctx.deposits.read(identity(request), path_int(request, "id"))
         return tagged_json(serialize.deposition(self.ctx.links, deposit))
 
     async def update(self, request: Request) -> Response:
         ident, deposit_id = identity(request), path_int(request, "id")
         require_user(ident, DEPOSIT_WRITE)
-        deposit = self.ctx.deposits.update(ident, deposit_id, await read_json(request, self.ctx.config.json_max_bytes))
+        body = await read_json(request, self.ctx.config.json_max_bytes)
+        deposit = await blocking(self.ctx, self.ctx.deposits.update, ident, deposit_id, body)
         return tagged_json(serialize.deposition(self.ctx.links, deposit))
 
-    async def delete(self, request: Request) -> Response:
+    @off_loop
+    def delete(self, request: Request) -> Response:
         self.ctx.deposits.delete(identity(request), path_int(request, "id"))
         return empty(204)
 
-    async def action(self, request: Request) -> Response:
+    @off_loop
+    def action(self, request: Request) -> Response:
         ident, deposit_id = identity(request), path_int(request, "id")
         name = request.path_params["action"]
         if name == "publish":
@@ -89,14 +96,16 @@ class DepositResource:
         raise NotFoundError(serialize_not_found())
 
     # -- legacy files endpoints -------------------------------------------------------------------
-    async def list_files(self, request: Request) -> Response:
+    @off_loop
+    def list_files(self, request: Request) -> Response:
         deposit = self.ctx.files.list_files(identity(request), path_int(request, "id"))
         return json_response([serialize.deposition_file(self.ctx.links, deposit, f) for f in deposit.files])
 
     async def upload_file(self, request: Request) -> Response:
         """Legacy multipart POST: form fields ``file`` and optional ``name`` (≤ 100 MiB request)."""
         ident, deposit_id = identity(request), path_int(request, "id")
-        self.ctx.deposits.read(ident, deposit_id)  # 403/404 before a byte of the body is parsed
+        # 403/404 before a byte of the body is parsed
+        await blocking(self.ctx, self.ctx.deposits.read, ident, deposit_id)
         require_user(ident, DEPOSIT_WRITE)
         limit = self.ctx.config.multipart_max_bytes
         length = header_int(request, "content-length")
@@ -111,7 +120,7 @@ class DepositResource:
                 raise ValidationError(message="Expected a multipart/form-data request with a 'file' field.")
             name = form.get("name")
             key = name if isinstance(name, str) and name else (upload.filename or "")
-            plan = self.ctx.files.prepare_deposit_upload(ident, deposit_id, key, upload.size)
+            plan = await blocking(self.ctx, self.ctx.files.prepare_deposit_upload, ident, deposit_id, key, upload.size)
 
             async def chunks() -> AsyncIterator[bytes]:
                 while chunk := await upload.read(1 << 20):
@@ -121,20 +130,24 @@ class DepositResource:
                 blob = await self.ctx.blobs.write_stream(chunks(), limit=plan.limit)
             except BlobTooLargeError as exc:
                 raise QuotaExceededError("Bucket quota exceeded.") from exc
-        stored = self.ctx.files.commit_upload(ident, plan.deposit.bucket_id, plan.key, blob, replace=False)
-        deposit = self.ctx.deposits.read(ident, deposit_id)
+        stored = await blocking(self.ctx, self.ctx.files.commit_upload, ident, plan.deposit.bucket_id, plan.key, blob,
+                                replace=False)
+        deposit = await blocking(self.ctx, self.ctx.deposits.read, ident, deposit_id)
         return json_response(serialize.deposition_file(self.ctx.links, deposit, stored), 201)
 
-    async def read_file(self, request: Request) -> Response:
+    @off_loop
+    def read_file(self, request: Request) -> Response:
         deposit, stored = self.ctx.files.find_file(identity(request), path_int(request, "id"),
                                                    request.path_params["file_id"])
         return json_response(serialize.deposition_file(self.ctx.links, deposit, stored))
 
-    async def delete_file(self, request: Request) -> Response:
+    @off_loop
+    def delete_file(self, request: Request) -> Response:
         self.ctx.files.delete_file(identity(request), path_int(request, "id"), request.path_params["file_id"])
         return empty(204)
 
-    async def not_implemented(self, request: Request) -> Response:
+    @off_loop
+    def not_implemented(self, request: Request) -> Response:
         # File sort and rename: current Zenodo answers 405 (spec §2.1).
         self.ctx.deposits.read(identity(request), path_int(request, "id"))
         raise MethodNotAllowedError()

@@ -27,7 +27,7 @@ from depot.repository.iiif.manifest import image_service, manifest_url
 from depot.repository.pages import citations
 from depot.repository.pages.locality import locality
 from depot.repository.pages.readable import date_range, interval, license_name, timestamp
-from depot.repository.resources.http import facet_filters, identity
+from depot.repository.resources.http import blocking, facet_filters, identity, off_loop
 from depot.repository.resources.iiif import IMAGE_TYPES, _dimensions
 from depot.repository.serializers.published import published_record
 from depot.repository.services.facets import FACETS, SPLIT
@@ -224,7 +224,8 @@ class Pages:
         except NotFoundError:
             return None
 
-    async def record(self, request: Request) -> Response:
+    @off_loop
+    def record(self, request: Request) -> Response:
         try:
             deposit = self._published(request.path_params["id"])
         except GoneError as gone:
@@ -311,7 +312,7 @@ class Pages:
         style = request.query_params.get("style", "apa")
         if style not in citations.STYLES:
             return HTMLResponse(f"Unknown citation style; use one of {', '.join(citations.STYLES)}.", 400)
-        deposit = self._published(request.path_params["id"])
+        deposit = await blocking(self.ctx, self._published, request.path_params["id"])
         if deposit is None:
             return HTMLResponse("There is no published record at this address.", 404)
         text = await anyio.to_thread.run_sync(_cited, self.ctx, deposit, style)
@@ -325,7 +326,8 @@ class Pages:
             return PREVIEW_SIZE
         return PREVIEW_SIZE if width > PREVIEW_EDGE or height > PREVIEW_EDGE else "max"
 
-    async def latest(self, request: Request) -> Response:
+    @off_loop
+    def latest(self, request: Request) -> Response:
         raw = request.path_params["id"]
         record_id = parse_id(raw)
         if record_id is None:
@@ -336,7 +338,8 @@ class Pages:
             return not_found()
         return RedirectResponse(f"/records/{newest.id}", status_code=302)
 
-    async def search(self, request: Request) -> Response:
+    @off_loop
+    def search(self, request: Request) -> Response:
         query = request.query_params.get("q") or None
         page = _page_number(request)
         sort = _sort(request)
@@ -352,7 +355,8 @@ class Pages:
                       facets=_facets(request, found.aggregations, filters), filters=_filter_params(filters),
                       **_pager(request, page, found.total))
 
-    async def community(self, request: Request) -> Response:
+    @off_loop
+    def community(self, request: Request) -> Response:
         try:
             community = self.ctx.accounts.get_community(request.path_params["slug"])
         except NotFoundError:
@@ -378,7 +382,8 @@ class Pages:
                       listing_url=f"{self.ctx.links.api}/communities/{quote(community.id)}/listing")
 
 
-    async def logo(self, request: Request) -> Response:
+    @off_loop
+    def logo(self, request: Request) -> Response:
         try:
             data, media_type = self.ctx.accounts.community_logo(request.path_params["slug"])
         except NotFoundError:

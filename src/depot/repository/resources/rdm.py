@@ -15,12 +15,14 @@ from starlette.routing import BaseRoute, Route
 from depot.repository.context import Context
 from depot.repository.errors import NotFoundError, QuotaExceededError, UnsupportedMediaError
 from depot.repository.resources.http import (
+    blocking,
     bool_param,
     empty,
     header_int,
     identity,
     int_param,
     json_response,
+    off_loop,
     path_int,
     path_key,
     read_json,
@@ -94,7 +96,8 @@ class RdmResource:
     async def create(self, request: Request) -> Response:
         require_user(identity(request), DEPOSIT_WRITE)  # the body of a caller who may not create is never read
         body = await read_json(request, self.ctx.config.json_max_bytes)
-        response = tagged_json(self.draft_json(request, self.drafts.create(identity(request), body)), 201)
+        draft = await blocking(self.ctx, lambda: self.draft_json(request, self.drafts.create(identity(request), body)))
+        response = tagged_json(draft, 201)
         response.headers.update(self._lag_header())  # as on legacy creates (resources/deposits.py)
         return response
 
@@ -102,58 +105,70 @@ class RdmResource:
         """The search lag Depot promises (see DepositResource._lag_header), on creates and listings."""
         return {"X-Depot-Search-Lag": f"{max(0.0, self.ctx.config.search_lag_seconds):g}"}
 
-    async def read_draft(self, request: Request) -> Response:
+    @off_loop
+    def read_draft(self, request: Request) -> Response:
         deposit = self.drafts.read_draft(identity(request), path_int(request, "id"))
         return tagged_json(self.draft_json(request, deposit))
 
     async def update_draft(self, request: Request) -> Response:
         ident, record_id = identity(request), path_int(request, "id")
-        self.drafts.read_draft(ident, record_id)  # 403/404 before the body is read
+        await blocking(self.ctx, self.drafts.read_draft, ident, record_id)  # 403/404 before the body is read
         require_user(ident, DEPOSIT_WRITE)
         body = await read_json(request, self.ctx.config.json_max_bytes)
-        return tagged_json(self.draft_json(request, self.drafts.update(ident, record_id, body)))
+        draft = await blocking(self.ctx, lambda: self.draft_json(request, self.drafts.update(ident, record_id, body)))
+        return tagged_json(draft)
 
-    async def delete_draft(self, request: Request) -> Response:
+    @off_loop
+    def delete_draft(self, request: Request) -> Response:
         self.ctx.deposits.delete(identity(request), path_int(request, "id"))
         return empty(204)
 
-    async def edit(self, request: Request) -> Response:
+    @off_loop
+    def edit(self, request: Request) -> Response:
         deposit = self.drafts.edit(identity(request), path_int(request, "id"))
         return tagged_json(self.draft_json(request, deposit), 201)
 
-    async def reserve_doi(self, request: Request) -> Response:
+    @off_loop
+    def reserve_doi(self, request: Request) -> Response:
         deposit = self.drafts.reserve_doi(identity(request), path_int(request, "id"))
         return tagged_json(self.draft_json(request, deposit), 201)
 
-    async def discard_doi(self, request: Request) -> Response:
+    @off_loop
+    def discard_doi(self, request: Request) -> Response:
         self.drafts.discard_doi(identity(request), path_int(request, "id"))
         return empty(204)
 
-    async def publish(self, request: Request) -> Response:
+    @off_loop
+    def publish(self, request: Request) -> Response:
         deposit = self.drafts.publish(identity(request), path_int(request, "id"))
         return tagged_json(self.record_json(request, deposit), 202)
 
-    async def new_version(self, request: Request) -> Response:
+    @off_loop
+    def new_version(self, request: Request) -> Response:
         deposit = self.drafts.new_version(identity(request), path_int(request, "id"))
         return tagged_json(self.draft_json(request, deposit), 201)
 
-    async def import_files(self, request: Request) -> Response:
+    @off_loop
+    def import_files(self, request: Request) -> Response:
         deposit = self.drafts.import_files(identity(request), path_int(request, "id"))
         return json_response(rs.files_listing(self.ctx.links, deposit, self.drafts.pending(deposit), draft=True), 201)
 
     # -- draft files ---------------------------------------------------------------------------------
-    async def list_files(self, request: Request) -> Response:
+    @off_loop
+    def list_files(self, request: Request) -> Response:
         deposit = self.drafts.read_draft(identity(request), path_int(request, "id"))
         return json_response(rs.files_listing(self.ctx.links, deposit, self.drafts.pending(deposit), draft=True))
 
     async def init_files(self, request: Request) -> Response:
         ident, record_id = identity(request), path_int(request, "id")
-        self.drafts.read_draft(ident, record_id)  # 403/404 before the body is read
+        await blocking(self.ctx, self.drafts.read_draft, ident, record_id)  # 403/404 before the body is read
         body = await read_json(request, self.ctx.config.json_max_bytes)
-        deposit = self.drafts.init_files(ident, record_id, body)
-        return json_response(rs.files_listing(self.ctx.links, deposit, self.drafts.pending(deposit), draft=True), 201)
+        deposit = await blocking(self.ctx, self.drafts.init_files, ident, record_id, body)
+        pending = await blocking(self.ctx, self.drafts.pending, deposit)
+        return json_response(rs.files_listing(self.ctx.links, deposit, pending, draft=True), 201)
 
-    async def read_file(self, request: Request) -> Response:
+    @off_loop
+    def read_file(self, request: Request) -> Response:
         deposit = self.drafts.read_draft(identity(request), path_int(request, "id"))
         return json_response(self._entry(deposit, path_key(request)))
 
@@ -162,26 +177,31 @@ class RdmResource:
         if ctype and ctype != OCTET:
             raise UnsupportedMediaError(f"Invalid 'Content-Type' header. Expected one of: {OCTET}")
         ident, record_id, key = identity(request), path_int(request, "id"), path_key(request)
-        plan = self.drafts.prepare_content(ident, record_id, key, header_int(request, "content-length"))
+        plan = await blocking(self.ctx, self.drafts.prepare_content, ident, record_id, key,
+                              header_int(request, "content-length"))
         try:
             blob = await self.ctx.blobs.write_stream(request.stream(), limit=plan.limit)
         except BlobTooLargeError as exc:
             raise QuotaExceededError(QUOTA) from exc
-        self.ctx.files.commit_upload(ident, plan.deposit.bucket_id, plan.key, blob, replace=True)
-        deposit = self.drafts.read_draft(ident, record_id)
-        return json_response(self._entry(deposit, plan.key))
+        await blocking(self.ctx, self.ctx.files.commit_upload, ident, plan.deposit.bucket_id, plan.key, blob,
+                       replace=True)
+        entry = await blocking(self.ctx, lambda: self._entry(self.drafts.read_draft(ident, record_id), plan.key))
+        return json_response(entry)
 
-    async def commit_file(self, request: Request) -> Response:
+    @off_loop
+    def commit_file(self, request: Request) -> Response:
         ident, record_id = identity(request), path_int(request, "id")
         deposit, stored = self.drafts.commit_file(ident, record_id, path_key(request))
         return json_response(rs.file_entry(self.ctx.links, deposit, stored, stored.key, draft=True))
 
-    async def delete_file(self, request: Request) -> Response:
+    @off_loop
+    def delete_file(self, request: Request) -> Response:
         self.drafts.delete_file(identity(request), path_int(request, "id"), path_key(request))
         return empty(204)
 
     # -- the caller's records ------------------------------------------------------------------------
-    async def user_records(self, request: Request) -> Response:
+    @off_loop
+    def user_records(self, request: Request) -> Response:
         params = UserRecordsParams(
             q=request.query_params.get("q"), sort=request.query_params.get("sort"),
             page=int_param(request, "page", 1), size=int_param(request, "size", 10),

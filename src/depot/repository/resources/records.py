@@ -17,6 +17,7 @@ from depot.repository.resources.http import (
     identity,
     int_param,
     json_response,
+    off_loop,
     path_int,
     path_key,
     tagged_json,
@@ -47,7 +48,8 @@ class RecordResource:
                        communities=accepted)
         return published_record(self.ctx, deposit, is_last=is_last)
 
-    async def read(self, request: Request) -> Response:
+    @off_loop
+    def read(self, request: Request) -> Response:
         from depot.repository.serializers.rdm import RDM_JSON, wants_rdm
 
         rdm_json = wants_rdm(request.headers.get("accept"))
@@ -64,11 +66,13 @@ class RecordResource:
             return with_etag(json_response(self._record(deposit, request=request), headers={"content-type": RDM_JSON}))
         return with_etag(render(self._record(deposit), media_type, fmt))
 
-    async def latest(self, request: Request) -> Response:
+    @off_loop
+    def latest(self, request: Request) -> Response:
         return tagged_json(self._record(self.ctx.records.latest(path_int(request, "id")), is_last=True,
                                         request=request))
 
-    async def file(self, request: Request) -> Response:
+    @off_loop
+    def file(self, request: Request) -> Response:
         """A published file's metadata (InvenioRDM's file entry), by key; by file id too, as the
         ``links.self`` of a published deposition's files names it."""
         deposit = self.ctx.records.read(path_int(request, "id"))
@@ -79,17 +83,20 @@ class RecordResource:
             raise NotFoundError("File does not exist.")
         return json_response(serialize.record_file_entry(self.ctx.links, deposit, found))
 
-    async def versions(self, request: Request) -> Response:
+    @off_loop
+    def versions(self, request: Request) -> Response:
         found = self.ctx.records.versions(path_int(request, "id"))
         hits = [self._record(d, is_last=i == len(found) - 1, request=request) for i, d in enumerate(found)]
         return json_response({"hits": {"hits": hits, "total": len(hits)}})
 
-    async def files(self, request: Request) -> Response:
+    @off_loop
+    def files(self, request: Request) -> Response:
         deposit = self.ctx.records.read(path_int(request, "id"))
         entries = [serialize.record_file(self.ctx.links, deposit, f) for f in deposit.files]
         return json_response({"enabled": True, "entries": entries, "order": [], "default_preview": None})
 
-    async def search(self, request: Request) -> Response:
+    @off_loop
+    def search(self, request: Request) -> Response:
         params = RecordSearch(
             q=request.query_params.get("q"), communities=request.query_params.get("communities"),
             sort=request.query_params.get("sort"), page=int_param(request, "page", 1),
@@ -106,12 +113,14 @@ class RecordResource:
                               "links": links,
                               "sortBy": params.sort or ("bestmatch" if params.q else "mostrecent")})
 
-    async def communities(self, request: Request) -> Response:
+    @off_loop
+    def communities(self, request: Request) -> Response:
         found = self.ctx.accounts.list_communities()
         hits = [_community(c) for c in found]
         return json_response({"hits": {"hits": hits, "total": len(hits)}})
 
-    async def listing(self, request: Request) -> Response:
+    @off_loop
+    def listing(self, request: Request) -> Response:
         """Every record of a community in one streamed CSV or JSON answer (issue 5)."""
         import csv
         import io
@@ -159,7 +168,8 @@ class RecordResource:
         return StreamingResponse(body, media_type=media,
                                  headers={"content-disposition": f'attachment; filename="{name}"'})
 
-    async def community(self, request: Request) -> Response:
+    @off_loop
+    def community(self, request: Request) -> Response:
         return json_response(_community(self.ctx.accounts.get_community(request.path_params["id"])))
 
 

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from depot.repository.context import Context
 from depot.repository.errors import RepositoryError, UnsupportedMediaError, UploadError
 from depot.repository.resources.errors import error_body
-from depot.repository.resources.http import header_int, identity, json_response
+from depot.repository.resources.http import header_int, identity, json_response, off_loop
 from depot.repository.services.uploads import CHECKSUMS, Upload, UploadService, parse_checksum
 
 VERSION = "1.0.0"
@@ -83,7 +83,8 @@ class UploadsResource:
             "Tus-Max-Size": str(self.ctx.config.upload_max_bytes),
             "Tus-Checksum-Algorithm": ",".join(CHECKSUMS), "Allow": "DELETE, HEAD, OPTIONS, PATCH, POST"})
 
-    async def create(self, request: Request) -> Response:
+    @off_loop
+    def create(self, request: Request) -> Response:
         upload = self.service.create(identity(request), header_int(request, "upload-length"),
                                      request.headers.get("upload-metadata", ""))
         return Response(b"", status_code=201, headers={
@@ -113,6 +114,7 @@ class UploadsResource:
             headers["Upload-Expires"] = http_date(upload.expires)
         return Response(b"", status_code=204, headers=headers)
 
-    async def delete(self, request: Request) -> Response:
+    @off_loop
+    def delete(self, request: Request) -> Response:
         self.service.terminate(identity(request), request.path_params["id"])
         return Response(b"", status_code=204)
