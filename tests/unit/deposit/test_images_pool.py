@@ -3,6 +3,7 @@ ledger (SQLite and PostgreSQL): a rerun decodes nothing, a changed file or key i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -145,6 +146,55 @@ def test_a_first_pass_asks_the_empty_table_once_not_once_per_file(files: list[tu
     finally:
         sa.event.remove(ledger.engine, "before_cursor_execute", count)
         ledger.close()
+
+
+CHECKER_THEN_WAIT = """
+import multiprocessing.forkserver, sys, time
+from depot.deposit.images import FileChecker, ImageRules
+checker = FileChecker(ImageRules(min_pixels=100), processes=2)
+checker.warm()
+list(checker.check([(f"K{i}", sys.argv[1], "a.png") for i in range(8)]))  # workers are up
+pids = [*checker._pool._processes, multiprocessing.forkserver._forkserver._forkserver_pid]
+print(" ".join(map(str, pids)), flush=True)
+time.sleep(600)  # killed -9 by the test
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")  # a zombie is gone
+
+
+def test_the_workers_and_the_forkserver_end_when_their_parent_is_killed(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    Image.new("L", (30, 30), 0).save(tmp_path / "a.png")
+    pids: list[int] = []
+    with subprocess.Popen([sys.executable, "-c", CHECKER_THEN_WAIT, str(tmp_path / "a.png")],
+                          stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            pids = [int(p) for p in proc.stdout.readline().split()]
+            assert len(pids) >= 2 and all(_running(p) for p in pids)  # a worker or two, and the forkserver
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            deadline = time.monotonic() + 30  # they look once a second (PARENT_POLL_SECONDS); generous when loaded
+            while any(_running(p) for p in pids) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            left = [p for p in pids if _running(p)]
+            assert not left, f"still running after the parent's kill -9: {left}"  # before: all of them, for good
+        finally:
+            proc.kill()
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def test_warm_starts_the_workers_before_the_first_file(files: list[tuple[str, str, str]]) -> None:

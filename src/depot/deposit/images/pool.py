@@ -15,6 +15,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import stat
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -28,13 +30,31 @@ from depot.deposit.images.rules import ImageRules
 
 Item = tuple[str, str, str]  # (specimen key, path, name in the deposit)
 CheckFunction = Callable[[str, str, str, ImageRules], FileCheck]
+PARENT_POLL_SECONDS = 1.0  # how soon a worker notices that the process it checks files for is gone
 
 
-def _start_worker() -> None:
+def _start_worker(parent: int | None = None) -> None:
     import pyvips
 
     pyvips.concurrency_set(1)  # one process per core; libvips threads would only contend
     pyvips.cache_set_max(0)  # every file is seen once: libvips' operation cache only holds memory
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent,), name="depot-parent-watch", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker once ``parent`` (the process that checks files) is gone. After a kill -9 of
+    `depot run` nothing else would: a worker holds both ends of its own task queue, so it never reads an
+    end of file, and the forkserver lives as long as a worker holds its "alive" pipe. Each kill -9 during
+    planning left three processes (about 120 MB) running for good."""
+    while True:
+        time.sleep(PARENT_POLL_SECONDS)
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:  # the number now belongs to another user's process: ours is gone
+            os._exit(0)
 
 
 def _ready() -> None:
@@ -136,7 +156,8 @@ class FileChecker:
     def _alone(self, item: Item) -> tuple[FileCheck, bool]:
         """Check one file in a worker of its own: after a crash, find out whether this file caused it."""
         key, path, name = item
-        with ProcessPoolExecutor(1, mp_context=_context(), initializer=_start_worker) as single:
+        with ProcessPoolExecutor(1, mp_context=_context(), initializer=_start_worker,
+                                 initargs=(os.getpid(),)) as single:
             try:
                 return single.submit(self.function, path, name, key, self.rules).result(), False
             except BrokenProcessPool:
@@ -145,7 +166,8 @@ class FileChecker:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.processes, mp_context=_context(), initializer=_start_worker)
+            self._pool = ProcessPoolExecutor(self.processes, mp_context=_context(), initializer=_start_worker,
+                                             initargs=(os.getpid(),))
         return self._pool
 
     def _restart(self) -> None:
