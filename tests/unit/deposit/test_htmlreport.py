@@ -121,3 +121,30 @@ def test_a_long_doi_list_is_cut_with_a_pointer_to_the_csv() -> None:
     assert "5 specimens with a DOI" in html
     short = "".join(page.doi_rows(iter(rows[:2]), 2, linked=2))
     assert "--format csv" not in short and short.count("<tr>") == 3
+
+
+def test_a_run_without_failures_keeps_its_own_time_axis(monkeypatch: pytest.MonkeyPatch) -> None:
+    from matplotlib import dates
+
+    figures: list = []
+    monkeypatch.setattr(plots, "_svg", lambda figure, name: figures.append(figure) or "<svg/>")
+    starts = [datetime(2019, 5, 16, 9, m) for m in range(10)]
+    plots.errors_over_time(starts, 60, {})
+    low, high = (dates.num2date(x).replace(tzinfo=None) for x in figures[0].axes[0].get_xlim())
+    assert (low, high) == (starts[0], starts[-1] + timedelta(minutes=1))  # before: 1970-01-01 to 1970-01-02
+
+
+@pytest.mark.parametrize(("target", "drawn"), [("zenodo", "the rate limit (100/min, 5000/h)"),
+                                               ("local", "no rate limit: none is known")])
+def test_the_report_draws_the_ceiling_of_the_ledgers_own_target(tmp_path: Path, target: str, drawn: str) -> None:
+    from depot.deposit.commands.status import write_html_report
+    from depot.deposit.ledger.remembered import RememberedTarget
+
+    path = make_ledger(tmp_path / "l.sqlite3", 30, timedelta(minutes=30))
+    ledger = Ledger.open(path)
+    ledger.remember_target(RememberedTarget(target))
+    ledger.close()
+    write_html_report(path, tmp_path / "r.html", None)
+    assert drawn in (tmp_path / "r.html").read_text(encoding="utf-8")
+    write_html_report(path, tmp_path / "given.html", "30/600")  # --rate-limit wins over the target's
+    assert "the rate limit (30/min, 600/h)" in (tmp_path / "given.html").read_text(encoding="utf-8")

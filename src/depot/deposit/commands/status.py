@@ -96,10 +96,11 @@ def show_status(ledger_path: str, as_json: bool, out: TextIO | None = None) -> i
               help="One row per published version (DOI, version number, files, dates) instead of per specimen.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None,
               help="Write a self-contained HTML page (plots, errors, problems, DOIs) to this file instead.")
-@click.option("--rate-limit", "html_rate_limit", default="100/5000", show_default=True, metavar="PER_MIN[/PER_HOUR]",
-              help="The ceiling drawn in the HTML page's plots [Zenodo's].")
+@click.option("--rate-limit", "html_rate_limit", default=None, metavar="PER_MIN[/PER_HOUR]",
+              help="The ceiling drawn in the HTML page's plots [Zenodo's 100/5000 for a ledger made with "
+                   "--target zenodo or sandbox; none for another target].")
 def report(ledger_path: str, fmt: str, output: str, all_versions: bool, html_path: Path | None = None,
-           html_rate_limit: str = "100/5000") -> None:
+           html_rate_limit: str | None = None) -> None:
     """Per specimen: key, state, latest DOI, concept DOI, record URL, and each file's link and checksum.
     With --html, one page to look at instead: records published over time against the rate limit, errors
     by HTTP status over time, requests per record, the specimens that failed and why, and the DOIs."""
@@ -232,14 +233,29 @@ def write_versions(ledger_path: str, fmt: str, fh: TextIO) -> int:
         ledger.close()
 
 
-def write_html_report(ledger_path: str, out: Path, rate_limit: str) -> int:
+def write_html_report(ledger_path: str, out: Path, rate_limit: str | None) -> int:
     from depot.deposit.commands.run import parse_rate
     from depot.deposit.htmlreport import write_html
 
-    per_minute, per_hour = parse_rate(rate_limit)
+    per_minute, per_hour = parse_rate(rate_limit) if rate_limit else _target_limits(ledger_path)
     try:
         counts = write_html(ledger_path, out, per_minute, per_hour)
     except OSError as exc:
         raise ConfigError(f"--html {out}: cannot write it: {exc.strerror or exc}") from exc
     click.echo(f"report: {out} ({sum(counts.states.values())} specimens, {counts.requests} requests)", err=True)
     return ExitCode.OK
+
+
+def _target_limits(ledger_path: str) -> tuple[int | None, int | None]:
+    """The rate limit the ledger's target is known to have: Zenodo's for zenodo and sandbox, none known for
+    the local repository or another server (a ceiling at Zenodo's 100/min under a local run's 100
+    requests a second said nothing true)."""
+    from depot.deposit.ledger import Ledger
+    from depot.deposit.targets import PUBLIC, ZENODO_LIMITS
+
+    ledger = Ledger.open(ledger_path, create=False)
+    try:
+        remembered = ledger.target()
+    finally:
+        ledger.close()
+    return ZENODO_LIMITS if remembered is not None and remembered.name in PUBLIC else (None, None)

@@ -111,6 +111,8 @@ def errors_over_time(starts: Sequence[datetime], seconds: int, errors: Mapping[s
             ax.legend(ncols=min(len(errors), 8), title="HTTP status (failed requests)", **_ABOVE)
         else:
             ax.text(0.5, 0.5, "no failed requests", transform=ax.transAxes, ha="center", va="center")
+            if x:  # no bars to place the axis: the run's own span, not 1970
+                ax.set_xlim(x[0], x[-1] + seconds / 86400)
         _time_axis(figure)
         return _svg(figure, "errors")
 
