@@ -134,8 +134,8 @@ def test_a_run_without_failures_keeps_its_own_time_axis(monkeypatch: pytest.Monk
     assert (low, high) == (starts[0], starts[-1] + timedelta(minutes=1))  # before: 1970-01-01 to 1970-01-02
 
 
-@pytest.mark.parametrize(("target", "drawn"), [("zenodo", "the rate limit (100/min, 5000/h)"),
-                                               ("local", "no rate limit: none is known")])
+@pytest.mark.parametrize(("target", "drawn"), [("zenodo", "the rate limit (100/min, 5000/h) as an average"),
+                                               ("local", "No rate limit is known for this ledger")])
 def test_the_report_draws_the_ceiling_of_the_ledgers_own_target(tmp_path: Path, target: str, drawn: str) -> None:
     from depot.deposit.commands.status import write_html_report
     from depot.deposit.ledger.remembered import RememberedTarget
@@ -147,4 +147,4 @@ def test_the_report_draws_the_ceiling_of_the_ledgers_own_target(tmp_path: Path, 
     write_html_report(path, tmp_path / "r.html", None)
     assert drawn in (tmp_path / "r.html").read_text(encoding="utf-8")
     write_html_report(path, tmp_path / "given.html", "30/600")  # --rate-limit wins over the target's
-    assert "the rate limit (30/min, 600/h)" in (tmp_path / "given.html").read_text(encoding="utf-8")
+    assert "the rate limit (30/min, 600/h) as an average" in (tmp_path / "given.html").read_text(encoding="utf-8")

@@ -34,15 +34,19 @@ def write_html(ledger_path: str, out: Path, per_minute: int | None, per_hour: in
         histogram = counts.requests_per_record
         records = sum(k for _, k in histogram)
         mean = sum(n * k for n, k in histogram) / records if records else None
-        limit = (f"the rate limit ({per_minute or '-'}/min, {per_hour or '-'}/h)" if per_minute or per_hour
-                 else "no rate limit: none is known for this ledger's target; pass --rate-limit to draw one")
+        if per_minute or per_hour:
+            caption = (f"Top: requests sent per bucket; the dashed line is the rate limit ({per_minute or '-'}/min, "
+                       f"{per_hour or '-'}/h) as an average per bucket. Bottom: records published per bucket, the "
+                       "ceiling that limit puts on them at the requests per record seen, and the running total.")
+        else:
+            caption = ("Top: requests sent per bucket. Bottom: records published per bucket and the running total. "
+                       "No rate limit is known for this ledger's target, so no ceiling is drawn (--rate-limit "
+                       "draws one).")
         sections.append(page.plot_section(
             "published", "Records published over time",
             plots.published_over_time(line.starts, line.seconds, line.published, line.requests,
                                       ceiling(line.seconds, per_minute, per_hour), mean) if line else None,
-            f"Top: requests sent per bucket; the dashed line is {limit}, as an average per bucket. "
-            "Bottom: records published per bucket, the ceiling that limit puts on them at the requests per "
-            "record seen, and the running total."))
+            caption))
         sections.append(page.plot_section(
             "errors", "Errors by HTTP status over time",
             plots.errors_over_time(line.starts, line.seconds, line.errors) if line else None,
