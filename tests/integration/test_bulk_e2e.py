@@ -45,6 +45,8 @@ def test_bulk_run_publishes_each_specimen_once_in_batches(tmp_path: Path) -> Non
         assert len(server_depositions(repo.base, repo.headers)) == KEYS
         status = json.loads(depot("status", "--ledger", ledger, "--json", env=repo.env).stdout)
         assert status["states"] == {"published": KEYS} and status["left"] == 0
+        # Every request is counted, as for a per-record run: at least a POST per batch and a look at its job.
+        assert status["throughput"]["requests"] >= 2 * len(batches), status["throughput"]  # before: 0
         report = depot("report", "--ledger", ledger, "--format", "json", env=repo.env)
         rows = json.loads(report.stdout)
         assert len(rows) == KEYS and all(r["doi"] and r["files"][0]["link"] for r in rows)

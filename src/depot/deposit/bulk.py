@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from depot.deposit.bulkbag import BatchRecord, write_batch
-from depot.deposit.client import RepositoryClient
+from depot.deposit.client import Reply, RepositoryClient
 from depot.deposit.errors import AuthError, ConfigError, HTTPStatusError, TransportError
 from depot.deposit.ledger import Claim, Ledger
 from depot.deposit.ledger.batches import PACKING, Batch, BatchLedger, Outcome
@@ -50,9 +50,20 @@ class BulkRunner:
         self.work_dir = work_dir
         self.stopping = False
         self.more_coming: Callable[[], bool] = lambda: False
+        self._forward = client.on_reply
+        client.on_reply = self._observe
 
     def stop(self) -> None:
         self.stopping = True
+
+    def _observe(self, step: str, reply: Reply | None, error: BaseException | None) -> None:
+        """Each request of the bulk path is a row of the ledger's attempts, as the per-record path's are:
+        `depot status` and the reports count requests there (they said "0 requests" after a bulk run)."""
+        status = reply.status if reply is not None else None
+        failure = None if status is not None and status < 400 else str(error or f"HTTP {status}")[:500]
+        self.ledger.record_attempt(None, step, status, failure, reply.seconds if reply is not None else 0.0)
+        if self._forward is not None:
+            self._forward(step, reply, error)
 
     def _wake(self) -> None:
         """Records were planned: the loop looks for a batch at its next turn (kept for DepositJob.wake)."""
