@@ -105,6 +105,12 @@ def read_token(token_file: Path | None) -> str | None:
     return None
 
 
+def known_limits(name: str) -> tuple[int | None, int | None]:
+    """The rate limit a target is known to have before any answer says so: Zenodo's for zenodo and sandbox,
+    none for the local repository or another server."""
+    return ZENODO_LIMITS if name in PUBLIC else (None, None)
+
+
 @contextlib.contextmanager
 def open_target(name: str, *, token_file: Path | None = None, repo_dir: Path = Path("depot-data"),
                 per_minute: int | None = None, per_hour: int | None = None, api: str = "legacy") -> Iterator[Target]:
@@ -126,9 +132,8 @@ def open_target(name: str, *, token_file: Path | None = None, repo_dir: Path = P
         raise ConfigError(f"no token for {name}: set DEPOT_TOKEN or pass --token-file FILE. "
                           + token_help(name, None))
     token = found
-    if name in PUBLIC:
-        per_minute = per_minute or ZENODO_LIMITS[0]
-        per_hour = per_hour or ZENODO_LIMITS[1]
+    known_minute, known_hour = known_limits(name)
+    per_minute, per_hour = per_minute or known_minute, per_hour or known_hour
     source = "DEPOT_TOKEN" if os.environ.get("DEPOT_TOKEN") else f"--token-file {token_file}"
     yield Target(name, api_url.rstrip("/"), token, per_minute, per_hour, token_source=source, api=api)
 

@@ -247,15 +247,14 @@ def write_html_report(ledger_path: str, out: Path, rate_limit: str | None) -> in
 
 
 def _target_limits(ledger_path: str) -> tuple[int | None, int | None]:
-    """The rate limit the ledger's target is known to have: Zenodo's for zenodo and sandbox, none known for
-    the local repository or another server (a ceiling at Zenodo's 100/min under a local run's 100
+    """The rate limit of the ledger's own target (a ceiling at Zenodo's 100/min under a local run's 100
     requests a second said nothing true)."""
     from depot.deposit.ledger import Ledger
-    from depot.deposit.targets import PUBLIC, ZENODO_LIMITS
+    from depot.deposit.targets import known_limits
 
     ledger = Ledger.open(ledger_path, create=False)
     try:
         remembered = ledger.target()
     finally:
         ledger.close()
-    return ZENODO_LIMITS if remembered is not None and remembered.name in PUBLIC else (None, None)
+    return known_limits(remembered.name) if remembered is not None else (None, None)

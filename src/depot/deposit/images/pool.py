@@ -51,9 +51,7 @@ def _exit_with(parent: int) -> None:
         time.sleep(PARENT_POLL_SECONDS)
         try:
             os.kill(parent, 0)
-        except ProcessLookupError:
-            os._exit(0)
-        except PermissionError:  # the number now belongs to another user's process: ours is gone
+        except (ProcessLookupError, PermissionError):  # gone (a PermissionError: its number is another user's)
             os._exit(0)
 
 
