@@ -80,6 +80,18 @@ def test_leases_expire_and_are_not_shared(ledger_url: str) -> None:
     b.close()
 
 
+def test_a_replan_counts_what_an_earlier_run_left_to_send(ledger_url: str) -> None:
+    """A rerun after a kill plans nothing new, but says how many unchanged specimens still have requests
+    to come (before, "0 new ... 3 unchanged" was followed by 2 records published)."""
+    ledger = Ledger.open(ledger_url)
+    ledger.plan([record("k1"), record("k2"), record("k3")])
+    ledger.mark_published("k1", doi="10.5281/zenodo.1", concept_doi=None, record_url=None, record={"id": 1})
+    ledger.mark_uncertain("k2", "create")
+    again = ledger.plan([record("k1"), record("k2"), record("k3")])
+    assert (again.new, again.unchanged, again.left) == (0, 3, 2)
+    ledger.close()
+
+
 def test_retry_waits_and_failure_is_kept(ledger_url: str) -> None:
     ledger = Ledger.open(ledger_url)
     ledger.plan([record("k1"), record("k2")])

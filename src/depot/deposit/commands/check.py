@@ -64,12 +64,14 @@ def sync_plan(source: dict[str, Any], ledger_path: str, rate_limit: str, out: Te
                            judge=partial(judge, today=datetime.now(UTC).date()))
     finally:
         ledger.close()
+    left = (f"no new request; {min(plan.left, plan.unchanged)} of them are still to send, as an earlier run "
+            "planned them" if plan.left else "no request")
     out.write(f"sync plan against {ledger_path}:\n"
               f"  new specimens:   {plan.new + plan.changed + plan.retried} (create, one PUT per file, publish)\n"
               f"  edits in place:  {plan.edits} (3 requests each: edit, PUT metadata, publish; same DOI)\n"
               f"  new versions:    {plan.versions} (newversion, DELETE/PUT per changed file, PUT metadata, "
               f"publish; new DOI, same concept DOI)\n"
-              f"  unchanged:       {plan.unchanged} (no request)\n"
+              f"  unchanged:       {plan.unchanged} ({left})\n"
               f"  gone from source: {len(plan.gone)} (reported, never deleted)\n"
               f"  rejected:        {plan.skipped} (problems in the source: nothing sent)\n"
               f"  requests: {plan.requests}; duration at {rate_limit}: "

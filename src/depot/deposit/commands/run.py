@@ -205,7 +205,10 @@ def _plan_and_run(ledger: Any, ledger_path: str, target: Any, transfers: int, at
                 else "plan: ")
                + f"{summary.new} new, {summary.changed} changed, {summary.retried} to retry, "
                + (f"{summary.edits} to edit, {summary.versions} new versions, " if sync else "")
-               + f"{summary.unchanged} unchanged, {summary.skipped} rejected"
+               + f"{summary.unchanged} unchanged"
+               + (f" ({min(summary.left, summary.unchanged)} of them still to send, as an earlier run planned them)"
+                  if summary.left else "")
+               + f", {summary.skipped} rejected"
                + (f" ({summary.duplicates} duplicate keys)" if summary.duplicates else "")
                + (f", {summary.published_changed} published but changed since (use depot sync)"
                   if summary.published_changed else ""), err=True)

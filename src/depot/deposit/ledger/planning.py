@@ -35,6 +35,7 @@ class PlanSummary:
     new: int = 0
     changed: int = 0
     unchanged: int = 0
+    left: int = 0  # of the unchanged: still to be sent, as an earlier run planned them (a kill, a stop)
     retried: int = 0  # failed before, planned again
     published_changed: int = 0  # published, but the source changed since (a job for depot sync)
     edits: int = 0  # depot sync: published records whose metadata changes in place
@@ -51,6 +52,9 @@ class PlanSummary:
     def total(self) -> int:
         return (self.new + self.changed + self.unchanged + self.retried + self.published_changed + self.edits
                 + self.versions + self.skipped)
+
+
+_UNFINISHED = (State.PLANNED, State.CREATED, State.UPLOADED, State.UNCERTAIN)  # a tuple: rows hold plain str
 
 
 def _stat(path: str) -> tuple[int | None, int | None]:
@@ -212,6 +216,7 @@ class Planner:
                     # Claimed by a worker of the deposit running beside this plan (a row an earlier run
                     # planned): it goes on with what it claimed; a change waits for the next run or sync.
                     self._count(summary, record.key, "unchanged")
+                    summary.left += 1
                     continue
                 if verdict.blocked:
                     seq = self._reject(conn, record, verdict, old, fingerprint, summary, seq, now, dry_run)
@@ -222,9 +227,11 @@ class Planner:
                 if old is not None and old.fingerprint == fingerprint and \
                         old.state not in (State.FAILED, State.REJECTED):
                     self._count(summary, record.key, "unchanged")
+                    summary.left += old.state in _UNFINISHED
                     continue
                 if old is not None and old.state in (State.CREATED, State.UPLOADED, State.UNCERTAIN):
                     self._count(summary, record.key, "unchanged")  # in flight: finish with what was created
+                    summary.left += 1
                     continue
                 if old is not None and old.state == State.FAILED and old.fingerprint == fingerprint and \
                         refused(old.last_status):
