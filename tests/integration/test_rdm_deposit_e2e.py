@@ -31,7 +31,7 @@ def test_rdm_run_verify_reconcile_edit_and_new_version(tmp_path: Path) -> None:
         # 1. A deposit through /api/records: create, init + content + commit of the one image, publish.
         first = depot("run", *source_args(tmp_path, archive, images, base, "minimal"), "--api", "rdm", env=env)
         assert first.returncode == 0, first.stderr
-        assert requests_sent(first) == 5 * KEYS
+        assert requests_sent(first) == 5 * KEYS + 1  # + the new ledger's look for its first specimens
         remembered = Ledger.open(ledger, create=False)
         assert remembered.target() is not None and remembered.target().api == "rdm"  # type: ignore[union-attr]
         remembered.close()

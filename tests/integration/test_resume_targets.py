@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import sqlite3
 import subprocess
@@ -184,3 +185,35 @@ def test_read_only_commands_never_create_a_ledger(tmp_path: Path) -> None:
         assert "no ledger at typo.sqlite3: it does not exist" in result.stderr, (args, result.stderr)
         assert not (tmp_path / "typo.sqlite3").exists() and not (tmp_path / "out.csv").exists()
         assert not (tmp_path / "depot-data").exists()
+
+
+def test_a_new_ledger_stops_before_depositing_what_the_target_already_holds(tmp_path: Path, served: tuple[
+        str, dict[str, str]]) -> None:
+    """A typo in --ledger (or a lost ledger) would deposit every specimen a second time, with new DOIs: a
+    ledger that never created anything first looks for its first specimens on the target."""
+    base, env = served
+    archive, images = stage(tmp_path)
+    target = ["--target", f"{base}/api"]
+    first = depot("run", *source_args(archive, images), *target, "--ledger", "a.sqlite3", cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr
+    token = env["DEPOT_TOKEN"]
+    before = published_keys(base, token)
+    assert len(before[0]) == KEYS
+
+    typo = depot("run", *source_args(archive, images), *target, "--ledger", "b.sqlite3", cwd=tmp_path, env=env)
+    assert typo.returncode == 2, typo.stderr
+    # all of the first batch, however many planning had written by then
+    assert re.search(r"already holds (\d+) of the first \1 specimens of this source", typo.stderr), typo.stderr
+    assert "--allow-duplicates" in typo.stderr and "Nothing was sent" in typo.stderr
+    again = depot("run", *source_args(archive, images), *target, "--ledger", "b.sqlite3", cwd=tmp_path, env=env)
+    assert again.returncode == 2 and "already holds" in again.stderr  # the refused ledger stays careful
+    assert published_keys(base, token) == before
+
+    # The ledger of the earlier deposit goes on without a look (it has deposited), and so does a run told to.
+    assert depot("run", *source_args(archive, images), *target, "--ledger", "a.sqlite3", cwd=tmp_path,
+                 env=env).returncode == 0
+    assert published_keys(base, token) == before
+    forced = depot("run", *source_args(archive, images), *target, "--ledger", "b.sqlite3", "--allow-duplicates",
+                   cwd=tmp_path, env=env)
+    assert forced.returncode == 0, forced.stderr
+    assert sorted(published_keys(base, token)[0]) == sorted(before[0] * 2)

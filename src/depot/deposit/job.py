@@ -24,9 +24,10 @@ import aiohttp
 
 from depot.deposit.client import RepositoryClient
 from depot.deposit.communities import unknown_communities
-from depot.deposit.errors import ConfigError, ExitCode
+from depot.deposit.errors import ConfigError, ExitCode, HTTPStatusError, TransportError
 from depot.deposit.ledger import Ledger, State
 from depot.deposit.ledger.states import DONE, WAITING
+from depot.deposit.probes import PROBE_BATCH
 from depot.deposit.progress import Stats
 from depot.deposit.ratelimit import LimiterStopped, RateLimiter
 from depot.deposit.rdm_client import make_client
@@ -55,6 +56,9 @@ class JobSettings:
     resumable_threshold: int = 64 * 1024 * 1024  # bytes: larger files go through tus where the target has it
     bulk: bool = False  # new records through the target's bulk-ingest API, in batches (depot.deposit.bulk)
     batch_size: int = 1000  # records per bulk batch
+    # a ledger that never created anything looks for its first specimens on the target first, and stops
+    # if they are there (a typo in --ledger, a lost ledger); True skips that look
+    allow_duplicates: bool = False
 
 
 @dataclass
@@ -152,6 +156,11 @@ class DepositJob:
                                                                  resumable_threshold=s.resumable_threshold),
                                 stats, tick=self.tick)
                 self.runner = runner
+                if not s.allow_duplicates and not self._stopping:
+                    found, looked = await self._deposited_already(runner)
+                    if found:
+                        self.ledger.finish_run(run_id, published=0, failed=0, outcome="deposited-already")
+                        raise ConfigError(_deposited_already_message(found, looked, s, target.api_url))
                 if self.planning is not None:
                     runner.more_coming = self.planning
                 if self._stopping:
@@ -178,6 +187,20 @@ class DepositJob:
             result.code = ExitCode.RETRY_LATER
         return result
 
+    async def _deposited_already(self, runner: Runner) -> tuple[dict[str, list[dict[str, Any]]], int]:
+        """A ledger that never created anything: its first specimens, if the target holds them already
+        (one listing request; a lost answer or a stop counts as nothing found, and the run goes on)."""
+        keys = self.ledger.first_keys_if_unused(PROBE_BATCH)
+        if not keys:
+            return {}, 0
+        try:
+            found = await runner.find_by_keys(keys)
+        except (HTTPStatusError, TransportError, LimiterStopped):
+            return {}, len(keys)
+        finally:
+            await runner.ledger.close()  # the probe's attempt row is written; the runner starts its writer again
+        return {key: hits for key, hits in found.items() if hits}, len(keys)
+
     async def _run_bulk(self, client: RepositoryClient, target: Target, stats: Stats) -> None:
         from depot.deposit.bulk import BulkRunner
 
@@ -200,6 +223,18 @@ async def deposit(ledger: Ledger, settings: JobSettings | None = None, *,
 _RDM_COMMUNITIES = ("the records name communities, which --api rdm does not request yet (on InvenioRDM a community "
                     "is a review request, not a metadata field); nothing was sent. Deposit with --api legacy, or "
                     "without communities (--var community=)")
+
+
+def _deposited_already_message(found: dict[str, list[dict[str, Any]]], looked: int, s: JobSettings,
+                               api_url: str) -> str:
+    where = f"the local repository in {s.repo_dir}" if s.target == "local" else api_url
+    shown = "; ".join(f"{key} (deposition {hits[0].get('id')}"
+                      + (f", DOI {hits[0]['doi']})" if hits[0].get("doi") else ")")
+                      for key, hits in list(found.items())[:3])
+    return (f"{where} already holds {len(found)} of the first {looked} specimens of this source ({shown}), "
+            "but this ledger has never deposited anything: a run with it would deposit them again, with new DOIs. "
+            "Nothing was sent. If you meant to go on with an earlier deposit, give its ledger with --ledger (or "
+            "DEPOT_LEDGER); to deposit them again on purpose, add --allow-duplicates")
 
 
 def _unknown_communities_message(unknown: list[str], s: JobSettings, api_url: str) -> str:

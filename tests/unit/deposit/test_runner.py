@@ -89,7 +89,9 @@ def test_a_job_publishes_every_record_once_with_k_plus_2_requests(tmp_path: Path
         keys, drafts = server_keys(api, token)
     assert result.code is ExitCode.OK and result.published == RECORDS and result.counts == {"published": RECORDS}
     assert sorted(keys) == sorted({f"urn:catalog:RUN:{i}" for i in range(RECORDS)}) and drafts == 0
-    assert len(sent) == 3 * RECORDS  # create, upload, publish: through the session we gave it
+    # create, upload, publish per record, through the session we gave it; first the new ledger's one look
+    # for its first specimens on the target (a listing GET)
+    assert sent[0] == "GET" and len(sent) == 3 * RECORDS + 1
     ledger.close()
 
 

@@ -65,6 +65,10 @@ def work_options(fn: Any) -> Any:
                      default="auto", show_default=True,
                      help="On stderr: a live line (auto on a terminal), a stats line every --stats (auto "
                           "otherwise), JSON events every --stats (per record too with -v), or nothing."),
+        click.option("--allow-duplicates", is_flag=True,
+                     help="Deposit even if the target already holds the first specimens of a ledger that has "
+                          "never deposited anything (by default such a run stops before sending: the ledger is "
+                          "likely not the one of the earlier deposit)."),
         click.option("--stats", "stats_interval", type=Duration(), default=None,
                      help="How often to print progress, e.g. 30s, 1m, 1h; 0 only at the end [1m for text, "
                           "1s for json]."),
@@ -106,7 +110,7 @@ def deposit(*, ledger_path: str, target: str | None, token_file: Path | None, re
             rate_limit: str | None, transfers: int, retries: int, low_level_retries: int, progress_mode: str,
             attempts: int = 3, sync: bool = False, stats_interval: float | None = None, verbosity: int = 0,
             file_name: str | None = None, api: str | None = None, resumable_threshold_mb: int = 64,
-            bulk: bool = False, batch_size: int = 1000, **source: Any) -> int:
+            bulk: bool = False, batch_size: int = 1000, allow_duplicates: bool = False, **source: Any) -> int:
     from dataclasses import replace
 
     from depot.deposit.commands.targeting import check, choose_target, existing_ledger, opened
@@ -133,7 +137,8 @@ def deposit(*, ledger_path: str, target: str | None, token_file: Path | None, re
             return _plan_and_run(ledger, ledger_path, opened_target, transfers, attempts, retries,
                                  low_level_retries, progress_mode, sync, source, stats_interval=stats_interval,
                                  verbosity=verbosity, file_name=file_name,
-                                 resumable_threshold_mb=resumable_threshold_mb, bulk=(bulk, batch_size))
+                                 resumable_threshold_mb=resumable_threshold_mb, bulk=(bulk, batch_size),
+                                 allow_duplicates=allow_duplicates)
         finally:
             ledger.close()
 
@@ -141,7 +146,8 @@ def deposit(*, ledger_path: str, target: str | None, token_file: Path | None, re
 def _plan_and_run(ledger: Any, ledger_path: str, target: Any, transfers: int, attempts: int, retries: int,
                   low_level_retries: int, progress_mode: str, sync: bool, source: dict[str, Any], *,
                   stats_interval: float | None, verbosity: int, file_name: str | None,
-                  resumable_threshold_mb: int = 64, bulk: tuple[bool, int] = (False, 1000)) -> int:
+                  resumable_threshold_mb: int = 64, bulk: tuple[bool, int] = (False, 1000),
+                  allow_duplicates: bool = False) -> int:
     """Plan while depositing: a first pass over the keys alone (duplicates are rejected before anything
     is sent, however far apart), then the records are planned in a thread beside the deposit."""
     import time
@@ -192,7 +198,8 @@ def _plan_and_run(ledger: Any, ledger_path: str, target: Any, transfers: int, at
         code = asyncio.run(_deposit(ledger, target, transfers, attempts, retries, low_level_retries,
                                     progress_mode, str(source["source"]), opened.profile.name, stats_interval,
                                     verbosity, sorted(plan.communities), plan=plan, stats=stats,
-                                    resumable_threshold_mb=resumable_threshold_mb, bulk=bulk))
+                                    resumable_threshold_mb=resumable_threshold_mb, bulk=bulk,
+                                    allow_duplicates=allow_duplicates))
     finally:
         plan.stop()
         plan.join()
@@ -229,7 +236,8 @@ async def _deposit(ledger: Any, target: Any, transfers: int, attempts: int, pass
                    progress_mode: str, source: str, profile: str, stats_interval: float | None = None,
                    verbosity: int = 0, communities: list[str] | None = None,
                    plan: BackgroundPlan | None = None, stats: Stats | None = None,
-                   resumable_threshold_mb: int = 64, bulk: tuple[bool, int] = (False, 1000)) -> int:
+                   resumable_threshold_mb: int = 64, bulk: tuple[bool, int] = (False, 1000),
+                   allow_duplicates: bool = False) -> int:
     from functools import partial
 
     from depot.deposit.job import DepositJob, JobSettings, initial_stats
@@ -239,7 +247,7 @@ async def _deposit(ledger: Any, target: Any, transfers: int, attempts: int, pass
                            attempts=attempts, passes=passes, low_level_retries=low_level_retries, source=source,
                            profile=profile, communities=tuple(communities or ()),
                            resumable_threshold=resumable_threshold_mb * 1024 * 1024, bulk=bulk[0],
-                           batch_size=bulk[1])
+                           batch_size=bulk[1], allow_duplicates=allow_duplicates)
     stats = stats or initial_stats(ledger)
     if verbosity < 0 and progress_mode == "auto":
         progress_mode = "quiet"

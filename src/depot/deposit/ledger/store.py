@@ -202,6 +202,21 @@ class Ledger:
                     **values, attempts=0, retry_at=None, updated_at=now_iso()))
         return len(rows)
 
+    def first_keys_if_unused(self, n: int) -> list[str]:
+        """The first ``n`` planned specimens' keys, if nothing was ever created through this ledger (no
+        specimen has a deposition, none is uncertain); else none. Such a ledger may be a new one beside
+        an old one (a typo in --ledger, a lost file): its first keys are looked for on the target before
+        anything is created (depot.deposit.job)."""
+        with self._read() as conn:
+            used = conn.execute(sa.select(specimens.c.key).where(sa.or_(
+                specimens.c.deposition_id.is_not(None), specimens.c.record_id.is_not(None),
+                specimens.c.state.in_((State.UNCERTAIN, State.PUBLISHED)))).limit(1)).first()
+            if used is not None:
+                return []
+            return list(conn.execute(sa.select(specimens.c.key).where(
+                specimens.c.state == State.PLANNED, specimens.c.op.is_(None)).order_by(specimens.c.seq)
+                .limit(n)).scalars())
+
     def uncertain_keys(self, step: str) -> list[str]:
         with self._read() as conn:
             return list(conn.execute(sa.select(specimens.c.key).where(
