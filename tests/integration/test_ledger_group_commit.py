@@ -68,6 +68,34 @@ def test_concurrent_transitions_share_a_commit_and_are_durable_when_awaited(ledg
     other.close()
 
 
+def test_a_claim_to_create_carries_its_guard_in_the_same_commit(ledger_url: str, tmp_path: Path) -> None:
+    """The runner's claim writes "uncertain: create" with the lease: durable when the claim returns, so the
+    create's guard costs no commit of its own; an edit's or a new version's claim is left as it was."""
+    ledger = planned(ledger_url, tmp_path, 2)
+    ledger.mark_published("k1", doi="10.5072/x.1", concept_doi=None, record_url=None, record={"id": 1})
+    other = Ledger.open(ledger_url)
+
+    async def main() -> tuple[int, int]:
+        journal = Journal(ledger)
+        (claim,) = await journal.claim(5, owner="w1", lease_seconds=60, now=NOW, guard_create=True)
+        assert claim.key == "k0" and claim.state is State.PLANNED  # the runner goes on to create it
+        assert (other.get("k0").state, other.get("k0").step) == (State.UNCERTAIN, "create")  # durable already
+        before = journal.writer.transactions
+        await journal.mark_uncertain("k0", "create")
+        guard = journal.writer.transactions - before
+        assert (await journal.get("k0")).state is State.UNCERTAIN
+        await journal.mark_uncertain("k0", "publish")  # any other guard still commits
+        await journal.release("k0", "w1")
+        await journal.close()
+        return guard, journal.writer.transactions - before
+
+    guard, total = asyncio.run(main())
+    assert guard == 0 and total >= 1
+    assert (other.get("k0").state, other.get("k0").step) == (State.UNCERTAIN, "publish")
+    ledger.close()
+    other.close()
+
+
 def test_the_journal_walks_a_record_as_the_ledger_does(ledger_url: str, tmp_path: Path) -> None:
     """No read-back: the journal's own copy and the database agree after every step, versions included."""
     ledger = planned(ledger_url, tmp_path, 1)

@@ -135,7 +135,7 @@ class Runner(Probes):
             if not await self._gate():
                 continue
             claims = await self.ledger.claim(1, owner=self.owner, lease_seconds=self.settings.lease_seconds,
-                                       now=_utcnow())
+                                             now=_utcnow(), guard_create=True)
             if not claims:
                 wait = await self.ledger.next_ready_in(now=_utcnow())
                 if wait is None and self._in_flight == 0 and not self._settling and not self.more_coming():

@@ -43,6 +43,7 @@ class Journal:
         self.ledger = ledger
         self.writer = Writer(ledger.engine, ledger.url)
         self._held: dict[str, _Held] = {}
+        self._guarded: set[str] = set()  # claimed with their create guard already durable (claim's guard_create)
 
     async def close(self) -> None:
         await self.writer.close()
@@ -52,20 +53,34 @@ class Journal:
         await self.writer.run(lambda tx: None)
 
     # -- leases and reads --------------------------------------------------------------------------------
-    async def claim(self, n: int, *, owner: str, lease_seconds: float, now: datetime) -> list[Claim]:
-        """Lease up to ``n`` ready specimens to ``owner`` (three prepared statements for one)."""
+    async def claim(self, n: int, *, owner: str, lease_seconds: float, now: datetime,
+                    guard_create: bool = False) -> list[Claim]:
+        """Lease up to ``n`` ready specimens to ``owner`` (three prepared statements for one).
+
+        ``guard_create``: a claimed specimen that is to be created (planned, no edit or new version) gets
+        its create guard, "uncertain: create", in the same transaction, so the create needs no commit of
+        its own; the claim is returned as planned, and ``mark_uncertain(key, "create")`` then writes
+        nothing. Either way, the create is sent only after a commit that holds its guard."""
         params = {"now": iso(now), "limit": n, "owner": owner, "until": iso(now + timedelta(seconds=lease_seconds)),
                   **_ACTIVE}
+        stamp = now_iso()
 
-        def op(tx: Tx) -> list[_Held]:
+        def op(tx: Tx) -> tuple[list[_Held], list[str]]:
             rows = tx.run("ready", params).fetchall()
-            held = []
+            held, guarded = [], []
             for row in rows:
                 tx.run("lease", {**params, "key": row[0]})
-                held.append(_held(row, tx.run("files_of", {"key": row[0]}).fetchall()))
-            return held
+                one = _held(row, tx.run("files_of", {"key": row[0]}).fetchall())
+                if guard_create and one.claim.state is State.PLANNED and one.claim.op is None:
+                    tx.run("step", {"key": row[0], "state": State.UNCERTAIN.value, "step": "create",
+                                    "attempts": one.claim.attempts, "now": stamp})
+                    guarded.append(row[0])
+                held.append(one)
+            return held, guarded
 
-        return self._hold(await self.writer.run(op))
+        held, guarded = await self.writer.run(op)
+        self._guarded.update(guarded)
+        return self._hold(held)
 
     async def lease(self, keys: list[str], *, owner: str, lease_seconds: float, now: datetime) -> list[str]:
         """Lease these specimens (those of them that are ready) to ``owner``; returns the leased keys."""
@@ -82,6 +97,7 @@ class Journal:
     async def release(self, key: str, owner: str) -> None:
         self.writer.post(lambda tx: tx.run("release", {"key": key, "owner": owner}))
         self._held.pop(key, None)
+        self._guarded.discard(key)
 
     async def get(self, key: str) -> Claim:
         held = self._held.get(key)
@@ -106,6 +122,10 @@ class Journal:
     # -- transitions ---------------------------------------------------------------------------------------
     async def mark_uncertain(self, key: str, step: str) -> None:
         """The guard of a request whose effect could be lost: durable when this returns."""
+        if step == "create" and key in self._guarded:
+            self._guarded.discard(key)  # committed with the claim
+            self._update(key, state=State.UNCERTAIN, step=step)
+            return
         await self._step(key, State.UNCERTAIN, step, guard=True)
 
     async def mark_uploaded(self, key: str) -> None:
