@@ -64,7 +64,7 @@ def sync_plan(source: dict[str, Any], ledger_path: str, rate_limit: str, out: Te
                            judge=partial(judge, today=datetime.now(UTC).date()))
     finally:
         ledger.close()
-    left = (f"no new request; {min(plan.left, plan.unchanged)} of them are still to send, as an earlier run "
+    left = (f"no new request; {plan.left} of them are still to send, as an earlier run "
             "planned them" if plan.left else "no request")
     out.write(f"sync plan against {ledger_path}:\n"
               f"  new specimens:   {plan.new + plan.changed + plan.retried} (create, one PUT per file, publish)\n"

@@ -213,7 +213,7 @@ def _plan_and_run(ledger: Any, ledger_path: str, target: Any, transfers: int, at
                + f"{summary.new} new, {summary.changed} changed, {summary.retried} to retry, "
                + (f"{summary.edits} to edit, {summary.versions} new versions, " if sync else "")
                + f"{summary.unchanged} unchanged"
-               + (f" ({min(summary.left, summary.unchanged)} of them still to send, as an earlier run planned them)"
+               + (f" ({summary.left} of them still to send, as an earlier run planned them)"
                   if summary.left else "")
                + f", {summary.skipped} rejected"
                + (f" ({summary.duplicates} duplicate keys)" if summary.duplicates else "")

@@ -105,7 +105,7 @@ class Planner:
         summary = PlanSummary()
         judge = judge or _own_problems
         seen = KeyRows() if keys is None else None
-        self._counted: dict[str, str] = {}  # key -> the summary bucket it went to, undone for a duplicate
+        self._counted: dict[str, tuple[str, ...]] = {}  # key -> the summary buckets it went to, undone for a duplicate
         self._prior: dict[str, dict[str, Any]] = {}  # published specimens replanned: their values before
         self._track = keys is None  # the two above are needed only for duplicates found on the way
         batch: list[tuple[PlannedRecord, Verdict]] = []
@@ -151,8 +151,7 @@ class Planner:
             reason = keys.message(key)
             summary.duplicates += 1
             summary.skipped += 1
-            bucket = self._counted.pop(key, None)
-            if bucket is not None:
+            for bucket in self._counted.pop(key, ()):
                 setattr(summary, bucket, getattr(summary, bucket) - 1)
             if len(summary.problems) < PROBLEMS_KEPT:
                 summary.problems.append((key, reason))
@@ -215,8 +214,7 @@ class Planner:
                 if old is not None and (old.lease_owner or "").startswith(ours):
                     # Claimed by a worker of the deposit running beside this plan (a row an earlier run
                     # planned): it goes on with what it claimed; a change waits for the next run or sync.
-                    self._count(summary, record.key, "unchanged")
-                    summary.left += 1
+                    self._count(summary, record.key, "unchanged", left=True)
                     continue
                 if verdict.blocked:
                     seq = self._reject(conn, record, verdict, old, fingerprint, summary, seq, now, dry_run)
@@ -226,12 +224,11 @@ class Planner:
                         rejected_reason=None, rejected_file=None, source_row=record.row))
                 if old is not None and old.fingerprint == fingerprint and \
                         old.state not in (State.FAILED, State.REJECTED):
-                    self._count(summary, record.key, "unchanged")
-                    summary.left += old.state in _UNFINISHED
+                    self._count(summary, record.key, "unchanged", left=old.state in _UNFINISHED)
                     continue
                 if old is not None and old.state in (State.CREATED, State.UPLOADED, State.UNCERTAIN):
-                    self._count(summary, record.key, "unchanged")  # in flight: finish with what was created
-                    summary.left += 1
+                    # in flight: finish with what was created
+                    self._count(summary, record.key, "unchanged", left=True)
                     continue
                 if old is not None and old.state == State.FAILED and old.fingerprint == fingerprint and \
                         refused(old.last_status):
@@ -297,10 +294,14 @@ class Planner:
                 conn.execute(files.insert(), new_files)
         return seq
 
-    def _count(self, summary: PlanSummary, key: str, bucket: str) -> None:
-        setattr(summary, bucket, getattr(summary, bucket) + 1)
+    def _count(self, summary: PlanSummary, key: str, bucket: str, *, left: bool = False) -> None:
+        """Count ``key`` in ``bucket`` (and among the unchanged still to send, ``left``), undone as one if
+        the key turns out to be a duplicate."""
+        buckets = (bucket, "left") if left else (bucket,)
+        for name in buckets:
+            setattr(summary, name, getattr(summary, name) + 1)
         if self._track:
-            self._counted[key] = bucket
+            self._counted[key] = buckets
 
     def _reject(self, conn: sa.Connection, record: PlannedRecord, verdict: Verdict, old: Any, fingerprint: str,
                 summary: PlanSummary, seq: int, now: str, dry_run: bool) -> int:
@@ -310,7 +311,7 @@ class Planner:
         One with a draft keeps its deposition, so a fixed source carries on with that draft."""
         summary.skipped += 1
         if self._track:
-            self._counted[record.key] = "skipped"
+            self._counted[record.key] = ("skipped",)
         if len(summary.problems) < PROBLEMS_KEPT:
             summary.problems.extend((record.key, p.message) for p in verdict.problems)
         if dry_run:
