@@ -17,8 +17,13 @@ one would be a bit flip in both.)
 
 bagit-python's ``make_bag`` and ``Bag.save`` ``chdir`` the whole process (unsafe in a threaded server,
 whose data dir may be relative) and re-hash the payload we already hashed, so the tag files are written
-here to RFC 8493 and bagit-python then checks the result (``Bag(path).validate(completeness_only=True)``;
-the tests run the full validation).
+here to RFC 8493. bagit-python validates them in full where it counts: the fixity cycle (``audit_bags``)
+and the tests. Re-opening every new bag with it as well cost a third of the bag's time (its manifest
+loading resolves the real path of every entry) and checked nothing the writer had not just written.
+
+With fsync on, one ``syncfs`` before the rename makes the whole bag durable (payload, tag files and
+directories): a bag directory with a proper name survives a crash complete. (An fsync per file cost
+4.2 ms a bag here, the syncfs 0.5 ms.)
 
 Writing is a job on the queue (``depot.repository.jobs``, decision 0009), queued in the publish transaction
 with the published state captured there: a publish never waits for, or fails because of, its bag. A job is
@@ -38,7 +43,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import bagit
@@ -53,7 +58,7 @@ from depot.repository.preservation.audit import Throttle, hash_file
 from depot.repository.serializers import zenodo as serialize
 from depot.repository.serializers.zenodo import Links
 from depot.repository.services.views import Deposit, load_deposit
-from depot.repository.store.blobs import BlobStore, fsync_dir
+from depot.repository.store.blobs import BlobStore, sync_filesystem
 from depot.repository.store.db import Database
 from depot.repository.store.tables import communities, community_records, concepts, deposits
 
@@ -241,9 +246,8 @@ class BagWriter:
         (tmp / "data").mkdir(parents=True)
         try:
             self._fill(tmp, uris, aip, record_json, self._earlier_copies(siblings))
-            bagit.Bag(str(tmp)).validate(completeness_only=True)
             if self.config.fsync:
-                fsync_dir(tmp)
+                sync_filesystem(tmp)
             try:
                 os.rename(tmp, final)
             except OSError:
@@ -282,7 +286,7 @@ class BagWriter:
                     continue
                 except OSError:  # another filesystem, or links not allowed: copy instead
                     pass
-            copy_verified(self.blobs.path(uris[f.key]), target, f, fsync=self.config.fsync)
+            copy_verified(self.blobs.path(uris[f.key]), target, f, fsync=False)  # synced with the bag
         now = self.clock()
         tags: dict[str, bytes] = {
             "bagit.txt": bagspec.BAGIT_TXT.encode(),
@@ -297,10 +301,21 @@ class BagWriter:
             tags[f"manifest-{alg}.txt"] = bagspec.payload_manifest(alg, files).encode()
         for alg in bagspec.ALGORITHMS:
             tags[f"tagmanifest-{alg}.txt"] = bagspec.tag_manifest(alg, tags).encode()
+        for folder in {PurePosixPath(path).parent for path in tags} - {PurePosixPath(".")}:
+            (bag / folder).mkdir(parents=True, exist_ok=True)
         for path, body in tags.items():
-            target = bag / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(body)
+            _write_new(bag / path, body)
+
+
+def _write_new(path: Path, body: bytes) -> None:
+    """Create ``path`` with ``body`` in three system calls (``Path.write_bytes`` takes twice as many)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(body)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 def _sound(path: Path, f: bagspec.PayloadFile) -> bool:

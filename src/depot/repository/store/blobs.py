@@ -9,13 +9,14 @@ process starting beside others (``depot serve --workers N``) removes only parts 
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import anyio.to_thread
 
@@ -202,16 +203,21 @@ def _create_private(path: Path) -> BinaryIO:
 def sync_filesystem(path: Path) -> None:
     """syncfs(2) on the filesystem holding ``path``: its files' data and metadata, and its directories, durable
     in one call (Linux); elsewhere ``os.sync()``."""
-    import ctypes
-
     fd = os.open(path, os.O_RDONLY)
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        syncfs = getattr(libc, "syncfs", None)
+        syncfs = _syncfs()
         if syncfs is None or syncfs(fd) != 0:
             os.sync()
     finally:
         os.close(fd)
+
+
+@functools.cache
+def _syncfs() -> Any:
+    """libc's syncfs, looked up once (a bag or a bulk group calls it; dlopen each time cost more than the call)."""
+    import ctypes
+
+    return getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
 
 
 def fsync_dir(path: Path) -> None:
