@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import io
+import tarfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from depot.deposit.bulkbag import BatchRecord, write_batch
 from depot.repository.app import build_context
 from depot.repository.bulk import job as bulk_job
 from depot.repository.bulk.job import bulk_service, run_bulk_job
-from depot.repository.bulk.package import safe_member
+from depot.repository.bulk.package import safe_member, unpack
 from depot.repository.config import RepositoryConfig
 from depot.repository.errors import BulkPackageError
 from depot.repository.store.tables import deposits, record_keys
@@ -79,3 +81,19 @@ def test_safe_member(name: str, ok: bool) -> None:
     else:
         with pytest.raises(BulkPackageError):
             safe_member(name)
+
+
+@pytest.mark.parametrize("names", [
+    ["bagit.txt", "data/x", "data/x/y"],  # a file, then a file inside it
+    ["bagit.txt", "data/x/y", "data/x"],  # a folder, then a file of its name
+    ["bagit.txt", "data/a", "data/a"],  # one name twice
+])
+def test_an_archive_whose_paths_collide_is_refused_with_the_path(tmp_path: Path, names: list[str]) -> None:
+    archive = tmp_path / "a.tar"
+    with tarfile.open(archive, "w") as tar:
+        for name in names:
+            info = tarfile.TarInfo(name)
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"x"))
+    with pytest.raises(BulkPackageError, match="data/"):
+        unpack(archive, "tar", tmp_path / "out", max_bytes=1 << 20, max_members=100)

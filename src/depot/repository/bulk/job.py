@@ -257,8 +257,8 @@ class _Ingest:
         # The deposit as load_deposit would read it back (three queries saved per record).
         deposit = Deposit(deposit_id, concept_id, self.owner_id, bucket_id, item.metadata, None, None, None, None,
                           now, now, None, tuple(stored))
-        self.ctx.actions.publish_in(conn, self.identity, deposit, now, new=True)
-        self.ctx.actions.run_on_publish(conn, deposit_id)  # its bag job, in the record's savepoint
+        published = self.ctx.actions.publish_in(conn, self.identity, deposit, now, new=True)
+        self.ctx.actions.run_on_publish(conn, published)  # its bag job, in the record's savepoint
         return deposit_id
 
 

@@ -111,9 +111,9 @@ def unpack(archive: Path, fmt: str, dest: Path, *, max_bytes: int, max_members: 
     digests: dict[str, Digest] = {}
     try:
         if fmt == "zip":
-            _unpack_zip(archive, dest, budget, digests, fsync)
+            _unpack_zip(archive, _Folders(dest), budget, digests, fsync)
         else:
-            _unpack_tar(archive, dest, budget, digests, fsync)
+            _unpack_tar(archive, _Folders(dest), budget, digests, fsync)
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, UnicodeError) as exc:
         raise BulkPackageError(f"not a readable {fmt} archive: {exc}") from exc
     root, prefix = _bag_root(dest)
@@ -123,13 +123,13 @@ def unpack(archive: Path, fmt: str, dest: Path, *, max_bytes: int, max_members: 
     return UnpackedBag(root, relative)
 
 
-def _unpack_tar(archive: Path, dest: Path, budget: _Budget, digests: dict[str, Digest], fsync: bool) -> None:
+def _unpack_tar(archive: Path, dest: _Folders, budget: _Budget, digests: dict[str, Digest], fsync: bool) -> None:
     with archive.open("rb") as raw, tarfile.open(fileobj=raw, mode="r|*") as tar:
         for member in tar:
             budget.member()
             rel = safe_member(member.name)
             if member.isdir():
-                _mkdir(dest, rel)
+                dest.make(rel)
                 continue
             if not member.isreg():
                 raise BulkPackageError(f"the archive holds a link or special file, which a bag may not: "
@@ -139,14 +139,14 @@ def _unpack_tar(archive: Path, dest: Path, budget: _Budget, digests: dict[str, D
             digests[rel.as_posix()] = _write(dest, rel, source, budget, fsync)
 
 
-def _unpack_zip(archive: Path, dest: Path, budget: _Budget, digests: dict[str, Digest], fsync: bool) -> None:
+def _unpack_zip(archive: Path, dest: _Folders, budget: _Budget, digests: dict[str, Digest], fsync: bool) -> None:
     with zipfile.ZipFile(archive) as zf:
         for info in zf.infolist():
             budget.member()
             rel = safe_member(info.filename)
             mode = (info.external_attr >> 16) & 0o170000
             if info.is_dir():
-                _mkdir(dest, rel)
+                dest.make(rel)
                 continue
             if mode and not stat.S_ISREG(mode):
                 raise BulkPackageError(f"the archive holds a link or special file, which a bag may not: "
@@ -155,23 +155,38 @@ def _unpack_zip(archive: Path, dest: Path, budget: _Budget, digests: dict[str, D
                 digests[rel.as_posix()] = _write(dest, rel, source, budget, fsync)
 
 
-def _mkdir(dest: Path, rel: PurePosixPath) -> Path:
-    target = dest.joinpath(*rel.parts)
-    target.mkdir(parents=True, exist_ok=True)
-    if not target.resolve().is_relative_to(dest.resolve()):
-        raise BulkPackageError(f"unsafe path in the archive (outside the bag): {rel.as_posix()!r}")
-    return target
+class _Folders:
+    """The folders of one unpacking, each made and checked once (a batch holds a folder per record)."""
+
+    def __init__(self, dest: Path) -> None:
+        self.dest = dest
+        self.real_dest = dest.resolve()
+        self.made: dict[PurePosixPath, Path] = {}
+
+    def make(self, rel: PurePosixPath) -> Path:
+        target = self.made.get(rel)
+        if target is None:
+            target = self.dest.joinpath(*rel.parts)
+            try:
+                target.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):  # a hostile archive: the job must fail, not crash
+                raise BulkPackageError(f"the archive holds {rel.as_posix()!r} both as a file and as a folder "
+                                       "(or inside one)") from None
+            if not target.resolve().is_relative_to(self.real_dest):
+                raise BulkPackageError(f"unsafe path in the archive (outside the bag): {rel.as_posix()!r}")
+            self.made[rel] = target
+        return target
 
 
-def _write(dest: Path, rel: PurePosixPath, source: IO[bytes], budget: _Budget, fsync: bool) -> Digest:
-    parent = _mkdir(dest, rel.parent) if len(rel.parts) > 1 else dest
+def _write(dest: _Folders, rel: PurePosixPath, source: IO[bytes], budget: _Budget, fsync: bool) -> Digest:
+    parent = dest.make(rel.parent) if len(rel.parts) > 1 else dest.dest
     target = parent / rel.name
     hashers = {name: hashlib.new(name) for name in ("md5", "sha256")}
     size = 0
     try:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise BulkPackageError(f"the archive holds {rel.as_posix()!r} twice") from None
+        raise BulkPackageError(f"the archive holds {rel.as_posix()!r} twice (or as a folder too)") from None
     with os.fdopen(fd, "wb") as out:
         while chunk := source.read(CHUNK):
             budget.spend(len(chunk))

@@ -75,17 +75,23 @@ def datacite_xml(record_json: dict[str, Any]) -> bytes:
     return datacite.as_xml(record_json)
 
 
+# Built once: a publish takes a snapshot, and building the statements cost more than running them.
+_CONCEPT_CREATED = sa.select(concepts.c.created).where(concepts.c.id == sa.bindparam("concept"))
+_LATEST_VERSION = sa.select(sa.func.max(deposits.c.version_index)).where(
+    deposits.c.concept_id == sa.bindparam("concept"), deposits.c.record.is_not(None))
+_COMMUNITIES_OF = (
+    sa.select(communities.c.id, communities.c.slug, communities.c.title, communities.c.owner_id,
+              communities.c.created, community_records.c.status, community_records.c.created.label("included"))
+    .join(communities, communities.c.id == community_records.c.community_id)
+    .where(community_records.c.concept_id == sa.bindparam("concept")).order_by(communities.c.slug))
+
+
 def snapshot(conn: sa.Connection, links: Links, deposit: Deposit) -> tuple[dict[str, Any], dict[str, Any]]:
     """(AIP snapshot, public record JSON) of a published deposit, read in one transaction."""
     assert deposit.record is not None and deposit.doi is not None
-    concept_created = conn.execute(sa.select(concepts.c.created).where(concepts.c.id == deposit.concept_id)).scalar()
-    latest = conn.execute(sa.select(sa.func.max(deposits.c.version_index)).where(
-        deposits.c.concept_id == deposit.concept_id, deposits.c.record.is_not(None))).scalar()
-    rows = conn.execute(
-        sa.select(communities.c.id, communities.c.slug, communities.c.title, communities.c.owner_id,
-                  communities.c.created, community_records.c.status, community_records.c.created.label("included"))
-        .join(communities, communities.c.id == community_records.c.community_id)
-        .where(community_records.c.concept_id == deposit.concept_id).order_by(communities.c.slug)).all()
+    concept_created = conn.execute(_CONCEPT_CREATED, {"concept": deposit.concept_id}).scalar()
+    latest = conn.execute(_LATEST_VERSION, {"concept": deposit.concept_id}).scalar()
+    rows = conn.execute(_COMMUNITIES_OF, {"concept": deposit.concept_id}).all()
     comms = [{"id": r.id, "slug": r.slug, "title": r.title, "owner_id": r.owner_id, "created": r.created,
               "status": r.status, "included": r.included} for r in rows]
     record_json = serialize.record(links, deposit, is_last=latest == deposit.version_index,

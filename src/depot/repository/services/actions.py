@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import uuid
 from collections.abc import Callable
@@ -43,18 +44,19 @@ class ActionService:
         now = self.deposits.now()
         with self.db.write() as conn:
             deposit = self.deposits.get_owned(conn, identity, deposit_id, DEPOSIT_ACTIONS)
-            self.publish_in(conn, identity, deposit, now)
-            found = load_deposit(conn, deposit.id)
-            assert found is not None
+            found = self.publish_in(conn, identity, deposit, now)
             for hook in self.on_publish:
                 hook(conn, found)
         return found
 
     def publish_in(self, conn: sa.Connection, identity: Identity, deposit: Deposit, now: str, *,
-                   new: bool = False) -> None:
+                   new: bool = False) -> Deposit:
         """Publish ``deposit`` inside the caller's transaction (bulk ingest publishes many in one); the
         caller runs ``run_on_publish`` in the same transaction. ``new``: a deposit the caller created in
-        this transaction, a concept's first version with no pending upload (two queries saved)."""
+        this transaction, a concept's first version with no pending upload (two queries saved).
+
+        Returns the deposit as published, as ``load_deposit`` would read it back in this transaction
+        (three queries saved per publish; a test holds the two equal)."""
         if deposit.draft is None:
             raise InvalidStateError(NOT_REGISTERED, 404)  # already published, no open edit
         if not new and conn.execute(sa.select(pending_files.c.key)
@@ -82,15 +84,16 @@ class ActionService:
         write_terms(conn, deposit.id, "record", record)
         write_facets(conn, deposit, record)  # after write_terms, which clears the scope
         self._include_in_communities(conn, identity, deposit.concept_id, record, now)
+        return dataclasses.replace(
+            deposit, draft=None, record=record, doi=doi, version_index=version_index, modified=now,
+            published=deposit.published or now,
+            concept_doi=deposit.concept_doi or self.doi_for(deposit.concept_id))
 
-    def run_on_publish(self, conn: sa.Connection, deposit_id: int) -> None:
-        """The publish hooks of a deposit published with ``publish_in`` in ``conn``'s transaction (bulk
-        ingest: the bag job commits with its record, or neither does)."""
-        if self.on_publish:
-            found = load_deposit(conn, deposit_id)
-            assert found is not None
-            for hook in self.on_publish:
-                hook(conn, found)
+    def run_on_publish(self, conn: sa.Connection, published: Deposit) -> None:
+        """The publish hooks of a deposit ``publish_in`` published in ``conn``'s transaction (bulk ingest:
+        the bag job commits with its record, or neither does)."""
+        for hook in self.on_publish:
+            hook(conn, published)
 
     def _include_in_communities(self, conn: sa.Connection, identity: Identity, concept_id: int,
                                 record: dict[str, Any], now: str) -> None:
