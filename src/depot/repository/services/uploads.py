@@ -14,7 +14,6 @@ machine) gets 423.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import fcntl
@@ -38,10 +37,10 @@ from depot.repository.services.permissions import Identity, require_user
 from depot.repository.services.scopes import DEPOSIT_WRITE
 from depot.repository.services.views import utcnow_iso
 from depot.repository.store.blobs import StoredBlob
+from depot.repository.store.pour import Pour
 from depot.repository.store.storage import Storage
 from depot.repository.store.tables import file_instances, uploads
 
-BATCH = 4 * 1024 * 1024  # bytes written and hashed per trip to the worker thread
 CHECKSUMS: dict[str, Callable[[], Any]] = {"md5": hashlib.md5, "sha1": hashlib.sha1, "sha256": hashlib.sha256}
 NO_SUCH_UPLOAD = "No such upload (it never existed, was terminated or expired)."
 METADATA_HELP = ("Upload-Metadata must name the draft's bucket and the file: 'bucket <base64 bucket id>,filename "
@@ -198,9 +197,8 @@ class UploadService:
                      checksum: tuple[str, bytes] | None) -> int:
         """Append the body at ``upload.received``; the count of bytes now durable (0 for a refused body).
 
-        The body is gathered into batches of ``BATCH`` bytes, each written and hashed on a worker thread
-        while the next one is received (hashlib and file writes let go of the GIL): at most two batches of
-        a request are in memory at once."""
+        The body is written and hashed off the event loop (``Pour``): at most two batches of a request are
+        in memory at once."""
         fh.seek(upload.received)
         fh.truncate()  # bytes past the vouched offset were never acknowledged
         running = self.running.get(upload.id)
@@ -214,30 +212,16 @@ class UploadService:
             for h in hashes:
                 h.update(data)
 
-        loop = asyncio.get_running_loop()
-        pending: asyncio.Future[None] | None = None
-        batch, received = bytearray(), 0
+        def within_room(received: int) -> None:
+            if received > room:
+                raise QuotaExceededError(f"The body runs past Upload-Length ({upload.length}).", 413)
 
-        async def flush() -> None:
-            nonlocal pending, batch
-            if pending is not None:
-                done, pending = pending, None
-                await done
-            if batch:
-                pending, batch = loop.run_in_executor(None, sink, batch), bytearray()
-
+        pour = Pour(sink, within_room)  # whatever arrived is written before the file is judged (or cut)
         try:
             try:
-                async for chunk in chunks:
-                    received += len(chunk)
-                    if received > room:
-                        raise QuotaExceededError(f"The body runs past Upload-Length ({upload.length}).", 413)
-                    batch += chunk
-                    if len(batch) >= BATCH:
-                        await flush()
-            finally:  # whatever arrived is written before the file is judged (or cut)
-                await flush()
-                await flush()
+                received = await pour(chunks)
+            finally:
+                received = pour.total
         except ClientDisconnect:
             if check is None and received:  # keep what arrived: the client resumes from it
                 await anyio.to_thread.run_sync(self._sync, fh)

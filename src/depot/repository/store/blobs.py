@@ -20,6 +20,8 @@ from typing import Any, BinaryIO
 
 import anyio.to_thread
 
+from depot.repository.store.pour import Pour
+
 
 @dataclass(frozen=True)
 class StoredBlob:
@@ -74,18 +76,20 @@ class BlobStore:
         """Store an async byte stream; raises BlobTooLargeError past ``limit`` bytes."""
         blob_id = str(uuid.uuid4())
         part = self.tmp_root / f"{blob_id}.part"
-        md5, sha256, size = hashlib.md5(), hashlib.sha256(), 0
+        md5, sha256 = hashlib.md5(), hashlib.sha256()
         fh = _create_private(part)
+
+        def sink(data: bytearray) -> None:
+            fh.write(data)
+            md5.update(data)
+            sha256.update(data)
+
+        def check(size: int) -> None:
+            if limit is not None and size > limit:
+                raise BlobTooLargeError(limit)
+
         try:
-            async for chunk in chunks:
-                if not chunk:
-                    continue
-                size += len(chunk)
-                if limit is not None and size > limit:
-                    raise BlobTooLargeError(limit)
-                md5.update(chunk)
-                sha256.update(chunk)
-                fh.write(chunk)
+            size = await Pour(sink, check)(chunks)
             await anyio.to_thread.run_sync(self._finish, fh)
         except BaseException:
             fh.close()
