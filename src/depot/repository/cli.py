@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -118,6 +119,10 @@ def serve(host: str, port: int, data_dir: Path | None, db_url: str | None, base_
                "access_log": config.access_log is None and log_level in {"info", "debug"}}
     if workers == 1:
         click.echo(f"depot repository on {config.base_url} (data in {config.data_dir})", err=True)
+        # uvicorn stops gracefully on SIGTERM, then raises the signal again under the handler it found: the
+        # default one killed the process before its exit hooks ran (the bag writer's multiprocessing left
+        # its temporary folder behind). Once uvicorn is done, a SIGTERM ends the process normally (0).
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         uvicorn.run(app, **options)  # type: ignore[arg-type]
         return
     app.context.deposits.db.dispose()
@@ -205,6 +210,8 @@ def worker(data_dir: Path | None, db_url: str | None, queue_url: str | None, con
                                        "database, which then holds the queue too); without one, `depot serve` "
                                        "runs its jobs itself")
         config = config.with_overrides(queue_url=config.db_url)
+    # A queue worker is already a process beside the web workers: it writes its bags itself.
+    config = config.with_overrides(bag_processes=0)
     try:
         ctx = build_context(config)
     except Exception as exc:

@@ -10,6 +10,7 @@ from typing import Any
 
 GB = 10**9
 MIB = 1024 * 1024
+MAX_BAG_PROCESSES = 64
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("bulk_max_bytes", 20 * GB, "Largest bulk-ingest upload in bytes, as sent and as unpacked; larger → 413."),
     Setting("fsync", True, "fsync stored files and their directory before they become visible."),
     Setting("bags", True, "Write a BagIt bag of every published version under DATA_DIR/bags (the AIP)."),
+    Setting("bag_processes", 1, "Processes that write the bags beside `depot serve` (0: a thread of the server, "
+            "which then shares its CPU with the requests); a `depot worker` writes its bags itself."),
     Setting("bag_source_organization", "Depot repository", "Source-Organization in every bag's bag-info.txt."),
     Setting("fixity_cycle", True, "Re-hash stored files in the background (the fixity cycle): in `depot serve`, "
             "or in the `depot worker` processes when a queue_url is set."),
@@ -105,6 +108,7 @@ class RepositoryConfig:
     bulk_max_bytes: int = 20 * GB
     fsync: bool = True
     bags: bool = True
+    bag_processes: int = 1
     bag_source_organization: str = "Depot repository"
     fixity_cycle: bool = True
     fixity_period_days: int = 14
@@ -155,4 +159,6 @@ def from_env(environ: Mapping[str, str] | None = None, defaults: dict[str, Any] 
     values.update({k: v for k, v in overrides.items() if v is not None})
     if "data_dir" in values:
         values["data_dir"] = Path(values["data_dir"])
+    if not 0 <= int(values.get("bag_processes", 1)) <= MAX_BAG_PROCESSES:
+        raise ValueError(f"DEPOT_BAG_PROCESSES must be 0 to {MAX_BAG_PROCESSES}, got {values['bag_processes']}")
     return RepositoryConfig().with_overrides(**values)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from depot.repository.config import SETTINGS, from_env
 
 SAMPLES: dict[type, tuple[str, object]] = {bool: ("0", False), int: ("7", 7), float: ("2.5", 2.5)}
@@ -29,3 +31,9 @@ def test_base_url_flag_then_variable_then_host_and_port() -> None:
     assert from_env(env, defaults=default, base_url="https://flag.example.org").base_url == "https://flag.example.org"
     assert from_env({}, defaults=default).base_url == "http://0.0.0.0:8080"
     assert from_env({}).base_url == "http://127.0.0.1:5000"
+
+
+@pytest.mark.parametrize("raw", ["-1", "65", "abc"])
+def test_a_bag_process_count_out_of_range_is_refused_by_name(raw: str) -> None:
+    with pytest.raises(ValueError, match="DEPOT_BAG_PROCESSES"):
+        from_env({"DEPOT_BAG_PROCESSES": raw})

@@ -4,19 +4,16 @@
         for result in checker.check((key, path, name) for ...):
             ...
 
-Workers are started by forkserver (never fork: the caller may run threads, and libvips keeps a thread
-pool), each with one libvips thread, so that N processes use N cores. A file that crashes its worker
-(libvips on hostile input) is checked again alone; if it crashes that worker too it gets a problem, and
+Workers are started by forkserver and end with their parent (``depot.processes``), each with one libvips
+thread, so that N processes use N cores. A file that crashes its worker (libvips on hostile input) is
+checked again alone; if it crashes that worker too it gets a problem, and
 the others are unaffected.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import stat
-import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -27,41 +24,21 @@ from depot.deposit.images.cache import FileCheckCache, rules_hash
 from depot.deposit.images.decode import check_file
 from depot.deposit.images.results import FileCheck
 from depot.deposit.images.rules import ImageRules
+from depot.processes import child_pool
 
 Item = tuple[str, str, str]  # (specimen key, path, name in the deposit)
 CheckFunction = Callable[[str, str, str, ImageRules], FileCheck]
-PARENT_POLL_SECONDS = 1.0  # how soon a worker notices that the process it checks files for is gone
 
 
-def _start_worker(parent: int | None = None) -> None:
+def _setup_worker() -> None:
     import pyvips
 
     pyvips.concurrency_set(1)  # one process per core; libvips threads would only contend
     pyvips.cache_set_max(0)  # every file is seen once: libvips' operation cache only holds memory
-    if parent is not None:
-        threading.Thread(target=_exit_with, args=(parent,), name="depot-parent-watch", daemon=True).start()
-
-
-def _exit_with(parent: int) -> None:
-    """End this worker once ``parent`` (the process that checks files) is gone. After a kill -9 of
-    `depot run` nothing else would: a worker holds both ends of its own task queue, so it never reads an
-    end of file, and the forkserver lives as long as a worker holds its "alive" pipe. Each kill -9 during
-    planning left three processes (about 120 MB) running for good."""
-    while True:
-        time.sleep(PARENT_POLL_SECONDS)
-        try:
-            os.kill(parent, 0)
-        except (ProcessLookupError, PermissionError):  # gone (a PermissionError: its number is another user's)
-            os._exit(0)
 
 
 def _ready() -> None:
     """Nothing: submitted once per worker by ``warm`` so that the workers start before the first file."""
-
-
-def _context() -> multiprocessing.context.BaseContext:
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
 class FileChecker:
@@ -154,8 +131,7 @@ class FileChecker:
     def _alone(self, item: Item) -> tuple[FileCheck, bool]:
         """Check one file in a worker of its own: after a crash, find out whether this file caused it."""
         key, path, name = item
-        with ProcessPoolExecutor(1, mp_context=_context(), initializer=_start_worker,
-                                 initargs=(os.getpid(),)) as single:
+        with child_pool(1, _setup_worker) as single:
             try:
                 return single.submit(self.function, path, name, key, self.rules).result(), False
             except BrokenProcessPool:
@@ -164,8 +140,7 @@ class FileChecker:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.processes, mp_context=_context(), initializer=_start_worker,
-                                             initargs=(os.getpid(),))
+            self._pool = child_pool(self.processes, _setup_worker)
         return self._pool
 
     def _restart(self) -> None:

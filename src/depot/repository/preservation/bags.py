@@ -25,6 +25,8 @@ With fsync on, one ``syncfs`` before the rename makes the whole bag durable (pay
 directories): a bag directory with a proper name survives a crash complete. (An fsync per file cost
 4.2 ms a bag here, the syncfs 0.5 ms.)
 
+The file side of a bag (``bagfiles``) runs in a worker process (``bag_processes``), the database side here.
+
 Writing is a job on the queue (``depot.repository.jobs``, decision 0009), queued in the publish transaction
 with the published state captured there: a publish never waits for, or fails because of, its bag. A job is
 idempotent (a bag of the same state is found by name) and retried; failures are shown at /api/admin/fixity
@@ -34,45 +36,39 @@ state has no bag.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
+import functools
 import logging
-import os
-import shutil
 import threading
-import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import bagit
 import orjson
 import sqlalchemy as sa
 
+from depot.processes import child_pool
 from depot.repository.config import RepositoryConfig
-from depot.repository.exports import datacite
 from depot.repository.jobs import JobQueue
 from depot.repository.preservation import bagspec
-from depot.repository.preservation.audit import Throttle, hash_file
+from depot.repository.preservation.bagfiles import (
+    BagWriteError,
+    bags_of,
+    copy_verified,
+    datacite_xml,
+    write_bag_files,
+)
 from depot.repository.serializers import zenodo as serialize
 from depot.repository.serializers.zenodo import Links
 from depot.repository.services.views import Deposit, load_deposit
-from depot.repository.store.blobs import BlobStore, sync_filesystem
+from depot.repository.store.blobs import BlobStore
 from depot.repository.store.db import Database
 from depot.repository.store.tables import communities, community_records, concepts, deposits
 
 log = logging.getLogger("depot.repository.bags")
-CHUNK = 1 << 20
-
-
-class BagWriteError(Exception):
-    """A bag could not be written (a blob is missing or does not match its checksums)."""
-
-
-def datacite_xml(record_json: dict[str, Any]) -> bytes:
-    """The record's DataCite 4.5 XML for ``metadata/datacite.xml`` (representation information)."""
-    return datacite.as_xml(record_json)
+__all__ = ["BagWriteError", "BagWriter", "audit_bags", "bags_of", "copy_verified", "datacite_xml", "snapshot"]
 
 
 # Built once: a publish takes a snapshot, and building the statements cost more than running them.
@@ -109,35 +105,6 @@ def snapshot(conn: sa.Connection, links: Links, deposit: Deposit) -> tuple[dict[
     return bagspec.aip_snapshot(record_row=record_row, files=files, communities=comms), record_json
 
 
-def copy_verified(source: Path, target: Path, expected: bagspec.PayloadFile, *, fsync: bool) -> None:
-    """Copy ``source`` while hashing it; raise BagWriteError unless size, md5 and sha256 are the stored ones."""
-    md5, sha256, size = hashlib.md5(), hashlib.sha256(), 0
-    try:
-        src = source.open("rb")
-    except FileNotFoundError as exc:
-        raise BagWriteError(f"stored file {source} of {expected.key!r} is missing") from exc
-    with src, target.open("wb") as out:
-        while chunk := src.read(CHUNK):
-            size += len(chunk)
-            md5.update(chunk)
-            sha256.update(chunk)
-            out.write(chunk)
-        out.flush()
-        if fsync:
-            os.fsync(out.fileno())
-    if (size, md5.hexdigest(), sha256.hexdigest()) != (expected.size, expected.md5, expected.sha256):
-        raise BagWriteError(f"stored file {source} of {expected.key!r} does not match its checksums "
-                            f"(size {size}, sha256 {sha256.hexdigest()}; expected {expected.sha256})")
-
-
-def bags_of(root: Path, recid: int) -> list[Path]:
-    """Complete bags of a record, oldest first."""
-    folder = root / str(recid)
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.is_dir() and bagspec.digest_of_name(p.name))
-
-
 class BagWriter:
     """Writes bags; the job queue (``depot.repository.jobs``) runs it: job ``bag`` per published state."""
 
@@ -148,6 +115,8 @@ class BagWriter:
         self.jobs = jobs
         self.written = 0
         self._stopping = threading.Event()  # ends a scan early; the rest is found at the next start
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     # -- the queue ------------------------------------------------------------------------------------
     def enqueue(self, conn: sa.Connection, deposit: Deposit) -> None:
@@ -242,100 +211,32 @@ class BagWriter:
                 state = orjson.loads(orjson.dumps(self.capture(conn, deposit)))
             siblings = list(conn.execute(sa.select(deposits.c.id).where(
                 deposits.c.concept_id == state["concept_id"])).scalars())
-        aip, record_json, uris = state["aip"], state["record"], state["uris"]
-        digest = bagspec.state_digest(aip)
-        existing = bags_of(self.root, recid)
-        if any(bagspec.digest_of_name(p.name) == digest for p in existing):
+        sources = {key: str(self.blobs.path(uri)) for key, uri in state["uris"].items()}
+        write = functools.partial(write_bag_files, str(self.root), recid, state, sources, siblings,
+                                  fsync=self.config.fsync, source_organization=self.config.bag_source_organization,
+                                  bagged=self.clock())
+        pool = self._executor()
+        written = pool.submit(write).result() if pool is not None else write()
+        if written is None:
             return None
-        final = self.root / str(recid) / bagspec.bag_name(state["modified"], digest)
-        tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
-        (tmp / "data").mkdir(parents=True)
-        try:
-            self._fill(tmp, uris, aip, record_json, self._earlier_copies(siblings))
-            if self.config.fsync:
-                sync_filesystem(tmp)
-            try:
-                os.rename(tmp, final)
-            except OSError:
-                if any(bagspec.digest_of_name(p.name) == digest for p in bags_of(self.root, recid)):
-                    shutil.rmtree(tmp, ignore_errors=True)  # another worker wrote the same state first
-                    return None
-                raise
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        log.info("bag written: %s", final)
-        return final
+        log.info("bag written: %s", written)
+        return Path(written)
 
-    def _earlier_copies(self, recids: list[int]) -> dict[str, Path]:
-        """sha256 -> a payload file in an existing bag of the same concept."""
-        found: dict[str, Path] = {}
-        for rid in recids:
-            for bag in bags_of(self.root, rid):
-                with contextlib.suppress(OSError, ValueError):
-                    aip = orjson.loads((bag / bagspec.AIP_FILE).read_bytes())
-                    for f in bagspec.payload_files(aip):
-                        found[f.sha256] = bag / f.path
-        return found
+    def _executor(self) -> ProcessPoolExecutor | None:
+        """The bag processes, started at the first bag (None: ``bag_processes`` 0, bags on this thread)."""
+        if self.config.bag_processes <= 0:
+            return None
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = child_pool(self.config.bag_processes)
+            return self._pool
 
-    def _fill(self, bag: Path, uris: dict[str, str], aip: dict[str, Any], record_json: dict[str, Any],
-              earlier: dict[str, Path]) -> None:
-        files = bagspec.payload_files(aip)
-        for f in files:
-            target = bag / f.path
-            source = earlier.get(f.sha256)
-            # Linked only if the earlier copy still hashes right: a rotten copy would otherwise be born
-            # into the new bag too (the store's copy is then used, checked on the way).
-            if source is not None and _same_size(source, f.size) and _sound(source, f):
-                try:
-                    os.link(source, target)
-                    continue
-                except OSError:  # another filesystem, or links not allowed: copy instead
-                    pass
-            copy_verified(self.blobs.path(uris[f.key]), target, f, fsync=False)  # synced with the bag
-        now = self.clock()
-        tags: dict[str, bytes] = {
-            "bagit.txt": bagspec.BAGIT_TXT.encode(),
-            bagspec.RECORD_FILE: orjson.dumps(record_json, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS),
-            bagspec.AIP_FILE: orjson.dumps(aip, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS),
-        }
-        tags[bagspec.DATACITE_FILE] = datacite_xml(record_json)
-        info = bagspec.bag_info(aip=aip, source_organization=self.config.bag_source_organization,
-                                bagging_date=now.date().isoformat(), bagging_time=now.isoformat(), files=files)
-        tags["bag-info.txt"] = bagspec.bag_info_text(info).encode()
-        for alg in bagspec.ALGORITHMS:
-            tags[f"manifest-{alg}.txt"] = bagspec.payload_manifest(alg, files).encode()
-        for alg in bagspec.ALGORITHMS:
-            tags[f"tagmanifest-{alg}.txt"] = bagspec.tag_manifest(alg, tags).encode()
-        for folder in {PurePosixPath(path).parent for path in tags} - {PurePosixPath(".")}:
-            (bag / folder).mkdir(parents=True, exist_ok=True)
-        for path, body in tags.items():
-            _write_new(bag / path, body)
-
-
-def _write_new(path: Path, body: bytes) -> None:
-    """Create ``path`` with ``body`` in three system calls (``Path.write_bytes`` takes twice as many)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        view = memoryview(body)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
-
-
-def _sound(path: Path, f: bagspec.PayloadFile) -> bool:
-    try:
-        return hash_file(path, Throttle(0)) == (f.size, f.md5, f.sha256)
-    except OSError:
-        return False
-
-
-def _same_size(path: Path, size: int) -> bool:
-    try:
-        return path.stat().st_size == size
-    except OSError:
-        return False
+    def close(self) -> None:
+        """End the bag processes (after the queue has stopped: no bag is being written)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def audit_bags(root: Path) -> Iterator[tuple[Path, str | None]]:

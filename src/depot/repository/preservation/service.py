@@ -86,6 +86,8 @@ class Preservation:
         if self.bags is not None:
             self.bags.stop()
         await anyio.to_thread.run_sync(self.jobs.stop)
+        if self.bags is not None:
+            await anyio.to_thread.run_sync(self.bags.close)
 
     async def _cycle(self) -> None:
         tick = max(1, self.config.fixity_tick_seconds)
