@@ -97,3 +97,40 @@ def test_a_kill_9_of_the_server_takes_its_bag_process_with_it(tmp_path: Path) ->
         for pid in helpers:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_bag_process_that_dies_is_replaced_and_the_bag_still_written(tmp_path: Path) -> None:
+    """Killed (or out of memory) between two bags: the next bag starts a new process, and the bag whose
+    write broke is written by the job's retry, instead of every bag failing until a restart."""
+    import io
+
+    from depot.repository.app import build_context
+    from depot.repository.config import RepositoryConfig
+    from depot.repository.preservation.bags import bags_of
+    from depot.repository.preservation.service import of
+
+    ctx = build_context(RepositoryConfig(data_dir=tmp_path / "repo", fixity_cycle=False))
+    bags = of(ctx).bags  # type: ignore[union-attr]
+    assert bags is not None and ctx.config.bag_processes == 1
+    ident = ctx.accounts.identity_for_token(ctx.accounts.create_token("bags@example.org", "2026-12-03"))
+
+    def publish(content: bytes) -> int:
+        deposit = ctx.deposits.create(ident, {"metadata": META})
+        ctx.files.commit_upload(ident, deposit.bucket_id, "a.txt", ctx.blobs.write_file(io.BytesIO(content)))
+        return int(ctx.actions.publish(ident, deposit.id).id)
+
+    try:
+        first = publish(b"first")
+        assert bags.drain(60) and bags_of(bags.root, first)
+        pool = bags._pool
+        assert pool is not None
+        for pid in list(pool._processes):  # type: ignore[attr-defined]
+            os.kill(pid, signal.SIGKILL)
+        second = publish(b"second")
+        assert bags.drain(60)
+        assert bags_of(bags.root, second), f"no bag after the bag process died; failures: {bags.failed}"
+        assert bags._pool is not None and bags._pool is not pool
+    finally:
+        ctx.jobs.stop()
+        bags.close()
+        ctx.deposits.db.dispose()

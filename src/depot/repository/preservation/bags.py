@@ -41,6 +41,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -53,13 +54,7 @@ from depot.processes import child_pool
 from depot.repository.config import RepositoryConfig
 from depot.repository.jobs import JobQueue
 from depot.repository.preservation import bagspec
-from depot.repository.preservation.bagfiles import (
-    BagWriteError,
-    bags_of,
-    copy_verified,
-    datacite_xml,
-    write_bag_files,
-)
+from depot.repository.preservation.bagfiles import bags_of, write_bag_files
 from depot.repository.serializers import zenodo as serialize
 from depot.repository.serializers.zenodo import Links
 from depot.repository.services.views import Deposit, load_deposit
@@ -68,7 +63,7 @@ from depot.repository.store.db import Database
 from depot.repository.store.tables import communities, community_records, concepts, deposits
 
 log = logging.getLogger("depot.repository.bags")
-__all__ = ["BagWriteError", "BagWriter", "audit_bags", "bags_of", "copy_verified", "datacite_xml", "snapshot"]
+__all__ = ["BagWriter", "audit_bags", "bags_of", "snapshot"]
 
 
 # Built once: a publish takes a snapshot, and building the statements cost more than running them.
@@ -216,7 +211,14 @@ class BagWriter:
                                   fsync=self.config.fsync, source_organization=self.config.bag_source_organization,
                                   bagged=self.clock())
         pool = self._executor()
-        written = pool.submit(write).result() if pool is not None else write()
+        try:
+            written = pool.submit(write).result() if pool is not None else write()
+        except BrokenProcessPool:
+            # The bag process died (killed, out of memory): the next try starts a new one, instead of every
+            # bag failing until the server restarts. The job's retry writes this bag.
+            if pool is not None:
+                self._drop(pool)
+            raise
         if written is None:
             return None
         log.info("bag written: %s", written)
@@ -237,6 +239,12 @@ class BagWriter:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def _drop(self, pool: ProcessPoolExecutor) -> None:
+        with self._pool_lock:
+            if self._pool is pool:
+                self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def audit_bags(root: Path) -> Iterator[tuple[Path, str | None]]:
