@@ -134,31 +134,3 @@ def test_a_bag_process_that_dies_is_replaced_and_the_bag_still_written(tmp_path:
         ctx.jobs.stop()
         bags.close()
         ctx.deposits.db.dispose()
-
-
-def test_a_stop_right_after_the_last_publish_writes_every_bag_first(tmp_path: Path) -> None:
-    """`depot run --target local` stops its repository right after its last publish: the bags still queued
-    are written before the stop (the demo used to end with 14 of its 24 bags)."""
-    import asyncio
-    import io
-
-    from depot.repository.app import build_context
-    from depot.repository.config import RepositoryConfig
-    from depot.repository.preservation.bags import bags_of
-    from depot.repository.preservation.service import of
-
-    ctx = build_context(RepositoryConfig(data_dir=tmp_path / "repo", fixity_cycle=False))
-    keeper = of(ctx)
-    assert keeper is not None and keeper.bags is not None
-    ident = ctx.accounts.identity_for_token(ctx.accounts.create_token("bags@example.org", "2026-12-03"))
-    published = []
-    for i in range(8):
-        deposit = ctx.deposits.create(ident, {"metadata": META})
-        ctx.files.commit_upload(ident, deposit.bucket_id, "a.txt", ctx.blobs.write_file(io.BytesIO(b"x%d" % i)))
-        published.append(ctx.actions.publish(ident, deposit.id).id)
-    try:
-        asyncio.run(keeper.stop())
-        missing = [recid for recid in published if not bags_of(keeper.bags.root, recid)]
-        assert not missing, f"no bag after the stop for records {missing}"
-    finally:
-        ctx.deposits.db.dispose()

@@ -33,7 +33,6 @@ from depot.repository.store.db import Database
 
 log = logging.getLogger("depot.repository.fixity")
 FIRST_TICK_S = 60  # a server restarted more often than every tick still audits
-STOP_DRAIN_S = 30  # how long a stop waits for queued bags; the rest are written at the next start
 
 
 class Preservation:
@@ -84,11 +83,6 @@ class Preservation:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self.bags is not None and self.jobs.in_process:
-            # The bags of the last publishes first (bounded): `depot run --target local` stops its repository
-            # right after its last publish, and the demo ended with 14 of its 24 bags. What is left after
-            # this wait is written at the next start (submit_missing).
-            await anyio.to_thread.run_sync(self.bags.drain, STOP_DRAIN_S)
         if self.bags is not None:
             self.bags.stop()
         await anyio.to_thread.run_sync(self.jobs.stop)
