@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from depot.deposit.commands.demo import stage
+from depot.repository.preservation.bags import bags_of
 
 from conftest import free_port, serve_repository, start_server
 
@@ -106,10 +107,18 @@ def test_kill_9_during_a_local_run_then_the_rerun_finishes(tmp_path: Path) -> No
     port = int(remembered.read_text()) if remembered.exists() else free_port()
     # The rerun names neither target nor folder (the ledger remembers them), and the remembered port is
     # taken: it runs on another one, and the deposit created before the kill is still resumed.
+    unfinished = sum(n for state, n in states(ledger).items() if state != "published")
     with occupied(port):
         rerun = depot("run", *source_args(archive, images), "--ledger", str(ledger), cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr
+    # The plan line counts what the killed run left as the rerun starts, not as its planner reaches rows
+    # the deposit beside it may have finished already.
+    assert f"{KEYS} unchanged, {unfinished} left unfinished by an earlier run (resumed)" in rerun.stderr
     assert states(ledger) == {"published": KEYS}
+    # The run waited for its repository's bags: every record is preserved when the command returns, not at
+    # the repository's next start.
+    bagged = [f for f in (repo / "bags").iterdir() if f.name.isdigit() and bags_of(repo / "bags", int(f.name))]
+    assert len(bagged) == KEYS
     check = depot("reconcile", "--ledger", str(ledger), cwd=tmp_path)
     assert check.returncode == 0, check.stderr
     assert check.stdout.splitlines()[-1] == f"= {KEYS} + 0 - 0 * 0 ! 0"  # each once, nothing stray

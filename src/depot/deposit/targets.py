@@ -17,15 +17,20 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from depot.deposit.errors import ConfigError
 from depot.deposit.links import site_of
+
+if TYPE_CHECKING:
+    from depot.repository.jobs import JobQueue
 
 PUBLIC = {
     "zenodo": "https://zenodo.org/api",
@@ -165,9 +170,31 @@ def embedded_repository(data_dir: Path, *, port: int | None = None) -> Iterator[
         time.sleep(0.02)
     try:
         yield base + "/api", token
+        _finish_bags(app.context.jobs, data_dir)
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def _finish_bags(jobs: JobQueue, data_dir: Path, *, stalled_s: float = 60.0) -> None:
+    """Wait for the bags still queued when a run ends: the run's last records are published faster than their
+    bags are written, and a repository that stops here leaves them to its next start, while the user takes the
+    folder as preserved now. Ctrl-C leaves them to the next start; so does a queue that stops moving."""
+    queued = int(jobs.counts().get("queued", 0))
+    if not queued:
+        return
+    print(f"Writing the {queued} bag(s) still queued in {data_dir / 'bags'} "
+          "(Ctrl-C leaves them to the repository's next start) ...", file=sys.stderr, flush=True)
+    last, moved = queued, time.monotonic()
+    while queued:
+        jobs.drain(1.0)
+        queued = int(jobs.counts().get("queued", 0))
+        if queued < last:
+            last, moved = queued, time.monotonic()
+        elif time.monotonic() - moved > stalled_s:
+            print(f"{queued} bag(s) not written after {stalled_s:.0f} s without progress; the repository writes "
+                  f"them at its next start (depot serve --data-dir {data_dir})", file=sys.stderr, flush=True)
+            return
 
 
 def _stable_port(data_dir: Path) -> int:

@@ -189,6 +189,9 @@ def _plan_and_run(ledger: Any, ledger_path: str, target: Any, transfers: int, at
     # Counted before planning starts: the run's total is what the ledger held then plus what planning adds
     # (counted after, the first batch would be counted twice).
     stats = initial_stats(ledger)
+    # What earlier runs left unfinished, counted now: planning runs beside the deposit, which may finish a
+    # row before the planner reaches it (counted there, most of them would already be published).
+    resumed = stats.total
     plan = BackgroundPlan(plan_records)
     try:
         plan.start().wait_first()
@@ -213,8 +216,7 @@ def _plan_and_run(ledger: Any, ledger_path: str, target: Any, transfers: int, at
                + f"{summary.new} new, {summary.changed} changed, {summary.retried} to retry, "
                + (f"{summary.edits} to edit, {summary.versions} new versions, " if sync else "")
                + f"{summary.unchanged} unchanged"
-               + (f" ({summary.left} of them still to send, as an earlier run planned them)"
-                  if summary.left else "")
+               + (f", {resumed} left unfinished by an earlier run (resumed)" if resumed else "")
                + f", {summary.skipped} rejected"
                + (f" ({summary.duplicates} duplicate keys)" if summary.duplicates else "")
                + (f", {summary.published_changed} published but changed since (use depot sync)"
