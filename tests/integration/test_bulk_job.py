@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import bagit
 import pytest
 import sqlalchemy as sa
 
@@ -19,13 +20,19 @@ from depot.repository.bulk.job import bulk_service, run_bulk_job
 from depot.repository.bulk.package import safe_member, unpack
 from depot.repository.config import RepositoryConfig
 from depot.repository.errors import BulkPackageError
+from depot.repository.jobs import register
+from depot.repository.preservation import bagfiles
+from depot.repository.preservation.bags import bags_of
+from depot.repository.preservation.service import of
+from depot.repository.services.views import load_deposit
 from depot.repository.store.tables import deposits, record_keys
 
 from conftest import png_image
 
 
-def accepted_job(tmp_path: Path, n: int) -> tuple[Any, str]:
-    ctx = build_context(RepositoryConfig(data_dir=tmp_path / "repo", fixity_cycle=False, bags=False))
+def accepted_job(tmp_path: Path, n: int, **settings: Any) -> tuple[Any, str]:
+    settings = {"bags": False} | settings
+    ctx = build_context(RepositoryConfig(data_dir=tmp_path / "repo", fixity_cycle=False, **settings))
     token = ctx.accounts.create_token("queue@example.org", "2026-12-03")
     identity = ctx.accounts.identity_for_token(token)
     records = []
@@ -97,3 +104,59 @@ def test_an_archive_whose_paths_collide_is_refused_with_the_path(tmp_path: Path,
             tar.addfile(info, io.BytesIO(b"x"))
     with pytest.raises(BulkPackageError, match="data/"):
         unpack(archive, "tar", tmp_path / "out", max_bytes=1 << 20, max_members=100)
+
+
+def bagged_job(tmp_path: Path, n: int, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, str, list[int]]:
+    """A job on a repository with bags on, written on the queue's thread, its syncfs calls counted."""
+    ctx, job_id = accepted_job(tmp_path, n, bags=True, bag_processes=0)
+    syncs: list[int] = []
+    real = bagfiles.sync_filesystem
+    monkeypatch.setattr(bagfiles, "sync_filesystem", lambda path: (syncs.append(1), real(path)))
+    return ctx, job_id, syncs
+
+
+def recids(ctx: Any) -> dict[str, int]:
+    with ctx.deposits.db.read() as conn:
+        return dict(conn.execute(sa.select(record_keys.c.key, record_keys.c.deposit_id)).all())
+
+
+def test_the_bags_of_a_group_are_written_together_with_one_syncfs(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bulk_job, "GROUP", 5)
+    ctx, job_id, syncs = bagged_job(tmp_path, 12, monkeypatch)
+    try:
+        run_bulk_job(ctx, job_id)
+        assert ctx.jobs.drain(60)
+        root = tmp_path / "repo" / "bags"
+        assert all(len(bags_of(root, recid)) == 1 for recid in recids(ctx).values())
+        assert len(recids(ctx)) == 12
+        assert len(syncs) == 3  # one per group of 5, 5 and 2 records, not one per bag
+        assert of(ctx).bags.written == 12  # type: ignore[union-attr]
+        for bag in (b for recid in recids(ctx).values() for b in bags_of(root, recid)):
+            bagit.Bag(str(bag)).validate()
+    finally:
+        ctx.jobs.stop()
+
+
+def test_a_bag_that_fails_in_its_group_is_retried_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, job_id, _ = bagged_job(tmp_path, 4, monkeypatch)
+    gate = threading.Event()
+    register("test_bag_gate", lambda _ctx: gate.wait(30))
+    try:
+        ctx.jobs.enqueue("test_bag_gate")  # the group's bag job waits behind it
+        run_bulk_job(ctx, job_id)
+        broken = recids(ctx)["urn:catalog:Q:2"]
+        with ctx.deposits.db.read() as conn:
+            stored = load_deposit(conn, broken)
+        assert stored is not None
+        ctx.blobs.path(stored.files[0].uri).write_bytes(b"rotten")  # the stored copy no longer matches
+        gate.set()
+        assert ctx.jobs.drain(60)
+        root = tmp_path / "repo" / "bags"
+        written = {recid: len(bags_of(root, recid)) for recid in recids(ctx).values()}
+        assert written == {recid: 0 if recid == broken else 1 for recid in recids(ctx).values()}
+        failed = of(ctx).bags.failed  # type: ignore[union-attr]
+        assert list(failed) == [broken] and "does not match its checksums" in failed[broken]
+    finally:
+        gate.set()
+        ctx.jobs.stop()

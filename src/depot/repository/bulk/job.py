@@ -150,7 +150,7 @@ class _Ingest:
                     prepared.append(self._prepare(record, bag))
                 except RepositoryError as exc:
                     outcomes[record.index] = ("failed", None, describe(exc))
-        published: list[int] = []
+        published: list[Deposit] = []
         now = self.ctx.deposits.now()
         if prepared:
             self.ctx.blobs.sync_all()  # the group's files durable before the commit that points at them
@@ -160,9 +160,9 @@ class _Ingest:
                 key = item.record.key
                 try:
                     with conn.begin_nested():
-                        deposit_id = self._publish(conn, item, now)
-                    outcomes[item.record.index] = ("published", deposit_id, None)
-                    published.append(deposit_id)
+                        deposit = self._publish(conn, item, now)
+                    outcomes[item.record.index] = ("published", deposit.id, None)
+                    published.append(deposit)
                 except sa.exc.IntegrityError:
                     # The key was published meanwhile (another job of the same owner): the database refused it.
                     found = self._existing([key], conn).get(key)
@@ -172,6 +172,8 @@ class _Ingest:
                 except RepositoryError as exc:
                     outcomes[item.record.index] = ("failed", None, describe(exc))
                     work.unreferenced([b.uri for _, b in item.blobs])
+            # The group's publish hooks in one call: its bags are one job, written with one syncfs.
+            self.ctx.actions.run_on_publish_group(conn, published)
             conn.execute(bulk_items.update().where(bulk_items.c.job_id == self.job_id,
                                                    bulk_items.c.idx == sa.bindparam("b_idx")),
                          [{"b_idx": idx, "state": state, "deposit_id": dep, "message": msg}
@@ -233,7 +235,7 @@ class _Ingest:
             raise
         return _Prepared(record, metadata, blobs)
 
-    def _publish(self, conn: sa.Connection, item: _Prepared, now: str) -> int:
+    def _publish(self, conn: sa.Connection, item: _Prepared, now: str) -> Deposit:
         require_communities(conn, item.metadata)
         concept_id = self.ctx.deposits.allocate_pid(conn, "concept")
         deposit_id = self.ctx.deposits.allocate_pid(conn, "record")
@@ -257,9 +259,7 @@ class _Ingest:
         # The deposit as load_deposit would read it back (three queries saved per record).
         deposit = Deposit(deposit_id, concept_id, self.owner_id, bucket_id, item.metadata, None, None, None, None,
                           now, now, None, tuple(stored))
-        published = self.ctx.actions.publish_in(conn, self.identity, deposit, now, new=True)
-        self.ctx.actions.run_on_publish(conn, published)  # its bag job, in the record's savepoint
-        return deposit_id
+        return self.ctx.actions.publish_in(conn, self.identity, deposit, now, new=True)
 
 
 def describe(exc: RepositoryError) -> str:

@@ -44,7 +44,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import bagit
 import orjson
@@ -54,7 +54,7 @@ from depot.processes import child_pool
 from depot.repository.config import RepositoryConfig
 from depot.repository.jobs import JobQueue
 from depot.repository.preservation import bagspec
-from depot.repository.preservation.bagfiles import bags_of, write_bag_files
+from depot.repository.preservation.bagfiles import bags_of, write_bag_files, write_bag_group
 from depot.repository.serializers import zenodo as serialize
 from depot.repository.serializers.zenodo import Links
 from depot.repository.services.views import Deposit, load_deposit
@@ -64,6 +64,7 @@ from depot.repository.store.tables import communities, community_records, concep
 
 log = logging.getLogger("depot.repository.bags")
 __all__ = ["BagWriter", "audit_bags", "bags_of", "snapshot"]
+_T = TypeVar("_T")
 
 
 # Built once: a publish takes a snapshot, and building the statements cost more than running them.
@@ -121,6 +122,14 @@ class BagWriter:
         assert self.jobs is not None
         self.jobs.enqueue("bag", conn=conn, lock=f"bag:{deposit.id}", recid=deposit.id,
                           state=self.capture(conn, deposit))
+
+    def enqueue_group(self, conn: sa.Connection, published: list[Deposit]) -> None:
+        """Queue the bags of many deposits published in ``conn``'s transaction as one job (bulk ingest): one
+        syncfs and one call to the bag process for all of them instead of one each."""
+        assert self.jobs is not None
+        if published:
+            self.jobs.enqueue("bag_group", conn=conn, items=[
+                {"recid": d.id, "state": self.capture(conn, d)} for d in published])
 
     def submit(self, recid: int) -> None:
         assert self.jobs is not None
@@ -198,31 +207,63 @@ class BagWriter:
     def write(self, recid: int, state: dict[str, Any] | None = None) -> Path | None:
         """Write the bag of ``state`` (from ``capture``; default: the record's current published state);
         None if it exists."""
-        with self.db.read() as conn:
-            if state is None:
+        if state is None:
+            with self.db.read() as conn:
                 deposit = load_deposit(conn, recid)
                 if deposit is None or deposit.record is None:
                     return None
                 state = orjson.loads(orjson.dumps(self.capture(conn, deposit)))
-            siblings = list(conn.execute(sa.select(deposits.c.id).where(
-                deposits.c.concept_id == state["concept_id"])).scalars())
-        sources = {key: str(self.blobs.path(uri)) for key, uri in state["uris"].items()}
-        write = functools.partial(write_bag_files, str(self.root), recid, state, sources, siblings,
-                                  fsync=self.config.fsync, source_organization=self.config.bag_source_organization,
-                                  bagged=self.clock())
-        pool = self._executor()
-        try:
-            written = pool.submit(write).result() if pool is not None else write()
-        except BrokenProcessPool:
-            # The bag process died (killed, out of memory): the next try starts a new one, instead of every
-            # bag failing until the server restarts. The job's retry writes this bag.
-            if pool is not None:
-                self._drop(pool)
-            raise
+        siblings = self._siblings([state["concept_id"]])
+        write = functools.partial(write_bag_files, str(self.root), recid, state, self._sources(state),
+                                  siblings.get(state["concept_id"], []), fsync=self.config.fsync,
+                                  source_organization=self.config.bag_source_organization, bagged=self.clock())
+        written = self._call(write)
         if written is None:
             return None
         log.info("bag written: %s", written)
         return Path(written)
+
+    def write_group(self, items: list[dict[str, Any]]) -> dict[int, str]:
+        """Write the bags of ``items`` (``{"recid", "state"}`` each, from ``enqueue_group``) in one call with
+        one syncfs; counts those written. The bags that failed: {recid: reason}."""
+        siblings = self._siblings(sorted({item["state"]["concept_id"] for item in items}))
+        write = functools.partial(
+            write_bag_group, str(self.root),
+            [(item["recid"], item["state"], self._sources(item["state"]),
+              siblings.get(item["state"]["concept_id"], [])) for item in items],
+            fsync=self.config.fsync, source_organization=self.config.bag_source_organization, bagged=self.clock())
+        failed: dict[int, str] = {}
+        for recid, path, error in self._call(write):
+            if error is not None:
+                failed[recid] = error
+            elif path is not None:
+                self.written += 1
+        log.info("bags written for %d records (%d failed)", len(items) - len(failed), len(failed))
+        return failed
+
+    def _sources(self, state: dict[str, Any]) -> dict[str, str]:
+        return {key: str(self.blobs.path(uri)) for key, uri in state["uris"].items()}
+
+    def _siblings(self, concept_ids: list[int]) -> dict[int, list[int]]:
+        """The record ids of each concept (their bags may hold the same payload), in one query."""
+        out: dict[int, list[int]] = {}
+        with self.db.read() as conn:
+            for rid, concept in conn.execute(sa.select(deposits.c.id, deposits.c.concept_id).where(
+                    deposits.c.concept_id.in_(concept_ids))):
+                out.setdefault(concept, []).append(rid)
+        return out
+
+    def _call(self, write: Callable[[], _T]) -> _T:
+        """Run ``write`` in the bag process (on this thread with ``bag_processes`` 0)."""
+        pool = self._executor()
+        try:
+            return pool.submit(write).result() if pool is not None else write()
+        except BrokenProcessPool:
+            # The bag process died (killed, out of memory): the next try starts a new one, instead of every
+            # bag failing until the server restarts. The job's retry writes the bag.
+            if pool is not None:
+                self._drop(pool)
+            raise
 
     def _executor(self) -> ProcessPoolExecutor | None:
         """The bag processes, started at the first bag (None: ``bag_processes`` 0, bags on this thread)."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from depot.repository.preservation.service import Preservation, of
 
 FIXITY_LOCK = "fixity"
+log = logging.getLogger("depot.repository.bags")
 
 
 def _keeper(ctx: Any) -> Preservation:
@@ -22,6 +24,19 @@ def write_bag(ctx: Any, recid: int, state: dict[str, Any] | None = None) -> None
     keeper = _keeper(ctx)
     if keeper.bags is not None:
         keeper.bags.write_counted(recid, state)
+
+
+def write_bags(ctx: Any, items: list[dict[str, Any]]) -> None:
+    """Write the bags of many published states at once (``BagWriter.enqueue_group``: a bulk ingest group).
+    A bag that fails goes back to the queue as a job of its own, with its own retries and its own entry among
+    the failed bags: the group's other bags are not written again."""
+    keeper = _keeper(ctx)
+    if keeper.bags is None:
+        return
+    states = {item["recid"]: item["state"] for item in items}
+    for recid, reason in keeper.bags.write_group(items).items():
+        log.warning("bag of record %s failed in its group (%s); queued on its own", recid, reason)
+        ctx.jobs.enqueue("bag", lock=f"bag:{recid}", recid=recid, state=states[recid])
 
 
 def scan_bags(ctx: Any) -> None:

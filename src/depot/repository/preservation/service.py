@@ -53,6 +53,11 @@ class Preservation:
         if self.bags is not None:
             self.bags.enqueue(conn, deposit)
 
+    def group(self, conn: sa.Connection, published: list[Deposit]) -> None:
+        """The publish hook for many deposits published in one transaction (bulk ingest): one bag job."""
+        if self.bags is not None:
+            self.bags.enqueue_group(conn, published)
+
     async def start(self) -> None:
         self.stopping.clear()
         if self.accounts is not None:  # a repository older than the sidecar gets one at its first start

@@ -52,7 +52,7 @@ class ActionService:
     def publish_in(self, conn: sa.Connection, identity: Identity, deposit: Deposit, now: str, *,
                    new: bool = False) -> Deposit:
         """Publish ``deposit`` inside the caller's transaction (bulk ingest publishes many in one); the
-        caller runs ``run_on_publish`` in the same transaction. ``new``: a deposit the caller created in
+        caller runs ``run_on_publish_group`` in the same transaction. ``new``: a deposit the caller created in
         this transaction, a concept's first version with no pending upload (two queries saved).
 
         Returns the deposit as published, as ``load_deposit`` would read it back in this transaction
@@ -89,11 +89,16 @@ class ActionService:
             published=deposit.published or now,
             concept_doi=deposit.concept_doi or self.doi_for(deposit.concept_id))
 
-    def run_on_publish(self, conn: sa.Connection, published: Deposit) -> None:
-        """The publish hooks of a deposit ``publish_in`` published in ``conn``'s transaction (bulk ingest:
-        the bag job commits with its record, or neither does)."""
+    def run_on_publish_group(self, conn: sa.Connection, published: list[Deposit]) -> None:
+        """``run_on_publish`` for many deposits published in one transaction: a hook with a ``group`` method
+        takes them in one call (the bags of a bulk ingest group: one job, one syncfs)."""
         for hook in self.on_publish:
-            hook(conn, published)
+            group = getattr(hook, "group", None)
+            if group is not None:
+                group(conn, published)
+            else:
+                for deposit in published:
+                    hook(conn, deposit)
 
     def _include_in_communities(self, conn: sa.Connection, identity: Identity, concept_id: int,
                                 record: dict[str, Any], now: str) -> None:
