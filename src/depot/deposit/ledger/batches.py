@@ -14,11 +14,20 @@ from typing import Any
 import sqlalchemy as sa
 
 from depot.deposit.ledger.states import State
-from depot.deposit.ledger.store import Claim, Ledger, publish_row
+from depot.deposit.ledger.store import Claim, Ledger, Published, publish_rows
 from depot.deposit.ledger.tables import batches, files, specimens
 from depot.deposit.ledger.values import now_iso
 
 PACKING, SENT, DONE = "packing", "sent", "done"
+_KEY = specimens.c.key == sa.bindparam("b_key")
+# Built once: settling a batch runs each for many specimens.
+_FILES_UPLOADED = files.update().where(files.c.specimen_key == sa.bindparam("b_key")).values(
+    uploaded=True, server_checksum=sa.literal("md5:") + files.c.md5)
+_FAILED = specimens.update().where(_KEY).values(
+    state=State.FAILED, step="bulk", batch_id=None, attempts=specimens.c.attempts + 1, last_status=400,
+    last_error=sa.bindparam("b_error"), updated_at=sa.bindparam("b_now"))
+_PLANNED_AGAIN = specimens.update().where(_KEY).values(state=State.PLANNED, step=None, batch_id=None,
+                                                       updated_at=sa.bindparam("b_now"))
 
 
 @dataclass(frozen=True)
@@ -97,30 +106,35 @@ class BatchLedger:
 
     def settle(self, batch_id: str, outcomes: list[Outcome], *, batch_message: str | None = None) -> dict[str, int]:
         """Every specimen of the batch to its outcome, and the batch done, in one transaction; a specimen the
-        job has no outcome for goes back to planned (a later batch takes it). Returns counts by outcome."""
+        job has no outcome for goes back to planned (a later batch takes it). Returns counts by outcome.
+        Each kind of change is one statement for all the specimens it applies to (a batch is a thousand)."""
         counts: dict[str, int] = {}
         by_key = {o.key: o for o in outcomes}
         now = now_iso()
         with self.ledger._tx() as conn:
             keys = list(conn.execute(sa.select(specimens.c.key).where(
                 specimens.c.batch_id == batch_id, specimens.c.state == State.BATCHED)).scalars())
+            published: list[Published] = []
+            failed: list[dict[str, Any]] = []
+            again: list[dict[str, Any]] = []
             for key in keys:
                 outcome = by_key.get(key)
                 state = outcome.state if outcome is not None else "pending"
                 counts[state] = counts.get(state, 0) + 1
                 if outcome is not None and state in ("published", "exists") and outcome.record_id is not None:
-                    conn.execute(files.update().where(files.c.specimen_key == key).values(
-                        uploaded=True, server_checksum=sa.literal("md5:") + files.c.md5))
-                    publish_row(conn, key, doi=outcome.doi, concept_doi=outcome.concept_doi,
-                                record_url=outcome.record_url, record={"id": outcome.record_id})
-                    conn.execute(specimens.update().where(specimens.c.key == key).values(batch_id=None))
+                    published.append(Published(key, outcome.doi, outcome.concept_doi, outcome.record_url,
+                                               outcome.record_id))
                 elif outcome is not None and state == "failed":
-                    conn.execute(specimens.update().where(specimens.c.key == key).values(
-                        state=State.FAILED, step="bulk", batch_id=None, attempts=specimens.c.attempts + 1,
-                        last_status=400, last_error=(outcome.message or "refused")[:4000], updated_at=now))
+                    failed.append({"b_key": key, "b_error": (outcome.message or "refused")[:4000], "b_now": now})
                 else:
-                    conn.execute(specimens.update().where(specimens.c.key == key).values(
-                        state=State.PLANNED, step=None, batch_id=None, updated_at=now))
+                    again.append({"b_key": key, "b_now": now})
+            if published:
+                conn.execute(_FILES_UPLOADED, [{"b_key": p.key} for p in published])
+                publish_rows(conn, published)
+            if failed:
+                conn.execute(_FAILED, failed)
+            if again:
+                conn.execute(_PLANNED_AGAIN, again)
             conn.execute(batches.update().where(batches.c.id == batch_id).values(
                 state=DONE, message=batch_message, updated_at=now))
         return counts
