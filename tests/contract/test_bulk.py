@@ -172,9 +172,9 @@ def test_not_a_bag_is_refused(api: Api, tmp_path: Path) -> None:
 def test_bad_manifest_is_refused(api: Api, tmp_path: Path) -> None:
     h = api.auth()
     members = tar_members(bag_bytes(tmp_path, records(tmp_path, 2)))
-    members["data/files/1/0"] = b"tampered" + members["data/files/1/0"][8:]  # same size, other bytes
+    members["data/files/1-0"] = b"tampered" + members["data/files/1-0"][8:]  # same size, other bytes
     job = refused(api, h, zip_bag(members), "tampered", {"Content-Type": "application/zip"})
-    assert "data/files/1/0" in job["errors"][0] and "checksum" in job["errors"][0]
+    assert "data/files/1-0" in job["errors"][0] and "checksum" in job["errors"][0]
     members = tar_members(bag_bytes(tmp_path, records(tmp_path, 1)))
     members["data/extra.txt"] = b"not in any manifest"
     job = refused(api, h, zip_bag(members), "extra", {"Content-Type": "application/zip"})

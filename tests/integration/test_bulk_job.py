@@ -25,9 +25,16 @@ from depot.repository.preservation import bagfiles
 from depot.repository.preservation.bags import bags_of
 from depot.repository.preservation.service import of
 from depot.repository.services.views import load_deposit
-from depot.repository.store.tables import deposits, record_keys
+from depot.repository.store.tables import deposits, record_keys, terms
 
 from conftest import png_image
+
+
+def specimen(i: int) -> dict[str, Any]:
+    key = f"urn:catalog:Q:{i}"
+    return {"title": f"Specimen {i}", "upload_type": "image", "image_type": "photo", "description": "A sheet.",
+            "creators": [{"name": "Herbarium"}], "license": "cc-by-4.0", "keywords": ["Algae"],
+            "related_identifiers": [{"identifier": key, "relation": "isAlternateIdentifier", "scheme": "urn"}]}
 
 
 def accepted_job(tmp_path: Path, n: int, **settings: Any) -> tuple[Any, str]:
@@ -39,12 +46,7 @@ def accepted_job(tmp_path: Path, n: int, **settings: Any) -> tuple[Any, str]:
     for i in range(n):
         image = tmp_path / f"{i}.png"
         image.write_bytes(png_image(i))
-        key = f"urn:catalog:Q:{i}"
-        records.append(BatchRecord(key, {
-            "title": f"Specimen {i}", "upload_type": "image", "image_type": "photo", "description": "A sheet.",
-            "creators": [{"name": "Herbarium"}], "license": "cc-by-4.0",
-            "related_identifiers": [{"identifier": key, "relation": "isAlternateIdentifier", "scheme": "urn"}]},
-            ((f"{i}.png", image),)))
+        records.append(BatchRecord(f"urn:catalog:Q:{i}", specimen(i), ((f"{i}.png", image),)))
     service = bulk_service(ctx)
     part = service.incoming() / "upload.part"
     write_batch(part, "q1", records)
@@ -160,3 +162,24 @@ def test_a_bag_that_fails_in_its_group_is_retried_alone(tmp_path: Path, monkeypa
     finally:
         gate.set()
         ctx.jobs.stop()
+
+
+def test_a_bulk_record_is_indexed_as_the_per_record_path_indexes_it(tmp_path: Path) -> None:
+    """Bulk ingest writes a new record's search terms and facets in one insert: the same rows as a publish
+    through the per-record API of the same metadata and file."""
+    ctx, job_id = accepted_job(tmp_path, 1)
+    run_bulk_job(ctx, job_id)
+    ident = ctx.accounts.identity_for_token(ctx.accounts.create_token("api@example.org", "2026-12-03"))
+    draft = ctx.deposits.create(ident, {"metadata": specimen(0)})
+    ctx.files.commit_upload(ident, draft.bucket_id, "0.png", ctx.blobs.write_file(io.BytesIO(png_image(0))))
+    ctx.actions.publish(ident, draft.id)
+
+    def indexed(deposit_id: int) -> set[tuple[str, str, str]]:
+        with ctx.deposits.db.read() as conn:
+            return {tuple(r) for r in conn.execute(sa.select(terms.c.scope, terms.c.field, terms.c.value)
+                                                    .where(terms.c.deposit_id == deposit_id))}
+
+    bulk = indexed(recids(ctx)["urn:catalog:Q:0"])
+    assert ("record", "facet.file_type", "png") in bulk and ("deposit", "keywords", "algae") in bulk
+    assert bulk == indexed(draft.id)
+    ctx.jobs.stop()

@@ -1,7 +1,7 @@
 """I/O: write one bulk batch as a BagIt bag in a tar file, for ``POST /api/bulk`` (docs/bulk-deposit.md).
 
 The bag holds ``data/records.jsonl`` (one line per record: its key, its metadata, its files) and each file
-under ``data/files/<record>/<n>`` (safe names whatever the file's own; the name goes in the record line),
+under ``data/files/<record>-<n>`` (safe names whatever the file's own; the name goes in the record line),
 with md5 and sha256 manifests computed while the files are copied in, so each file is read once. It is
 written to disk as it goes: a batch of 10,000 images never sits in memory.
 """
@@ -73,7 +73,7 @@ def write_batch(path: Path, batch_id: str, records: Iterable[BatchRecord],
         for index, record in enumerate(records):
             entries = []
             for n, (name, source) in enumerate(record.files):
-                member = f"files/{index}/{n}"
+                member = f"files/{index}-{n}"  # one folder for all (one per record: a mkdir and rmdir each)
                 size = source.stat().st_size
                 with source.open("rb") as fh:
                     md5, sha256 = _add(tar, f"data/{member}", fh, size)

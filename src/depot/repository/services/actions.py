@@ -14,11 +14,11 @@ import sqlalchemy as sa
 from depot.metadata import FieldError, publish_errors
 from depot.repository.errors import GoneError, InvalidStateError, NotFoundError, ValidationError
 from depot.repository.services.deposits import DepositService
-from depot.repository.services.facets import write_facets
+from depot.repository.services.facets import facet_rows, write_facets
 from depot.repository.services.files import import_files
 from depot.repository.services.permissions import Identity
 from depot.repository.services.scopes import DEPOSIT_ACTIONS
-from depot.repository.services.search import write_terms
+from depot.repository.services.search import term_rows, write_terms
 from depot.repository.services.views import Deposit, load_deposit, load_deposits
 from depot.repository.store import statements as st
 from depot.repository.store.tables import communities, community_records, deposits, pending_files
@@ -80,9 +80,14 @@ class ActionService:
         conn.execute(st.UPDATE_DEPOSIT, {
             "b_id": deposit.id, "draft": None, "record": record, "doi": doi, "version_index": version_index,
             "title": record.get("title", ""), "modified": now, "published": deposit.published or now})
-        write_terms(conn, deposit.id, "deposit", record)
-        write_terms(conn, deposit.id, "record", record)
-        write_facets(conn, deposit, record)  # after write_terms, which clears the scope
+        if new:  # nothing indexed yet: the terms of both scopes and the facets in one insert, no delete
+            rows = term_rows(deposit.id, "deposit", record) + term_rows(deposit.id, "record", record)
+            # never empty: every version has an access_status facet
+            conn.execute(st.INSERT_TERMS, rows + facet_rows(deposit, record))
+        else:
+            write_terms(conn, deposit.id, "deposit", record)
+            write_terms(conn, deposit.id, "record", record)
+            write_facets(conn, deposit, record)  # after write_terms, which clears the scope
         self._include_in_communities(conn, identity, deposit.concept_id, record, now)
         return dataclasses.replace(
             deposit, draft=None, record=record, doi=doi, version_index=version_index, modified=now,

@@ -54,12 +54,17 @@ def facet_values(record: dict[str, Any], *, files_enabled: bool, keys: list[str]
     return list(dict.fromkeys(out))
 
 
+def facet_rows(deposit: Deposit, record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``terms`` rows indexing a published version's facet values."""
+    return [{"deposit_id": deposit.id, "scope": "record", "field": f"facet.{facet}", "value": value}
+            for facet, value in facet_values(record, files_enabled=deposit.files_enabled,
+                                             keys=[f.key for f in deposit.files])]
+
+
 def write_facets(conn: sa.Connection, deposit: Deposit, record: dict[str, Any]) -> None:
     """Index a published version's facet values (after ``write_terms`` for scope ``record``, which clears
     the scope)."""
-    rows = [{"deposit_id": deposit.id, "scope": "record", "field": f"facet.{facet}", "value": value}
-            for facet, value in facet_values(record, files_enabled=deposit.files_enabled,
-                                             keys=[f.key for f in deposit.files])]
+    rows = facet_rows(deposit, record)
     if rows:
         conn.execute(terms.insert(), rows)
 

@@ -66,13 +66,19 @@ def index_terms(metadata: dict[str, Any]) -> Iterator[tuple[str, str]]:
                 yield f"custom.{term}".lower(), str(value).lower()[:1000]
 
 
+def term_rows(deposit_id: int, scope: str, metadata: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The ``terms`` rows indexing ``metadata`` in ``scope``."""
+    if not metadata:
+        return []
+    return [{"deposit_id": deposit_id, "scope": scope, "field": f, "value": v}
+            for f, v in dict.fromkeys(index_terms(metadata))]
+
+
 def write_terms(conn: sa.Connection, deposit_id: int, scope: str, metadata: dict[str, Any] | None) -> None:
     conn.execute(st.DELETE_TERMS, {"b_id": deposit_id, "b_scope": scope})
-    if metadata:
-        rows = [{"deposit_id": deposit_id, "scope": scope, "field": f, "value": v}
-                for f, v in dict.fromkeys(index_terms(metadata))]
-        if rows:
-            conn.execute(st.INSERT_TERMS, rows)
+    rows = term_rows(deposit_id, scope, metadata)
+    if rows:
+        conn.execute(st.INSERT_TERMS, rows)
 
 
 def compile_query(q: str | None, scope: str) -> Any:
