@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 import tarfile
 import threading
 from pathlib import Path
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 from depot.deposit.bulkbag import BatchRecord, write_batch
 from depot.repository.app import build_context
 from depot.repository.bulk import job as bulk_job
-from depot.repository.bulk.job import bulk_service, run_bulk_job
+from depot.repository.bulk.job import bulk_service, run_bulk_job, unpack_job
 from depot.repository.bulk.package import safe_member, unpack
 from depot.repository.config import RepositoryConfig
 from depot.repository.errors import BulkPackageError
@@ -182,4 +183,19 @@ def test_a_bulk_record_is_indexed_as_the_per_record_path_indexes_it(tmp_path: Pa
     bulk = indexed(recids(ctx)["urn:catalog:Q:0"])
     assert ("record", "facet.file_type", "png") in bulk and ("deposit", "keywords", "algae") in bulk
     assert bulk == indexed(draft.id)
+    ctx.jobs.stop()
+
+
+def test_a_job_unpacked_ahead_and_never_published_is_resumed(tmp_path: Path) -> None:
+    """The server's worker unpacks the next job while one publishes: a stop (or a crash) between the two
+    halves leaves the job running, and running it again publishes every record once."""
+    ctx, job_id = accepted_job(tmp_path, 3)
+    unpacked = unpack_job(ctx, job_id)
+    assert unpacked is not None and bulk_service(ctx).load(job_id).state == "running"  # type: ignore[union-attr]
+    assert published_keys(ctx) == []
+    shutil.rmtree(bulk_service(ctx).work_dir(job_id))  # a restart: the unpacked files are gone
+    assert bulk_service(ctx).open_jobs() == [job_id]
+    run_bulk_job(ctx, job_id)
+    assert sorted(published_keys(ctx)) == [f"urn:catalog:Q:{i}" for i in range(3)]
+    assert unpack_job(ctx, job_id) is None  # done: nothing to unpack again
     ctx.jobs.stop()

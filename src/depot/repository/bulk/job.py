@@ -1,7 +1,8 @@
 """The bulk job: unpack and check the batch's bag, then publish its records in groups.
 
-``run_bulk_job(ctx, job_id)`` is the one entry point: the server's worker runs it in a thread, and a job
-queue can enqueue it as it is. It is safe to run again at any point (after a crash, a restart, or twice):
+``run_bulk_job(ctx, job_id)`` is the entry point a job queue enqueues as it is; the server's own worker runs
+its two halves, ``unpack_job`` and ``publish_job``, so that the next job is unpacked while one publishes.
+It is safe to run again at any point (after a crash, a restart, or twice):
 
 - the archive stays until the job is done, and is unpacked afresh on every run;
 - each record's outcome is one row of ``bulk_items``; only records still ``pending`` are worked on;
@@ -58,10 +59,28 @@ def bulk_service(ctx: Context) -> BulkService:
 def run_bulk_job(ctx: Context, job_id: str, stop: threading.Event | None = None) -> None:
     """Run (or resume) bulk job ``job_id`` until every record has an outcome; ``stop`` ends it between groups,
     leaving it to be resumed. A job already finished is left alone."""
+    unpacked = unpack_job(ctx, job_id)
+    if unpacked is not None:
+        publish_job(ctx, unpacked, stop)
+
+
+@dataclass
+class Unpacked:
+    """A job's batch unpacked and checked, its items written: what ``publish_job`` goes on with."""
+
+    job_id: str
+    owner_id: int
+    bag: UnpackedBag
+
+
+def unpack_job(ctx: Context, job_id: str) -> Unpacked | None:
+    """The first half of a job: unpack and check its archive, and write one item per record. None when there
+    is nothing to publish (finished before, or refused now, with the reason in the job). The server's worker
+    runs it for the next job while it publishes the current one (``BulkWorker``)."""
     service = bulk_service(ctx)
     job = service.load(job_id)
     if job is None or job.state not in ("received", "running"):
-        return
+        return None
     service.set_state(job_id, "running")
     work = service.work_dir(job_id)
     shutil.rmtree(work, ignore_errors=True)
@@ -80,19 +99,26 @@ def run_bulk_job(ctx: Context, job_id: str, stop: threading.Event | None = None)
         log.warning("bulk job %s refused: %s", job_id, exc)
         service.set_state(job_id, "failed", errors=[exc.message])
         _clean(service, job_id)
-        return
+        return None
     except FileNotFoundError:
         service.set_state(job_id, "failed", errors=["the uploaded archive is missing (removed by an operator?)"])
         _clean(service, job_id)
-        return
+        return None
     _ensure_items(ctx, job_id, bag, total)
+    return Unpacked(job_id, job.owner_id, bag)
+
+
+def publish_job(ctx: Context, unpacked: Unpacked, stop: threading.Event | None = None) -> None:
+    """The second half of a job: publish the records still pending, group by group, then mark it done."""
+    service = bulk_service(ctx)
+    job_id, bag = unpacked.job_id, unpacked.bag
     with ctx.deposits.db.read() as conn:
         settled = set(conn.execute(sa.select(bulk_items.c.idx).where(
             bulk_items.c.job_id == job_id, bulk_items.c.state != "pending")).scalars())
-    ingest = _Ingest(ctx, job_id, job.owner_id)
+    ingest = _Ingest(ctx, job_id, unpacked.owner_id)
     for group in _chunks((r for r in read_records(bag) if r.index not in settled), GROUP):
         if stop is not None and stop.is_set():
-            shutil.rmtree(work, ignore_errors=True)
+            shutil.rmtree(service.work_dir(job_id), ignore_errors=True)
             return  # resumed on the next start
         ingest.group(group, bag)
     service.set_state(job_id, "done")
