@@ -33,8 +33,8 @@ def test_the_end_of_a_run_waits_for_the_bags_still_queued(tmp_path: Path, capsys
         waiter.join(5)
         assert jobs.counts()["queued"] == 0
         err = capsys.readouterr().err
-        assert f"Writing the 1 bag(s) still queued in {tmp_path / 'bags'}" in err
-        assert "not written" not in err
+        assert f"Writing the bags still queued in {tmp_path / 'bags'} (1 job(s);" in err
+        assert "without progress" not in err
     finally:
         GATE.set()
         jobs.stop()
@@ -49,8 +49,8 @@ def test_a_queue_that_stops_moving_is_left_to_the_next_start(tmp_path: Path,
         _finish_bags(jobs, tmp_path, stalled_s=1.0)  # returns although the job is held
         assert jobs.counts()["queued"] == 1
         err = capsys.readouterr().err
-        assert f"1 bag(s) not written after 1 s without progress; the repository writes them at its next start " \
-               f"(depot serve --data-dir {tmp_path})" in err
+        assert "bags still queued (1 job(s)) after 1 s without progress; the repository writes them at its next " \
+               f"start (depot serve --data-dir {tmp_path})" in err
     finally:
         GATE.set()
         jobs.stop()

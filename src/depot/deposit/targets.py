@@ -183,8 +183,9 @@ def _finish_bags(jobs: JobQueue, data_dir: Path, *, stalled_s: float = 60.0) -> 
     queued = int(jobs.counts().get("queued", 0))
     if not queued:
         return
-    print(f"Writing the {queued} bag(s) still queued in {data_dir / 'bags'} "
-          "(Ctrl-C leaves them to the repository's next start) ...", file=sys.stderr, flush=True)
+    # A count of jobs, not of bags: a bulk group's bags are one job.
+    print(f"Writing the bags still queued in {data_dir / 'bags'} ({queued} job(s); "
+          "Ctrl-C leaves them to the repository's next start) ...", file=sys.stderr, flush=True)
     last, moved = queued, time.monotonic()
     while queued:
         jobs.drain(1.0)
@@ -192,8 +193,8 @@ def _finish_bags(jobs: JobQueue, data_dir: Path, *, stalled_s: float = 60.0) -> 
         if queued < last:
             last, moved = queued, time.monotonic()
         elif time.monotonic() - moved > stalled_s:
-            print(f"{queued} bag(s) not written after {stalled_s:.0f} s without progress; the repository writes "
-                  f"them at its next start (depot serve --data-dir {data_dir})", file=sys.stderr, flush=True)
+            print(f"bags still queued ({queued} job(s)) after {stalled_s:.0f} s without progress; the repository "
+                  f"writes them at its next start (depot serve --data-dir {data_dir})", file=sys.stderr, flush=True)
             return
 
 
