@@ -426,7 +426,8 @@ class Ledger:
 def publish_row(conn: sa.Connection, key: str, *, doi: str | None, concept_doi: str | None, record_url: str | None,
                 record: dict[str, Any] | None = None) -> None:
     """``Ledger.mark_published`` inside the caller's transaction."""
-    publish_rows(conn, [Published(key, doi, concept_doi, record_url, int((record or {}).get("id") or 0) or None)])
+    record_id = (record or {}).get("id")
+    publish_rows(conn, [Published(key, doi, concept_doi, record_url, int(record_id) if record_id else None)])
 
 
 @dataclass(frozen=True)

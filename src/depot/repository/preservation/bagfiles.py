@@ -53,32 +53,27 @@ def write_bag_files(root: str, recid: int, state: dict[str, Any], sources: dict[
     """Write the bag of ``state`` (``BagWriter.capture``) under ``root``; ``sources`` maps each file key to its
     stored blob's path, ``siblings`` are the concept's record ids (whose bags may hold the same payload).
     The bag's path, or None if a bag of this state exists."""
-    built = _build(Path(root), recid, state, sources, siblings, source_organization, bagged)
-    if built is None:
-        return None
-    try:
-        if fsync:
-            sync_filesystem(built[0])
-    except BaseException:
-        shutil.rmtree(built[0], ignore_errors=True)
-        raise
-    return _place(Path(root), recid, *built)
+    ((_, path, error),) = write_bag_group(root, [(recid, state, sources, siblings)], fsync=fsync,
+                                          source_organization=source_organization, bagged=bagged)
+    if error is not None:
+        raise error
+    return path
 
 
 def write_bag_group(root: str, items: list[tuple[int, dict[str, Any], dict[str, str], list[int]]], *, fsync: bool,
-                    source_organization: str, bagged: datetime) -> list[tuple[int, str | None, str | None]]:
+                    source_organization: str, bagged: datetime) -> list[tuple[int, str | None, Exception | None]]:
     """Write the bags of several published states (``items``: the arguments of ``write_bag_files``) with one
     syncfs for all of them instead of one each (a bulk ingest group). One (recid, path or None, error or None)
     per item: a bag that fails is reported, and the others are written all the same."""
     bags = Path(root)
-    out: list[tuple[int, str | None, str | None]] = []
+    out: list[tuple[int, str | None, Exception | None]] = []
     built: list[tuple[int, Path, Path, str]] = []
     try:
         for recid, state, sources, siblings in items:
             try:
                 one = _build(bags, recid, state, sources, siblings, source_organization, bagged)
             except Exception as exc:  # this bag alone; the caller retries it on its own
-                out.append((recid, None, f"{type(exc).__name__}: {exc}"))
+                out.append((recid, None, exc))
                 continue
             if one is None:
                 out.append((recid, None, None))
@@ -94,7 +89,7 @@ def write_bag_group(root: str, items: list[tuple[int, dict[str, Any], dict[str, 
         try:
             out.append((recid, _place(bags, recid, tmp, final, digest), None))
         except OSError as exc:
-            out.append((recid, None, f"{type(exc).__name__}: {exc}"))
+            out.append((recid, None, exc))
     return out
 
 

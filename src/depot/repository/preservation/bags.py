@@ -235,7 +235,7 @@ class BagWriter:
         failed: dict[int, str] = {}
         for recid, path, error in self._call(write):
             if error is not None:
-                failed[recid] = error
+                failed[recid] = f"{type(error).__name__}: {error}"
             elif path is not None:
                 self.written += 1
         log.info("bags written for %d records (%d failed)", len(items) - len(failed), len(failed))

@@ -95,8 +95,9 @@ class ActionService:
             concept_doi=deposit.concept_doi or self.doi_for(deposit.concept_id))
 
     def run_on_publish_group(self, conn: sa.Connection, published: list[Deposit]) -> None:
-        """``run_on_publish`` for many deposits published in one transaction: a hook with a ``group`` method
-        takes them in one call (the bags of a bulk ingest group: one job, one syncfs)."""
+        """The publish hooks of deposits ``publish_in`` published in ``conn``'s transaction (bulk ingest: the
+        bag job commits with its records, or neither does). A hook with a ``group`` method takes them in one
+        call (the bags of a bulk ingest group: one job, one syncfs); another is called once per deposit."""
         for hook in self.on_publish:
             group = getattr(hook, "group", None)
             if group is not None:
