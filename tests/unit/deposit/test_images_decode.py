@@ -124,3 +124,15 @@ def test_a_sixteen_bit_tiff_is_read(tmp_path: Path) -> None:
     result = check_file(str(tiff), tiff.name, KEY, ImageRules(barcode=BarcodeMode.CHECK))
     assert result.problems == () and (result.format, result.width, result.bands) == ("tiff", 300, 1)
     assert "no barcode could be read" in result.warnings[0]
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
+def test_a_png_or_tiff_cut_in_half_is_truncated(fmt: str, tmp_path: Path) -> None:
+    # without barcodes, a format other than JPEG is decoded through the image its header was read from
+    whole = tmp_path / f"whole.{fmt.lower()}"
+    Image.effect_noise((400, 400), 64).save(whole, format=fmt)
+    cut = tmp_path / f"cut.{fmt.lower()}"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    assert check_file(str(whole), whole.name, KEY, RULES).problems == ()
+    result = check_file(str(cut), cut.name, KEY, RULES)
+    assert result.problems and "cut." in result.problems[0], result
