@@ -7,6 +7,7 @@ import io
 import shutil
 import tarfile
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from depot.repository.preservation import bagfiles
 from depot.repository.preservation.bags import bags_of
 from depot.repository.preservation.service import of
 from depot.repository.services.views import load_deposit
-from depot.repository.store.tables import deposits, record_keys, terms
+from depot.repository.store.tables import concepts, deposits, objects, pids, record_keys, terms
 
 from conftest import png_image
 
@@ -41,19 +42,23 @@ def specimen(i: int) -> dict[str, Any]:
 def accepted_job(tmp_path: Path, n: int, **settings: Any) -> tuple[Any, str]:
     settings = {"bags": False} | settings
     ctx = build_context(RepositoryConfig(data_dir=tmp_path / "repo", fixity_cycle=False, **settings))
-    token = ctx.accounts.create_token("queue@example.org", "2026-12-03")
-    identity = ctx.accounts.identity_for_token(token)
+    return ctx, accept(ctx, tmp_path, "q1", range(n))
+
+
+def accept(ctx: Any, tmp_path: Path, batch_id: str, indices: Iterable[int]) -> str:
+    """A job of the specimens ``indices`` (keys urn:catalog:Q:<i>), accepted for queue@example.org."""
+    identity = ctx.accounts.identity_for_token(ctx.accounts.create_token("queue@example.org", "2026-12-03"))
     records = []
-    for i in range(n):
+    for i in indices:
         image = tmp_path / f"{i}.png"
         image.write_bytes(png_image(i))
         records.append(BatchRecord(f"urn:catalog:Q:{i}", specimen(i), ((f"{i}.png", image),)))
     service = bulk_service(ctx)
     part = service.incoming() / "upload.part"
-    write_batch(part, "q1", records)
-    job, created = service.accept(identity, "q1", "tar", part, part.stat().st_size)
+    write_batch(part, batch_id, records)
+    job, created = service.accept(identity, batch_id, "tar", part, part.stat().st_size)
     assert created
-    return ctx, job.id
+    return str(job.id)
 
 
 def published_keys(ctx: Any) -> list[str]:
@@ -198,4 +203,65 @@ def test_a_job_unpacked_ahead_and_never_published_is_resumed(tmp_path: Path) -> 
     run_bulk_job(ctx, job_id)
     assert sorted(published_keys(ctx)) == [f"urn:catalog:Q:{i}" for i in range(3)]
     assert unpack_job(ctx, job_id) is None  # done: nothing to unpack again
+    ctx.jobs.stop()
+
+
+def rows(ctx: Any) -> dict[str, list[tuple[Any, ...]]]:
+    """What publishing wrote, without the values that differ between two runs (uuids, clocks)."""
+    tables = {"pids": (pids, ()), "concepts": (concepts, ("created",)),
+              "deposits": (deposits, ("bucket_id", "created", "modified", "published")),
+              "objects": (objects, ("id", "bucket_id", "version_id", "file_id", "created", "updated")),
+              "record_keys": (record_keys, ()), "terms": (terms, ("id",))}
+    out = {}
+    with ctx.deposits.db.read() as conn:
+        for name, (table, skip) in tables.items():
+            columns = [c for c in table.c if c.name not in skip]
+            out[name] = sorted(tuple(str(v) for v in row) for row in conn.execute(sa.select(*columns)))
+    return out
+
+
+def test_a_group_published_together_writes_what_one_by_one_writes(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group's records are published with one statement per table; the per-record path (its fallback)
+    writes the same rows."""
+    together, job_id = accepted_job(tmp_path / "together", 4)
+    run_bulk_job(together, job_id)
+    monkeypatch.setattr(bulk_job._Ingest, "_publish_together", lambda self, conn, items, now: None)
+    alone, job_id = accepted_job(tmp_path / "alone", 4)
+    run_bulk_job(alone, job_id)
+    first, second = rows(together), rows(alone)
+    assert len(first["deposits"]) == 4 and len(first["terms"]) > 40
+    assert first == second
+    for ctx in (together, alone):
+        with ctx.deposits.db.read() as conn:
+            for recid in recids(ctx).values():
+                deposit = load_deposit(conn, recid)
+                assert deposit is not None and deposit.state == "done"
+                assert deposit.doi and deposit.doi.endswith(f".{recid}") and deposit.files[0].key.endswith(".png")
+        ctx.jobs.stop()
+
+
+def test_a_key_published_meanwhile_fails_alone_when_the_group_is_refused(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another job publishes a key after this group looked for it: the database refuses the group's
+    statements, and each record is published alone; only that key is reported as existing."""
+    ctx, first = accepted_job(tmp_path, 1, bags=False)
+    run_bulk_job(ctx, first)  # urn:catalog:Q:0 is published
+    looked = []
+    real = bulk_job._Ingest._existing
+
+    def stale(self: Any, keys: list[str], conn: Any = None) -> dict[str, int]:
+        looked.append(keys)
+        return {} if len(looked) == 1 else real(self, keys, conn)  # the group's look misses Q:0
+
+    monkeypatch.setattr(bulk_job._Ingest, "_existing", stale)
+    second = accept(ctx, tmp_path, "q2", range(3))
+    run_bulk_job(ctx, second)
+    job = bulk_service(ctx).load(second)
+    assert job is not None and job.state == "done"
+    with ctx.deposits.db.read() as conn:
+        states = dict(conn.execute(sa.select(bulk_job.bulk_items.c.key, bulk_job.bulk_items.c.state)
+                                   .where(bulk_job.bulk_items.c.job_id == second)).all())
+    assert states == {"urn:catalog:Q:0": "exists", "urn:catalog:Q:1": "published", "urn:catalog:Q:2": "published"}
+    assert sorted(published_keys(ctx)) == [f"urn:catalog:Q:{i}" for i in range(3)]
     ctx.jobs.stop()

@@ -182,7 +182,19 @@ class _Ingest:
             self.ctx.blobs.sync_all()  # the group's files durable before the commit that points at them
         with self.ctx.deposits.unit_of_work() as work:  # a refused record's blobs go after the commit
             conn = work.conn
+            ready: list[_Prepared] = []
             for item in prepared:
+                try:
+                    require_communities(conn, item.metadata)
+                    ready.append(item)
+                except RepositoryError as exc:
+                    outcomes[item.record.index] = ("failed", None, describe(exc))
+                    work.unreferenced([b.uri for _, b in item.blobs])
+            together = self._publish_together(conn, ready, now)
+            for deposit, item in zip(together or [], ready, strict=False):
+                outcomes[item.record.index] = ("published", deposit.id, None)
+                published.append(deposit)
+            for item in ([] if together is not None else ready):
                 key = item.record.key
                 try:
                     with conn.begin_nested():
@@ -261,8 +273,52 @@ class _Ingest:
             raise
         return _Prepared(record, metadata, blobs)
 
+    def _publish_together(self, conn: sa.Connection, items: list[_Prepared], now: str) -> list[Deposit] | None:
+        """Publish all ``items`` with one statement per table, in one savepoint; None, with nothing written,
+        if the database refuses one of them (a key published meanwhile by another job): then each is
+        published alone, in a savepoint of its own, and only the conflicting one fails. Saves about ten
+        statements and a savepoint per record."""
+        if not items:
+            return []
+        try:
+            with conn.begin_nested():
+                ids = self.ctx.deposits.allocate_pids(conn, ["concept", "record"] * len(items))
+                drafts: list[Deposit] = []
+                instances: list[dict[str, Any]] = []
+                objects: list[dict[str, Any]] = []
+                for n, item in enumerate(items):
+                    bucket_id = str(uuid.uuid4())
+                    stored = self._stored_files(item, bucket_id, now, instances, objects)
+                    drafts.append(Deposit(ids[2 * n + 1], ids[2 * n], self.owner_id, bucket_id, item.metadata, None,
+                                          None, None, None, now, now, None, stored))
+                published = self.ctx.actions.insert_published(conn, self.identity, drafts, now)
+                if instances:
+                    conn.execute(st.INSERT_FILE_INSTANCE, instances)
+                    conn.execute(st.INSERT_OBJECT, objects)
+                conn.execute(record_keys.insert(), [
+                    {"owner_id": self.owner_id, "key": item.record.key, "deposit_id": d.id}
+                    for item, d in zip(items, drafts, strict=True)])
+                return published
+        except sa.exc.IntegrityError:
+            return None
+
+    @staticmethod
+    def _stored_files(item: _Prepared, bucket_id: str, now: str, instances: list[dict[str, Any]],
+                      objects: list[dict[str, Any]]) -> tuple[StoredFile, ...]:
+        """The record's files as stored, and their file-instance and object rows appended for one insert."""
+        stored: list[StoredFile] = []
+        for name, blob in item.blobs:
+            instances.append({"id": blob.id, "uri": blob.uri, "size": blob.size, "md5": blob.md5,
+                              "sha256": blob.sha256, "created": now})
+            version_id, mimetype = str(uuid.uuid4()), guess_mimetype(name)
+            objects.append({"bucket_id": bucket_id, "key": name, "file_id": blob.id, "version_id": version_id,
+                            "mimetype": mimetype, "created": now, "updated": now})
+            stored.append(StoredFile(blob.id, name, blob.size, blob.md5, blob.sha256, mimetype, version_id, blob.uri,
+                                     now, now))
+        return tuple(stored)
+
     def _publish(self, conn: sa.Connection, item: _Prepared, now: str) -> Deposit:
-        require_communities(conn, item.metadata)
+        """One record in the caller's savepoint (after ``_publish_together`` was refused)."""
         concept_id = self.ctx.deposits.allocate_pid(conn, "concept")
         deposit_id = self.ctx.deposits.allocate_pid(conn, "record")
         bucket_id = str(uuid.uuid4())
@@ -271,20 +327,16 @@ class _Ingest:
             "id": deposit_id, "concept_id": concept_id, "owner_id": self.owner_id, "bucket_id": bucket_id,
             "draft": item.metadata, "record": None, "title": item.metadata.get("title", ""), "created": now,
             "modified": now, "files_enabled": True})
-        stored: list[StoredFile] = []
-        for name, blob in item.blobs:
-            conn.execute(st.INSERT_FILE_INSTANCE, {"id": blob.id, "uri": blob.uri, "size": blob.size, "md5": blob.md5,
-                                                   "sha256": blob.sha256, "created": now})
-            version_id, mimetype = str(uuid.uuid4()), guess_mimetype(name)
-            conn.execute(st.INSERT_OBJECT, {"bucket_id": bucket_id, "key": name, "file_id": blob.id,
-                                            "version_id": version_id, "mimetype": mimetype,
-                                            "created": now, "updated": now})
-            stored.append(StoredFile(blob.id, name, blob.size, blob.md5, blob.sha256, mimetype, version_id, blob.uri,
-                                     now, now))
+        instances: list[dict[str, Any]] = []
+        objects: list[dict[str, Any]] = []
+        stored = self._stored_files(item, bucket_id, now, instances, objects)
+        if instances:
+            conn.execute(st.INSERT_FILE_INSTANCE, instances)
+            conn.execute(st.INSERT_OBJECT, objects)
         conn.execute(record_keys.insert().values(owner_id=self.owner_id, key=item.record.key, deposit_id=deposit_id))
         # The deposit as load_deposit would read it back (three queries saved per record).
         deposit = Deposit(deposit_id, concept_id, self.owner_id, bucket_id, item.metadata, None, None, None, None,
-                          now, now, None, tuple(stored))
+                          now, now, None, stored)
         return self.ctx.actions.publish_in(conn, self.identity, deposit, now, new=True)
 
 

@@ -81,9 +81,7 @@ class ActionService:
             "b_id": deposit.id, "draft": None, "record": record, "doi": doi, "version_index": version_index,
             "title": record.get("title", ""), "modified": now, "published": deposit.published or now})
         if new:  # nothing indexed yet: the terms of both scopes and the facets in one insert, no delete
-            rows = term_rows(deposit.id, "deposit", record) + term_rows(deposit.id, "record", record)
-            # never empty: every version has an access_status facet
-            conn.execute(st.INSERT_TERMS, rows + facet_rows(deposit, record))
+            conn.execute(st.INSERT_TERMS, _new_index_rows(deposit, record))
         else:
             write_terms(conn, deposit.id, "deposit", record)
             write_terms(conn, deposit.id, "record", record)
@@ -93,6 +91,29 @@ class ActionService:
             deposit, draft=None, record=record, doi=doi, version_index=version_index, modified=now,
             published=deposit.published or now,
             concept_doi=deposit.concept_doi or self.doi_for(deposit.concept_id))
+
+    def insert_published(self, conn: sa.Connection, identity: Identity, drafts: list[Deposit],
+                         now: str) -> list[Deposit]:
+        """Insert ``drafts`` (new deposits, each its concept's first version, not yet in the database) as
+        ``publish_in(new=True)`` would leave them, with one statement per table for all of them (bulk
+        ingest). The caller has checked ``publish_errors`` and ``require_communities``; it inserts the files
+        after this, and runs ``run_on_publish_group``. A test holds both paths' rows equal."""
+        published = [dataclasses.replace(
+            d, draft=None, record={**(d.draft or {}), "doi": self.doi_for(d.id)}, doi=self.doi_for(d.id),
+            version_index=1, modified=now, published=now, concept_doi=self.doi_for(d.concept_id)) for d in drafts]
+        if not published:
+            return []
+        conn.execute(st.INSERT_CONCEPT, [{"id": d.concept_id, "owner_id": d.owner_id, "doi": d.concept_doi,
+                                          "created": d.created} for d in published])
+        conn.execute(st.INSERT_DEPOSIT, [{
+            "id": d.id, "concept_id": d.concept_id, "owner_id": d.owner_id, "bucket_id": d.bucket_id,
+            "draft": None, "record": d.record, "doi": d.doi, "version_index": 1,
+            "title": (d.record or {}).get("title", ""), "created": d.created, "modified": now, "published": now,
+            "files_enabled": d.files_enabled} for d in published])
+        conn.execute(st.INSERT_TERMS, [row for d in published for row in _new_index_rows(d, d.record or {})])
+        for d in published:
+            self._include_in_communities(conn, identity, d.concept_id, d.record or {}, now)
+        return published
 
     def run_on_publish_group(self, conn: sa.Connection, published: list[Deposit]) -> None:
         """The publish hooks of deposits ``publish_in`` published in ``conn``'s transaction (bulk ingest: the
@@ -176,3 +197,10 @@ class ActionService:
             found = load_deposit(conn, new_id)
         assert found is not None
         return found
+
+
+def _new_index_rows(deposit: Deposit, record: dict[str, Any]) -> list[dict[str, Any]]:
+    """A first version's search terms (both scopes) and facets: never empty (every version has an
+    access_status facet)."""
+    rows = term_rows(deposit.id, "deposit", record) + term_rows(deposit.id, "record", record)
+    return rows + facet_rows(deposit, record)
