@@ -23,8 +23,8 @@ from depot.repository.bulk.package import safe_member, unpack
 from depot.repository.config import RepositoryConfig
 from depot.repository.errors import BulkPackageError
 from depot.repository.jobs import register
-from depot.repository.preservation import bagfiles
-from depot.repository.preservation.bags import bags_of
+from depot.repository.preservation import bagfiles, bagspec
+from depot.repository.preservation.bags import bags_of, snapshot, snapshots
 from depot.repository.preservation.service import of
 from depot.repository.services.views import load_deposit
 from depot.repository.store.tables import concepts, deposits, objects, pids, record_keys, terms
@@ -142,6 +142,17 @@ def test_the_bags_of_a_group_are_written_together_with_one_syncfs(tmp_path: Path
         assert of(ctx).bags.written == 12  # type: ignore[union-attr]
         for bag in (b for recid in recids(ctx).values() for b in bags_of(root, recid)):
             bagit.Bag(str(bag)).validate()
+        # the group's snapshots (three queries for all) are each record's own, and its bag holds that state
+        with ctx.deposits.db.read() as conn:
+            group = [load_deposit(conn, recid) for recid in recids(ctx).values()]
+            taken = snapshots(conn, ctx.links, group)  # type: ignore[arg-type]
+            created = dict(conn.execute(sa.select(concepts.c.id, concepts.c.created)).all())
+            for deposit, (aip, record_json) in zip(group, taken, strict=True):
+                assert deposit is not None and (aip, record_json) == snapshot(conn, ctx.links, deposit)
+                assert aip["record"]["id"] == deposit.id and record_json["doi"] == deposit.doi
+                assert aip["record"]["concept_created"] == created[deposit.concept_id] is not None
+                name = bags_of(root, deposit.id)[0].name
+                assert bagspec.digest_of_name(name) == bagspec.state_digest(aip)
     finally:
         ctx.jobs.stop()
 

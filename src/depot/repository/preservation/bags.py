@@ -68,24 +68,41 @@ _T = TypeVar("_T")
 
 
 # Built once: a publish takes a snapshot, and building the statements cost more than running them.
-_CONCEPT_CREATED = sa.select(concepts.c.created).where(concepts.c.id == sa.bindparam("concept"))
-_LATEST_VERSION = sa.select(sa.func.max(deposits.c.version_index)).where(
-    deposits.c.concept_id == sa.bindparam("concept"), deposits.c.record.is_not(None))
+_CONCEPTS: sa.BindParameter[list[int]] = sa.bindparam("concepts", expanding=True)
+_CONCEPT_CREATED = sa.select(concepts.c.id, concepts.c.created).where(concepts.c.id.in_(_CONCEPTS))
+_LATEST_VERSION = sa.select(deposits.c.concept_id, sa.func.max(deposits.c.version_index)).where(
+    deposits.c.concept_id.in_(_CONCEPTS), deposits.c.record.is_not(None)).group_by(deposits.c.concept_id)
 _COMMUNITIES_OF = (
-    sa.select(communities.c.id, communities.c.slug, communities.c.title, communities.c.owner_id,
-              communities.c.created, community_records.c.status, community_records.c.created.label("included"))
+    sa.select(community_records.c.concept_id, communities.c.id, communities.c.slug, communities.c.title,
+              communities.c.owner_id, communities.c.created, community_records.c.status,
+              community_records.c.created.label("included"))
     .join(communities, communities.c.id == community_records.c.community_id)
-    .where(community_records.c.concept_id == sa.bindparam("concept")).order_by(communities.c.slug))
+    .where(community_records.c.concept_id.in_(_CONCEPTS)).order_by(communities.c.slug))
 
 
 def snapshot(conn: sa.Connection, links: Links, deposit: Deposit) -> tuple[dict[str, Any], dict[str, Any]]:
     """(AIP snapshot, public record JSON) of a published deposit, read in one transaction."""
+    return snapshots(conn, links, [deposit])[0]
+
+
+def snapshots(conn: sa.Connection, links: Links,
+              published: list[Deposit]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """``snapshot`` of each deposit, with three queries for all of them (a bulk ingest group)."""
+    ids = {"concepts": sorted({d.concept_id for d in published})}
+    created: dict[int, str] = {row[0]: row[1] for row in conn.execute(_CONCEPT_CREATED, ids)}
+    latest: dict[int, int] = {row[0]: row[1] for row in conn.execute(_LATEST_VERSION, ids)}
+    comms: dict[int, list[dict[str, Any]]] = {}
+    for r in conn.execute(_COMMUNITIES_OF, ids):
+        comms.setdefault(r.concept_id, []).append({
+            "id": r.id, "slug": r.slug, "title": r.title, "owner_id": r.owner_id, "created": r.created,
+            "status": r.status, "included": r.included})
+    return [_snapshot(links, d, created.get(d.concept_id), latest.get(d.concept_id), comms.get(d.concept_id, []))
+            for d in published]
+
+
+def _snapshot(links: Links, deposit: Deposit, concept_created: str | None, latest: int | None,
+              comms: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
     assert deposit.record is not None and deposit.doi is not None
-    concept_created = conn.execute(_CONCEPT_CREATED, {"concept": deposit.concept_id}).scalar()
-    latest = conn.execute(_LATEST_VERSION, {"concept": deposit.concept_id}).scalar()
-    rows = conn.execute(_COMMUNITIES_OF, {"concept": deposit.concept_id}).all()
-    comms = [{"id": r.id, "slug": r.slug, "title": r.title, "owner_id": r.owner_id, "created": r.created,
-              "status": r.status, "included": r.included} for r in rows]
     record_json = serialize.record(links, deposit, is_last=latest == deposit.version_index,
                                    communities=[c["slug"] for c in comms if c["status"] == "accepted"])
     record_row = {"id": deposit.id, "concept_id": deposit.concept_id, "owner_id": deposit.owner_id,
@@ -129,7 +146,8 @@ class BagWriter:
         assert self.jobs is not None
         if published:
             self.jobs.enqueue("bag_group", conn=conn, items=[
-                {"recid": d.id, "state": self.capture(conn, d)} for d in published])
+                {"recid": d.id, "state": self._state(d, *taken)}
+                for d, taken in zip(published, snapshots(conn, self.links, published), strict=True)])
 
     def submit(self, recid: int) -> None:
         assert self.jobs is not None
@@ -200,7 +218,10 @@ class BagWriter:
 
     def capture(self, conn: sa.Connection, deposit: Deposit) -> dict[str, Any]:
         """What a bag of this published state needs, as JSON values (a job's arguments)."""
-        aip, record_json = snapshot(conn, self.links, deposit)
+        return self._state(deposit, *snapshot(conn, self.links, deposit))
+
+    @staticmethod
+    def _state(deposit: Deposit, aip: dict[str, Any], record_json: dict[str, Any]) -> dict[str, Any]:
         return {"modified": deposit.modified, "concept_id": deposit.concept_id, "aip": aip, "record": record_json,
                 "uris": {f.key: f.uri for f in deposit.files}}
 
