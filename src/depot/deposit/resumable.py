@@ -19,7 +19,7 @@ import hashlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urljoin
 
 from depot.deposit.client import CHUNK, RepositoryClient, Upload
@@ -153,30 +153,30 @@ class Resumable:
     async def _patch(self, url: str, path: Path, offset: int, length: int, hasher: _Hasher) -> int:
         stats = self.client.stats
 
-        async def body() -> AsyncIterator[bytes]:
-            fh = await asyncio.to_thread(path.open, "rb")
-            try:
-                fh.seek(offset)
-                position, left = offset, length
+        async def body(fh: BinaryIO) -> AsyncIterator[bytes]:
+            fh.seek(offset)
+            position, left = offset, length
 
-                def read() -> bytes:
-                    data: bytes = fh.read(min(CHUNK, left))
-                    hasher.feed(position, data)
-                    return data
+            def read() -> bytes:
+                data: bytes = fh.read(min(CHUNK, left))
+                hasher.feed(position, data)
+                return data
 
-                while left > 0:
-                    data = await asyncio.to_thread(read)
-                    if not data:
-                        break
-                    position += len(data)
-                    left -= len(data)
-                    stats.bytes_sent += len(data)
-                    yield data
-            finally:
-                fh.close()
+            while left > 0:
+                data = await asyncio.to_thread(read)
+                if not data:
+                    break
+                position += len(data)
+                left -= len(data)
+                stats.bytes_sent += len(data)
+                yield data
 
         headers: dict[str, Any] = {**TUS, "Upload-Offset": str(offset), "Content-Length": str(length),
                                    "Content-Type": "application/offset+octet-stream"}
-        reply = await self.client.request("upload", "PATCH", url, data=body(), headers=headers,
-                                          timeout=self.client.upload_timeout)
+        # Opened here and closed when the request ends, however it ends: opened in a thread, or closed by
+        # the body's generator, the file leaked when a cut connection cancelled the request first (the
+        # generator is then never finished).
+        with path.open("rb") as fh:
+            reply = await self.client.request("upload", "PATCH", url, data=body(fh), headers=headers,
+                                              timeout=self.client.upload_timeout)
         return int(header(reply.headers, "Upload-Offset") or -1)
