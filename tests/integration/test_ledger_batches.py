@@ -68,3 +68,23 @@ def test_a_settled_record_that_was_published_before_keeps_one_version(ledger_url
                           record={"id": 10})
     assert [(v["key"], v["version"]) for v in ledger.iter_versions()] == [("k0", 1)]
     ledger.close()
+
+
+def test_a_batched_specimen_rejected_by_a_later_plan_stays_in_its_batch(ledger_url: str, tmp_path: Path) -> None:
+    """A rerun that finds a problem (an images folder not given, a file gone) while a batch of an earlier
+    run may be published already: the specimen keeps its batch, with the reason stored, so settling that
+    batch publishes it instead of a new batch sending it again."""
+    ledger = Ledger.open(ledger_url)
+    planned(ledger, tmp_path, 2)
+    batches = BatchLedger(ledger)
+    assert len(batches.form("b1", 2, "2026-12-03T00:00:00+00:00")) == 2
+    batches.mark_sent("b1", "http://x/api/bulk/j1")
+    summary = ledger.plan([PlannedRecord("k1", {"title": "Sheet 1"}, problems=("image not found: 1.png",))])
+    assert summary.skipped == 1
+    row = ledger.get("k1")
+    assert row is not None and row.state == "batched"
+    assert batches.form("b2", 2, "2026-12-03T00:00:01+00:00") == []  # nothing to send again
+    batches.settle("b1", [Outcome(f"k{i}", "published", 10 + 2 * i, f"10.5072/depot.{10 + 2 * i}",
+                                  f"10.5072/depot.{9 + 2 * i}", f"http://x/records/{10 + 2 * i}") for i in range(2)])
+    assert [ledger.get(k).state for k in ("k0", "k1")] == ["published", "published"]  # type: ignore[union-attr]
+    ledger.close()

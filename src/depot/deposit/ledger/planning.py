@@ -226,8 +226,8 @@ class Planner:
                         old.state not in (State.FAILED, State.REJECTED):
                     self._count(summary, record.key, "unchanged", left=old.state in _UNFINISHED)
                     continue
-                if old is not None and old.state in (State.CREATED, State.UPLOADED, State.UNCERTAIN):
-                    # in flight: finish with what was created
+                if old is not None and old.state in _IN_DOUBT:
+                    # in flight: finish with what was created (or settle the bulk batch it went in)
                     self._count(summary, record.key, "unchanged", left=True)
                     continue
                 if old is not None and old.state == State.FAILED and old.fingerprint == fingerprint and \
@@ -323,7 +323,10 @@ class Planner:
             conn.execute(specimens.insert().values(
                 key=record.key, seq=seq, state=State.REJECTED, metadata=record.metadata,
                 metadata_hash=hash_of(record.metadata), fingerprint=fingerprint, attempts=0, created_at=now, **marks))
-        elif old.record_id is not None or old.state == State.UNCERTAIN:
+        elif old.record_id is not None or old.state in (State.UNCERTAIN, State.BATCHED):
+            # A batched specimen's batch may be published already: the next run settles it first. Marked
+            # rejected here, it left the batch and was sent again in a new one (the server reported it as
+            # existing; the bytes went twice).
             conn.execute(specimens.update().where(specimens.c.key == record.key).values(**marks))
         else:
             conn.execute(specimens.update().where(specimens.c.key == record.key).values(
@@ -430,6 +433,9 @@ class Planner:
             os.replace(tmp, path)
             out.append(FileSpec(str(path), name, len(data), md5=hashlib.md5(data).hexdigest()))
         return out
+
+
+_IN_DOUBT = (State.CREATED, State.UPLOADED, State.UNCERTAIN, State.BATCHED)  # sent: kept until known
 
 
 def _own_problems(record: PlannedRecord) -> Verdict:
