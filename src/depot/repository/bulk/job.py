@@ -22,10 +22,11 @@ import logging
 import shutil
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -50,6 +51,7 @@ log = logging.getLogger("depot.repository.bulk")
 GROUP = 100  # records per transaction: one commit for many, small enough that a crash redoes little
 BLOB_NAMESPACE = uuid.UUID("6f1d7c1e-0a8e-4d3f-9a55-3c1b6a0b5e14")
 EXISTS = "A record with this key is already published."
+_T = TypeVar("_T")
 
 
 def bulk_service(ctx: Context) -> BulkService:
@@ -73,23 +75,37 @@ class Unpacked:
     bag: UnpackedBag
 
 
-def unpack_job(ctx: Context, job_id: str) -> Unpacked | None:
+def unpack_counted(archive: Path, fmt: str, work: Path, max_bytes: int, max_members: int
+                   ) -> tuple[UnpackedBag, int]:
+    """Unpack and check a job's archive into ``work``; the bag and its number of records. Pure file work, so
+    that it can run in another process (the server's bulk worker runs it there)."""
+    shutil.rmtree(work, ignore_errors=True)  # what an earlier run (or a process that died) left
+    # Not fsynced here: made durable group by group (BlobStore.sync_all) before each commit.
+    bag = unpack(archive, fmt, work, max_bytes=max_bytes, max_members=max_members, fsync=False)
+    return bag, count_records(bag)
+
+
+def _inline(fn: Callable[..., _T], *args: Any) -> _T:
+    return fn(*args)
+
+
+def unpack_job(ctx: Context, job_id: str, run: Callable[..., tuple[UnpackedBag, int]] | None = None
+               ) -> Unpacked | None:
     """The first half of a job: unpack and check its archive, and write one item per record. None when there
     is nothing to publish (finished before, or refused now, with the reason in the job). The server's worker
-    runs it for the next job while it publishes the current one (``BulkWorker``)."""
+    runs it for the next job while it publishes the current one (``BulkWorker``), with ``run`` calling
+    ``unpack_counted`` in a worker process (default: on this thread)."""
     service = bulk_service(ctx)
     job = service.load(job_id)
     if job is None or job.state not in ("received", "running"):
         return None
     service.set_state(job_id, "running")
     work = service.work_dir(job_id)
-    shutil.rmtree(work, ignore_errors=True)
     config = ctx.config
     try:
-        bag = unpack(service.archive(job_id), job.format, work, max_bytes=config.bulk_max_bytes,
-                     max_members=config.bulk_max_records * (config.max_files_per_record + 1) + 16,
-                     fsync=False)  # made durable group by group (BlobStore.sync_all) before each commit
-        total = count_records(bag)
+        bag, total = (run or _inline)(unpack_counted, service.archive(job_id), job.format, work,
+                                      config.bulk_max_bytes,
+                                      config.bulk_max_records * (config.max_files_per_record + 1) + 16)
         if total > config.bulk_max_records:
             raise BulkPackageError(f"the batch has {total} records; at most {config.bulk_max_records} are "
                                    "accepted in one (bulk_max_records)")

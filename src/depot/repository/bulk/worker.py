@@ -1,10 +1,13 @@
 """The bulk jobs' worker inside ``depot serve``: one job published at a time, in a thread, resumed after a restart.
 
-It runs the two halves of ``run_bulk_job``: while a job publishes, the next one waiting is unpacked on a
-second thread (``unpack_job``), so that a batch's unpacking (about a quarter of its time) is not added to
-the next one's. With a real job queue (``queue_url``: several web workers,
-``depot worker`` processes) the server runs no bulk thread: a job is enqueued as ``bulk`` instead, and
-the queue workers run it and resume what a killed worker left (``resume_open_jobs`` at their start).
+It runs the two halves of ``run_bulk_job``: while a job publishes, the next one waiting is unpacked
+(``unpack_job``), so that a batch's unpacking (about a quarter of its time) is not added to the next one's.
+The unpacking itself (reading the archive, writing and hashing its files, checking the bag) runs in a worker
+process: on a thread it took the GIL from the publishing, which bounds a bulk ingest once the batches are in.
+
+With a real job queue (``queue_url``: several web workers, ``depot worker`` processes) the server runs no
+bulk thread: a job is enqueued as ``bulk`` instead, and the queue workers run it and resume what a killed
+worker left (``resume_open_jobs`` at their start).
 """
 
 from __future__ import annotations
@@ -13,10 +16,14 @@ import asyncio
 import contextlib
 import logging
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
+from depot.processes import child_pool
 from depot.repository.bulk.job import Unpacked, bulk_service, publish_job, unpack_job
 
 if TYPE_CHECKING:
@@ -33,6 +40,8 @@ class BulkWorker:
         self._task: asyncio.Task[None] | None = None
         self._running: asyncio.Future[None] | None = None
         self._ahead: asyncio.Future[Unpacked | None] | None = None  # the next job, unpacking
+        self._pool: ProcessPoolExecutor | None = None  # the unpacking process, started with the first job
+        self._pool_lock = threading.Lock()
 
     def submit(self, job_id: str) -> None:
         """Queue a job (on the server's event loop)."""
@@ -67,6 +76,10 @@ class BulkWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            await anyio.to_thread.run_sync(pool.shutdown)
 
     async def _loop(self) -> None:
         assert self._queue is not None
@@ -93,8 +106,26 @@ class BulkWorker:
                 self._running = None
 
     def _unpack(self, job_id: str) -> asyncio.Future[Unpacked | None]:
-        self._ahead = asyncio.ensure_future(anyio.to_thread.run_sync(unpack_job, self.ctx, job_id))
+        self._ahead = asyncio.ensure_future(anyio.to_thread.run_sync(unpack_job, self.ctx, job_id,
+                                                                     self._in_process))
         return self._ahead
+
+    def _in_process(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` in the unpacking process (on a worker thread, which waits for it). A process that died
+        (killed, out of memory) is replaced at the next job; this one is unpacked here instead."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = child_pool(1)
+            pool = self._pool
+        try:
+            return pool.submit(fn, *args).result()
+        except BrokenProcessPool:
+            with self._pool_lock:
+                if self._pool is pool:
+                    self._pool = None
+            pool.shutdown(wait=False, cancel_futures=True)
+            log.warning("the bulk unpacking process died; unpacking on the server's thread instead")
+            return fn(*args)
 
     async def _publish(self, job_id: str, unpacking: asyncio.Future[Unpacked | None]) -> None:
         try:

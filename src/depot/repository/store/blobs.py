@@ -120,8 +120,11 @@ class BlobStore:
         ``sync_all`` (one flush for a group of files instead of two fsyncs each)."""
         uri = f"{blob_id[:2]}/{blob_id[2:4]}/{blob_id}"
         target = self.files_root / uri
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.replace(source, target)
+        try:
+            os.replace(source, target)
+        except FileNotFoundError:  # the first blob of its folder (a mkdir for every blob cost more than this)
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.replace(source, target)
         return StoredBlob(blob_id, uri, size, md5, sha256)
 
     def sync_all(self) -> None:
