@@ -23,6 +23,10 @@ URL_SCHEMES = {"http", "https", "mailto"}
 _BLOCK = re.compile(r"</?(?:p|div|br|li|ul|ol|h[1-6]|blockquote|pre|table|thead|tbody|tr|td|th)\b[^>]*>", re.I)
 _TAG = re.compile(r"<[^>]*>")
 _HAS_TAG = re.compile(r"<[a-zA-Z/][^>]*>")
+# What nh3 could remove or change so that it decodes differently: a tag or comment, an entity, a carriage return, a
+# NUL, a byte-order mark, a lone surrogate (nh3 refuses it). Text without any is stored as it came, unparsed (most
+# specimen descriptions; a bulk batch's thousands of them).
+_MAY_CHANGE = re.compile("[<&\r\x00\ufeff\ud800-\udfff]")
 
 
 def sanitize(html: str) -> str:
@@ -40,6 +44,8 @@ def sanitize_stored(html: str) -> str:
     cleaned text and the original decode to the same characters, nothing was removed and the original is kept;
     pages clean it again when they show it.
     """
+    if not _MAY_CHANGE.search(html):
+        return html
     clean = sanitize(html)
     return html if clean == html or unescape(clean) == unescape(html) else clean
 
