@@ -12,8 +12,8 @@ Two batches are in flight at once: the next is packed and sent while the server 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -26,19 +26,20 @@ from depot.deposit.errors import AuthError, ConfigError, HTTPStatusError, Transp
 from depot.deposit.ledger import Claim, Ledger
 from depot.deposit.ledger.batches import PACKING, Batch, BatchLedger, Outcome
 from depot.deposit.ledger.values import now_iso
+from depot.deposit.patient import Patience, Unavailable
 from depot.deposit.progress import Stats
 from depot.deposit.ratelimit import LimiterStopped
 
 NO_BULK = ("{where} has no bulk-ingest API (POST /api/bulk is Depot's own; Zenodo and InvenioRDM have none): "
            "run without --bulk to deposit record by record, or deposit into a Depot repository")
 IN_FLIGHT = 2  # batches sent and not settled: one being published while the next is packed and sent
-SEND_TRIES = 5
+RETRYABLE = frozenset({429, 500, 502, 503, 504})
 
 
 class BulkRunner:
     def __init__(self, ledger: Ledger, client: RepositoryClient, stats: Stats, *, batch_size: int,
                  target_name: str, tick: Callable[[], None] | None = None, poll_seconds: float = 0.2,
-                 work_dir: Path | None = None) -> None:
+                 work_dir: Path | None = None, max_outage: float = Patience.max_outage) -> None:
         self.ledger = ledger
         self.batches = BatchLedger(ledger)
         self.client = client
@@ -48,6 +49,7 @@ class BulkRunner:
         self.tick = tick or (lambda: None)
         self.poll_seconds = poll_seconds
         self.work_dir = work_dir
+        self.max_outage = max_outage  # seconds without an answer before the run gives up (a restart, an outage)
         self.stopping = False
         self.more_coming: Callable[[], bool] = lambda: False
         self._forward = client.on_reply
@@ -137,9 +139,9 @@ class BulkRunner:
             return None
         await asyncio.to_thread(self.batches.record_hashes, hashes)
         try:
-            for attempt in range(SEND_TRIES):
-                if self.stopping:
-                    return None
+            down_since: float | None = None
+            attempt = 0
+            while not self.stopping:
                 try:
                     with tar.open("rb") as body:
                         reply = await self.client.request(
@@ -152,26 +154,55 @@ class BulkRunner:
                     return url
                 except LimiterStopped:
                     return None
-                except TransportError:
-                    # The answer was lost: the server may have the batch. Ask before sending it again.
-                    found = await self._job_of(batch.id)
+                except TransportError as exc:
+                    # The answer was lost, or the server is down or restarting: it may have the batch. Ask
+                    # before sending it again (the server keeps one job per batch id in any case); with no
+                    # answer to that either, wait and try again, as for a 503.
+                    found = await self._job_of_if_answered(batch.id)
                     if found is not None:
                         await asyncio.to_thread(self.batches.mark_sent, batch.id, found)
                         return found
+                    failure: Exception = exc
                 except HTTPStatusError as exc:
                     if isinstance(exc, AuthError):
                         raise
-                    if exc.status not in (429, 500, 502, 503, 504):
+                    if exc.status not in RETRYABLE:
                         message = f"the repository refused the batch: HTTP {exc.status} {exc}" + (
                             "; try a smaller --batch-size" if exc.status == 413 else "")
                         await asyncio.to_thread(self.batches.fail_all, batch.id, message)
                         for c in claims:
                             self.stats.note_failed(c.key, "bulk", exc.status, message)
                         return None
-                await asyncio.sleep(min(30.0, 0.5 * 2 ** attempt))
-            return None  # left "packing": the next run asks the server, then sends it again
+                    failure = exc
+                down_since = down_since or time.monotonic()
+                await self._pause(down_since, attempt, failure, f"batch {batch.id}")
+                attempt += 1
+            return None  # stopped, left "packing": the next run asks the server, then sends it again
         finally:
             tar.unlink(missing_ok=True)
+
+    async def _pause(self, down_since: float, attempt: int, failure: Exception, what: str) -> None:
+        """Back off before trying again (0.5 s doubling to 30 s), in short steps so that a stop is not kept
+        waiting; Unavailable once the repository has failed for longer than ``max_outage``."""
+        down = time.monotonic() - down_since
+        if down > self.max_outage:
+            raise Unavailable(f"the repository at {self.client.api_url} has failed every request for {down:.0f} s "
+                              f"(last: {failure}); {what} is kept in the ledger, and the next run asks the "
+                              "repository for it before sending anything again")
+        end = time.monotonic() + min(30.0, 0.5 * 2 ** attempt, max(0.1, self.max_outage - down))
+        while not self.stopping and time.monotonic() < end:
+            await asyncio.sleep(min(0.2, end - time.monotonic()))
+
+    async def _job_of_if_answered(self, batch_id: str) -> str | None:
+        """``_job_of``, None when the repository gives no answer (down, restarting, overloaded)."""
+        try:
+            return await self._job_of(batch_id)
+        except TransportError:
+            return None
+        except HTTPStatusError as exc:
+            if isinstance(exc, AuthError) or exc.status not in RETRYABLE:
+                raise
+            return None
 
     async def _job_of(self, batch_id: str) -> str | None:
         try:
@@ -187,8 +218,7 @@ class BulkRunner:
         """Bring a batch to its outcome: send it if the server never got it, then read its job to the end."""
         url = batch.job_url
         if url is None:
-            with contextlib.suppress(TransportError):
-                url = await self._job_of(batch.id)
+            url = await self._job_of_if_answered(batch.id)
             if url is None:
                 claims = await asyncio.to_thread(self.batches.members, batch.id)
                 if not claims:
@@ -222,17 +252,19 @@ class BulkRunner:
     async def _wait(self, url: str) -> dict[str, Any] | None:
         """Poll the job until it is done or failed (None if the run is stopped first)."""
         delay = self.poll_seconds
+        down_since: float | None = None
+        attempt = 0
         while not self.stopping:
             try:
                 reply = await self.client.request("bulk-job", "GET", url)
-            except TransportError:
-                await asyncio.sleep(delay)
+            except (TransportError, HTTPStatusError) as exc:
+                if isinstance(exc, HTTPStatusError) and exc.status not in RETRYABLE:
+                    raise
+                down_since = down_since or time.monotonic()
+                await self._pause(down_since, attempt, exc, f"the job {url}")
+                attempt += 1
                 continue
-            except HTTPStatusError as exc:
-                if exc.status in (429, 500, 502, 503, 504):
-                    await asyncio.sleep(delay)
-                    continue
-                raise
+            down_since, attempt = None, 0
             body: dict[str, Any] = reply.body
             if body.get("state") in ("done", "failed"):
                 return body
