@@ -25,13 +25,12 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
 from depot.metadata import FieldError, publish_errors
-from depot.repository.bulk.package import BulkRecord, UnpackedBag, count_records, read_records, unpack
+from depot.repository.bulk.package import BulkRecord, UnpackedBag, read_records, unpack_counted
 from depot.repository.bulk.service import BulkService
 from depot.repository.errors import BulkPackageError, RepositoryError, ValidationError
 from depot.repository.services.deposits import require_communities
@@ -73,16 +72,6 @@ class Unpacked:
     job_id: str
     owner_id: int
     bag: UnpackedBag
-
-
-def unpack_counted(archive: Path, fmt: str, work: Path, max_bytes: int, max_members: int
-                   ) -> tuple[UnpackedBag, int]:
-    """Unpack and check a job's archive into ``work``; the bag and its number of records. Pure file work, so
-    that it can run in another process (the server's bulk worker runs it there)."""
-    shutil.rmtree(work, ignore_errors=True)  # what an earlier run (or a process that died) left
-    # Not fsynced here: made durable group by group (BlobStore.sync_all) before each commit.
-    bag = unpack(archive, fmt, work, max_bytes=max_bytes, max_members=max_members, fsync=False)
-    return bag, count_records(bag)
 
 
 def _inline(fn: Callable[..., _T], *args: Any) -> _T:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import stat
 import tarfile
 import zipfile
@@ -121,6 +122,17 @@ def unpack(archive: Path, fmt: str, dest: Path, *, max_bytes: int, max_members: 
     relative = {name[len(prefix):]: d for name, d in digests.items() if name.startswith(prefix)}
     _compare_manifests(bag, relative)
     return UnpackedBag(root, relative)
+
+
+def unpack_counted(archive: Path, fmt: str, work: Path, max_bytes: int, max_members: int
+                   ) -> tuple[UnpackedBag, int]:
+    """Unpack and check a job's archive into ``work``; the bag and its number of records. Pure file work, so
+    that it can run in another process (the server's bulk worker runs it there, where importing this module
+    alone keeps the process small)."""
+    shutil.rmtree(work, ignore_errors=True)  # what an earlier run (or a process that died) left
+    # Not fsynced here: made durable group by group (BlobStore.sync_all) before each commit.
+    bag = unpack(archive, fmt, work, max_bytes=max_bytes, max_members=max_members, fsync=False)
+    return bag, count_records(bag)
 
 
 def _unpack_tar(archive: Path, dest: _Folders, budget: _Budget, digests: dict[str, Digest], fsync: bool) -> None:
