@@ -87,10 +87,10 @@ class InProcessQueue:
                 job.fn(self.ctx, **args)
             except Exception as exc:  # the worker must survive anything one job does
                 if attempt == job.attempts:
-                    log.exception("job %s%s failed %d time(s); kept for a retry", name, args, attempt)
+                    log.exception("job %s%s failed %d time(s); kept for a retry", name, _brief(args), attempt)
                     self.failed[key] = {"args": args, "error": f"{type(exc).__name__}: {exc}"}
                     return
-                log.warning("job %s%s failed (attempt %d of %d): %s", name, args, attempt, job.attempts, exc)
+                log.warning("job %s%s failed (attempt %d of %d): %s", name, _brief(args), attempt, job.attempts, exc)
                 self.stopping.wait(min(5.0, 0.1 * 2 ** (attempt - 1)))
             else:
                 self.failed.pop(key, None)
@@ -127,3 +127,9 @@ class InProcessQueue:
                 log.warning("job worker still busy after %.0f s; it stops after the current job", timeout)
                 return
         self._thread = None
+
+
+def _brief(args: dict[str, Any], limit: int = 200) -> str:
+    """A job's arguments for a log line: a bag job's carry the record's whole state (kilobytes each)."""
+    text = repr(args)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text):,} characters)"

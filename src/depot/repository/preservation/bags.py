@@ -58,6 +58,7 @@ from depot.repository.preservation.bagfiles import bags_of, write_bag_files, wri
 from depot.repository.serializers import zenodo as serialize
 from depot.repository.serializers.zenodo import Links
 from depot.repository.services.views import Deposit, load_deposit
+from depot.repository.store import space
 from depot.repository.store.blobs import BlobStore
 from depot.repository.store.db import Database
 from depot.repository.store.tables import communities, community_records, concepts, deposits
@@ -182,8 +183,12 @@ class BagWriter:
     def write_counted(self, recid: int, state: dict[str, Any] | None = None) -> Path | None:
         try:
             path = self.write(recid, state)
-        except Exception:
-            log.exception("bag of record %s could not be written; it will be retried", recid)
+        except Exception as exc:
+            if space.is_full(exc):  # one line that says which ran out, not a traceback per bag
+                log.error("bag of record %s could not be written: %s; it will be retried", recid,
+                          space.explain_at(self.root))
+            else:
+                log.exception("bag of record %s could not be written; it will be retried", recid)
             raise
         if path is not None:
             self.written += 1
@@ -256,7 +261,8 @@ class BagWriter:
         failed: dict[int, str] = {}
         for recid, path, error in self._call(write):
             if error is not None:
-                failed[recid] = f"{type(error).__name__}: {error}"
+                failed[recid] = f"{type(error).__name__}: {error}" + (
+                    f" ({space.explain_at(self.root)})" if space.is_full(error) else "")
             elif path is not None:
                 self.written += 1
         log.info("bags written for %d records (%d failed)", len(items) - len(failed), len(failed))
