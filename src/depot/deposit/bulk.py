@@ -27,6 +27,7 @@ from depot.deposit.ledger import Claim, Ledger
 from depot.deposit.ledger.batches import PACKING, Batch, BatchLedger, Outcome
 from depot.deposit.ledger.values import now_iso
 from depot.deposit.patient import Patience, Unavailable
+from depot.deposit.policy import backoff, retry_after_seconds
 from depot.deposit.progress import Stats
 from depot.deposit.ratelimit import LimiterStopped
 
@@ -182,14 +183,18 @@ class BulkRunner:
             tar.unlink(missing_ok=True)
 
     async def _pause(self, down_since: float, attempt: int, failure: Exception, what: str) -> None:
-        """Back off before trying again (0.5 s doubling to 30 s), in short steps so that a stop is not kept
-        waiting; Unavailable once the repository has failed for longer than ``max_outage``."""
+        """Back off before trying again (the run's backoff: from 0.5 s to 30 s, at least a Retry-After), in
+        short steps so that a stop is not kept waiting; Unavailable once the repository has failed for longer
+        than ``max_outage``."""
         down = time.monotonic() - down_since
         if down > self.max_outage:
             raise Unavailable(f"the repository at {self.client.api_url} has failed every request for {down:.0f} s "
                               f"(last: {failure}); {what} is kept in the ledger, and the next run asks the "
                               "repository for it before sending anything again")
-        end = time.monotonic() + min(30.0, 0.5 * 2 ** attempt, max(0.1, self.max_outage - down))
+        headers = failure.headers if isinstance(failure, HTTPStatusError) else None
+        delay = backoff(attempt, base=Patience.backoff_base, cap=Patience.backoff_cap,
+                        retry_after=retry_after_seconds(headers, time.time()))
+        end = time.monotonic() + min(delay, max(0.1, self.max_outage - down))
         while not self.stopping and time.monotonic() < end:
             await asyncio.sleep(min(0.2, end - time.monotonic()))
 
