@@ -15,8 +15,10 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
 
+_T = TypeVar("_T")
 PARENT_POLL_SECONDS = 1.0  # how soon a worker notices that its parent is gone
 
 
@@ -52,3 +54,36 @@ def child_pool(processes: int, setup: Callable[..., None] | None = None, args: t
     module-level function: it is pickled)."""
     return ProcessPoolExecutor(processes, mp_context=context(), initializer=_start,
                                initargs=(os.getpid(), setup, args))
+
+
+class OnDemandPool:
+    """``processes`` workers from ``child_pool``, started at the first ``call`` and ended by ``close``. A pool
+    whose worker died (killed, out of memory) is dropped as ``call`` raises BrokenProcessPool, and the next
+    call starts a new one, instead of every later call failing until the parent restarts."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        self.pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def call(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn(*args)`` in a worker, waited for on this thread."""
+        with self._lock:
+            if self.pool is None:
+                self.pool = child_pool(self.processes)
+            pool = self.pool
+        try:
+            return pool.submit(fn, *args).result()
+        except BrokenProcessPool:
+            with self._lock:
+                if self.pool is pool:
+                    self.pool = None
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+    def close(self) -> None:
+        """End the workers (once nothing is being called)."""
+        with self._lock:
+            pool, self.pool = self.pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -122,14 +122,14 @@ def test_a_bag_process_that_dies_is_replaced_and_the_bag_still_written(tmp_path:
     try:
         first = publish(b"first")
         assert bags.drain(60) and bags_of(bags.root, first)
-        pool = bags._pool
+        pool = bags._processes.pool
         assert pool is not None
         for pid in list(pool._processes):  # type: ignore[attr-defined]
             os.kill(pid, signal.SIGKILL)
         second = publish(b"second")
         assert bags.drain(60)
         assert bags_of(bags.root, second), f"no bag after the bag process died; failures: {bags.failed}"
-        assert bags._pool is not None and bags._pool is not pool
+        assert bags._processes.pool is not None and bags._processes.pool is not pool
     finally:
         ctx.jobs.stop()
         bags.close()

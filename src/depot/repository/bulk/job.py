@@ -78,7 +78,7 @@ def _inline(fn: Callable[..., _T], *args: Any) -> _T:
     return fn(*args)
 
 
-def unpack_job(ctx: Context, job_id: str, run: Callable[..., tuple[UnpackedBag, int]] | None = None
+def unpack_job(ctx: Context, job_id: str, run: Callable[..., tuple[UnpackedBag, int]] = _inline
                ) -> Unpacked | None:
     """The first half of a job: unpack and check its archive, and write one item per record. None when there
     is nothing to publish (finished before, or refused now, with the reason in the job). The server's worker
@@ -92,9 +92,8 @@ def unpack_job(ctx: Context, job_id: str, run: Callable[..., tuple[UnpackedBag, 
     work = service.work_dir(job_id)
     config = ctx.config
     try:
-        bag, total = (run or _inline)(unpack_counted, service.archive(job_id), job.format, work,
-                                      config.bulk_max_bytes,
-                                      config.bulk_max_records * (config.max_files_per_record + 1) + 16)
+        bag, total = run(unpack_counted, service.archive(job_id), job.format, work, config.bulk_max_bytes,
+                         config.bulk_max_records * (config.max_files_per_record + 1) + 16)
         if total > config.bulk_max_records:
             raise BulkPackageError(f"the batch has {total} records; at most {config.bulk_max_records} are "
                                    "accepted in one (bulk_max_records)")

@@ -17,13 +17,12 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
-from depot.processes import child_pool
+from depot.processes import OnDemandPool
 from depot.repository.bulk.job import Unpacked, bulk_service, publish_job, unpack_job
 
 if TYPE_CHECKING:
@@ -40,8 +39,7 @@ class BulkWorker:
         self._task: asyncio.Task[None] | None = None
         self._running: asyncio.Future[None] | None = None
         self._ahead: asyncio.Future[Unpacked | None] | None = None  # the next job, unpacking
-        self._pool: ProcessPoolExecutor | None = None  # the unpacking process, started with the first job
-        self._pool_lock = threading.Lock()
+        self._unpacking = OnDemandPool(1)  # the unpacking process, started with the first job
 
     def submit(self, job_id: str) -> None:
         """Queue a job (on the server's event loop)."""
@@ -76,10 +74,7 @@ class BulkWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        with self._pool_lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            await anyio.to_thread.run_sync(pool.shutdown)
+        await anyio.to_thread.run_sync(self._unpacking.close)
 
     async def _loop(self) -> None:
         assert self._queue is not None
@@ -113,17 +108,9 @@ class BulkWorker:
     def _in_process(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` in the unpacking process (on a worker thread, which waits for it). A process that died
         (killed, out of memory) is replaced at the next job; this one is unpacked here instead."""
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = child_pool(1)
-            pool = self._pool
         try:
-            return pool.submit(fn, *args).result()
+            return self._unpacking.call(fn, *args)
         except BrokenProcessPool:
-            with self._pool_lock:
-                if self._pool is pool:
-                    self._pool = None
-            pool.shutdown(wait=False, cancel_futures=True)
             log.warning("the bulk unpacking process died; unpacking on the server's thread instead")
             return fn(*args)
 

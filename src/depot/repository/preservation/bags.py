@@ -40,8 +40,6 @@ import functools
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -50,7 +48,7 @@ import bagit
 import orjson
 import sqlalchemy as sa
 
-from depot.processes import child_pool
+from depot.processes import OnDemandPool
 from depot.repository.config import RepositoryConfig
 from depot.repository.jobs import JobQueue
 from depot.repository.preservation import bagspec
@@ -129,8 +127,8 @@ class BagWriter:
         self.jobs = jobs
         self.written = 0
         self._stopping = threading.Event()  # ends a scan early; the rest is found at the next start
-        self._pool: ProcessPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
+        # None: ``bag_processes`` 0, bags written on the queue's thread
+        self._processes = OnDemandPool(config.bag_processes) if config.bag_processes > 0 else None
 
     # -- the queue ------------------------------------------------------------------------------------
     def enqueue(self, conn: sa.Connection, deposit: Deposit) -> None:
@@ -281,38 +279,15 @@ class BagWriter:
         return out
 
     def _call(self, write: Callable[[], _T]) -> _T:
-        """Run ``write`` in the bag process (on this thread with ``bag_processes`` 0)."""
-        pool = self._executor()
-        try:
-            return pool.submit(write).result() if pool is not None else write()
-        except BrokenProcessPool:
-            # The bag process died (killed, out of memory): the next try starts a new one, instead of every
-            # bag failing until the server restarts. The job's retry writes the bag.
-            if pool is not None:
-                self._drop(pool)
-            raise
-
-    def _executor(self) -> ProcessPoolExecutor | None:
-        """The bag processes, started at the first bag (None: ``bag_processes`` 0, bags on this thread)."""
-        if self.config.bag_processes <= 0:
-            return None
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = child_pool(self.config.bag_processes)
-            return self._pool
+        """Run ``write`` in the bag process, started at the first bag (on this thread with ``bag_processes``
+        0). A bag process that died raises BrokenProcessPool here and is replaced at the next bag: the job's
+        retry writes this one."""
+        return self._processes.call(write) if self._processes is not None else write()
 
     def close(self) -> None:
         """End the bag processes (after the queue has stopped: no bag is being written)."""
-        with self._pool_lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-    def _drop(self, pool: ProcessPoolExecutor) -> None:
-        with self._pool_lock:
-            if self._pool is pool:
-                self._pool = None
-        pool.shutdown(wait=False, cancel_futures=True)
+        if self._processes is not None:
+            self._processes.close()
 
 
 def audit_bags(root: Path) -> Iterator[tuple[Path, str | None]]:
