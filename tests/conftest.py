@@ -150,6 +150,20 @@ def png_image(seed: object, size: int = 128) -> bytes:
     return out.getvalue()
 
 
+def specimen_table(folder: Path, n: int, prefix: str) -> tuple[Path, Path]:
+    """``folder``/specimens.csv and ``folder``/images with ``n`` specimens, each with a distinct PNG: keys
+    urn:catalog:<prefix>:<i>, catalogue numbers <prefix's first letter><i:05d>, institution <prefix>."""
+    images = folder / "images"
+    images.mkdir()
+    rows = ["occurrenceID,catalogNumber,scientificName,institutionCode"]
+    for i in range(n):
+        (images / f"{prefix[0]}{i:05d}.png").write_bytes(png_image(i))
+        rows.append(f"urn:catalog:{prefix}:{i},{prefix[0]}{i:05d},Fucus vesiculosus L.,{prefix}")
+    csv = folder / "specimens.csv"
+    csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return csv, images
+
+
 def planned_ledger(tmp_path: Path, n: int, prefix: str) -> Any:
     """A SQLite ledger in ``tmp_path`` with ``n`` one-image specimens planned (keys urn:catalog:PREFIX:i),
     for tests that drive the runner or the job directly, past the source and the verdict."""

@@ -25,7 +25,7 @@ from depot.deposit.models import FileSpec, PlannedRecord
 from depot.deposit.patient import Unavailable
 from depot.deposit.progress import Stats
 
-from conftest import free_port, png_image, start_server
+from conftest import free_port, png_image, specimen_table, start_server
 
 SPECIMENS = 400
 
@@ -40,14 +40,7 @@ def failed_attempts(ledger: Path) -> int:
 
 
 def test_a_bulk_run_waits_for_its_repository_to_come_back(tmp_path: Path) -> None:
-    images = tmp_path / "images"
-    images.mkdir()
-    rows = ["occurrenceID,catalogNumber,scientificName,institutionCode"]
-    for i in range(SPECIMENS):
-        (images / f"R{i:05d}.png").write_bytes(png_image(i))
-        rows.append(f"urn:catalog:RESTART:{i},R{i:05d},Fucus vesiculosus L.,RESTART")
-    csv = tmp_path / "specimens.csv"
-    csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    csv, images = specimen_table(tmp_path, SPECIMENS, "RESTART")
     data = tmp_path / "repo"
     data.mkdir()
     proc, base = start_server(data, None, "--rate-limit", "0", "--search-rate-limit", "0")

@@ -18,21 +18,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import png_image, start_server
+from conftest import specimen_table, start_server
 
 SPECIMENS = 150
 
 
 def make_source(folder: Path) -> tuple[Path, Path]:
-    images = folder / "images"
-    images.mkdir()
-    rows = ["occurrenceID,catalogNumber,scientificName,institutionCode"]
-    for i in range(SPECIMENS):
-        (images / f"C{i:05d}.png").write_bytes(png_image(i))
-        rows.append(f"urn:catalog:CHAOS:{i},C{i:05d},Fucus vesiculosus L.,CHAOS")
-    csv = folder / "specimens.csv"
-    csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return csv, images
+    return specimen_table(folder, SPECIMENS, "CHAOS")
 
 
 def fault_profile(folder: Path) -> Path:

@@ -24,7 +24,7 @@ import pytest
 
 from depot.deposit.ledger import Ledger
 
-from conftest import png_image, start_server
+from conftest import specimen_table, start_server
 
 SPECIMENS = 60
 
@@ -33,14 +33,7 @@ SPECIMENS = 60
 def deposited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """SPECIMENS records published on a sound server; yields the data dir, token and ledger."""
     tmp = tmp_path_factory.mktemp("verify")
-    images = tmp / "images"
-    images.mkdir()
-    rows = ["occurrenceID,catalogNumber,scientificName,institutionCode"]
-    for i in range(SPECIMENS):
-        (images / f"V{i:05d}.png").write_bytes(png_image(i))
-        rows.append(f"urn:catalog:VERIFY:{i},V{i:05d},Fucus vesiculosus L.,VERIFY")
-    csv = tmp / "specimens.csv"
-    csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    csv, images = specimen_table(tmp, SPECIMENS, "VERIFY")
     data = tmp / "repo"
     data.mkdir()
     token = subprocess.run([sys.executable, "-m", "depot", "repo", "create-token", "v@example.org", "--data-dir",
