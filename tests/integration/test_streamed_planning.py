@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from depot.cli import main as depot_main
+from depot.deposit.images import pool
 from depot.deposit.ledger import planning
 from depot.deposit.ledger.engine import create_engine, database_url
 from depot.deposit.sources.table import TableSource
@@ -95,6 +96,9 @@ def test_records_are_published_while_the_source_is_still_read_and_far_duplicates
         return {}
     monkeypatch.setattr(planning, "FIRST_BATCH", 2)
     monkeypatch.setattr(planning, "BATCH", 4)
+    # Reading stops below at row 12, in the thread that checks the images: their look-ahead (4 files with
+    # chunks of one) must be below that, as a source never blocks on a publish outside this test.
+    monkeypatch.setattr(pool, "CHUNK_FILES", 1)
     # The source's reading blocks after 12 rows until a record is published: only a plan that streams
     # beside the deposit gets past it (the key pass reads the key column alone, so it is not held).
     published_while_reading: list[bool] = []
@@ -125,11 +129,13 @@ def test_records_are_published_while_the_source_is_still_read_and_far_duplicates
 GATED_RUN = textwrap.dedent("""
     import sys, time
     from pathlib import Path
+    from depot.deposit.images import pool
     from depot.deposit.ledger import planning
     from depot.deposit.sources.table import TableSource
     from depot.cli import main
 
     planning.FIRST_BATCH, planning.BATCH = 2, 4
+    pool.CHUNK_FILES = 1  # the image checks' look-ahead (4 files) below the row where reading stops
     original = TableSource._specimens
     marker = Path(sys.argv[1])
 

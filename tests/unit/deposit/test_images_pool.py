@@ -78,6 +78,81 @@ def test_a_file_that_kills_its_worker_gets_a_problem_and_the_others_are_checked(
     assert "the image decoder crashed on this file" in boom.problems[0]
 
 
+class Chunks(FileChecker):
+    """A FileChecker that records the names of the files each task sent to a worker held."""
+
+    sent: list[list[str]]
+
+    def _send(self) -> None:
+        if self._open is not None:
+            self.sent.append([name for _, _, name in self._open.items])
+        super()._send()
+
+
+def test_small_files_travel_in_chunks_and_a_large_sheet_closes_its_chunk(tmp_path: Path, corpus: Path) -> None:
+    from depot.deposit.images.pool import CHUNK_BYTES, CHUNK_FILES
+
+    sheet = corpus / "icedig-benchmark-BR0000008525000" / "BR0000008525000.jpg"
+    assert sheet.stat().st_size >= CHUNK_BYTES
+    items = []
+    for i in range(40):
+        Image.new("L", (40, 40), i).save(tmp_path / f"s{i}.png")
+        items.append((f"S{i}", str(tmp_path / f"s{i}.png"), f"s{i}.png"))
+    items.insert(20, ("BR0000008525000", str(sheet), sheet.name))
+    checker = Chunks(RULES, processes=2)
+    checker.sent = []
+    with checker:
+        results = list(checker.check(items))
+    assert [r.name for r in results] == [name for _, _, name in items]
+    assert results == [check_file(path, name, key, RULES) for key, path, name in items]
+    assert [name for chunk in checker.sent for name in chunk] == [name for _, _, name in items]
+    assert max(len(chunk) for chunk in checker.sent) == CHUNK_FILES
+    assert len(checker.sent) <= 12  # 41 files in a dozen tasks at most, not 41
+    assert next(chunk for chunk in checker.sent if sheet.name in chunk)[-1] == sheet.name  # nothing after it
+
+
+def test_a_slow_source_gets_each_result_before_the_next_file_is_asked_for(tmp_path: Path) -> None:
+    """A source that reads slowly (a file system over the network) is not held back by the look-ahead:
+    each result comes out once it is known, not after a chunk or ``lookahead`` more files were read."""
+    import time
+
+    names = [f"s{i}.png" for i in range(6)]
+    for i, name in enumerate(names):
+        Image.new("L", (40, 40), i).save(tmp_path / name)
+    got: list[str] = []
+    asked: list[int] = []  # how many results were out when each file was asked for
+    checker = FileChecker(RULES, processes=2)
+
+    def slow() -> Iterator[tuple[str, str, str]]:
+        for name in names:
+            deadline = time.monotonic() + 60  # slow: the next file comes once the workers are done
+            while not all(c.future is not None and c.future.done() for c in checker._in_hand):
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            asked.append(len(got))
+            yield name, str(tmp_path / name), name
+
+    with checker:
+        for result in checker.check(slow()):
+            got.append(result.name)
+    assert got == names
+    assert asked == [0, 0, 1, 2, 3, 4]  # before: [0] * 6, every result held until the source ended
+
+
+def test_a_file_that_kills_its_worker_in_a_chunk_spares_the_rest_of_its_chunk(tmp_path: Path) -> None:
+    items = []
+    for i in range(40):
+        name = "boom.png" if i == 13 else f"s{i}.png"
+        Image.new("L", (30, 30), i).save(tmp_path / name)
+        items.append((f"S{i}", str(tmp_path / name), name))
+    with FileChecker(RULES, processes=2, function=crash_on_boom) as checker:
+        results = list(checker.check(items))
+    assert [r.name for r in results] == [name for _, _, name in items]
+    assert [i for i, r in enumerate(results) if r.problems] == [13]
+    assert "the image decoder crashed on this file" in results[13].problems[0]
+    assert all(r.width == 30 for i, r in enumerate(results) if i != 13)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":

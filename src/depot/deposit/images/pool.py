@@ -5,9 +5,9 @@
             ...
 
 Workers are started by forkserver and end with their parent (``depot.processes``), each with one libvips
-thread, so that N processes use N cores. A file that crashes its worker (libvips on hostile input) is
-checked again alone; if it crashes that worker too it gets a problem, and
-the others are unaffected.
+thread, so that N processes use N cores; small files travel in chunks. When a file crashes its worker
+(libvips on hostile input), each file of the chunks that were in the workers' hands is checked again
+alone; the one that crashes its worker again gets a problem, and the others are unaffected.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from types import TracebackType
 
 from depot.deposit.images.cache import FileCheckCache, rules_hash
@@ -28,6 +29,13 @@ from depot.processes import child_pool
 
 Item = tuple[str, str, str]  # (specimen key, path, name in the deposit)
 CheckFunction = Callable[[str, str, str, ImageRules], FileCheck]
+
+# Files go to a worker in chunks: one task per file cost the planning thread and the pool's own threads
+# about 0.1 ms of this process's CPU per file (pickling, pipe, futures), as much as decoding a small image;
+# a chunk of 8 costs a fifth of that (docs/decisions/0017). A chunk closes at CHUNK_BYTES, so a large
+# sheet, whose decoding dwarfs that cost, goes alone and the look-ahead stays fine-grained.
+CHUNK_FILES = 8
+CHUNK_BYTES = 1024 * 1024
 
 
 def _setup_worker() -> None:
@@ -41,9 +49,41 @@ def _ready() -> None:
     """Nothing: submitted once per worker by ``warm`` so that the workers start before the first file."""
 
 
+def _check_chunk(function: CheckFunction, items: list[Item], rules: ImageRules) -> list[FileCheck]:
+    """In a worker: check each file of a chunk (a module-level function: it is pickled)."""
+    return [function(path, name, key, rules) for key, path, name in items]
+
+
+@dataclass
+class _Chunk:
+    """Files sent to a worker as one task; ``future`` is set once it is sent, ``pool`` is where."""
+
+    items: list[Item] = field(default_factory=list)
+    size: int = 0
+    future: Future[list[FileCheck]] | None = None
+    pool: ProcessPoolExecutor | None = None
+
+
+@dataclass
+class _Entry:
+    item: Item
+    result: FileCheck | None = None  # known at once: from the cache, or nothing to decode
+    cached: bool = False
+    chunk: _Chunk | None = None
+    index: int = 0
+
+
+def _known(entry: _Entry) -> bool:
+    """Whether the entry's result can be taken without waiting."""
+    if entry.chunk is None:
+        return True
+    return entry.chunk.future is not None and entry.chunk.future.done()
+
+
 class FileChecker:
     """Checks files with ``check_file`` in ``processes`` worker processes (0: in this process), reusing
-    ``cache`` results. ``lookahead`` bounds how many files are in flight (default 4 per process)."""
+    ``cache`` results. ``lookahead`` bounds how many files are read ahead of the one being returned
+    (default: two chunks per process)."""
 
     def __init__(self, rules: ImageRules, processes: int = 2, cache: FileCheckCache | None = None, *,
                  lookahead: int | None = None, function: CheckFunction = check_file) -> None:
@@ -52,12 +92,15 @@ class FileChecker:
         self.rules = rules
         self.processes = processes
         self.cache = cache
-        self.lookahead = lookahead or max(1, processes) * 4
+        self.lookahead = lookahead or max(1, processes) * 2 * CHUNK_FILES
         self.function = function  # a module-level function (it is pickled to the workers)
         self.digest = rules_hash(rules)
         self.cached = 0  # results taken from the cache, for reports
         self.checked = 0  # files decoded
         self._pool: ProcessPoolExecutor | None = None
+        self._isolation: ProcessPoolExecutor | None = None  # one worker, for the files of a chunk that crashed
+        self._open: _Chunk | None = None  # the chunk being filled
+        self._in_hand: deque[_Chunk] = deque()  # chunks sent, in order, whose results may not be known yet
 
     def __enter__(self) -> FileChecker:
         return self
@@ -68,9 +111,10 @@ class FileChecker:
     def close(self) -> None:
         if self.cache is not None:
             self.cache.flush()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        for pool in (self._pool, self._isolation):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = self._isolation = None
 
     def warm(self) -> None:
         """Start the worker processes now (the forkserver, libvips' import) and return at once, so that they
@@ -82,17 +126,27 @@ class FileChecker:
                 executor.submit(_ready)
 
     def check(self, items: Iterable[Item]) -> Iterator[FileCheck]:
-        """One FileCheck per (key, path, name), in the order given; at most ``lookahead`` are in flight."""
-        pending: deque[tuple[Item, FileCheck | Future[FileCheck], bool]] = deque()
+        """One FileCheck per (key, path, name), in the order given, each as soon as it and those before it
+        are known. At most ``lookahead`` files are read ahead, two chunks per process are in the workers'
+        hands at once, and a chunk goes before it is full when the workers have nothing else to do."""
+        pending: deque[_Entry] = deque()
+        self._open, self._in_hand = None, deque()
+        workers = max(1, self.processes)
         for item in items:
-            pending.append((item, *self._start(item)))
-            while len(pending) > self.lookahead:
-                yield self._finish(*pending.popleft())
+            pending.append(self._start(item))
+            while self._in_hand and self._in_hand[0].future is not None and self._in_hand[0].future.done():
+                self._in_hand.popleft()
+            if self._open is not None and not self._in_hand:
+                self._send()  # the workers are idle: a slow source's files go as they come
+            while pending and (len(pending) > self.lookahead or len(self._in_hand) > 2 * workers
+                               or _known(pending[0])):
+                yield self._finish(pending.popleft())
+        self._send()
         while pending:
-            yield self._finish(*pending.popleft())
+            yield self._finish(pending.popleft())
 
-    def _start(self, item: Item) -> tuple[FileCheck | Future[FileCheck], bool]:
-        """The result or its future, and whether it came from the cache."""
+    def _start(self, item: Item) -> _Entry:
+        """The file's result if it is known at once (cached, or nothing to decode), else its place in a chunk."""
         key, path, name = item
         try:
             info = os.stat(path)
@@ -102,25 +156,48 @@ class FileChecker:
             hit = self.cache.get(path, name, key, info.st_size, info.st_mtime_ns, self.digest)
             if hit is not None:
                 self.cached += 1
-                return hit, True
+                return _Entry(item, hit, cached=True)
         if self.processes == 0 or info is None or not stat.S_ISREG(info.st_mode):
             # nothing to decode (missing, a folder, a pipe): said here, without starting a worker
-            return self.function(path, name, key, self.rules), False
-        try:
-            return self._executor().submit(self.function, path, name, key, self.rules), False
-        except BrokenProcessPool:
-            self._restart()
-            return self._executor().submit(self.function, path, name, key, self.rules), False
+            return _Entry(item, self.function(path, name, key, self.rules))
+        chunk = self._open = self._open or _Chunk()
+        entry = _Entry(item, chunk=chunk, index=len(chunk.items))
+        chunk.items.append(item)
+        chunk.size += info.st_size
+        if len(chunk.items) >= CHUNK_FILES or chunk.size >= CHUNK_BYTES:
+            self._send()
+        return entry
 
-    def _finish(self, item: Item, started: FileCheck | Future[FileCheck], cached: bool) -> FileCheck:
-        if isinstance(started, FileCheck):
-            return started if cached else self._store(item, started)
+    def _send(self) -> None:
+        """Hand the open chunk to the workers."""
+        chunk, self._open = self._open, None
+        if chunk is None:
+            return
+        self._in_hand.append(chunk)
+        for _ in range(2):
+            chunk.pool = self._executor()
+            try:
+                chunk.future = chunk.pool.submit(_check_chunk, self.function, chunk.items, self.rules)
+                return
+            except BrokenProcessPool:
+                self._restart(chunk.pool)
+        raise BrokenProcessPool("the image checkers cannot be started")
+
+    def _finish(self, entry: _Entry) -> FileCheck:
+        if entry.result is not None:
+            return entry.result if entry.cached else self._store(entry.item, entry.result)
+        chunk = entry.chunk
+        assert chunk is not None
+        if chunk.future is None:
+            self._send()  # the head of the line waits for its chunk: send it, full or not
+        assert chunk.future is not None
         try:
-            return self._store(item, started.result())
+            return self._store(entry.item, chunk.future.result()[entry.index])
         except BrokenProcessPool:
-            self._restart()
-            result, crashed = self._alone(item)
-            return result if crashed else self._store(item, result)  # a crash may be transient: not cached
+            # A worker died: which file killed it is not known, so each of the chunk's files is checked alone.
+            self._restart(chunk.pool)
+            result, crashed = self._alone(entry.item)
+            return result if crashed else self._store(entry.item, result)  # a crash may be transient: not cached
 
     def _store(self, item: Item, result: FileCheck) -> FileCheck:
         self.checked += 1
@@ -129,21 +206,26 @@ class FileChecker:
         return result
 
     def _alone(self, item: Item) -> tuple[FileCheck, bool]:
-        """Check one file in a worker of its own: after a crash, find out whether this file caused it."""
+        """Check one file with nothing else in flight, in a worker kept for this (one process start per
+        crash, not per file): after a crash, find out whether this file caused it."""
         key, path, name = item
-        with child_pool(1, _setup_worker) as single:
-            try:
-                return single.submit(self.function, path, name, key, self.rules).result(), False
-            except BrokenProcessPool:
-                return FileCheck(path, name, problems=(f"{name} ({path}): the image decoder crashed on this file "
-                                                       "(damaged or hostile content)",)), True
+        if self._isolation is None:
+            self._isolation = child_pool(1, _setup_worker)
+        try:
+            return self._isolation.submit(self.function, path, name, key, self.rules).result(), False
+        except BrokenProcessPool:
+            self._isolation.shutdown(wait=False)
+            self._isolation = None
+            return FileCheck(path, name, problems=(f"{name} ({path}): the image decoder crashed on this file "
+                                                   "(damaged or hostile content)",)), True
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = child_pool(self.processes, _setup_worker)
         return self._pool
 
-    def _restart(self) -> None:
-        if self._pool is not None:
+    def _restart(self, broken: ProcessPoolExecutor | None) -> None:
+        """Drop the pool that broke (not a newer one that later chunks already went to)."""
+        if self._pool is not None and self._pool is broken:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
