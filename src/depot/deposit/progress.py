@@ -84,6 +84,7 @@ class Stats:
     started: float = field(default_factory=time.monotonic)
     pacer: Pacer | None = None  # the run's rate limiter, for the ETA
     listener: Callable[[dict[str, Any]], None] | None = None  # per-record events
+    planning: Callable[[], bool] = lambda: False  # the source is still being read: ``total`` will grow
     _open: Counter[str] = field(default_factory=Counter)  # requests sent for each record not finished yet
     _finished_requests: int = 0  # requests sent for the records that finished (published or failed)
     _pause_end: float = 0.0  # end of the latest pause, monotonic seconds
@@ -163,7 +164,8 @@ class Stats:
         else:
             eta = max(by_rate, by_limit or 0.0)
         return {
-            "elapsed_s": round(elapsed, 1), "total": self.total, "published": self.done, "failed": self.failed,
+            "elapsed_s": round(elapsed, 1), "total": self.total, "planning": self.planning(),
+            "published": self.done, "failed": self.failed,
             "left": left, "records_per_s": round(rate, 2), "requests_per_s": round(self.requests / elapsed, 2),
             "bytes_per_s": round(self.bytes_sent / elapsed), "requests": self.requests, "retries": self.retries,
             "probes": self.probes, "eta_s": round(eta) if eta is not None else None,
@@ -202,7 +204,8 @@ def render_line(snap: dict[str, Any]) -> str:
     waiting = snap.get("waiting_s") or 0
     paused = (f" | waiting {waiting:.0f}s" if waiting else "") + (
         f" | paused {snap['paused_s']:.0f}s in all" if snap["paused_s"] else "")
-    return (f"{snap['published']}/{snap['total']} published, {snap['failed']} failed | "
+    more = "+" if snap.get("planning") else ""  # the total counts what planning has reached so far
+    return (f"{snap['published']}/{snap['total']}{more} published, {snap['failed']} failed | "
             f"{snap['records_per_s']:.1f} rec/s, {snap['requests_per_s']:.1f} req/s, "
             f"{_human_bytes(snap['bytes_per_s'])}/s | ETA {_human_seconds(snap['eta_s'])} | errors: {errors}{paused}")
 

@@ -182,3 +182,18 @@ def test_a_rate_limit_pause_does_not_inflate_the_rate_based_eta() -> None:
     stats.pause(61.0, now=1.0)
     snap = stats.snapshot(51.0)
     assert snap["eta_rate_s"] == 3 and snap["paused_s"] == 50.0
+
+
+def test_the_total_is_marked_while_planning_still_reads_the_source() -> None:
+    """Planning runs beside the deposit: the total is what it reached so far, so the line says so with a
+    "+" (before: "0/8 published" on a 24-specimen run, whose total then grew)."""
+    from depot.deposit.progress import render_line
+
+    reading = [True]
+    stats = Stats(total=8, done=2, planning=lambda: reading[0])
+    assert render_line(stats.snapshot()).startswith("2/8+ published, 0 failed |")
+    assert stats.snapshot()["planning"] is True
+    reading[0] = False
+    stats.total = 24
+    assert render_line(stats.snapshot()).startswith("2/24 published, 0 failed |")
+    assert Stats(total=3).snapshot()["planning"] is False  # a run with nothing left to plan

@@ -283,7 +283,7 @@ def _follow(plan: BackgroundPlan, job: DepositJob, stats: Stats) -> None:
 
     loop = asyncio.get_running_loop()
     counted = 0
-    job.planning = plan.running
+    job.planning = stats.planning = plan.running
 
     def on_loop() -> None:
         nonlocal counted
