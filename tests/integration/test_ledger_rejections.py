@@ -150,3 +150,32 @@ def test_status_and_report_show_rejected_specimens(tmp_path: Path, image: Path) 
     rows = {r["key"]: r for r in csv.DictReader(io.StringIO(report.getvalue()))}
     assert rows["BR3"]["state"] == "rejected" and rows["BR3"]["row"] == "3" and "no such file" in rows["BR3"]["error"]
     assert rows["BR3"]["problem_file"] == str(missing) and rows["BR1"]["error"] == ""
+
+
+def test_a_rerun_that_lost_the_images_says_where_an_earlier_run_found_them(
+        ledger_url: str, tmp_path: Path, image: Path) -> None:
+    """The everyday slip: a rerun without the first run's --images or --path-template. Each specimen's image
+    is then "not found" where this run looks; where an earlier plan found it, still there, is said too."""
+    ledger = Ledger.open(ledger_url)
+    gone = tmp_path / "old" / "BR2.png"
+    gone.parent.mkdir()
+    gone.write_bytes(png_image("BR2"))
+    ledger.plan([rec("BR1", image, 1), rec("BR2", gone, 2)], judge=JUDGE)
+    ledger.mark_published("BR1", doi="10.5072/x.1", concept_doi=None, record_url=None, record={"id": 1})
+    gone.unlink()  # BR2's image is gone from where the first plan found it too: nothing to point at
+    elsewhere = tmp_path / "elsewhere"
+    summary = ledger.plan([rec("BR1", elsewhere / "sheet.png", 1), rec("BR2", elsewhere / "BR2.png", 2)],
+                          judge=JUDGE)
+    assert summary.skipped == 2
+    hint = (f"an earlier run found its image at {image}, which is still there: give this run the same --images "
+            "and --path-template as that one")
+    assert ledger.get("BR1").rejected_reason.endswith(hint)  # type: ignore[union-attr]
+    assert ledger.get("BR1").state is State.PUBLISHED  # the record keeps its state; only the reason is told
+    assert (("BR1", hint) in summary.problems) and not any(k == "BR2" and "earlier run" in m
+                                                          for k, m in summary.problems)
+    assert "earlier run" not in (ledger.get("BR2").rejected_reason or "")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    again = ledger.plan([rec("BR1", empty, 1)], judge=JUDGE)  # found, but refused for another reason
+    assert again.skipped == 1 and "earlier run" not in (ledger.get("BR1").rejected_reason or "")
+    ledger.close()

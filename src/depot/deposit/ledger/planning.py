@@ -312,11 +312,15 @@ class Planner:
         summary.skipped += 1
         if self._track:
             self._counted[record.key] = ("skipped",)
+        hint = _images_elsewhere(conn, record) if old is not None else None
         if len(summary.problems) < PROBLEMS_KEPT:
             summary.problems.extend((record.key, p.message) for p in verdict.problems)
+            if hint:
+                summary.problems.append((record.key, hint))
         if dry_run:
             return seq
-        marks = {"rejected_reason": verdict.reason()[:4000], "rejected_file": verdict.first_file(),
+        reason = f"{verdict.reason()}; {hint}" if hint else verdict.reason()
+        marks = {"rejected_reason": reason[:4000], "rejected_file": verdict.first_file(),
                  "source_row": record.row, "updated_at": now}
         if old is None:
             seq += 1
@@ -436,6 +440,21 @@ class Planner:
 
 
 _IN_DOUBT = (State.CREATED, State.UPLOADED, State.UNCERTAIN, State.BATCHED)  # sent: kept until known
+
+
+def _images_elsewhere(conn: sa.Connection, record: PlannedRecord) -> str | None:
+    """A hint for a rerun that lost a specimen's images: an earlier plan of it found them at paths that
+    still exist, and this one does not (a rerun without the --images or --path-template of the first)."""
+    if record.files and all(os.path.exists(f.path) for f in record.files):
+        return None  # its images are all found: the problem is another
+    wanted = {f.path for f in record.files}
+    earlier = [row.path for row in conn.execute(sa.select(files.c.path).where(files.c.specimen_key == record.key)
+                                                .order_by(files.c.position))]
+    there = [path for path in earlier if path not in wanted and os.path.exists(path)]
+    if not there:
+        return None
+    return (f"an earlier run found its image at {there[0]}, which is still there: give this run the same --images "
+            "and --path-template as that one")
 
 
 def _own_problems(record: PlannedRecord) -> Verdict:
