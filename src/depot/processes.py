@@ -57,28 +57,39 @@ def child_pool(processes: int, setup: Callable[..., None] | None = None, args: t
 
 
 class OnDemandPool:
-    """``processes`` workers from ``child_pool``, started at the first ``call`` and ended by ``close``. A pool
-    whose worker died (killed, out of memory) is dropped as ``call`` raises BrokenProcessPool, and the next
-    call starts a new one, instead of every later call failing until the parent restarts."""
+    """``processes`` workers from ``child_pool`` (each running ``setup`` first), started at the first use and
+    ended by ``close``. A pool whose worker died (killed, out of memory) is dropped, and the next use starts a
+    new one, instead of every later call failing until the parent restarts."""
 
-    def __init__(self, processes: int) -> None:
+    def __init__(self, processes: int, setup: Callable[..., None] | None = None) -> None:
         self.processes = processes
+        self.setup = setup
         self.pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
-    def call(self, fn: Callable[..., _T], *args: Any) -> _T:
-        """``fn(*args)`` in a worker, waited for on this thread."""
+    def current(self) -> ProcessPoolExecutor:
+        """The pool, started now if there is none."""
         with self._lock:
             if self.pool is None:
-                self.pool = child_pool(self.processes)
-            pool = self.pool
+                self.pool = child_pool(self.processes, self.setup)
+            return self.pool
+
+    def drop(self, broken: ProcessPoolExecutor | None) -> None:
+        """Drop ``broken`` (a pool whose worker died), unless a newer pool has replaced it already."""
+        if broken is None:
+            return
+        with self._lock:
+            if self.pool is broken:
+                self.pool = None
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    def call(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn(*args)`` in a worker, waited for on this thread; BrokenProcessPool if its worker died."""
+        pool = self.current()
         try:
             return pool.submit(fn, *args).result()
         except BrokenProcessPool:
-            with self._lock:
-                if self.pool is pool:
-                    self.pool = None
-            pool.shutdown(wait=False, cancel_futures=True)
+            self.drop(pool)
             raise
 
     def close(self) -> None:
@@ -87,3 +98,14 @@ class OnDemandPool:
             pool, self.pool = self.pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this number runs on this machine (one of another user's counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -54,6 +54,7 @@ from depot.deposit.ratelimit import LimiterStopped
 from depot.deposit.resumable import Resumable
 from depot.deposit.run_settings import RunSettings
 from depot.deposit.search_lag import SearchLag
+from depot.processes import pid_alive
 
 
 class FatalRunError(DepotError):
@@ -89,7 +90,7 @@ class Runner(Probes):
     async def run(self) -> None:
         """Work until nothing is ready, or stop() is called, or a fatal error occurs."""
         self._released = asyncio.Event()
-        await self.ledger.release_dead_leases(socket.gethostname(), _alive)
+        await self.ledger.release_dead_leases(socket.gethostname(), pid_alive)
         # Creates a crash left uncertain are settled in one batched probe, beside the workers: leased
         # here first, so no worker takes them meanwhile.
         crash_left = await self.ledger.lease(await self.ledger.uncertain_keys("create"), owner=self.owner,
@@ -488,16 +489,6 @@ def _describe(exc: ValidationError) -> str:
     parts = [f"{e.get('field')}: {' '.join(e.get('messages') or [e.get('message', '')])}" for e in exc.errors]
     return f"{exc}: " + "; ".join(parts) if parts else str(exc)
 
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _utcnow() -> datetime:

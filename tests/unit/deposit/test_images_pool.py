@@ -195,7 +195,7 @@ def test_the_cache_spares_every_decode_of_a_rerun(files: list[tuple[str, str, st
         assert (checker.checked, checker.cached) == (len(files), 0)
         with FileChecker(RULES, processes=2, cache=cache) as checker:
             again = list(checker.check(files))
-            assert checker._pool is None  # nothing to decode: no worker was started
+            assert checker._pool.pool is None  # nothing to decode: no worker was started
         assert again == first
         assert (checker.checked, checker.cached) == (1, len(files) - 1)  # only the missing file, never stored
 
@@ -253,7 +253,7 @@ from depot.deposit.images import FileChecker, ImageRules
 checker = FileChecker(ImageRules(min_pixels=100), processes=2)
 checker.warm()
 list(checker.check([(f"K{i}", sys.argv[1], "a.png") for i in range(8)]))  # workers are up
-pids = [*checker._pool._processes, multiprocessing.forkserver._forkserver._forkserver_pid]
+pids = [*checker._pool.pool._processes, multiprocessing.forkserver._forkserver._forkserver_pid]
 print(" ".join(map(str, pids)), flush=True)
 time.sleep(600)  # killed -9 by the test
 """
@@ -313,4 +313,4 @@ def test_warm_starts_the_workers_before_the_first_file(files: list[tuple[str, st
 def test_warm_without_worker_processes_starts_nothing() -> None:
     checker = FileChecker(RULES, processes=0)
     checker.warm()
-    assert checker._pool is None
+    assert checker._pool.pool is None

@@ -25,7 +25,7 @@ from depot.deposit.images.cache import FileCheckCache, rules_hash
 from depot.deposit.images.decode import check_file
 from depot.deposit.images.results import FileCheck
 from depot.deposit.images.rules import ImageRules
-from depot.processes import child_pool
+from depot.processes import OnDemandPool
 
 Item = tuple[str, str, str]  # (specimen key, path, name in the deposit)
 CheckFunction = Callable[[str, str, str, ImageRules], FileCheck]
@@ -97,8 +97,8 @@ class FileChecker:
         self.digest = rules_hash(rules)
         self.cached = 0  # results taken from the cache, for reports
         self.checked = 0  # files decoded
-        self._pool: ProcessPoolExecutor | None = None
-        self._isolation: ProcessPoolExecutor | None = None  # one worker, for the files of a chunk that crashed
+        self._pool = OnDemandPool(processes, _setup_worker)  # started with the first file to decode
+        self._isolation = OnDemandPool(1, _setup_worker)  # one worker, for the files of a chunk that crashed
         self._open: _Chunk | None = None  # the chunk being filled
         self._in_hand: deque[_Chunk] = deque()  # chunks sent, in order, whose results may not be known yet
 
@@ -111,17 +111,15 @@ class FileChecker:
     def close(self) -> None:
         if self.cache is not None:
             self.cache.flush()
-        for pool in (self._pool, self._isolation):
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
-        self._pool = self._isolation = None
+        self._pool.close()
+        self._isolation.close()
 
     def warm(self) -> None:
         """Start the worker processes now (the forkserver, libvips' import) and return at once, so that they
         are ready when the first file comes instead of delaying it (``depot run`` calls this before its key
         pass)."""
         if self.processes > 0:
-            executor = self._executor()
+            executor = self._pool.current()
             for _ in range(self.processes):
                 executor.submit(_ready)
 
@@ -175,12 +173,12 @@ class FileChecker:
             return
         self._in_hand.append(chunk)
         for _ in range(2):
-            chunk.pool = self._executor()
+            chunk.pool = self._pool.current()
             try:
                 chunk.future = chunk.pool.submit(_check_chunk, self.function, chunk.items, self.rules)
                 return
             except BrokenProcessPool:
-                self._restart(chunk.pool)
+                self._pool.drop(chunk.pool)
         raise BrokenProcessPool("the image checkers cannot be started")
 
     def _finish(self, entry: _Entry) -> FileCheck:
@@ -195,7 +193,7 @@ class FileChecker:
             return self._store(entry.item, chunk.future.result()[entry.index])
         except BrokenProcessPool:
             # A worker died: which file killed it is not known, so each of the chunk's files is checked alone.
-            self._restart(chunk.pool)
+            self._pool.drop(chunk.pool)
             result, crashed = self._alone(entry.item)
             return result if crashed else self._store(entry.item, result)  # a crash may be transient: not cached
 
@@ -209,23 +207,8 @@ class FileChecker:
         """Check one file with nothing else in flight, in a worker kept for this (one process start per
         crash, not per file): after a crash, find out whether this file caused it."""
         key, path, name = item
-        if self._isolation is None:
-            self._isolation = child_pool(1, _setup_worker)
         try:
-            return self._isolation.submit(self.function, path, name, key, self.rules).result(), False
+            return self._isolation.call(self.function, path, name, key, self.rules), False
         except BrokenProcessPool:
-            self._isolation.shutdown(wait=False)
-            self._isolation = None
             return FileCheck(path, name, problems=(f"{name} ({path}): the image decoder crashed on this file "
                                                    "(damaged or hostile content)",)), True
-
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = child_pool(self.processes, _setup_worker)
-        return self._pool
-
-    def _restart(self, broken: ProcessPoolExecutor | None) -> None:
-        """Drop the pool that broke (not a newer one that later chunks already went to)."""
-        if self._pool is not None and self._pool is broken:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
