@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from bench.harness import Server, noise_png, progress, serve, sized, table
+from bench.harness import Server, family, noise_png, progress, serve, sized, table
 
 PILOT = 281_372
 TRANSFERS = 16
@@ -54,16 +54,6 @@ def peak_rss_mb(pid: int) -> float | None:
     except OSError:
         return None
     return None
-
-
-def family(pid: int) -> list[int]:
-    """``pid`` and its live descendants (the server's bag writer and the forkserver that started it)."""
-    out = [pid]
-    with contextlib.suppress(OSError):
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            for child in (task / "children").read_text().split():
-                out += family(int(child))
-    return out
 
 
 def own_cpu(pid: int) -> float:

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bench.deposit_run import make_source
-from bench.harness import median, serve, serve_yardstick, table, yardstick_dir
+from bench.harness import family, median, serve, serve_yardstick, table, yardstick_dir
 
 RECORDS = 800
 YARDSTICK = yardstick_dir()
@@ -83,16 +83,6 @@ def _subreaper() -> bool:
         return False
 
 
-def _descendants(pid: int) -> set[int]:
-    found: set[int] = set()
-    with contextlib.suppress(OSError):
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with contextlib.suppress(OSError):
-                for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split():
-                    found |= {int(child)} | _descendants(int(child))
-    return found
-
-
 def _reap(pids: set[int]) -> float:
     """CPU seconds of these former descendants, waited for now that they are our children (their own reaped
     children included); those another process reaped are counted in that one's figure."""
@@ -127,7 +117,7 @@ def depositor(base: str, token: str, csv: Path, images: Path, ledger: Path
                 if not lines:
                     start_cpu = _cpu_of(proc.pid)
                 lines.append(json.loads(line))
-                seen |= _descendants(proc.pid)  # once a progress line (a second): the checkers live all along
+                seen |= set(family(proc.pid)[1:])  # once a progress line (a second): the checkers live all along
             else:
                 tail.append(line)
         _, status, usage = os.wait4(proc.pid, 0)
