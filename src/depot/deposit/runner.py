@@ -395,31 +395,35 @@ class Runner(Probes):
         await self.ledger.mark_ready(claim.key)
 
     async def _send(self, key: str, bucket: Any, spec: FileRow) -> Any:
-        """One file: a resumable (tus) upload above the threshold where the target offers it, else a PUT."""
+        """One file: a resumable (tus) upload above the threshold where the target offers it, else a PUT.
+        The planned size decides (a trip to a thread to ask the disk cost a small file 3 ms of latency at 16
+        in flight); only a large file, or one planned without its size, is looked at now."""
         path = Path(spec.path)
-        # The planned size decides (a trip to a thread to ask the disk cost a small file 3 ms of latency at
-        # 16 in flight); only a large file, or one planned without its size, is looked at now.
-        if spec.size is not None and spec.size <= self.settings.resumable_threshold:
-            return await self._call(key, "upload", self.client.put_file, bucket, spec.name, path)
-        st = await asyncio.to_thread(path.stat)
-        if st.st_size > self.settings.resumable_threshold and await self.resumable.supported():
-            from depot.deposit.ledger import remembered_uploads as remembered
-
-            known = [await asyncio.to_thread(remembered.recall, self.ledger.ledger, key, spec.name, st.st_size,
-                                             st.st_mtime_ns)]
-
-            async def remember(url: str) -> None:
-                known[0] = url  # an in-place retry of this call resumes it too
-                await asyncio.to_thread(remembered.remember, self.ledger.ledger, key, spec.name, url, st.st_size,
-                                        st.st_mtime_ns)
-
-            async def resumable() -> Any:
-                return await self.resumable.upload(bucket, spec.name, path, known_url=known[0], remember=remember)
-
-            upload = await self._call(key, "upload", resumable)
-            await asyncio.to_thread(remembered.forget, self.ledger.ledger, key, spec.name)
-            return upload
+        threshold = self.settings.resumable_threshold
+        if spec.size is None or spec.size > threshold:
+            st = await asyncio.to_thread(path.stat)
+            if st.st_size > threshold and await self.resumable.supported():
+                return await self._send_resumable(key, bucket, spec.name, path, st)
         return await self._call(key, "upload", self.client.put_file, bucket, spec.name, path)
+
+    async def _send_resumable(self, key: str, bucket: Any, name: str, path: Path, st: os.stat_result) -> Any:
+        """A tus upload, resuming the one an earlier try or run left for this file if the file is unchanged."""
+        from depot.deposit.ledger import remembered_uploads as remembered
+
+        known = [await asyncio.to_thread(remembered.recall, self.ledger.ledger, key, name, st.st_size,
+                                         st.st_mtime_ns)]
+
+        async def remember(url: str) -> None:
+            known[0] = url  # an in-place retry of this call resumes it too
+            await asyncio.to_thread(remembered.remember, self.ledger.ledger, key, name, url, st.st_size,
+                                    st.st_mtime_ns)
+
+        async def resumable() -> Any:
+            return await self.resumable.upload(bucket, name, path, known_url=known[0], remember=remember)
+
+        upload = await self._call(key, "upload", resumable)
+        await asyncio.to_thread(remembered.forget, self.ledger.ledger, key, name)
+        return upload
 
     async def _drop_refused_draft(self, claim: Claim) -> None:
         """The repository refused an edit or a new version: discard its draft so the published record stays
