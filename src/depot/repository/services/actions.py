@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from depot.metadata import FieldError, publish_errors
 from depot.repository.errors import GoneError, InvalidStateError, NotFoundError, ValidationError
 from depot.repository.services.deposits import DepositService
-from depot.repository.services.facets import facet_rows, write_facets
+from depot.repository.services.facets import facet_rows
 from depot.repository.services.files import import_files
 from depot.repository.services.permissions import Identity
 from depot.repository.services.scopes import DEPOSIT_ACTIONS
@@ -26,6 +26,11 @@ from depot.repository.store.tables import communities, community_records, deposi
 NOT_REGISTERED = "The persistent identifier is not registered."
 NOT_COMMITTED = "One or more files have not completed their transfer, please wait."
 log = logging.getLogger("depot.repository")
+
+# Built once (a Core statement costs more to build than to run on SQLite: store/statements.py).
+_PENDING_UPLOAD = sa.select(pending_files.c.key).where(pending_files.c.bucket_id == sa.bindparam("b_bucket")).limit(1)
+_PUBLISHED_VERSIONS = sa.select(sa.func.count()).select_from(deposits).where(
+    deposits.c.concept_id == sa.bindparam("b_concept"), deposits.c.record.is_not(None))
 
 
 class ActionService:
@@ -59,8 +64,7 @@ class ActionService:
         (three queries saved per publish; a test holds the two equal)."""
         if deposit.draft is None:
             raise InvalidStateError(NOT_REGISTERED, 404)  # already published, no open edit
-        if not new and conn.execute(sa.select(pending_files.c.key)
-                                    .where(pending_files.c.bucket_id == deposit.bucket_id).limit(1)).first():
+        if not new and conn.execute(_PENDING_UPLOAD, {"b_bucket": deposit.bucket_id}).first():
             raise ValidationError([FieldError("files.enabled", (NOT_COMMITTED,))])
         # A metadata-only record (RDM files.enabled false) needs no file.
         errors = publish_errors(deposit.draft, file_count=len(deposit.files) if deposit.files_enabled else 1)
@@ -70,9 +74,9 @@ class ActionService:
         doi, version_index = deposit.doi, deposit.version_index
         if doi is None:
             doi = self.doi_for(deposit.id)
-            version_index = 1 if new else 1 + conn.execute(
-                sa.select(sa.func.count()).select_from(deposits).where(
-                    deposits.c.concept_id == deposit.concept_id, deposits.c.record.is_not(None))).scalar_one()
+            # A concept without a DOI has never been published: this is its first version.
+            version_index = 1 if new or deposit.concept_doi is None else 1 + conn.execute(
+                _PUBLISHED_VERSIONS, {"b_concept": deposit.concept_id}).scalar_one()
             if deposit.concept_doi is None:
                 conn.execute(st.UPDATE_CONCEPT, {"b_id": deposit.concept_id,
                                                  "doi": self.doi_for(deposit.concept_id)})
@@ -83,9 +87,13 @@ class ActionService:
         if new:  # nothing indexed yet: the terms of both scopes and the facets in one insert, no delete
             conn.execute(st.INSERT_TERMS, _new_index_rows(deposit, record))
         else:
-            write_terms(conn, deposit.id, "deposit", record)
-            write_terms(conn, deposit.id, "record", record)
-            write_facets(conn, deposit, record)  # after write_terms, which clears the scope
+            # Scope "deposit" holds the draft's terms, written by every draft change; the record is the draft
+            # with its DOI, which is not a term, so they stand unless the two index differently.
+            if term_rows(deposit.id, "deposit", deposit.draft) != term_rows(deposit.id, "deposit", record):
+                write_terms(conn, deposit.id, "deposit", record)
+            if deposit.doi is not None:  # published before: its record terms and facets go first
+                conn.execute(st.DELETE_TERMS, {"b_id": deposit.id, "b_scope": "record"})
+            conn.execute(st.INSERT_TERMS, term_rows(deposit.id, "record", record) + facet_rows(deposit, record))
         self._include_in_communities(conn, identity, deposit.concept_id, record, now)
         return dataclasses.replace(
             deposit, draft=None, record=record, doi=doi, version_index=version_index, modified=now,

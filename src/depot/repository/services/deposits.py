@@ -23,7 +23,7 @@ from depot.repository.services.orphans import delete_bucket_objects
 from depot.repository.services.permissions import Identity, can_manage, require_user
 from depot.repository.services.richtext import sanitize_stored
 from depot.repository.services.scopes import DEPOSIT_WRITE
-from depot.repository.services.search import compile_query, write_terms
+from depot.repository.services.search import compile_query, term_rows, write_terms
 from depot.repository.services.uow import UnitOfWork, unit_of_work
 from depot.repository.services.views import Deposit, latest_of_concept, load_deposit, load_deposits, utcnow_iso
 from depot.repository.store import statements as st
@@ -111,17 +111,20 @@ class DepositService:
         now = self.now()
         with self.db.write() as conn:
             require_communities(conn, metadata)
-            concept_id = self.allocate_pid(conn, "concept")
-            deposit_id = self.allocate_pid(conn, "record")
+            concept_id, deposit_id = self.allocate_pids(conn, ["concept", "record"])
+            created = Deposit(deposit_id, concept_id, user_id, str(uuid.uuid4()), draft=metadata, record=None,
+                              doi=None, concept_doi=None, version_index=None, created=now, modified=now,
+                              published=None, files=(), files_enabled=files_enabled)
             conn.execute(st.INSERT_CONCEPT, {"id": concept_id, "owner_id": user_id, "created": now})
             conn.execute(st.INSERT_DEPOSIT, {
-                "id": deposit_id, "concept_id": concept_id, "owner_id": user_id, "bucket_id": str(uuid.uuid4()),
+                "id": deposit_id, "concept_id": concept_id, "owner_id": user_id, "bucket_id": created.bucket_id,
                 "draft": metadata, "record": None, "title": metadata.get("title", ""), "created": now,
                 "modified": now, "files_enabled": files_enabled})
-            write_terms(conn, deposit_id, "deposit", metadata)
-            found = load_deposit(conn, deposit_id)
-        assert found is not None
-        return found
+            rows = term_rows(deposit_id, "deposit", metadata)
+            if rows:  # a new deposit has no terms to clear
+                conn.execute(st.INSERT_TERMS, rows)
+        # Built, not read back (two queries saved per create): a test holds it equal to load_deposit's.
+        return created
 
     def read(self, identity: Identity, deposit_id: int) -> Deposit:
         with self.db.read() as conn:

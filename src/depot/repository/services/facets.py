@@ -61,14 +61,6 @@ def facet_rows(deposit: Deposit, record: dict[str, Any]) -> list[dict[str, Any]]
                                              keys=[f.key for f in deposit.files])]
 
 
-def write_facets(conn: sa.Connection, deposit: Deposit, record: dict[str, Any]) -> None:
-    """Index a published version's facet values (after ``write_terms`` for scope ``record``, which clears
-    the scope)."""
-    rows = facet_rows(deposit, record)
-    if rows:
-        conn.execute(terms.insert(), rows)
-
-
 def aggregate(conn: sa.Connection, matching: Any) -> dict[str, Any]:
     """The aggregations of the records whose ids ``matching`` (a SELECT of ``deposits.id``) yields."""
     rows = conn.execute(
