@@ -31,6 +31,56 @@ def test_stream_is_hashed_and_renamed_into_place(tmp_path: Path) -> None:
     assert list((tmp_path / "tmp").iterdir()) == []
 
 
+def test_a_small_stream_is_created_written_and_hashed_off_the_event_loop(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The event loop serves every other request meanwhile: a small body's file is created, written, hashed,
+    synced and renamed in one trip to a thread, never on the loop."""
+    import threading
+
+    from depot.repository.store import blobs
+
+    store = BlobStore(tmp_path)
+    created_on: list[int] = []
+    real = blobs._create_private
+    monkeypatch.setattr(blobs, "_create_private", lambda path: (created_on.append(threading.get_ident()),
+                                                                real(path))[1])
+    body = os.urandom(100_000)
+
+    async def main() -> tuple[object, int]:
+        async def chunks():  # type: ignore[no-untyped-def]
+            for i in range(0, len(body), 65536):
+                yield body[i:i + 65536]
+        return await store.write_stream(chunks()), threading.get_ident()
+
+    blob, loop_thread = asyncio.run(main())
+    assert created_on and loop_thread not in created_on
+    assert store.path(blob.uri).read_bytes() == body  # type: ignore[attr-defined]
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_an_empty_stream_is_an_empty_blob(tmp_path: Path) -> None:
+    async def chunks():  # type: ignore[no-untyped-def]
+        return
+        yield b""
+
+    blob = asyncio.run(BlobStore(tmp_path).write_stream(chunks()))
+    assert blob.size == 0 and blob.md5 == "d41d8cd98f00b204e9800998ecf8427e"
+
+
+def test_a_stream_cut_after_its_first_batch_leaves_nothing(tmp_path: Path) -> None:
+    from depot.repository.store.pour import BATCH
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(BATCH // 65536 + 3):
+            yield b"y" * 65536
+        raise ConnectionResetError("cut")
+
+    with pytest.raises(ConnectionResetError):
+        asyncio.run(BlobStore(tmp_path).write_stream(chunks()))
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert [p for p in (tmp_path / "files").rglob("*") if p.is_file()] == []
+
+
 def test_too_large_stream_leaves_nothing(tmp_path: Path) -> None:
     store = BlobStore(tmp_path)
 
@@ -57,16 +107,24 @@ def test_killed_upload_is_cleaned_at_start(tmp_path: Path) -> None:
     h = {"Authorization": f"Bearer {token}"}
     dep = httpx.post(base + "/api/deposit/depositions", json={}, headers=h).json()
 
+    from depot.repository.store.pour import BATCH
+
     def slow_body():  # type: ignore[no-untyped-def]
-        yield b"a" * 65536
-        time.sleep(0.5)
+        # past one batch, so that the server has begun its file (a smaller body is kept in memory until it
+        # has all arrived, and a kill then leaves nothing at all)
+        for _ in range(BATCH // 65536 + 2):
+            yield b"a" * 65536
+        deadline = time.monotonic() + 30
+        while not list((data / "tmp").glob("*.part")) and time.monotonic() < deadline:
+            time.sleep(0.05)
         os.kill(proc.pid, signal.SIGKILL)
-        time.sleep(0.5)
+        proc.wait(10)
         yield b"b" * 65536
 
+    length = (BATCH // 65536 + 3) * 65536
     with pytest.raises(httpx.TransportError):
         httpx.put(f"{dep['links']['bucket']}/big.tif", content=slow_body(),
-                  headers={**h, "Content-Type": "application/octet-stream", "Content-Length": "131072"})
+                  headers={**h, "Content-Type": "application/octet-stream", "Content-Length": str(length)})
     proc.wait(10)
     assert len(list((data / "tmp").glob("*.part"))) == 1
     assert [p for p in (data / "files").rglob("*") if p.is_file()] == []

@@ -1,6 +1,6 @@
 """``Pour``: a request body reaches its sink whole and in order; a large one is written and hashed on worker
-threads (the event loop stays free for other requests), a small one on the loop; a refused body stops
-the pour, and what arrived before it was still sunk."""
+threads (the event loop stays free for other requests), a small one on the loop, or kept whole for the
+caller with ``keep_tail``; a refused body stops the pour, and what arrived before it was still sunk."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ async def stream(data: bytes, piece: int = 65536) -> AsyncIterator[bytes]:
         yield data[i:i + piece]
 
 
-def run(data: bytes, check=None) -> tuple[Pour, bytearray, set[int], int]:  # type: ignore[no-untyped-def]
+def run(data: bytes, check=None, keep_tail: bool = False) -> tuple[Pour, bytearray, set[int], int]:  # type: ignore[no-untyped-def]
     got = bytearray()
     threads: set[int] = set()
 
@@ -28,7 +28,7 @@ def run(data: bytes, check=None) -> tuple[Pour, bytearray, set[int], int]:  # ty
         got.extend(batch)
 
     async def main() -> tuple[Pour, int]:
-        pour = Pour(sink, check)
+        pour = Pour(sink, check, keep_tail=keep_tail)
         try:
             await pour(stream(data))
         finally:
@@ -64,3 +64,14 @@ def test_a_refused_body_stops_and_what_arrived_was_sunk() -> None:
     pour, got, _, _ = run(data, check)
     assert limit - 65536 < pour.total <= limit
     assert bytes(got) == data[:pour.total]
+
+
+def test_a_kept_tail_is_left_for_the_caller_and_the_rest_sunk_off_the_loop() -> None:
+    small = os.urandom(100_000)
+    pour, got, threads, _ = run(small, keep_tail=True)
+    assert got == bytearray() and threads == set()  # nothing on the loop: the caller sinks it on its thread
+    assert bytes(pour.tail) == small and pour.total == len(small)
+    large = os.urandom(2 * BATCH + 777)
+    pour, got, threads, loop_thread = run(large, keep_tail=True)
+    assert bytes(got) + bytes(pour.tail) == large and pour.total == len(large)
+    assert len(pour.tail) < BATCH and loop_thread not in threads

@@ -4,7 +4,8 @@ Hashing a large upload on the loop (md5 and sha256 together run at about 400 MB/
 request for as long: a 10 GB PUT held the loop for about 25 s of CPU. The body is gathered into batches,
 each written and hashed on a worker thread while the next one is received (hashlib and file writes let
 go of the GIL), so at most two batches are in memory. A body smaller than one batch is written on the
-loop at its end: a trip to a thread would cost more than it saves.
+loop at its end (a trip to a thread would cost more than it saves), or kept for the caller (``keep_tail``)
+when it goes to a thread anyway afterwards.
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ BATCH = 4 * 1024 * 1024  # bytes written and hashed per trip to the worker threa
 class Pour:
     """Feed an async byte stream to ``sink``; ``check(total)`` sees the count each chunk would bring the body
     to, and may raise to refuse it. ``total`` counts the bytes taken, also after an error: they have all
-    been sunk before ``__call__`` returns or raises."""
+    been sunk before ``__call__`` returns or raises, but for ``tail`` with ``keep_tail``: the last batch,
+    left for the caller to sink (on the thread it goes to next, with the rest of its work)."""
 
-    def __init__(self, sink: Callable[[bytearray], None], check: Callable[[int], None] | None = None) -> None:
+    def __init__(self, sink: Callable[[bytearray], None], check: Callable[[int], None] | None = None, *,
+                 keep_tail: bool = False) -> None:
         self.sink = sink
         self.check = check
+        self.keep_tail = keep_tail
         self.total = 0
+        self.tail = bytearray()
         self._pending: asyncio.Future[None] | None = None
         self._threaded = False
 
@@ -39,7 +44,10 @@ class Pour:
                     await self._flush(batch, threaded=True)
                     batch = bytearray()
         finally:
-            await self._flush(batch, threaded=self._threaded)
+            if self.keep_tail:
+                self.tail = batch
+            else:
+                await self._flush(batch, threaded=self._threaded)
             await self._flush(bytearray(), threaded=False)
         return self.total
 
