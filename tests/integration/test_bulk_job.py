@@ -181,6 +181,42 @@ def test_a_bag_that_fails_in_its_group_is_retried_alone(tmp_path: Path, monkeypa
         ctx.jobs.stop()
 
 
+def test_bags_of_publishes_waiting_together_are_written_as_one_group(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per-record publishes whose bag jobs wait in the in-process queue together are bagged in one group
+    (one syncfs); a record published twice meanwhile gets both its bags, each state its own."""
+    ctx, _, syncs = bagged_job(tmp_path, 0, monkeypatch)
+    gate = threading.Event()
+    register("test_bag_gate2", lambda _ctx: gate.wait(30))
+    ident = ctx.accounts.identity_for_token(ctx.accounts.create_token("group@example.org", "2026-12-04"))
+    try:
+        ctx.jobs.enqueue("test_bag_gate2")
+        published = []
+        for i in range(5):
+            draft = ctx.deposits.create(ident, {"metadata": {**specimen(100 + i), "publication_date": "2026-01-01"}})
+            ctx.files.commit_upload(ident, draft.bucket_id, f"{i}.png",
+                                    ctx.blobs.write_file(io.BytesIO(png_image(100 + i))))
+            published.append(ctx.actions.publish(ident, draft.id))
+        twice = published[0]
+        ctx.actions.edit(ident, twice.id)
+        ctx.deposits.update(ident, twice.id, {"metadata": {**specimen(100), "title": "Edited",
+                                                           "publication_date": "2026-01-01"}})
+        ctx.actions.publish(ident, twice.id)
+        syncs.clear()
+        gate.set()
+        assert ctx.jobs.drain(60)
+        root = tmp_path / "repo" / "bags"
+        assert {d.id: len(bags_of(root, d.id)) for d in published} == {
+            d.id: 2 if d.id == twice.id else 1 for d in published}
+        assert len(syncs) == 2  # the five first states in one group; the second state of a record after it
+        for bag in (b for d in published for b in bags_of(root, d.id)):
+            bagit.Bag(str(bag)).validate()
+        assert of(ctx).bags.failed == {}  # type: ignore[union-attr]
+    finally:
+        gate.set()
+        ctx.jobs.stop()
+
+
 def test_a_bulk_record_is_indexed_as_the_per_record_path_indexes_it(tmp_path: Path) -> None:
     """Bulk ingest writes a new record's search terms and facets in one insert: the same rows as a publish
     through the per-record API of the same metadata and file."""

@@ -98,6 +98,67 @@ def test_queueing_lock_keeps_one_waiting_job() -> None:
     jobs.stop()
 
 
+PARTS: list[list[int]] = []
+BROKEN_GROUPS: list[list[int]] = []
+
+
+def _part(ctx: Any, n: int, solo: bool = False) -> None:
+    with LOCK:
+        CALLS.append(("part", n))
+
+
+def _parts(ctx: Any, items: list[dict[str, Any]]) -> None:
+    ns = [item["n"] for item in items]
+    if any(n < 0 for n in ns):
+        BROKEN_GROUPS.append(ns)
+        raise OSError("a group that fails whole")
+    PARTS.append(ns)
+
+
+register("test_parts", _parts)
+register("test_part", _part, group="test_parts",
+         groupable=lambda args, members: not args.get("solo") and all(m["n"] != args["n"] for m in members))
+
+
+def test_jobs_waiting_together_run_as_one_group_in_order_and_a_failed_group_runs_them_alone() -> None:
+    jobs = InProcessQueue()
+    CALLS.clear()
+    PARTS.clear()
+    BROKEN_GROUPS.clear()
+    gate = threading.Event()
+    register("test_gate2", lambda ctx: gate.wait(10))
+    jobs.enqueue("test_gate2")  # the worker waits here while the others queue behind it
+    for n in (1, 2, 3):
+        jobs.enqueue("test_part", n=n)
+    jobs.enqueue("test_part", n=3)  # the same item again: its own group, after
+    jobs.enqueue("test_echo", n=10)  # another job ends the group, and runs before the parts after it
+    jobs.enqueue("test_part", n=4, solo=True)  # never grouped
+    jobs.enqueue("test_part", n=5)
+    jobs.enqueue("test_part", n=-1)
+    gate.set()
+    assert jobs.drain(20)
+    assert PARTS == [[1, 2, 3]] and BROKEN_GROUPS == [[5, -1]]
+    assert CALLS == [("part", 3), ("echo", 10), ("part", 4), ("part", 5), ("part", -1)]
+    jobs.stop()
+
+
+def test_a_group_takes_at_most_group_max_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from depot.repository.jobs import inprocess
+
+    monkeypatch.setattr(inprocess, "GROUP_MAX", 4)
+    jobs = InProcessQueue()
+    PARTS.clear()
+    gate = threading.Event()
+    register("test_gate3", lambda ctx: gate.wait(10))
+    jobs.enqueue("test_gate3")
+    for n in range(10):
+        jobs.enqueue("test_part", n=n)
+    gate.set()
+    assert jobs.drain(20)
+    assert PARTS == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    jobs.stop()
+
+
 @pytest.fixture
 def pg_repo(tmp_path: Path, postgres_database: str) -> Iterator[tuple[TestClient, dict[str, str], RepositoryConfig]]:
     config = RepositoryConfig(data_dir=tmp_path / "repo", db_url=postgres_database, queue_url=postgres_database,

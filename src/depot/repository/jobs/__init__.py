@@ -32,6 +32,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 JobFn = Callable[..., Any]
+Groupable = Callable[[dict[str, Any], list[dict[str, Any]]], bool]
 
 
 @dataclass(frozen=True)
@@ -39,19 +40,27 @@ class JobSpec:
     name: str
     fn: JobFn
     attempts: int = 5
+    # Jobs of this name waiting together may run as one job ``group`` taking ``items`` (their arguments),
+    # each admitted by ``groupable(args, members so far)``; the in-process queue does (a bag job per publish:
+    # one call to the bag process and one syncfs for those waiting).
+    group: str | None = None
+    groupable: Groupable | None = None
 
 
 REGISTRY: dict[str, JobSpec] = {}
 
 
-def register(name: str, fn: JobFn, *, attempts: int = 5) -> JobFn:
+def register(name: str, fn: JobFn, *, attempts: int = 5, group: str | None = None,
+             groupable: Groupable | None = None) -> JobFn:
     """Make ``fn(ctx, **args)`` runnable as job ``name``; returns ``fn`` (usable as a plain call or decorator)."""
     if not name.replace("_", "").isalnum():
         raise ValueError(f"job name {name!r}: letters, digits and _ only")
     existing = REGISTRY.get(name)
     if existing is not None and existing.fn is not fn:
         raise ValueError(f"job {name!r} is already registered to {existing.fn!r}")
-    REGISTRY[name] = JobSpec(name, fn, max(1, attempts))
+    if (group is None) != (groupable is None):
+        raise ValueError(f"job {name!r}: a group needs both its job name and its groupable test")
+    REGISTRY[name] = JobSpec(name, fn, max(1, attempts), group, groupable)
     return fn
 
 

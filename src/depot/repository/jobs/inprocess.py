@@ -2,6 +2,8 @@
 
 A job enqueued inside a write transaction runs after it commits. A job that raises is tried again, up to its
 ``attempts``, after 0.1, 0.2, 0.4 ... s (at most 5 s); then it is kept in ``failures`` until ``retry_failed``.
+Jobs of a name registered with a ``group`` that are waiting together run as one job of that group, up to
+GROUP_MAX of them; if the group job raises, each runs alone, with its own attempts.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from depot.repository.jobs import after_commit, spec
 
 log = logging.getLogger("depot.repository.jobs")
 Item = tuple[str, dict[str, Any]] | None
+GROUP_MAX = 64
 
 
 class InProcessQueue:
@@ -63,19 +66,54 @@ class InProcessQueue:
         self.queue.put((name, args))
 
     def _run(self) -> None:
+        held: list[Item] = []  # taken while gathering a group it does not belong to: the next to run
         while True:
-            item = self.queue.get()
+            item = held.pop() if held else self.queue.get()
+            members = [] if item is None else self._gather(*item, held)
             try:
                 if item is None:
                     return
-                name, args = item
-                qlock = args.pop("_queueing_lock", None)
-                if qlock is not None:
-                    with self._lock:
-                        self.waiting.discard(qlock)
-                self._attempt(name, args)
+                for args in members:
+                    qlock = args.pop("_queueing_lock", None)
+                    if qlock is not None:
+                        with self._lock:
+                            self.waiting.discard(qlock)
+                self._run_members(item[0], members)
             finally:
-                self.queue.task_done()
+                for _ in range(max(1, len(members))):  # the stop item, or each job run
+                    self.queue.task_done()
+
+    def _gather(self, name: str, args: dict[str, Any], held: list[Item]) -> list[dict[str, Any]]:
+        """``args`` and the arguments of the jobs waiting right behind it that may run with it as one group."""
+        job, members = spec(name), [args]
+        if job.groupable is None or not job.groupable(args, []):
+            return members
+        while len(members) < GROUP_MAX:
+            try:
+                nxt = self.queue.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is not None and nxt[0] == name and job.groupable(nxt[1], members):
+                members.append(nxt[1])
+            else:
+                held.append(nxt)
+                break
+        return members
+
+    def _run_members(self, name: str, members: list[dict[str, Any]]) -> None:
+        group = spec(name).group
+        if group is None or len(members) == 1:
+            for args in members:
+                self._attempt(name, args)
+            return
+        if self.stopping.is_set():
+            return  # as _attempt: a bag not written is found missing at the next start
+        try:
+            spec(group).fn(self.ctx, items=members)
+        except Exception as exc:  # each alone then, with its own attempts and its own failure entry
+            log.warning("job %s for %d items failed (%s); running them one by one", group, len(members), exc)
+            for args in members:
+                self._attempt(name, args)
 
     def _attempt(self, name: str, args: dict[str, Any]) -> None:
         job = spec(name)

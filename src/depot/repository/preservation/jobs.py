@@ -18,9 +18,10 @@ def _keeper(ctx: Any) -> Preservation:
     return keeper
 
 
-def write_bag(ctx: Any, recid: int, state: dict[str, Any] | None = None) -> None:
+def write_bag(ctx: Any, recid: int, state: dict[str, Any] | None = None, alone: bool = False) -> None:
     """Write the bag of ``state`` (captured in the publish transaction), or of the record's current published
-    state; nothing when that bag exists (so a retried or repeated job is harmless)."""
+    state; nothing when that bag exists (so a retried or repeated job is harmless). ``alone``: a bag that
+    failed in its group, never grouped again (``groupable``)."""
     keeper = _keeper(ctx)
     if keeper.bags is not None:
         keeper.bags.write_counted(recid, state)
@@ -33,10 +34,17 @@ def write_bags(ctx: Any, items: list[dict[str, Any]]) -> None:
     keeper = _keeper(ctx)
     if keeper.bags is None:
         return
-    states = {item["recid"]: item["state"] for item in items}
+    states = {item["recid"]: item["state"] for item in items}  # a record once at most (groupable)
     for recid, reason in keeper.bags.write_group(items).items():
         log.warning("bag of record %s failed in its group (%s); queued on its own", recid, reason)
-        ctx.jobs.enqueue("bag", lock=f"bag:{recid}", recid=recid, state=states[recid])
+        ctx.jobs.enqueue("bag", lock=f"bag:{recid}", recid=recid, state=states[recid], alone=True)
+
+
+def groupable(args: dict[str, Any], members: list[dict[str, Any]]) -> bool:
+    """A bag job the in-process queue may run in a group (``write_bags``): one with its captured state, not
+    one that already failed in a group, and not a second state of a record already in it (its own turn)."""
+    return (args.get("state") is not None and not args.get("alone")
+            and all(m.get("recid") != args.get("recid") for m in members))
 
 
 def scan_bags(ctx: Any) -> None:
