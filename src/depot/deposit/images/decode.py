@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from depot.deposit.images.barcodes import read_gray, reader_unavailable
 from depot.deposit.images.formats import DISPLAY, HEAD_BYTES, image_format, promised_format, sniff
@@ -32,8 +33,16 @@ FULL_PASS_MAX_PIXELS = 40_000_000
 # "truncated" let a TIFF cut in half pass (libtiff's read error is an error, not a truncation); a loader's
 # error is damage. Its warnings are not refused: some cameras write files that warn and are otherwise sound.
 FAIL_ON = "error"
+# ... except libjpeg's warnings that mean damaged data (jerror.h: JWRN_HUFF_BAD_CODE, JWRN_HIT_MARKER,
+# JWRN_MUST_RESYNC, JWRN_JPEG_EOF, JWRN_ARITH_BAD_CODE): at "error" libvips decodes such a file to its end,
+# garbage and all (4,000 random bytes in the middle of the ICEDIG sheet passed). A JPEG is decoded at
+# "warning" first; a warning that is not one of these (extraneous bytes before the end marker, which some
+# cameras write) is noted and the file decoded again at "error".
+JPEG_DAMAGE = ("bad huffman code", "premature end of data segment", "instead of rst", "premature end of jpeg file",
+               "arithmetic code")
 _LOADERS = {"jpeg": "jpegload", "png": "pngload", "tiff": "tiffload", "jp2": "jp2kload"}
 _vips_ready = False
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -114,12 +123,12 @@ def _vips_message(exc: Exception) -> str:
     return "; ".join(dict.fromkeys(useful or lines))[:300]
 
 
-def _load(path: str, fmt: str, shrink: int) -> pyvips.Image:
+def _load(path: str, fmt: str, shrink: int, fail_on: str = FAIL_ON) -> pyvips.Image:
     import pyvips
 
     loader = getattr(pyvips.Image, _LOADERS[fmt])
     if fmt == "jpeg":
-        image: pyvips.Image = loader(path, shrink=shrink, access="sequential", fail_on=FAIL_ON)
+        image: pyvips.Image = loader(path, shrink=shrink, access="sequential", fail_on=fail_on)
         return image
     image = loader(path, access="sequential", fail_on=FAIL_ON)
     shrink = min(shrink, image.width, image.height)
@@ -156,12 +165,34 @@ def _decode(result: FileCheck, label: str, key: str, fmt: str, rules: ImageRules
         # one decode to the last byte proves the file whole: a JPEG at 1/8 scale (DCT scaling), any other
         # format through the image already opened (a second load and a shrink cost more than the decode on
         # a small image: 1.1 against 0.8 ms for a 120 px PNG)
-        try:
-            (_load(result.path, fmt, 8) if fmt == "jpeg" else header).avg()
-        except pyvips.Error as exc:
-            found.problems.append(f"{label}: truncated or damaged {DISPLAY[fmt]}: {_vips_message(exc)}")
+        _decoded(lambda fail_on: (_load(result.path, fmt, 8, fail_on) if fmt == "jpeg" else header).avg(),
+                 fmt, label, found)
         return result
     return _scan(result, label, key, fmt, rules, found, _shrinks(max(result.width, result.height), pixels))
+
+
+def _decoded(step: Callable[[str], _T], fmt: str, label: str, found: _Findings) -> _T | None:
+    """``step(fail_on)``, a load and a decode to the last byte; None once a damaged file is noted as a
+    problem. A JPEG goes at "warning" first (JPEG_DAMAGE); a warning that is not damage is noted, and the
+    step run again at "error"."""
+    import pyvips
+
+    try:
+        return step("warning" if fmt == "jpeg" else FAIL_ON)
+    except pyvips.Error as exc:
+        message = _vips_message(exc)
+        if fmt != "jpeg" or any(sign in message.lower() for sign in JPEG_DAMAGE):
+            found.problems.append(f"{label}: truncated or damaged {DISPLAY[fmt]}: {message}")
+            return None
+    try:
+        value = step(FAIL_ON)
+    except pyvips.Error as exc:
+        found.problems.append(f"{label}: truncated or damaged {DISPLAY[fmt]}: {_vips_message(exc)}")
+        return None
+    warning = f"{label}: decoded whole, with a warning from the JPEG decoder: {message}"
+    if warning not in found.warnings:
+        found.warnings.append(warning)
+    return value
 
 
 def _shrinks(long_side: int, pixels: int) -> list[int]:
@@ -176,17 +207,17 @@ def _shrinks(long_side: int, pixels: int) -> list[int]:
 def _scan(result: FileCheck, label: str, key: str, fmt: str, rules: ImageRules, found: _Findings,
           shrinks: list[int]) -> FileCheck:
     """Look for barcodes at each scale in ``shrinks`` until one names the specimen."""
-    import pyvips
 
     values: list[str] = []
     for n, shrink in enumerate(shrinks):
-        try:
-            image = _load(result.path, fmt, shrink)
-            grey = _grey(image)
-            pixels = grey.write_to_memory()
-        except pyvips.Error as exc:
-            found.problems.append(f"{label}: truncated or damaged {DISPLAY[fmt]}: {_vips_message(exc)}")
+        def grey_pixels(fail_on: str, shrink: int = shrink) -> tuple[pyvips.Image, bytes]:
+            grey = _grey(_load(result.path, fmt, shrink, fail_on))
+            return grey, grey.write_to_memory()
+
+        decoded = _decoded(grey_pixels, fmt, label, found)
+        if decoded is None:
             return result
+        grey, pixels = decoded
         # zxing's own downscaling helps only the first pass (the later ones follow a coarser look);
         # light-on-dark codes are rare on labels and cost 40 % more: looked for in the last pass only
         read_now = read_gray(pixels, grey.width, grey.height, downscale=n == 0, invert=n == len(shrinks) - 1)
