@@ -102,3 +102,27 @@ def test_verify_planning_pages_by_an_index(tmp_path: Path) -> None:
 
     plans = plans_of(path, plan)
     assert [p for p in plans if FULL_SCAN.search(p)] == [], plans
+
+
+def test_throughput_counts_from_the_first_request_not_the_first_publication(tmp_path: Path) -> None:
+    """Two records published 4 ms apart after 10 s of requests: about 720 an hour, not 1.8 million."""
+    from depot.deposit.ledger.tables import attempts, specimens
+
+    path = tmp_path / "ledger.sqlite3"
+    make_ledger(path, tmp_path, n=4)  # k0 and k2 published
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.execute(sa.update(specimens).where(specimens.c.key == "k0")
+                     .values(published_at="2026-12-04T10:00:10.000+00:00"))
+        conn.execute(sa.update(specimens).where(specimens.c.key == "k2")
+                     .values(published_at="2026-12-04T10:00:10.004+00:00"))
+        first = conn.execute(sa.select(sa.func.min(attempts.c.id))).scalar_one()
+        conn.execute(sa.update(attempts).where(attempts.c.id == first)
+                     .values(at="2026-12-04T10:00:00.500+00:00", duration_ms=500))
+    engine.dispose()
+    ledger = Ledger.open(path)
+    try:
+        speed = ledger.throughput()
+    finally:
+        ledger.close()
+    assert speed["published"] == 2 and speed["records_per_hour"] == round(2 / 10.004 * 3600, 1)  # 719.7

@@ -9,7 +9,7 @@ min/max that SQLite and PostgreSQL take from one end of an index. Listings page 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,11 +47,13 @@ def _one(conn: sa.Connection, query: Any) -> Any:
 
 
 def throughput(conn: sa.Connection, published: int | None = None) -> dict[str, Any]:
-    """Records per hour between the first and the last publication, and the requests recorded.
+    """Records per hour from the first request to the last publication, and the requests recorded.
 
     Each min and max is its own query, the form both databases answer from one end of an index.
     Attempts are only ever appended, so their count is the span of their ids and the first and last
-    request are the rows at both ends; ``published`` defaults to the published and verified count."""
+    request are the rows at both ends; ``published`` defaults to the published and verified count.
+    The span starts at the first request, not the first publication: records published together (16 in
+    flight) came out at millions an hour over the milliseconds between their publications."""
     first = _one(conn, sa.select(sa.func.min(specimens.c.published_at)))
     last = _one(conn, sa.select(sa.func.max(specimens.c.published_at)))
     if published is None:
@@ -60,9 +62,15 @@ def throughput(conn: sa.Connection, published: int | None = None) -> dict[str, A
     low = _one(conn, sa.select(sa.func.min(attempts.c.id)))
     high = _one(conn, sa.select(sa.func.max(attempts.c.id)))
     out: dict[str, Any] = {"published": published, "requests": int(high - low + 1) if low is not None else 0}
-    if first and last and published > 1:
-        seconds = (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
-        out["records_per_hour"] = round(published / seconds * 3600, 1) if seconds > 0 else None
+    if not (first and last and published > 0):
+        return out
+    start = datetime.fromisoformat(first)
+    if low is not None:  # the first request's start: its row is written when its answer came
+        row = conn.execute(sa.select(attempts.c.at, attempts.c.duration_ms).where(attempts.c.id == low)).first()
+        if row is not None:
+            start = min(start, datetime.fromisoformat(row.at) - timedelta(milliseconds=row.duration_ms))
+    seconds = (datetime.fromisoformat(last) - start).total_seconds()
+    out["records_per_hour"] = round(published / seconds * 3600, 1) if seconds > 0 else None
     return out
 
 
