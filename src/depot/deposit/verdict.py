@@ -96,6 +96,9 @@ def judge(record: PlannedRecord, *, today: date, inspector: Inspector = inspect_
 
 
 def _no_file_message(record: PlannedRecord) -> str:
+    if any("--path-template" in problem for problem in record.problems):
+        # --images was given and --path-template led nowhere: "give the folder with --images" misled
+        return "no image file to deposit: --path-template found none (its line says where it looked)"
     links = [m.uri for m in record.media if m.uri.lower().startswith(("http://", "https://"))]
     if links:
         return (f"no local image: its media are only web links ({links[0]}"

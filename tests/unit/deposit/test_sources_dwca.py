@@ -112,7 +112,11 @@ def test_path_template_errors(corpus: Path, tmp_path: Path) -> None:
     with open_source(corpus / TROM, images=tmp_path, path_template="{images}/{recordNumber}.jpg") as source:
         first = next(iter(source))
     assert first.problems == (
-        "row 1: --path-template '{images}/{recordNumber}.jpg' needs recordNumber, which is empty",)
+        "row 1: --path-template '{images}/{recordNumber}.jpg' needs recordNumber, which this row has no value for",)
+    with open_source(corpus / TROM, images=tmp_path, path_template="{images}/{catalogNumbr}.jpg") as source:
+        first = next(iter(source))
+    assert first.problems == ("row 1: --path-template '{images}/{catalogNumbr}.jpg' needs catalogNumbr, which this row "
+                              "has no value for (a misspelling of {catalogNumber}?)",)
 
 
 def test_reader_sample_shapes(corpus: Path) -> None:

@@ -67,6 +67,18 @@ def test_media_that_are_only_web_links_block_the_specimen_with_advice() -> None:
     assert "--fetch-media" in problem.message and "--images" in problem.message
 
 
+def test_no_file_after_a_path_template_that_found_nothing_points_at_the_template_not_at_images() -> None:
+    """--images was given and right; the template had the wrong extension: "give the folder with --images"
+    sent a data manager to fix what was not wrong (found on a walk)."""
+    missed = PlannedRecord("BR1", metadata(), row=7, problems=(
+        "image not found: /scans/BR1.tif (--path-template)",))
+    (problem,) = [p for p in judge(missed, today=TODAY).problems if p.kind == "no-file"]
+    assert "--path-template" in problem.message and "--images" not in problem.message
+    (plain,) = [p for p in judge(PlannedRecord("BR1", metadata(), row=7), today=TODAY).problems
+                if p.kind == "no-file"]
+    assert "--images" in plain.message
+
+
 def test_metadata_the_repository_would_refuse_and_the_records_own_problems_block(tmp_path: Path) -> None:
     bad = PlannedRecord("BR1", metadata(title="Qu"), (FileSpec(str(real_png(tmp_path)), "sheet.png"),),
                         problems=("image not found: BR1b.png",))

@@ -20,6 +20,7 @@ so that 281k look-ups do not list a 281k-file folder 281k times.
 
 from __future__ import annotations
 
+import difflib
 import glob
 import os
 import re
@@ -276,8 +277,12 @@ class MediaResolver:
             rendered = self.template.render(values)
             pattern = self.template.render(values, escape=True) if self.template.has_wildcards else ""
         except KeyError as missing:
-            hint = "; pass --images" if missing.args[0] == "images" else ""
-            problems.append(f"--path-template {self.template.template!r} needs {missing.args[0]}, which is empty{hint}")
+            name = missing.args[0]
+            close = difflib.get_close_matches(name, [k for k in values if k not in ("images", "key")], n=1, cutoff=0.85)
+            hint = ("; pass --images" if name == "images" else
+                    f" (a misspelling of {{{close[0]}}}?)" if close else "")
+            problems.append(f"--path-template {self.template.template!r} needs {name}, which this row has no value "
+                            f"for{hint}")
             return []
         path = self._anchor(Path(rendered))
         if not _inside(str(path), self._template_real, self._real):
