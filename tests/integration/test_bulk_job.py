@@ -27,7 +27,7 @@ from depot.repository.preservation import bagfiles, bagspec
 from depot.repository.preservation.bags import bags_of, snapshot, snapshots
 from depot.repository.preservation.service import of
 from depot.repository.services.views import load_deposit
-from depot.repository.store.tables import concepts, deposits, objects, pids, record_keys, terms
+from depot.repository.store.tables import concepts, deposits, file_instances, objects, pids, record_keys, terms
 
 from conftest import png_image
 
@@ -312,3 +312,29 @@ def test_a_key_published_meanwhile_fails_alone_when_the_group_is_refused(tmp_pat
     assert states == {"urn:catalog:Q:0": "exists", "urn:catalog:Q:1": "published", "urn:catalog:Q:2": "published"}
     assert sorted(published_keys(ctx)) == [f"urn:catalog:Q:{i}" for i in range(3)]
     ctx.jobs.stop()
+
+
+def test_a_group_whose_transaction_fails_leaves_no_stored_file_and_the_retry_publishes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, job_id = accepted_job(tmp_path, 3)
+    files_root = tmp_path / "repo" / "files"
+
+    def stored() -> list[Path]:
+        return [p for p in files_root.rglob("*") if p.is_file()] if files_root.exists() else []
+
+    def fails(conn: Any, published: list[Any]) -> None:
+        raise RuntimeError("the group's transaction fails")
+
+    try:
+        with monkeypatch.context() as patch:
+            patch.setattr(ctx.actions, "run_on_publish_group", fails)
+            with pytest.raises(RuntimeError, match="transaction fails"):
+                run_bulk_job(ctx, job_id)
+        assert stored() == [] and published_keys(ctx) == []
+        run_bulk_job(ctx, job_id)
+        assert sorted(published_keys(ctx)) == [f"urn:catalog:Q:{i}" for i in range(3)]
+        with ctx.deposits.db.read() as conn:
+            uris = set(conn.execute(sa.select(file_instances.c.uri)).scalars())
+        assert {str(p.relative_to(files_root)) for p in stored()} == uris and len(uris) == 3
+    finally:
+        ctx.jobs.stop()
