@@ -84,12 +84,19 @@ def test_in_process_retries_then_keeps_the_failure_for_a_retry() -> None:
     jobs.stop()
 
 
-def test_queueing_lock_keeps_one_waiting_job() -> None:
+def gated_queue(name: str) -> tuple[InProcessQueue, threading.Event]:
+    """A queue whose worker waits in a first job (registered as ``name``) until the event is set: the jobs
+    enqueued meanwhile are all waiting together when it goes on."""
     jobs = InProcessQueue()
-    CALLS.clear()
     gate = threading.Event()
-    register("test_gate", lambda ctx: gate.wait(10))
-    jobs.enqueue("test_gate")
+    register(name, lambda ctx: gate.wait(10))
+    jobs.enqueue(name)
+    return jobs, gate
+
+
+def test_queueing_lock_keeps_one_waiting_job() -> None:
+    CALLS.clear()
+    jobs, gate = gated_queue("test_gate")
     for n in range(5):
         jobs.enqueue("test_echo", queueing_lock="one", n=n)
     gate.set()
@@ -121,13 +128,10 @@ register("test_part", _part, group="test_parts",
 
 
 def test_jobs_waiting_together_run_as_one_group_in_order_and_a_failed_group_runs_them_alone() -> None:
-    jobs = InProcessQueue()
     CALLS.clear()
     PARTS.clear()
     BROKEN_GROUPS.clear()
-    gate = threading.Event()
-    register("test_gate2", lambda ctx: gate.wait(10))
-    jobs.enqueue("test_gate2")  # the worker waits here while the others queue behind it
+    jobs, gate = gated_queue("test_gate2")
     for n in (1, 2, 3):
         jobs.enqueue("test_part", n=n)
     jobs.enqueue("test_part", n=3)  # the same item again: its own group, after
@@ -146,11 +150,8 @@ def test_a_group_takes_at_most_group_max_jobs(monkeypatch: pytest.MonkeyPatch) -
     from depot.repository.jobs import inprocess
 
     monkeypatch.setattr(inprocess, "GROUP_MAX", 4)
-    jobs = InProcessQueue()
     PARTS.clear()
-    gate = threading.Event()
-    register("test_gate3", lambda ctx: gate.wait(10))
-    jobs.enqueue("test_gate3")
+    jobs, gate = gated_queue("test_gate3")
     for n in range(10):
         jobs.enqueue("test_part", n=n)
     gate.set()
