@@ -38,7 +38,6 @@ from depot.repository.services.files import guess_mimetype
 from depot.repository.services.keys import check_key
 from depot.repository.services.permissions import Identity
 from depot.repository.services.scopes import DEPOSIT_ACTIONS, DEPOSIT_WRITE
-from depot.repository.services.uow import UnitOfWork
 from depot.repository.services.views import Deposit, StoredFile
 from depot.repository.store import statements as st
 from depot.repository.store.blobs import StoredBlob
@@ -181,26 +180,14 @@ class _Ingest:
                     prepared.append(self._prepare(record, bag))
                 except RepositoryError as exc:
                     outcomes[record.index] = ("failed", None, describe(exc))
+        published: list[Deposit] = []
         now = self.ctx.deposits.now()
         if prepared:
             self.ctx.blobs.sync_all()  # the group's files durable before the commit that points at them
-        works: list[UnitOfWork] = []
-        try:
-            self._commit_group(prepared, outcomes, now, works)
-        except BaseException:
-            if not (works and works[0].committed):
-                # Nothing points at the files placed for the group, and the job's retry places its own. (A kill -9
-                # here still leaves them: there is no sweep of the store yet.)
-                for item in prepared:
-                    for _, blob in item.blobs:
-                        self.ctx.blobs.delete(blob.uri)
-            raise
-
-    def _commit_group(self, prepared: list[_Prepared], outcomes: dict[int, tuple[str, int | None, str | None]],
-                      now: str, works: list[UnitOfWork]) -> None:
-        published: list[Deposit] = []
-        with self.ctx.deposits.unit_of_work() as work:  # a refused record's blobs go after the commit
-            works.append(work)
+        # The group's files are deleted if its transaction does not commit (the job's retry places its own; a
+        # kill -9 here still leaves them, as the store has no sweep yet); a refused record's go after the commit.
+        placed = [blob for item in prepared for _, blob in item.blobs]
+        with self.ctx.deposits.unit_of_work(written=placed) as work:
             conn = work.conn
             ready: list[_Prepared] = []
             for item in prepared:

@@ -6,7 +6,7 @@ Actions (publish, edit, discard, newversion) live in ``actions.py``; file operat
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -89,7 +89,7 @@ class DepositService:
             normalized["description"] = sanitize_stored(normalized["description"])
         return apply_legacy_defaults(normalized)
 
-    def unit_of_work(self, *, written: StoredBlob | None = None) -> AbstractContextManager[UnitOfWork]:
+    def unit_of_work(self, *, written: Sequence[StoredBlob] = ()) -> AbstractContextManager[UnitOfWork]:
         """A write transaction whose file content follows its outcome (``services/uow.py``)."""
         return unit_of_work(self.db, self.blobs, written=written)
 

@@ -99,7 +99,7 @@ class FileService:
                       *, replace: bool = True) -> StoredFile:
         """Record an uploaded blob under ``key``; a blob the database refuses (whatever the error) is
         deleted, and the content of a file it replaces once the transaction has committed."""
-        with self.deposits.unit_of_work(written=blob) as work:
+        with self.deposits.unit_of_work(written=(blob,)) as work:
             conn, now = work.conn, self.deposits.now()
             key = check_key(key)
             if blob.size == 0:

@@ -17,7 +17,7 @@ other row uses, so content shared by another version is never deleted.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -46,8 +46,9 @@ class UnitOfWork:
 
 
 @contextmanager
-def unit_of_work(db: Database, blobs: Storage, *, written: StoredBlob | None = None) -> Iterator[UnitOfWork]:
-    """A write transaction on ``db``; ``written``: content stored for it, deleted unless it commits.
+def unit_of_work(db: Database, blobs: Storage, *, written: Sequence[StoredBlob] = ()) -> Iterator[UnitOfWork]:
+    """A write transaction on ``db``; ``written``: content stored for it (an upload's blob, a bulk group's
+    files), deleted unless it commits.
 
     What the block raises is raised again, after ``written`` is deleted; the content registered with
     ``unreferenced`` is deleted after the commit, before this returns."""
@@ -62,8 +63,9 @@ def unit_of_work(db: Database, blobs: Storage, *, written: StoredBlob | None = N
             hooks.insert(0, work.mark_committed)
             yield work
     except BaseException:
-        if written is not None and not work.committed:
-            blobs.delete(written.uri)
+        if not work.committed:
+            for blob in written:
+                blobs.delete(blob.uri)
         raise
     for uri in work.unreferenced_uris:
         blobs.delete(uri)

@@ -128,13 +128,8 @@ class BlobStore:
         """Move a file already written on this filesystem into the store under ``blob_id``, without copying
         it: bulk ingest unpacks its bag beside the store. The hashes are the caller's. Not durable until
         ``sync_all`` (one flush for a group of files instead of two fsyncs each)."""
-        uri = f"{blob_id[:2]}/{blob_id[2:4]}/{blob_id}"
-        target = self.files_root / uri
-        try:
-            os.replace(source, target)
-        except FileNotFoundError:  # the first blob of its folder (a mkdir for every blob cost more than this)
-            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.replace(source, target)
+        uri = self.uri_for(blob_id)
+        _rename_into(source, self.files_root / uri)
         return StoredBlob(blob_id, uri, size, md5, sha256)
 
     def sync_all(self) -> None:
@@ -177,11 +172,7 @@ class BlobStore:
         """Rename ``part`` over ``target`` (a reader sees the old file or the new, never half of one); on
         failure the part is removed. ``fh``, the part's open and locked handle, is closed either way."""
         try:
-            try:
-                os.replace(part, target)
-            except FileNotFoundError:  # the first file of its folder (a mkdir for every file cost more)
-                target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                os.replace(part, target)
+            _rename_into(part, target)
         except BaseException:
             part.unlink(missing_ok=True)
             raise
@@ -210,6 +201,16 @@ class BlobStore:
 
     def open(self, uri: str) -> BinaryIO:
         return self.path(uri).open("rb")
+
+
+def _rename_into(source: Path, target: Path) -> None:
+    """``os.replace``, making the target's folder only when the rename finds it missing (the first blob of
+    its folder: a mkdir for every blob cost more than this)."""
+    try:
+        os.replace(source, target)
+    except FileNotFoundError:
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.replace(source, target)
 
 
 def _create_private(path: Path) -> BinaryIO:
