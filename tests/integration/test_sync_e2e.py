@@ -104,8 +104,9 @@ def test_sync_edits_in_place_then_versions_only_what_changed(tmp_path: Path) -> 
         assert f"edits in place:  {KEYS} (3 requests each" in plan.stdout, plan.stdout + plan.stderr
         assert f"requests: {3 * KEYS};" in plan.stdout
 
-        # 2. The rich profile: every record edited in place, exactly 3 requests each, same DOIs.
-        rich = depot("sync", *source_args(tmp_path, archive, images, base, "specimen"), env=env)
+        # 2. The rich profile, meant (the ledger remembers the first run's): every record edited in place,
+        # exactly 3 requests each, same DOIs.
+        rich = depot("sync", *source_args(tmp_path, archive, images, base, "specimen"), "--new-options", env=env)
         assert rich.returncode == 0, rich.stderr
         assert f"{KEYS} to edit, 0 new versions" in rich.stderr
         assert requests_sent(rich) == 3 * KEYS

@@ -49,7 +49,7 @@ def sync(tmp_path: Path, base: str, env: dict[str, str], title: str, command: st
     return subprocess.run([sys.executable, "-m", "depot", command, str(csv), "--images", str(images),
                            "--path-template", "{images}/{catalogNumber}.png", "--profile", str(profile),
                            "--target", f"{base}/api", "--ledger", str(tmp_path / "ledger.sqlite3"),
-                           "--progress", "quiet", "--retries", "0"],
+                           "--progress", "quiet", "--retries", "0", "--new-options"],  # each title its own profile
                           capture_output=True, text=True, env=env, timeout=120)
 
 

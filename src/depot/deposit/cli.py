@@ -62,12 +62,12 @@ def source_options(fn: F) -> F:
         click.option("--license", "data_license", default=None, metavar="LICENCE",
                      help="The data licence (a URL or an id such as cc-by-4.0) of a table, or in place of "
                           "the one an archive's EML states (e.g. prose Depot cannot read)."),
-        click.option("--recursive", is_flag=True, default=False,
-                     help="A folder source: take images in sub-folders too."),
+        click.option("--recursive/--no-recursive", default=False,
+                     help="A folder source: take images in sub-folders too [no]."),
         click.option("--group-pattern", default=None, metavar="REGEX",
                      help="A folder source: regular expression on the file name whose group 'key' (or group 1) "
                           "makes files one specimen, e.g. '^(?P<key>[^_]+)'."),
-        click.option("--fetch-media", is_flag=True, default=False,
+        click.option("--fetch-media/--no-fetch-media", default=False,
                      help="Download the media URLs of specimens that have no local file into --media-cache "
                           "(resumable; only http and https)."),
         click.option("--media-cache", type=click.Path(file_okay=False, path_type=Path), default=None,

@@ -21,6 +21,7 @@ from depot.deposit.cli import (
     run_with_exit_codes,
     source_options,
 )
+from depot.deposit.commands.options_memory import given_names, meet
 from depot.deposit.errors import ExitCode
 from depot.deposit.targets import ZENODO_LIMITS
 
@@ -43,8 +44,23 @@ FIRST = 5  # problems shown per kind
 def check(rate_limit: str, problems_file: Path, ledger_path: str | None, file_name: str | None, api: str,
           **source: Any) -> None:
     """Dry-run SOURCE: validate every record and file, count problems, estimate requests and time."""
-    run_with_exit_codes(lambda: dry_run(source, rate_limit, problems_file, ledger_path=ledger_path,
-                                        file_name=file_name, api=api))
+    given = given_names()
+
+    def checked() -> int:
+        nonlocal file_name, source
+        if ledger_path is not None:  # the ledger's source options, as a sync would take them
+            from depot.deposit.ledger import Ledger
+
+            ledger = Ledger.open(ledger_path, create=False)
+            try:
+                options = meet(ledger, {**source, "file_name": file_name}, given, new_options=False,
+                               dry_run=True).options
+            finally:
+                ledger.close()
+            file_name, source = options.pop("file_name"), options
+        return dry_run(source, rate_limit, problems_file, ledger_path=ledger_path, file_name=file_name, api=api)
+
+    run_with_exit_codes(checked)
 
 
 def sync_plan(source: dict[str, Any], ledger_path: str, rate_limit: str, out: TextIO,

@@ -21,6 +21,7 @@ from depot.deposit.cli import (
     run_with_exit_codes,
     source_options,
 )
+from depot.deposit.commands.options_memory import given_names, new_options_option
 from depot.deposit.commands.targeting import target_options
 from depot.deposit.config import Duration, verbosity
 from depot.deposit.errors import ConfigError, ExitCode
@@ -83,6 +84,7 @@ def work_options(fn: Any) -> Any:
 @file_name_option
 @target_options
 @work_options
+@new_options_option
 @click.option("--bulk", is_flag=True,
               help="Send new records through the target's bulk-ingest API in batches (one BagIt bag per batch; "
                    "Depot's repository only, see docs/bulk-deposit.md).")
@@ -90,7 +92,8 @@ def work_options(fn: Any) -> Any:
               help="Records per batch with --bulk (the repository accepts at most its bulk_max_records).")
 def run(**options: Any) -> None:
     """Deposit SOURCE: one published record per specimen; resumable, run it again to continue."""
-    run_with_exit_codes(lambda: deposit(**options, verbosity=verbosity()))
+    given = given_names()
+    run_with_exit_codes(lambda: deposit(**options, given=given, verbosity=verbosity()))
 
 
 @click.command("sync")
@@ -99,20 +102,24 @@ def run(**options: Any) -> None:
 @file_name_option
 @target_options
 @work_options
+@new_options_option
 def sync(**options: Any) -> None:
     """Bring the published records up to date with SOURCE: changed metadata is edited in place (same DOI,
     3 requests), changed files make a new version (new DOI, same concept DOI), unchanged specimens cost
     nothing, new ones are deposited; specimens gone from SOURCE are listed, never deleted."""
-    run_with_exit_codes(lambda: deposit(**options, sync=True, verbosity=verbosity()))
+    given = given_names()
+    run_with_exit_codes(lambda: deposit(**options, sync=True, given=given, verbosity=verbosity()))
 
 
 def deposit(*, ledger_path: str, target: str | None, token_file: Path | None, repo_dir: Path | None,
             rate_limit: str | None, transfers: int, retries: int, low_level_retries: int, progress_mode: str,
             attempts: int = 3, sync: bool = False, stats_interval: float | None = None, verbosity: int = 0,
             file_name: str | None = None, api: str | None = None, resumable_threshold_mb: int = 64,
-            bulk: bool = False, batch_size: int = 1000, allow_duplicates: bool = False, **source: Any) -> int:
+            bulk: bool = False, batch_size: int = 1000, allow_duplicates: bool = False,
+            given: frozenset[str] = frozenset(), new_options: bool = False, **source: Any) -> int:
     from dataclasses import replace
 
+    from depot.deposit.commands.options_memory import meet
     from depot.deposit.commands.targeting import check, choose_target, existing_ledger, opened
     from depot.deposit.ledger import Ledger
 
@@ -125,6 +132,10 @@ def deposit(*, ledger_path: str, target: str | None, token_file: Path | None, re
 
             raise ConfigError(NO_BULK.format(where=f"--target {chosen.name}"))
         sample = existing.sample_deposit() if existing is not None else None
+        # Options not given are the ledger's (depot.deposit.source_options); said before anything is read.
+        options = meet(existing, {**source, "file_name": file_name}, given, new_options=new_options)
+        file_name = options.options.pop("file_name")
+        source = options.options
     finally:
         if existing is not None:
             existing.close()
@@ -134,6 +145,8 @@ def deposit(*, ledger_path: str, target: str | None, token_file: Path | None, re
         ledger = Ledger.open(ledger_path)
         try:
             ledger.remember_target(replace(chosen, api=opened_target.api))
+            if options.remember is not None:
+                ledger.remember_source_options(options.remember)
             return _plan_and_run(ledger, ledger_path, opened_target, transfers, attempts, retries,
                                  low_level_retries, progress_mode, sync, source, stats_interval=stats_interval,
                                  verbosity=verbosity, file_name=file_name,

@@ -1,4 +1,5 @@
-"""I/O: the target a ledger remembers (table ``target``), and whether a ledger exists at all."""
+"""I/O: the target and the source options a ledger remembers (tables ``target``, ``source_options``), and
+whether a ledger exists at all."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import contextlib
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
 from depot.deposit.errors import ConfigError
 from depot.deposit.ledger.engine import VERSION_TABLE
-from depot.deposit.ledger.tables import specimens, target
+from depot.deposit.ledger.tables import source_options, specimens, target
 from depot.deposit.ledger.values import now_iso
 from depot.deposit.links import server_path
 
@@ -42,6 +44,27 @@ def write_target(conn: sa.Connection, remembered: RememberedTarget) -> None:
               "remembered_at": now_iso(), "api": remembered.api}
     if conn.execute(target.update().where(target.c.id == 1).values(**values)).rowcount == 0:
         conn.execute(target.insert().values(id=1, **values))
+
+
+def read_options(engine: sa.Engine) -> dict[str, Any] | None:
+    """The source options the ledger remembers (depot.deposit.source_options); None: none yet."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(source_options.c.options).where(source_options.c.id == 1)).first()
+    return dict(row.options) if row is not None and isinstance(row.options, dict) else None
+
+
+def write_options(conn: sa.Connection, options: dict[str, Any]) -> None:
+    values = {"options": options, "remembered_at": now_iso()}
+    if conn.execute(source_options.update().where(source_options.c.id == 1).values(**values)).rowcount == 0:
+        conn.execute(source_options.insert().values(id=1, **values))
+
+
+def has_sent(engine: sa.Engine) -> bool:
+    """Whether any specimen has gone to the target: a deposit made, a bulk batch sent, or published."""
+    sent = sa.or_(specimens.c.deposition_id.is_not(None), specimens.c.batch_id.is_not(None),
+                  specimens.c.state.in_(("published", "verified")))
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.literal(1)).where(sa.exists().where(sent))).first() is not None
 
 
 class LedgerMissing(ConfigError):

@@ -24,8 +24,11 @@ from depot.deposit.ledger.remembered import (
     RememberedTarget,
     Sample,
     check_exists,
+    has_sent,
+    read_options,
     read_target,
     sample_deposit,
+    write_options,
     write_target,
 )
 from depot.deposit.ledger.states import State
@@ -99,6 +102,17 @@ class Ledger:
     def remember_target(self, remembered: RememberedTarget) -> None:
         with self._tx() as conn:
             write_target(conn, remembered)
+
+    def source_options(self) -> dict[str, Any] | None:
+        """The source options the ledger's records were planned with (depot.deposit.source_options)."""
+        return read_options(self.engine)
+
+    def remember_source_options(self, options: dict[str, Any]) -> None:
+        with self._tx() as conn:
+            write_options(conn, options)
+
+    def has_sent(self) -> bool:
+        return has_sent(self.engine)
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sa.Connection]:

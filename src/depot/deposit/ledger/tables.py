@@ -10,7 +10,7 @@ metadata = sa.MetaData()
 
 STATES = tuple(State)
 __all__ = ["ACTIVE", "STATES", "State", "attempts", "batches", "file_checks", "files", "metadata", "resumable_uploads",
-           "runs", "specimens", "target", "versions"]
+           "runs", "source_options", "specimens", "target", "versions"]
 
 specimens = sa.Table(
     "specimens", metadata,
@@ -160,4 +160,13 @@ batches = sa.Table(
     sa.Column("message", sa.Text, nullable=True),
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("updated_at", sa.String(40), nullable=False),
+)
+
+# The source options the ledger's records were planned with (one row, id 1; depot.deposit.source_options):
+# a later run or sync that is not given one takes it from here (migration 0010).
+source_options = sa.Table(
+    "source_options", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("options", sa.JSON, nullable=False),  # {parameter name: value}, paths absolute
+    sa.Column("remembered_at", sa.String(40), nullable=False),
 )

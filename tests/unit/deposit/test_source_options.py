@@ -1,0 +1,87 @@
+"""How a command's source options meet the ledger's (depot.deposit.source_options), without I/O."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from depot.deposit.errors import ConfigError
+from depot.deposit.source_options import REMEMBERED, normal, resolve
+
+DEFAULTS = {name: None for name in REMEMBERED} | {
+    "columns": (), "profile_vars": (), "recursive": False, "fetch_media": False, "profile_name": "specimen"}
+
+
+def values(**given: object) -> dict[str, object]:
+    return {**DEFAULTS, "source": Path("a.zip"), "limit": None, **given}
+
+
+def first(**given: object) -> dict[str, object]:
+    resolved = resolve(values(**given), set(given), None, sent=False, new_options=False)
+    assert resolved.remember is not None and resolved.taken == [] and resolved.changed == []
+    return resolved.remember
+
+
+def test_a_new_ledger_remembers_every_option_with_paths_made_absolute(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    stored = first(images=Path("sheets"), profile_vars=("b=2", "a=1"), profile_name="mine.toml")
+    assert stored["images"] == str(tmp_path / "sheets")
+    assert stored["profile_name"] == str(tmp_path / "mine.toml")
+    assert stored["profile_vars"] == ["a=1", "b=2"]
+    assert set(stored) == set(REMEMBERED)  # the run-only options (--limit, --checkers, SOURCE) are not
+
+
+def test_options_not_given_are_the_ledgers_and_said(tmp_path: Path) -> None:
+    ledger = first(images=tmp_path, profile_name="herbarium", profile_vars=("institution=Meise",))
+    resolved = resolve(values(limit=5), {"limit"}, ledger, sent=True, new_options=False)
+    assert resolved.options["images"] == tmp_path and resolved.options["profile_vars"] == ("institution=Meise",)
+    assert resolved.options["limit"] == 5 and resolved.remember is None
+    assert resolved.described() == f"--images {tmp_path} --profile herbarium --var institution=Meise"
+    assert resolved.gone() is None
+    moved = resolve(values(), set(), first(images=tmp_path / "gone"), sent=True, new_options=False)
+    assert moved.gone() is not None and f"--images {tmp_path / 'gone'}" in moved.gone()  # type: ignore[operator]
+
+
+def test_the_same_value_given_again_is_no_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    ledger = first(images=tmp_path / "sheets", profile_vars=("a=1", "b=2"))
+    again = resolve(values(images=Path("sheets"), profile_vars=("b=2", "a=1")), {"images", "profile_vars"}, ledger,
+                    sent=True, new_options=False)
+    assert again.changed == [] and again.remember is None and again.taken == []
+
+
+def test_a_changed_option_is_refused_once_sent_unless_meant() -> None:
+    ledger = first(profile_name="minimal", file_name="{catalogNumber}.jpg")
+    given = values(profile_name="specimen", file_name="{catalogNumber}.jpg")
+    with pytest.raises(ConfigError, match=r"--profile specimen differs from the ledger's --profile minimal\. "):
+        resolve(given, {"profile_name"}, ledger, sent=True, new_options=False)
+    unsent = resolve(given, {"profile_name"}, ledger, sent=False, new_options=False)
+    meant = resolve(given, {"profile_name"}, ledger, sent=True, new_options=True)
+    for resolved in (unsent, meant):
+        assert resolved.changed == ["--profile specimen differs from the ledger's --profile minimal"]
+        assert resolved.remember == {**ledger, "profile_name": "specimen"}
+
+
+def test_an_empty_text_given_is_the_default_and_a_flag_can_be_turned_off() -> None:
+    ledger = first(path_template="{images}/{id}.jpg", recursive=True)
+    reset = resolve(values(path_template="", recursive=False), {"path_template", "recursive"}, ledger,
+                    sent=True, new_options=True)
+    assert reset.options["path_template"] is None and reset.options["recursive"] is False
+    assert reset.changed == ["(no --path-template) differs from the ledger's --path-template {images}/{id}.jpg",
+                             "--no-recursive differs from the ledger's --recursive"]
+
+
+def test_a_ledger_from_before_an_option_was_remembered_takes_the_commands() -> None:
+    older = {k: v for k, v in first(profile_name="minimal").items() if k != "file_name"}
+    resolved = resolve(values(file_name="{catalogNumber}{ext}"), {"file_name"}, older, sent=True, new_options=False)
+    assert resolved.changed == [] and resolved.options["file_name"] == "{catalogNumber}{ext}"
+    assert resolved.remember is not None and resolved.remember["file_name"] == "{catalogNumber}{ext}"
+    assert resolved.options["profile_name"] == "minimal"
+
+
+def test_normal_forms() -> None:
+    assert normal("columns", ("2=scientificName", "1=catalogNumber")) == ["1=catalogNumber", "2=scientificName"]
+    assert normal("profile_name", "herbarium") == "herbarium"  # a shipped name stays a name
+    assert normal("images", None) is None
