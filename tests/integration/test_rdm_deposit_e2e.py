@@ -51,8 +51,9 @@ def test_rdm_run_verify_reconcile_edit_and_new_version(tmp_path: Path) -> None:
         assert reconcile.returncode == 0, reconcile.stdout + reconcile.stderr
         assert reconcile.stdout.splitlines()[-1] == f"= {KEYS} + 0 - 0 * 0 ! 0"
 
-        # 3. The rich profile: every record edited in place (new draft of the record, PUT, publish), same DOIs.
-        rich = depot("sync", *source_args(tmp_path, archive, images, base, "specimen"), env=env)
+        # 3. The rich profile, meant (the ledger remembers the first run's): every record edited in place (new
+        # draft of the record, PUT, publish), same DOIs.
+        rich = depot("sync", *source_args(tmp_path, archive, images, base, "specimen"), "--new-options", env=env)
         assert rich.returncode == 0, rich.stderr
         assert f"{KEYS} to edit, 0 new versions" in rich.stderr
         assert requests_sent(rich) == 3 * KEYS
