@@ -17,7 +17,7 @@ from depot.deposit.commands.profiles import profiles
 from depot.deposit.commands.reconcile import reconcile, verify
 from depot.deposit.commands.run import run, sync
 from depot.deposit.commands.status import report, status
-from depot.deposit.config import bind_environment, config_path, default_map, read_config, set_verbosity
+from depot.deposit.config import CONFIG_PATH_KEY, bind_environment, config_path, default_map, read_config, set_verbosity
 from depot.deposit.errors import ConfigError, ExitCode
 from depot.repository.cli import repo, serve, worker
 from depot.repository.config import SETTINGS
@@ -44,6 +44,7 @@ def main(ctx: click.Context, verbose: int, quiet: bool, config_file: Path | None
         return
     try:
         ctx.default_map = default_map(read_config(path), {c.name: c for c in DEPOSITOR if c.name}, str(path))
+        ctx.meta[CONFIG_PATH_KEY] = str(path)  # so a message can name the file an option came from
     except ConfigError as exc:
         click.echo(f"depot: {exc}", err=True)
         ctx.exit(int(ExitCode.USAGE))

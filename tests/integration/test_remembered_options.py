@@ -48,11 +48,15 @@ def test_a_sync_without_the_first_runs_options_takes_the_ledgers_and_a_changed_o
             "--profile minimal --var institution=TROM") in bare.stderr
     assert f"0 to edit, 0 new versions, {SOME} unchanged" in bare.stderr
 
-    # Another profile, on the command line or in the environment: refused before anything is read or sent.
-    for args, env in (((("--profile", "specimen"), None)), ((), {"DEPOT_PROFILE": "specimen"})):
+    # Another profile, on the command line, in the environment or a config file (named): refused before
+    # anything is read or sent.
+    (tmp_path / "elsewhere.toml").write_text('[sync]\nprofile = "specimen"\n', encoding="utf-8")
+    for args, env, origin in ((("--profile", "specimen"), None, ""), ((), {"DEPOT_PROFILE": "specimen"},
+                              " (from DEPOT_PROFILE)"), ((), {"DEPOT_CONFIG": str(tmp_path / "elsewhere.toml")},
+                              f" (from {tmp_path / 'elsewhere.toml'})")):
         other = depot("sync", str(archive), *args, *ledger, cwd=tmp_path, env=env)
         assert other.returncode == 2, other.stderr
-        assert "--profile specimen differs from the ledger's --profile minimal" in other.stderr
+        assert f"--profile specimen{origin} differs from the ledger's --profile minimal" in other.stderr
         assert "--new-options" in other.stderr and "Traceback" not in other.stderr
     assert remembered(tmp_path / "ledger.sqlite3")["profile_name"] == "minimal"
 

@@ -138,6 +138,7 @@ def bind_environment(commands: Iterable[click.Command], reserved: Iterable[str] 
 
 
 # -- the config file -----------------------------------------------------------------------------------
+CONFIG_PATH_KEY = "depot.config_path"  # ctx.meta: the config file read, if any
 def config_path(given: Path | None, cwd: Path | None = None) -> Path | None:
     """The file to read: the one given (--config or DEPOT_CONFIG), else ./depot.toml if it exists."""
     if given is not None:

@@ -97,16 +97,18 @@ class Resolved:
         return missing_paths(self.options, self.taken)
 
 
-def resolve(values: Mapping[str, Any], given: Set[str], remembered: Mapping[str, Any] | None, *,
-            sent: bool, new_options: bool) -> Resolved:
+def resolve(values: Mapping[str, Any], given: Mapping[str, str] | Set[str], remembered: Mapping[str, Any] | None,
+            *, sent: bool, new_options: bool) -> Resolved:
     """Meet a command's option ``values`` (``given``: the names the user set, on the command line, in the
-    environment or the config file) with the ledger's ``remembered`` ones: a given option is used, one not
+    environment or the config file, each with where it came from, e.g. `` (from DEPOT_PROFILE)``) with the
+    ledger's ``remembered`` ones: a given option is used, one not
     given is the ledger's. A given empty text (``--path-template ''``) stands for the option's default.
 
     ``sent``: the ledger has sent records to its target, so a changed option would make records unlike the
     published ones: a ConfigError, unless ``new_options``."""
     options = dict(values)
-    for name in given & set(_TEXTS):
+    origin = given if isinstance(given, Mapping) else dict.fromkeys(given, "")
+    for name in set(origin) & set(_TEXTS):
         if options.get(name) == "":
             options[name] = None
     taken: list[str] = []
@@ -114,9 +116,9 @@ def resolve(values: Mapping[str, Any], given: Set[str], remembered: Mapping[str,
     for name in REMEMBERED:
         if remembered is None or name not in remembered:  # a new ledger, or an option its Depot did not know
             continue
-        if name in given:
+        if name in origin:
             if normal(name, options.get(name)) != remembered[name]:
-                changed.append(_change(name, normal(name, options.get(name)), remembered[name]))
+                changed.append(_change(name, normal(name, options.get(name)), remembered[name], origin[name]))
             continue
         if remembered[name] != normal(name, options.get(name)):  # the ledger's is not what the default is
             taken.append(name)
@@ -132,8 +134,8 @@ def resolve(values: Mapping[str, Any], given: Set[str], remembered: Mapping[str,
     return Resolved(options, remember=None if remembered == merged else merged, taken=taken, changed=changed)
 
 
-def _change(name: str, given: Any, ledger: Any) -> str:
-    return f"{shown(name, given)} differs from the ledger's {shown(name, ledger)}"
+def _change(name: str, given: Any, ledger: Any, origin: str = "") -> str:
+    return f"{shown(name, given)}{origin} differs from the ledger's {shown(name, ledger)}"
 
 
 def missing_paths(options: Mapping[str, Any], names: Iterable[str]) -> str | None:

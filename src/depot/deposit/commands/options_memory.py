@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from click.core import ParameterSource
 
+from depot.deposit.config import CONFIG_PATH_KEY
 from depot.deposit.errors import ConfigError
 from depot.deposit.source_options import NEW_OPTIONS, Resolved, resolve
 
@@ -22,16 +23,25 @@ new_options_option = click.option(
          "refused once the ledger has sent records.")
 
 
-def given_names() -> frozenset[str]:
-    """The options the user set: on the command line, in the environment or in the config file."""
+def given_names() -> dict[str, str]:
+    """The options the user set, each with where, if not on the command line: `` (from DEPOT_PROFILE)``, ``
+    (from the config file)``."""
     ctx = click.get_current_context(silent=True)
     if ctx is None:
-        return frozenset()
-    return frozenset(name for name in ctx.params
-                     if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT))
+        return {}
+    given: dict[str, str] = {}
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name or "")
+        if source is ParameterSource.ENVIRONMENT:
+            given[param.name or ""] = f" (from {param.envvar})"
+        elif source is ParameterSource.DEFAULT_MAP:
+            given[param.name or ""] = f" (from {ctx.meta.get(CONFIG_PATH_KEY, 'the config file')})"
+        elif source in (ParameterSource.COMMANDLINE, ParameterSource.PROMPT):
+            given[param.name or ""] = ""
+    return given
 
 
-def meet(ledger: Ledger | None, values: Mapping[str, Any], given: frozenset[str], *, new_options: bool,
+def meet(ledger: Ledger | None, values: Mapping[str, Any], given: Mapping[str, str], *, new_options: bool,
          dry_run: bool = False) -> Resolved:
     """The options to use, said on stderr where they come from the ledger or change it. ``dry_run``
     (check): a changed option is shown, not refused."""

@@ -116,7 +116,7 @@ def deposit(*, ledger_path: str, target: str | None, token_file: Path | None, re
             attempts: int = 3, sync: bool = False, stats_interval: float | None = None, verbosity: int = 0,
             file_name: str | None = None, api: str | None = None, resumable_threshold_mb: int = 64,
             bulk: bool = False, batch_size: int = 1000, allow_duplicates: bool = False,
-            given: frozenset[str] = frozenset(), new_options: bool = False, **source: Any) -> int:
+            given: dict[str, str] | None = None, new_options: bool = False, **source: Any) -> int:
     from dataclasses import replace
 
     from depot.deposit.commands.options_memory import meet
@@ -133,7 +133,7 @@ def deposit(*, ledger_path: str, target: str | None, token_file: Path | None, re
             raise ConfigError(NO_BULK.format(where=f"--target {chosen.name}"))
         sample = existing.sample_deposit() if existing is not None else None
         # Options not given are the ledger's (depot.deposit.source_options); said before anything is read.
-        options = meet(existing, {**source, "file_name": file_name}, given, new_options=new_options)
+        options = meet(existing, {**source, "file_name": file_name}, given or {}, new_options=new_options)
         file_name = options.options.pop("file_name")
         source = options.options
     finally:
