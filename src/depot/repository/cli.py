@@ -408,6 +408,55 @@ def audit(data_dir: Path | None, db_url: str | None, mb_per_s: float, check_bags
         sys.exit(1)
 
 
+@repo.command("sweep")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--db", "db_url", default=None)
+@click.option("--remove", is_flag=True, help="Delete the stray files older than --min-age-hours.")
+@click.option("--min-age-hours", type=click.FloatRange(min=1), default=24, show_default=True,
+              help="Only files older than this are removed: a younger one may belong to a transaction still "
+                   "running (the repository may be serving meanwhile).")
+def sweep(data_dir: Path | None, db_url: str | None, remove: bool, min_age_hours: float) -> None:
+    """List the stored files that no file names (what a kill -9 between storing a file and committing it
+    leaves); with --remove, delete those older than --min-age-hours. Safe while the repository serves."""
+    from depot.repository.store import strays
+    from depot.repository.store.db import Database
+
+    config = from_env(data_dir=data_dir, db_url=db_url)
+    root = config.data_dir / "files"
+    if not root.is_dir():
+        raise click.ClickException(f"no stored files in {config.data_dir} (no {root} folder): check --data-dir "
+                                   "or DEPOT_DATA_DIR")
+    if config.db_url is None and not (config.data_dir / "repository.sqlite3").is_file():
+        raise click.ClickException(f"no repository database in {config.data_dir}: check --data-dir, or give "
+                                   "--db if the repository runs on PostgreSQL")
+    db = Database.open(config.database_url)
+    counts = strays.Sweep()
+    try:
+        if remove and not strays.names_any(db):  # the wrong database would make every stored file a stray
+            raise click.ClickException(f"the database {config.database_url.split('@')[-1]} names no stored "
+                                       f"file at all, while {root} holds files: is it this repository's? "
+                                       "Nothing was removed")
+        found = []
+        for stray in strays.find(db, root, counts):
+            when = datetime.fromtimestamp(stray.mtime, UTC).isoformat(timespec="seconds")
+            click.echo(f"STRAY\t{stray.uri}\t{stray.size}\t{when}")
+            found.append(stray)
+        removed = list(strays.remove(db, root, found, min_age_s=min_age_hours * 3600, sweep=counts)) \
+            if remove else []
+    finally:
+        db.dispose()
+    for stray in removed:
+        click.echo(f"REMOVED\t{stray.uri}\t{stray.size}")
+    summary = (f"sweep: {counts.files} stored file(s) looked at, {counts.strays} stray "
+               f"({counts.stray_bytes / 1e6:.1f} MB)")
+    if remove:
+        summary += (f"; removed {counts.removed} ({counts.removed_bytes / 1e6:.1f} MB) older than "
+                    f"{min_age_hours:g} h, kept {counts.strays - counts.removed} younger or named since")
+    elif counts.strays:
+        summary += f"; give --remove to delete those older than {min_age_hours:g} h"
+    click.echo(summary, err=True)
+
+
 @repo.command("rebuild")
 @click.option("--from-bags", "source", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="A bags directory (DATA_DIR/bags of the old repository: <recid>/<bag>/).")

@@ -18,6 +18,7 @@ def test_upgrade_keeps_communities(tmp_path: Path) -> None:
     cfg = store_db.SCHEMA.alembic_config()
     with database.engine.connect() as conn:
         cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0011_file_uri_index@-1")  # the index of stored files' paths
         command.downgrade(cfg, "0010_uploads@-1")  # and resumable uploads
         command.downgrade(cfg, "0009_bulk_jobs@-1")  # the revisions built on 0008 first (bulk ingest)
         command.downgrade(cfg, "0008_community_profile@-1")  # back to before 0008, the other heads kept

@@ -114,6 +114,7 @@ file_instances = sa.Table(
     sa.Column("md5", sa.String(32), nullable=False),
     sa.Column("sha256", sa.String(64), nullable=False),
     sa.Column("created", sa.String(40), nullable=False),
+    sa.Index("ix_file_instances_uri", "uri"),  # depot repo sweep (migration 0011)
 )
 
 objects = sa.Table(
