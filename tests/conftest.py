@@ -94,21 +94,30 @@ def postgres_database() -> Iterator[str]:
     engine.dispose()
 
 
+@contextlib.contextmanager
+def own_postgres(prefix: str) -> Iterator[str]:
+    """An empty PostgreSQL database of one test's own (the session's is shared), dropped afterwards."""
+    admin = sa.engine.make_url(postgres_admin_url()).set(drivername="postgresql+psycopg")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A depositor's ledger location: a SQLite file, or an empty PostgreSQL database of its own."""
     if request.param == "sqlite":
         yield str(tmp_path / "ledger.sqlite3")
         return
-    admin = sa.engine.make_url(postgres_admin_url()).set(drivername="postgresql+psycopg")
-    name = f"depot_ledger_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield admin.set(database=name).render_as_string(hide_password=False)
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    engine.dispose()
+    with own_postgres("depot_ledger") as url:
+        yield url
 
 
 def _db_url(kind: str, tmp: Path, request: pytest.FixtureRequest) -> str | None:

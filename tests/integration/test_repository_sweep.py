@@ -26,31 +26,15 @@ from depot.repository.config import RepositoryConfig
 from depot.repository.store import strays
 from depot.repository.store.tables import file_instances
 
-from conftest import postgres_admin_url
+from conftest import own_postgres
 
 DAY = 86_400
-
-
-@contextlib.contextmanager
-def own_postgres() -> Iterator[str]:
-    """An empty PostgreSQL database of the test's own: the sweep reads every file instance in it."""
-    admin = sa.engine.make_url(postgres_admin_url()).set(drivername="postgresql+psycopg")
-    name = f"depot_sweep_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def serving(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Any, RepositoryConfig]]:
     with contextlib.ExitStack() as stack:
-        db_url = None if request.param == "sqlite" else stack.enter_context(own_postgres())
+        db_url = None if request.param == "sqlite" else stack.enter_context(own_postgres("depot_sweep"))
         yield from _serving(tmp_path, db_url)
 
 
