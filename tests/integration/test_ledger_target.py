@@ -106,3 +106,17 @@ def test_a_ledger_file_killed_before_its_tables_is_started_again(tmp_path: Path)
         Ledger.open(str(path), create=False)
     Ledger.open(str(path)).close()  # as `depot run` opens it: created, not refused
     Ledger.open(str(path), create=False).close()
+
+
+def test_the_source_options_are_remembered_and_whether_anything_was_sent(ledger_url: str) -> None:
+    """Table source_options (revision 0010) and the test a changed option meets (depot.deposit.source_options)."""
+    ledger = Ledger.open(ledger_url)
+    assert ledger.source_options() is None and not ledger.has_sent()
+    ledger.remember_source_options({"profile_name": "minimal", "profile_vars": ["a=1"]})
+    ledger.remember_source_options({"profile_name": "specimen", "profile_vars": []})
+    assert ledger.source_options() == {"profile_name": "specimen", "profile_vars": []}
+    ledger.plan([PlannedRecord("k1", {"title": "Sheet 1"})])
+    assert not ledger.has_sent()  # planned only: nothing went to the target
+    ledger.mark_created("k1", deposition_id=7, bucket_url="/api/files/b")
+    assert ledger.has_sent()
+    ledger.close()
