@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Any
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any
 
 from depot.deposit.images.barcodes import reader_version
 from depot.deposit.images.results import FileCheck
 from depot.deposit.images.rules import ImageRules
+
+if TYPE_CHECKING:  # SQLAlchemy is imported where the table is used: the image checkers' processes import
+    import sqlalchemy as sa  # this package and never the ledger (150 ms of each one's start)
 
 # Raise when check_file() would judge the same file differently. 2: a TIFF cut short is damage.
 CHECKER_VERSION = "2"
@@ -50,6 +51,8 @@ class FileCheckCache:
 
     def get(self, path: str, name: str, key: str, size: int, mtime_ns: int, digest: str) -> FileCheck | None:
         """The stored result for this file, or None when there is none for this very file and rules."""
+        import sqlalchemy as sa
+
         from depot.deposit.ledger.tables import file_checks  # here: the ledger imports this package's formats
 
         waiting = self._pending.get(_row_id(path, name, key, digest))
@@ -97,6 +100,8 @@ class FileCheckCache:
         """Write the results not yet written (each replaces the file's earlier one)."""
         if not self._pending:
             return
+        import sqlalchemy as sa
+
         from depot.deposit.ledger.tables import file_checks
 
         rows, self._pending = list(self._pending.values()), {}
