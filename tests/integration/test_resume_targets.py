@@ -24,7 +24,7 @@ import pytest
 from depot.deposit.commands.demo import stage
 from depot.repository.preservation.bags import bags_of
 
-from conftest import free_port, serve_repository, start_server
+from conftest import free_port, png_image, serve_repository, start_server
 
 INSTITUTION = "institution=The Arctic University Museum of Norway"
 KEYS = 24  # specimens in the bundled TROM subset
@@ -212,7 +212,7 @@ def test_a_new_ledger_stops_before_depositing_what_the_target_already_holds(tmp_
     typo = depot("run", *source_args(archive, images), *target, "--ledger", "b.sqlite3", cwd=tmp_path, env=env)
     assert typo.returncode == 2, typo.stderr
     # all of the first batch, however many planning had written by then
-    assert re.search(r"already holds (\d+) of the first \1 specimens of this source", typo.stderr), typo.stderr
+    assert re.search(r"already holds (\d+) of the \1 specimens of this source looked for", typo.stderr), typo.stderr
     assert "--allow-duplicates" in typo.stderr and "Nothing was sent" in typo.stderr
     again = depot("run", *source_args(archive, images), *target, "--ledger", "b.sqlite3", cwd=tmp_path, env=env)
     assert again.returncode == 2 and "already holds" in again.stderr  # the refused ledger stays careful
@@ -226,3 +226,32 @@ def test_a_new_ledger_stops_before_depositing_what_the_target_already_holds(tmp_
                    cwd=tmp_path, env=env)
     assert forced.returncode == 0, forced.stderr
     assert sorted(published_keys(base, token)[0]) == sorted(before[0] * 2)
+
+
+def test_a_new_ledger_finds_an_earlier_deposit_of_another_part_of_the_source(tmp_path: Path, served: tuple[
+        str, dict[str, str]]) -> None:
+    """The earlier deposit (its ledger lost) held only the last rows of today's export: none of the first
+    20 keys is on the target, but keys spread through the source are looked for too."""
+    base, env = served
+    images = tmp_path / "images"
+    images.mkdir()
+    header = "occurrenceID,catalogNumber,scientificName\n"
+    rows = []
+    for i in range(60):
+        (images / f"S{i}.png").write_bytes(png_image(i))
+        rows.append(f"urn:catalog:TROM:S{i},S{i},Fucus vesiculosus L.\n")
+    (tmp_path / "last.csv").write_text(header + "".join(rows[40:]), encoding="utf-8")
+    (tmp_path / "all.csv").write_text(header + "".join(rows), encoding="utf-8")
+    common = ["--images", str(images), "--path-template", "{images}/{catalogNumber}.png", "--license", "cc-by-4.0",
+              "--var", INSTITUTION, "--progress", "quiet", "--target", f"{base}/api"]
+    first = depot("run", "last.csv", *common, "--ledger", "lost.sqlite3", cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr
+    before = published_keys(base, env["DEPOT_TOKEN"])
+    assert len(before[0]) == 20
+
+    again = depot("run", "all.csv", *common, "--ledger", "new.sqlite3", cwd=tmp_path, env=env)
+    assert again.returncode == 2, again.stderr
+    found = re.search(r"already holds (\d+) of the (\d+) specimens of this source looked for", again.stderr)
+    assert found is not None and 0 < int(found.group(1)) < int(found.group(2)), again.stderr
+    assert "urn:catalog:TROM:S4" in again.stderr and "Nothing was sent" in again.stderr
+    assert published_keys(base, env["DEPOT_TOKEN"]) == before  # no second DOI for any of the 20

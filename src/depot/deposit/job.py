@@ -108,6 +108,8 @@ class DepositJob:
     limiter: RateLimiter | None = None  # the run's rate limiter (else one for the target's limits)
     # True while planning still writes records beside the run (depot.deposit.plan_stream): no worker ends
     planning: Callable[[], bool] | None = None
+    # Keys spread over the whole source (KeyScan.spread): a new ledger looks for them too before it deposits.
+    spread_keys: tuple[str, ...] = ()
     _stopping: bool = False
     bulk: Any = None  # the BulkRunner while settings.bulk runs
 
@@ -188,11 +190,13 @@ class DepositJob:
         return result
 
     async def _deposited_already(self, runner: Runner) -> tuple[dict[str, list[dict[str, Any]]], int]:
-        """A ledger that never created anything: its first specimens, if the target holds them already
-        (one listing request; a lost answer or a stop counts as nothing found, and the run goes on)."""
+        """A ledger that never created anything: its first specimens and some spread over the source, if the
+        target holds them already (a listing request per 20; a lost answer or a stop counts as nothing
+        found, and the run goes on)."""
         keys = self.ledger.first_keys_if_unused(PROBE_BATCH)
         if not keys:
             return {}, 0
+        keys += [k for k in dict.fromkeys(self.spread_keys) if k not in set(keys)]  # a request per PROBE_BATCH
         try:
             found = await runner.find_by_keys(keys)
         except (HTTPStatusError, TransportError, LimiterStopped):
@@ -231,7 +235,8 @@ def _deposited_already_message(found: dict[str, list[dict[str, Any]]], looked: i
     shown = "; ".join(f"{key} (deposition {hits[0].get('id')}"
                       + (f", DOI {hits[0]['doi']})" if hits[0].get("doi") else ")")
                       for key, hits in list(found.items())[:3])
-    return (f"{where} already holds {len(found)} of the first {looked} specimens of this source ({shown}), "
+    return (f"{where} already holds {len(found)} of the {looked} specimens of this source looked for, its first "
+            f"and some spread through it ({shown}), "
             "but this ledger has never deposited anything: a run with it would deposit them again, with new DOIs. "
             "Nothing was sent. If you meant to go on with an earlier deposit, give its ledger with --ledger (or "
             "DEPOT_LEDGER); to deposit them again on purpose, add --allow-duplicates")

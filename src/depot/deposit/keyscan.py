@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from depot.deposit.verdict import KeyRows
 
 Keys = Callable[[], Iterable[tuple[str, int | None]]]  # a fresh pass over (key, row) at each call
+SPREAD = 20  # keys kept spread over the source: between SPREAD and 2 * SPREAD - 1 of them
 
 
 @dataclass
@@ -23,6 +24,10 @@ class KeyScan:
 
     count: int = 0
     duplicates: KeyRows = field(default_factory=KeyRows)
+    # Keys at evenly spaced rows of the whole source (the first among them): a new ledger looks for them on
+    # the target as well as for its first ones, so an earlier deposit of another part of the source is
+    # found too (depot.deposit.job).
+    spread: list[str] = field(default_factory=list)
     _hashes: set[int] = field(default_factory=set, repr=False)
 
     def __contains__(self, key: object) -> bool:
@@ -39,7 +44,13 @@ def scan_keys(keys: Keys) -> KeyScan:
     scan = KeyScan()
     seen = scan._hashes
     candidates: set[int] = set()
+    stride = 1
     for key, _row in keys():
+        if scan.count % stride == 0:  # every stride-th key; the stride doubles as the sample fills
+            scan.spread.append(key)
+            if len(scan.spread) == 2 * SPREAD:
+                scan.spread = scan.spread[::2]
+                stride *= 2
         scan.count += 1
         h = hash(key)
         if h in seen:

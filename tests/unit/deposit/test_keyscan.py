@@ -64,3 +64,16 @@ def test_no_repeated_hash_reads_the_keys_once() -> None:
         return [("a", 1), ("b", 2)]
 
     assert scan_keys(keys).duplicates.duplicates == {} and len(passes) == 1
+
+
+@pytest.mark.parametrize("n", [0, 7, 39, 40, 1000, 281_372])
+def test_keys_spread_evenly_over_the_whole_source_are_kept(n: int) -> None:
+    scan = scan_keys(lambda: ((f"k{i}", i) for i in range(n)))
+    positions = [int(k[1:]) for k in scan.spread]
+    assert len(positions) <= 2 * keyscan.SPREAD - 1
+    if n < 2 * keyscan.SPREAD:
+        assert positions == list(range(n))  # a small source: every key
+        return
+    stride = positions[1]
+    assert len(positions) >= keyscan.SPREAD
+    assert positions == list(range(0, n, stride))  # every stride-th row, from the first to the end

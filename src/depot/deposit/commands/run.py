@@ -215,7 +215,7 @@ def _plan_and_run(ledger: Any, ledger_path: str, target: Any, transfers: int, at
                                     progress_mode, str(source["source"]), opened.profile.name, stats_interval,
                                     verbosity, sorted(plan.communities), plan=plan, stats=stats,
                                     resumable_threshold_mb=resumable_threshold_mb, bulk=bulk,
-                                    allow_duplicates=allow_duplicates))
+                                    allow_duplicates=allow_duplicates, spread_keys=tuple(keys.spread)))
     finally:
         plan.stop()
         plan.join()
@@ -252,7 +252,7 @@ async def _deposit(ledger: Any, target: Any, transfers: int, attempts: int, pass
                    verbosity: int = 0, communities: list[str] | None = None,
                    plan: BackgroundPlan | None = None, stats: Stats | None = None,
                    resumable_threshold_mb: int = 64, bulk: tuple[bool, int] = (False, 1000),
-                   allow_duplicates: bool = False) -> int:
+                   allow_duplicates: bool = False, spread_keys: tuple[str, ...] = ()) -> int:
     from functools import partial
 
     from depot.deposit.job import DepositJob, JobSettings, initial_stats
@@ -268,7 +268,8 @@ async def _deposit(ledger: Any, target: Any, transfers: int, attempts: int, pass
         progress_mode = "quiet"
     display = ProgressDisplay(stats, progress_mode, interval=stats_interval, verbose=verbosity > 0)
     # The target is already open (and checked by the preflight): the job uses it as it is.
-    job = DepositJob(ledger, settings, stats=stats, tick=display.tick, on_limiter=display.attach, target=target)
+    job = DepositJob(ledger, settings, stats=stats, tick=display.tick, on_limiter=display.attach, target=target,
+                     spread_keys=spread_keys)
     if plan is not None:
         _follow(plan, job, stats)
     install_stop_handlers(job.stop if plan is None else partial(_stop_both, plan, job))
