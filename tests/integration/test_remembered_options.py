@@ -108,3 +108,18 @@ def test_options_are_free_to_change_until_the_ledger_has_sent_anything(tmp_path:
            "one from now on" in fixed.stderr
     assert f"ledger: {SOME} published" in fixed.stderr
     assert remembered(tmp_path / "ledger.sqlite3")["path_template"] == "{images}/{catalogNumber}.png"
+
+
+def test_a_ledger_from_before_remembers_the_next_runs_options_and_says_so(tmp_path: Path) -> None:
+    archive, images = stage(tmp_path)
+    ledger = tmp_path / "ledger.sqlite3"
+    options = ["--images", str(images), "--path-template", "{images}/{catalogNumber}.png"]
+    first = depot("run", str(archive), *options, "--ledger", str(ledger), "--target", "local", "--repo-dir", "repo",
+                  cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    with sqlite3.connect(ledger) as conn:  # as a ledger written before migration 0010 has it
+        conn.execute("DELETE FROM source_options")
+    rerun = depot("run", str(archive), *options, "--ledger", str(ledger), cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "this ledger, written by an older Depot, remembers no source options" in rerun.stderr
+    assert remembered(ledger)["path_template"] == "{images}/{catalogNumber}.png"

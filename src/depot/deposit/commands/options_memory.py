@@ -48,6 +48,9 @@ def meet(ledger: Ledger | None, values: Mapping[str, Any], given: Mapping[str, s
     remembered = ledger.source_options() if ledger is not None else None
     sent = ledger.has_sent() if ledger is not None else False
     resolved = resolve(values, given, remembered, sent=sent and not dry_run, new_options=new_options)
+    if ledger is not None and remembered is None and sent and not dry_run:
+        click.echo("options: this ledger, written by an older Depot, remembers no source options; it takes this "
+                   "command's from now on", err=True)
     gone = resolved.gone()
     if gone is not None:
         raise ConfigError(gone)
