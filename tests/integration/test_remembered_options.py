@@ -40,6 +40,10 @@ def test_a_sync_without_the_first_runs_options_takes_the_ledgers_and_a_changed_o
     assert first.returncode == 0, first.stderr
     assert remembered(tmp_path / "ledger.sqlite3")["profile_name"] == "minimal"
     assert remembered(tmp_path / "ledger.sqlite3")["images"] == str(images.resolve())
+    status = subprocess.run([sys.executable, "-m", "depot", "status", *ledger], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=60)
+    assert (f"source options: --images {images.resolve()} --path-template {{images}}/{{catalogNumber}}.png "
+            "--profile minimal --var institution=TROM\n") in status.stdout, status.stdout
 
     # Nothing but the source: the ledger's options, named, and nothing to do.
     bare = depot("sync", str(archive), *ledger, cwd=tmp_path)

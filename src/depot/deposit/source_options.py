@@ -78,6 +78,13 @@ def shown(name: str, value: Any) -> str:
     return f"{flag} {value}" if value is not None else f"(no {flag})"
 
 
+def described(remembered: Mapping[str, Any]) -> str:
+    """The options a ledger remembers that are set, as flags (``depot status``)."""
+    return " ".join(shown(name, remembered[name]) for name in REMEMBERED
+                    if remembered.get(name) not in (None, False, []) or (name == "quoted" and remembered.get(name)
+                                                                       is False)) or "(none set)"
+
+
 @dataclass
 class Resolved:
     """The options a command uses, and what to say and store about them."""

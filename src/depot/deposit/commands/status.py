@@ -46,6 +46,7 @@ def show_status(ledger_path: str, as_json: bool, out: TextIO | None = None) -> i
         failures = ledger.failures()
         versions = ledger.version_counts()
         rejections = ledger.rejections()
+        target, options = ledger.target(), ledger.source_options()
     finally:
         ledger.close()
     left = sum(counts.get(s, 0) for s in WAITING)
@@ -55,9 +56,17 @@ def show_status(ledger_path: str, as_json: bool, out: TextIO | None = None) -> i
                                 "failures": [{"key": k, "step": s, "status": st, "message": m}
                                              for k, s, st, m in failures],
                                 "rejected": [{"key": k, "state": s, "row": r, "file": f, "reason": m}
-                                             for k, s, r, f, m in rejections]}).decode() + "\n")
+                                             for k, s, r, f, m in rejections],
+                                "target": target.describe() if target else None,
+                                "source_options": options}).decode() + "\n")
         return ExitCode.OK
+    from depot.deposit.source_options import described
+
     total = sum(counts.values())
+    if target is not None:
+        out.write(f"target: {target.describe()}\n")
+    if options is not None:  # what a run or sync not given them takes (depot.deposit.source_options)
+        out.write(f"source options: {described(options)}\n")
     out.write(f"specimens: {total}\n")
     for name in order:
         if counts.get(name):
