@@ -1,4 +1,6 @@
-"""The source options a ledger remembers, and how a later command's options meet them (pure).
+"""The source options a ledger remembers, and how a later command's options meet them (docs/decisions/0019).
+
+No I/O but the file system's: paths are made absolute, and remembered ones checked to exist still.
 
 A ledger's records were planned with its first run's options: how the source is read (``--images``,
 ``--path-template``, ``--column``, ...), the profile that maps it (``--profile``, ``--var``) and the names of
