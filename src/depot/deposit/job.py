@@ -15,7 +15,7 @@ pool); the job never closes a session it was given.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,12 +191,12 @@ class DepositJob:
 
     async def _deposited_already(self, runner: Runner) -> tuple[dict[str, list[dict[str, Any]]], int]:
         """A ledger that never created anything: its first specimens and some spread over the source, if the
-        target holds them already (a listing request per 20; a lost answer or a stop counts as nothing
-        found, and the run goes on)."""
+        target holds them already (one listing request; a lost answer or a stop counts as nothing found, and
+        the run goes on)."""
         keys = self.ledger.first_keys_if_unused(PROBE_BATCH)
         if not keys:
             return {}, 0
-        keys += [k for k in dict.fromkeys(self.spread_keys) if k not in set(keys)]  # a request per PROBE_BATCH
+        keys = with_spread(keys, self.spread_keys)
         try:
             found = await runner.find_by_keys(keys)
         except (HTTPStatusError, TransportError, LimiterStopped):
@@ -227,6 +227,15 @@ async def deposit(ledger: Ledger, settings: JobSettings | None = None, *,
 _RDM_COMMUNITIES = ("the records name communities, which --api rdm does not request yet (on InvenioRDM a community "
                     "is a review request, not a metadata field); nothing was sent. Deposit with --api legacy, or "
                     "without communities (--var community=)")
+
+
+def with_spread(first: list[str], spread: Sequence[str], n: int = PROBE_BATCH) -> list[str]:
+    """``n`` keys to look for in one request: up to half of them spread evenly over ``spread`` (first and
+    last included; KeyScan.spread covers the whole source), the rest the source's ``first``."""
+    others = [k for k in dict.fromkeys(spread) if k not in set(first)]
+    half = min(n // 2, len(others))
+    picked = [others[round(i * (len(others) - 1) / (half - 1))] for i in range(half)] if half > 1 else others[:half]
+    return first[:n - len(picked)] + picked
 
 
 def _deposited_already_message(found: dict[str, list[dict[str, Any]]], looked: int, s: JobSettings,

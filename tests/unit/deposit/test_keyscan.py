@@ -77,3 +77,17 @@ def test_keys_spread_evenly_over_the_whole_source_are_kept(n: int) -> None:
     stride = positions[1]
     assert len(positions) >= keyscan.SPREAD
     assert positions == list(range(0, n, stride))  # every stride-th row, from the first to the end
+
+
+def test_a_new_ledger_looks_for_its_first_keys_and_keys_spread_over_the_source_in_one_request() -> None:
+    from depot.deposit.job import with_spread
+    from depot.deposit.probes import PROBE_BATCH
+
+    scan = scan_keys(lambda: ((f"k{i}", i) for i in range(281_372)))
+    first = [f"k{i}" for i in range(PROBE_BATCH)]
+    keys = with_spread(first, scan.spread)
+    assert len(keys) == PROBE_BATCH == len(set(keys))  # one listing request, as before
+    assert keys[:PROBE_BATCH // 2] == first[:PROBE_BATCH // 2]
+    spread = [int(k[1:]) for k in keys[PROBE_BATCH // 2:]]
+    assert spread[-1] > 281_372 * 0.9 and min(b - a for a, b in zip(spread, spread[1:], strict=False)) > 20_000
+    assert with_spread(["a", "b"], ["a", "x"]) == ["a", "b", "x"] and with_spread(["a"], []) == ["a"]
