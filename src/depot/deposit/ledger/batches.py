@@ -13,8 +13,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from depot.deposit.ledger.published import Published, publish_rows
 from depot.deposit.ledger.states import State
-from depot.deposit.ledger.store import Claim, Ledger, Published, publish_rows
+from depot.deposit.ledger.store import Claim, Ledger
 from depot.deposit.ledger.tables import batches, files, specimens
 from depot.deposit.ledger.values import now_iso
 
