@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -24,6 +24,9 @@ from depot.deposit.cli import (
 from depot.deposit.commands.options_memory import given_names, meet
 from depot.deposit.errors import ExitCode
 from depot.deposit.targets import ZENODO_LIMITS
+
+if TYPE_CHECKING:
+    from depot.deposit.ledger import Ledger
 
 FIRST = 5  # problems shown per kind
 
@@ -47,39 +50,34 @@ def check(rate_limit: str, problems_file: Path, ledger_path: str | None, file_na
     given = given_names()
 
     def checked() -> int:
-        nonlocal file_name, source
-        if ledger_path is not None:  # the ledger's source options, as a sync would take them
-            from depot.deposit.ledger import Ledger
+        if ledger_path is None:
+            return dry_run(source, rate_limit, problems_file, file_name=file_name, api=api)
+        from depot.deposit.ledger import Ledger
 
-            ledger = Ledger.open(ledger_path, create=False)
-            try:
-                options = meet(ledger, {**source, "file_name": file_name}, given, new_options=False,
-                               dry_run=True).options
-            finally:
-                ledger.close()
-            file_name, source = options.pop("file_name"), options
-        return dry_run(source, rate_limit, problems_file, ledger_path=ledger_path, file_name=file_name, api=api)
+        ledger = Ledger.open(ledger_path, create=False)
+        try:  # the ledger's source options, as a sync would take them, for the check and the sync plan both
+            options = meet(ledger, {**source, "file_name": file_name}, given, new_options=False,
+                           dry_run=True).options
+            named = options.pop("file_name")
+            return dry_run(options, rate_limit, problems_file, ledger=(ledger, ledger_path), file_name=named,
+                           api=api)
+        finally:
+            ledger.close()
 
     run_with_exit_codes(checked)
 
 
-def sync_plan(source: dict[str, Any], ledger_path: str, rate_limit: str, out: TextIO,
+def sync_plan(source: dict[str, Any], ledger: Ledger, ledger_path: str, rate_limit: str, out: TextIO,
               file_name: str | None = None) -> None:
     """What `depot sync` would send, per kind of change, without writing to the ledger or the network."""
     from depot.deposit.commands.run import parse_rate
-    from depot.deposit.ledger import Ledger
+    from depot.deposit.images import FileCheckCache
     from depot.deposit.verdict import judge
 
     per_minute, per_hour = parse_rate(rate_limit)
-    ledger = Ledger.open(ledger_path, create=False)
-    try:
-        from depot.deposit.images import FileCheckCache
-
-        _profile, records = planned_records(**source, check_cache=FileCheckCache(ledger.engine))
-        plan = ledger.plan(judged(records, file_name), sync=True, dry_run=True,
-                           judge=partial(judge, today=datetime.now(UTC).date()))
-    finally:
-        ledger.close()
+    _profile, records = planned_records(**source, check_cache=FileCheckCache(ledger.engine))
+    plan = ledger.plan(judged(records, file_name), sync=True, dry_run=True,
+                       judge=partial(judge, today=datetime.now(UTC).date()))
     left = (f"no new request; {plan.left} of them are still to send, as an earlier run "
             "planned them" if plan.left else "no request")
     out.write(f"sync plan against {ledger_path}:\n"
@@ -95,9 +93,10 @@ def sync_plan(source: dict[str, Any], ledger_path: str, rate_limit: str, out: Te
 
 
 def dry_run(source: dict[str, Any], rate_limit: str, problems_file: Path, out: TextIO | None = None, *,
-            ledger_path: str | None = None, file_name: str | None = None, api: str = "legacy") -> int:
+            ledger: tuple[Ledger, str] | None = None, file_name: str | None = None, api: str = "legacy") -> int:
     """What `depot run` would do, by the same verdict (depot.deposit.verdict): the specimens it would
-    reject, with every problem listed in ``problems_file`` (key, row, kind, file, message)."""
+    reject, with every problem listed in ``problems_file`` (key, row, kind, file, message). ``ledger``
+    (the open ledger and its path): also what `depot sync` would do against it."""
     from depot.deposit.commands.run import parse_rate
     from depot.deposit.verdict import KeyRows, judge
 
@@ -160,8 +159,8 @@ def dry_run(source: dict[str, Any], rate_limit: str, problems_file: Path, out: T
         for line in first[kind]:
             out.write(f"  {line}\n")
     out.write(f"every problem is listed in {problems_file}\n")
-    if ledger_path is not None:
-        sync_plan(source, ledger_path, rate_limit, out, file_name)
+    if ledger is not None:
+        sync_plan(source, *ledger, rate_limit, out, file_name)
     blocking = sum(c for k, c in counts.items() if k != "note")
     return ExitCode.CHECK_FAILED if blocking else ExitCode.OK
 
