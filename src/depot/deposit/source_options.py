@@ -14,7 +14,7 @@ remembered.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,8 +106,8 @@ class Resolved:
         return missing_paths(self.options, self.taken)
 
 
-def resolve(values: Mapping[str, Any], given: Mapping[str, str] | Set[str], remembered: Mapping[str, Any] | None,
-            *, sent: bool, new_options: bool) -> Resolved:
+def resolve(values: Mapping[str, Any], given: Mapping[str, str], remembered: Mapping[str, Any] | None, *,
+            sent: bool, new_options: bool) -> Resolved:
     """Meet a command's option ``values`` (``given``: the names the user set, on the command line, in the
     environment or the config file, each with where it came from, e.g. `` (from DEPOT_PROFILE)``) with the
     ledger's ``remembered`` ones: a given option is used, one not
@@ -116,8 +116,7 @@ def resolve(values: Mapping[str, Any], given: Mapping[str, str] | Set[str], reme
     ``sent``: the ledger has sent records to its target, so a changed option would make records unlike the
     published ones: a ConfigError, unless ``new_options``."""
     options = dict(values)
-    origin = given if isinstance(given, Mapping) else dict.fromkeys(given, "")
-    for name in set(origin) & set(_TEXTS):
+    for name in set(given) & set(_TEXTS):
         if options.get(name) == "":
             options[name] = None
     taken: list[str] = []
@@ -125,9 +124,9 @@ def resolve(values: Mapping[str, Any], given: Mapping[str, str] | Set[str], reme
     for name in REMEMBERED:
         if remembered is None or name not in remembered:  # a new ledger, or an option its Depot did not know
             continue
-        if name in origin:
+        if name in given:
             if normal(name, options.get(name)) != remembered[name]:
-                changed.append(_change(name, normal(name, options.get(name)), remembered[name], origin[name]))
+                changed.append(_change(name, normal(name, options.get(name)), remembered[name], given[name]))
             continue
         if remembered[name] != normal(name, options.get(name)):  # the ledger's is not what the default is
             taken.append(name)

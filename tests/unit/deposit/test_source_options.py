@@ -13,12 +13,17 @@ DEFAULTS = {name: None for name in REMEMBERED} | {
     "columns": (), "profile_vars": (), "recursive": False, "fetch_media": False, "profile_name": "specimen"}
 
 
+def on_command_line(*names: str) -> dict[str, str]:
+    """Options given on the command line (no origin to name, as for an environment variable)."""
+    return dict.fromkeys(names, "")
+
+
 def values(**given: object) -> dict[str, object]:
     return {**DEFAULTS, "source": Path("a.zip"), "limit": None, **given}
 
 
 def first(**given: object) -> dict[str, object]:
-    resolved = resolve(values(**given), set(given), None, sent=False, new_options=False)
+    resolved = resolve(values(**given), on_command_line(*given), None, sent=False, new_options=False)
     assert resolved.remember is not None and resolved.taken == [] and resolved.changed == []
     return resolved.remember
 
@@ -35,20 +40,20 @@ def test_a_new_ledger_remembers_every_option_with_paths_made_absolute(
 
 def test_options_not_given_are_the_ledgers_and_said(tmp_path: Path) -> None:
     ledger = first(images=tmp_path, profile_name="herbarium", profile_vars=("institution=Meise",))
-    resolved = resolve(values(limit=5), {"limit"}, ledger, sent=True, new_options=False)
+    resolved = resolve(values(limit=5), on_command_line("limit"), ledger, sent=True, new_options=False)
     assert resolved.options["images"] == tmp_path and resolved.options["profile_vars"] == ("institution=Meise",)
     assert resolved.options["limit"] == 5 and resolved.remember is None
     assert resolved.described() == f"--images {tmp_path} --profile herbarium --var institution=Meise"
     assert resolved.gone() is None
-    moved = resolve(values(), set(), first(images=tmp_path / "gone"), sent=True, new_options=False)
+    moved = resolve(values(), {}, first(images=tmp_path / "gone"), sent=True, new_options=False)
     assert moved.gone() is not None and f"--images {tmp_path / 'gone'}" in moved.gone()  # type: ignore[operator]
 
 
 def test_the_same_value_given_again_is_no_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     ledger = first(images=tmp_path / "sheets", profile_vars=("a=1", "b=2"))
-    again = resolve(values(images=Path("sheets"), profile_vars=("b=2", "a=1")), {"images", "profile_vars"}, ledger,
-                    sent=True, new_options=False)
+    again = resolve(values(images=Path("sheets"), profile_vars=("b=2", "a=1")),
+                    on_command_line("images", "profile_vars"), ledger, sent=True, new_options=False)
     assert again.changed == [] and again.remember is None and again.taken == []
 
 
@@ -56,9 +61,9 @@ def test_a_changed_option_is_refused_once_sent_unless_meant() -> None:
     ledger = first(profile_name="minimal", file_name="{catalogNumber}.jpg")
     given = values(profile_name="specimen", file_name="{catalogNumber}.jpg")
     with pytest.raises(ConfigError, match=r"--profile specimen differs from the ledger's --profile minimal\. "):
-        resolve(given, {"profile_name"}, ledger, sent=True, new_options=False)
-    unsent = resolve(given, {"profile_name"}, ledger, sent=False, new_options=False)
-    meant = resolve(given, {"profile_name"}, ledger, sent=True, new_options=True)
+        resolve(given, on_command_line("profile_name"), ledger, sent=True, new_options=False)
+    unsent = resolve(given, on_command_line("profile_name"), ledger, sent=False, new_options=False)
+    meant = resolve(given, on_command_line("profile_name"), ledger, sent=True, new_options=True)
     for resolved in (unsent, meant):
         assert resolved.changed == ["--profile specimen differs from the ledger's --profile minimal"]
         assert resolved.remember == {**ledger, "profile_name": "specimen"}
@@ -66,7 +71,7 @@ def test_a_changed_option_is_refused_once_sent_unless_meant() -> None:
 
 def test_an_empty_text_given_is_the_default_and_a_flag_can_be_turned_off() -> None:
     ledger = first(path_template="{images}/{id}.jpg", recursive=True)
-    reset = resolve(values(path_template="", recursive=False), {"path_template", "recursive"}, ledger,
+    reset = resolve(values(path_template="", recursive=False), on_command_line("path_template", "recursive"), ledger,
                     sent=True, new_options=True)
     assert reset.options["path_template"] is None and reset.options["recursive"] is False
     assert reset.changed == ["(no --path-template) differs from the ledger's --path-template {images}/{id}.jpg",
@@ -75,7 +80,8 @@ def test_an_empty_text_given_is_the_default_and_a_flag_can_be_turned_off() -> No
 
 def test_a_ledger_from_before_an_option_was_remembered_takes_the_commands() -> None:
     older = {k: v for k, v in first(profile_name="minimal").items() if k != "file_name"}
-    resolved = resolve(values(file_name="{catalogNumber}{ext}"), {"file_name"}, older, sent=True, new_options=False)
+    resolved = resolve(values(file_name="{catalogNumber}{ext}"), on_command_line("file_name"), older, sent=True,
+                       new_options=False)
     assert resolved.changed == [] and resolved.options["file_name"] == "{catalogNumber}{ext}"
     assert resolved.remember is not None and resolved.remember["file_name"] == "{catalogNumber}{ext}"
     assert resolved.options["profile_name"] == "minimal"
