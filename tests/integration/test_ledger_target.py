@@ -120,3 +120,17 @@ def test_the_source_options_are_remembered_and_whether_anything_was_sent(ledger_
     ledger.mark_created("k1", deposition_id=7, bucket_url="/api/files/b")
     assert ledger.has_sent()
     ledger.close()
+
+
+def test_a_ledger_whose_only_work_is_a_bulk_batch_has_sent_and_is_not_probed(ledger_url: str) -> None:
+    """A bulk run killed with kill -9 after sending its first batch: the rerun's ledger holds only batched
+    specimens, which the server may have published. It must not take itself for a new ledger (the probe for
+    the source's keys would find its own records and stop the rerun)."""
+    from depot.deposit.ledger.batches import BatchLedger
+
+    ledger = Ledger.open(ledger_url)
+    ledger.plan([PlannedRecord(f"k{i}", {"title": f"Sheet {i}"}) for i in range(4)])
+    assert ledger.first_keys_if_unused(20) == ["k0", "k1", "k2", "k3"]
+    assert [c.key for c in BatchLedger(ledger).form("b1", 2, "2026-12-04T00:00:00+00:00")] == ["k0", "k1"]
+    assert ledger.has_sent() and ledger.first_keys_if_unused(20) == []
+    ledger.close()

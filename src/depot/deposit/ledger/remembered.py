@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from depot.deposit.errors import ConfigError
 from depot.deposit.ledger.engine import VERSION_TABLE
+from depot.deposit.ledger.states import DONE, State
 from depot.deposit.ledger.tables import source_options, specimens, target
 from depot.deposit.ledger.values import now_iso
 from depot.deposit.links import server_path
@@ -59,12 +60,17 @@ def write_options(conn: sa.Connection, options: dict[str, Any]) -> None:
         conn.execute(source_options.insert().values(id=1, **values))
 
 
+# A specimen that may be on the target: a deposit made or a create whose answer was lost, in a bulk batch
+# (sent, or about to be), or published. A ledger with none has never sent anything.
+SENT = sa.or_(specimens.c.deposition_id.is_not(None), specimens.c.record_id.is_not(None),
+              specimens.c.batch_id.is_not(None),
+              specimens.c.state.in_((State.UNCERTAIN, State.BATCHED, *DONE)))
+
+
 def has_sent(engine: sa.Engine) -> bool:
-    """Whether any specimen has gone to the target: a deposit made, a bulk batch sent, or published."""
-    sent = sa.or_(specimens.c.deposition_id.is_not(None), specimens.c.batch_id.is_not(None),
-                  specimens.c.state.in_(("published", "verified")))
+    """Whether any specimen may be on the target (``SENT``)."""
     with engine.connect() as conn:
-        return conn.execute(sa.select(sa.literal(1)).where(sa.exists().where(sent))).first() is not None
+        return conn.execute(sa.select(sa.literal(1)).where(sa.exists().where(SENT))).first() is not None
 
 
 class LedgerMissing(ConfigError):

@@ -113,6 +113,7 @@ class Ledger:
             write_options(conn, options)
 
     def has_sent(self) -> bool:
+        """Whether any specimen may be on the target: a deposit made or uncertain, a bulk batch, published."""
         return has_sent(self.engine)
 
     @contextlib.contextmanager
@@ -222,12 +223,9 @@ class Ledger:
         specimen has a deposition, none is uncertain); else none. Such a ledger may be a new one beside
         an old one (a typo in --ledger, a lost file): its first keys are looked for on the target before
         anything is created (depot.deposit.job)."""
+        if self.has_sent():  # a bulk batch too: a rerun after a kill -9 finds its own records there
+            return []
         with self._read() as conn:
-            used = conn.execute(sa.select(specimens.c.key).where(sa.or_(
-                specimens.c.deposition_id.is_not(None), specimens.c.record_id.is_not(None),
-                specimens.c.state.in_((State.UNCERTAIN, State.PUBLISHED)))).limit(1)).first()
-            if used is not None:
-                return []
             return list(conn.execute(sa.select(specimens.c.key).where(
                 specimens.c.state == State.PLANNED, specimens.c.op.is_(None)).order_by(specimens.c.seq)
                 .limit(n)).scalars())
