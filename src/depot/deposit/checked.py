@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 
 from depot.deposit.images import FileCheck, FileChecker
+from depot.deposit.images.pool import Item
 from depot.deposit.models import Specimen
 
 
@@ -16,11 +17,11 @@ def with_checks(specimens: Iterable[Specimen], checker: FileChecker) -> Iterator
     answered (its look-ahead), so ``pending`` holds only the specimens whose files are in flight."""
     pending: deque[Specimen] = deque()
 
-    def items() -> Iterator[tuple[str, str, str]]:
+    def items() -> Iterator[Item]:
         for specimen in specimens:
             pending.append(specimen)
             for spec in specimen.files:
-                yield specimen.key, spec.path, spec.name
+                yield specimen.key, spec.path, spec.name, spec.expected
 
     got: list[FileCheck] = []
     for result in checker.check(items()):

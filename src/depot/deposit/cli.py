@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from depot.deposit.errors import ConfigError, DepotError, ExitCode, LedgerError
-from depot.deposit.models import PlannedRecord
+from depot.deposit.models import PlannedRecord, Specimen
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,6 +62,11 @@ def source_options(fn: F) -> F:
         click.option("--license", "data_license", default=None, metavar="LICENCE",
                      help="The data licence (a URL or an id such as cc-by-4.0) of a table, or in place of "
                           "the one an archive's EML states (e.g. prose Depot cannot read)."),
+        click.option("--checksums", "checksums", multiple=True, metavar="FILE",
+                     type=click.Path(dir_okay=False, path_type=Path),
+                     help="A checksum file that came with the images (md5sum or sha256sum output, with or without "
+                          "--tag, or a BagIt manifest; paths relative to its folder). Each image must hash to its "
+                          "line, and one no line lists is a problem, before anything is sent (repeatable)."),
         click.option("--recursive/--no-recursive", default=False,
                      help="A folder source: take images in sub-folders too [no]."),
         click.option("--group-pattern", default=None, metavar="REGEX",
@@ -157,11 +162,12 @@ def planned_source(source: Path, kind: str | None, images: Path | None, path_tem
                    encoding: str | None = None, quoted: bool | None = None, data_license: str | None = None,
                    recursive: bool = False, group_pattern: str | None = None, fetch_media: bool = False,
                    media_cache: Path | None = None, barcode: str | None = None, checkers: int = 2,
-                   check_cache: Any = None) -> PlannedSource:
+                   check_cache: Any = None, checksums: tuple[Path, ...] = ()) -> PlannedSource:
     """Open the source and the profile: the records, and the keys alone (depot.deposit.keyscan).
 
     With ``fetch_media`` the media URLs that have no local file are downloaded first (one extra pass over
-    the source), so that the records can name the downloaded files.
+    the source), so that the records can name the downloaded files. ``checksums``: the dataset's checksum
+    files (depot.deposit.sources.checksums), which its images are checked against.
     """
     import itertools
 
@@ -169,6 +175,9 @@ def planned_source(source: Path, kind: str | None, images: Path | None, path_tem
     from depot.deposit.sources import MediaCache, open_source
 
     profile = load_profile(profile_name, overrides={str(k): v for k, v in _pairs(profile_vars, "--var").items()})
+    from depot.deposit.sources.checksums import load as load_checksums
+
+    sums = load_checksums(list(checksums), images) if checksums else None  # read before the source: a bad one exits 2
     # Absolute paths: a relative --images would otherwise be taken relative to the source's own folder.
     options: dict[str, Any] = {
         "kind": kind, "images": images.resolve() if images else None, "path_template": path_template,
@@ -197,7 +206,10 @@ def planned_source(source: Path, kind: str | None, images: Path | None, path_tem
         # Closing the source removes the unpacked copy of a zipped archive; closing the checker its workers.
         # A file's check is cached in the ledger by its identity (check_cache), so a rerun decodes nothing.
         with src, checker:
-            for specimen, checks in with_checks(itertools.islice(src, limit), checker):
+            specimens: Iterator[Specimen] = itertools.islice(src, limit)
+            if sums is not None:
+                specimens = map(sums.attach, specimens)
+            for specimen, checks in with_checks(specimens, checker):
                 yield profile.apply(specimen, images={c.path: c for c in checks})
 
     def keys() -> Iterator[tuple[str, int | None]]:

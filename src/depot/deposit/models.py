@@ -24,6 +24,16 @@ class MediaRef:
 
 
 @dataclass(frozen=True)
+class Expected:
+    """What a file's bytes must hash to, as a checksum file of the dataset says (``--checksums``), and
+    where it says so, for messages (``checksums.md5 line 12``)."""
+
+    algorithm: str  # a hashlib name: md5, sha1, sha256, sha512...
+    digest: str  # lower-case hex
+    origin: str
+
+
+@dataclass(frozen=True)
 class FileSpec:
     """A local file that will be uploaded, under the name it will have in the deposit."""
 
@@ -32,6 +42,7 @@ class FileSpec:
     size: int | None = None  # filled in when the file is inspected
     md5: str | None = None
     sha256: str | None = None
+    expected: tuple[Expected, ...] = ()  # checked with the image, before anything is sent
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,12 @@ FLAGS: dict[str, str] = {
     "quoted": "--no-quotes", "data_license": "--license", "recursive": "--recursive",
     "group_pattern": "--group-pattern", "fetch_media": "--fetch-media", "media_cache": "--media-cache",
     "profile_name": "--profile", "profile_vars": "--var", "barcode": "--barcode", "file_name": "--file-name",
+    "checksums": "--checksums",
 }
 REMEMBERED = tuple(FLAGS)
 _PATHS = ("images", "media_cache")
-_MANY = ("columns", "profile_vars")  # repeatable options: order does not change their meaning
+_MANY = ("columns", "profile_vars", "checksums")  # repeatable options: order does not change their meaning
+_MANY_PATHS = ("checksums",)
 _TEXTS = ("path_template", "key_term", "encoding", "data_license", "group_pattern", "file_name")
 NEW_OPTIONS = "--new-options"
 
@@ -43,6 +45,8 @@ def normal(name: str, value: Any) -> Any:
         return None
     if name in _PATHS:
         return str(Path(value).expanduser().resolve())
+    if name in _MANY_PATHS:
+        return sorted(str(Path(v).expanduser().resolve()) for v in value)
     if name == "profile_name" and _is_file(str(value)):
         return str(Path(value).expanduser().resolve())
     if name in _MANY:
@@ -56,6 +60,8 @@ def restore(name: str, value: Any) -> Any:
         return None
     if name in _PATHS:
         return Path(value)
+    if name in _MANY_PATHS:
+        return tuple(Path(v) for v in value)
     if name in _MANY:
         return tuple(value)
     return value
@@ -154,6 +160,9 @@ def missing_paths(options: Mapping[str, Any], names: Iterable[str]) -> str | Non
         if name == "images" and not Path(value).is_dir():
             return (f"the ledger's --images {value} (remembered from an earlier run) is not a folder any more: "
                     f"give --images with its new place and {NEW_OPTIONS}")
+        if name == "checksums" and (gone := [str(v) for v in value if not Path(v).is_file()]):
+            return (f"the ledger's --checksums {gone[0]} (remembered from an earlier run) is gone: give --checksums "
+                    f"with its new place and {NEW_OPTIONS}")
         if name == "profile_name" and _is_file(str(value)) and not Path(value).is_file():
             return (f"the ledger's --profile {value} (remembered from an earlier run) is gone: give --profile "
                     f"with its new place and {NEW_OPTIONS}")

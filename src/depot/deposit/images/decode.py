@@ -8,18 +8,20 @@ that scale first, and at twice and four times the scale only when none named the
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 from depot.deposit.images.barcodes import read_gray, reader_unavailable
 from depot.deposit.images.formats import DISPLAY, HEAD_BYTES, image_format, promised_format, sniff
 from depot.deposit.images.matching import first_match
 from depot.deposit.images.results import FileCheck
 from depot.deposit.images.rules import BarcodeMode, ImageRules
+from depot.deposit.models import Expected
 
 if TYPE_CHECKING:
     import pyvips
@@ -40,6 +42,7 @@ FAIL_ON = "error"
 # cameras write) is noted and the file decoded again at "error".
 JPEG_DAMAGE = ("bad huffman code", "premature end of data segment", "instead of rst", "premature end of jpeg file",
                "arithmetic code")
+HASH_CHUNK = 1 << 20
 _LOADERS = {"jpeg": "jpegload", "png": "pngload", "tiff": "tiffload", "jp2": "jp2kload"}
 _vips_ready = False
 _T = TypeVar("_T")
@@ -51,9 +54,10 @@ class _Findings:
     warnings: list[str] = field(default_factory=list)
 
 
-def check_file(path: str, name: str, key: str, rules: ImageRules) -> FileCheck:
-    """Check the file at ``path``, deposited as ``name`` for the specimen ``key``. Never raises for a bad
-    file: what is wrong is in the result's ``problems`` (blocking) and ``warnings``."""
+def check_file(path: str, name: str, key: str, rules: ImageRules, expected: tuple[Expected, ...] = ()) -> FileCheck:
+    """Check the file at ``path``, deposited as ``name`` for the specimen ``key``; its bytes must hash to
+    each of ``expected`` (the dataset's checksum files). Never raises for a bad file: what is wrong is in the
+    result's ``problems`` (blocking) and ``warnings``."""
     label = name if os.path.basename(path) == name else f"{name} ({path})"
     try:
         info = os.stat(path)
@@ -70,6 +74,8 @@ def check_file(path: str, name: str, key: str, rules: ImageRules) -> FileCheck:
     try:
         with open(path, "rb") as fh:
             head = fh.read(HEAD_BYTES)
+            if expected:
+                _check_digests(fh, head, label, expected, found)
     except OSError as exc:
         return replace(result, problems=(f"{label}: cannot be read: {exc.strerror}",))
     sniffed = sniff(head)
@@ -86,6 +92,23 @@ def check_file(path: str, name: str, key: str, rules: ImageRules) -> FileCheck:
     result = replace(result, format=fmt)
     result = _decode(result, label, key, fmt, rules, found)
     return _finish(result, found)
+
+
+def _check_digests(fh: BinaryIO, head: bytes, label: str, expected: tuple[Expected, ...], found: _Findings) -> None:
+    """Hash the whole file (``head`` was read already from the open ``fh``) with each algorithm ``expected``
+    names, in one read, and note each digest that differs."""
+    hashes = {e.algorithm: hashlib.new(e.algorithm) for e in expected}
+    chunk = head
+    while chunk:
+        for h in hashes.values():
+            h.update(chunk)
+        chunk = fh.read(HASH_CHUNK)
+    for e in expected:
+        actual = hashes[e.algorithm].hexdigest()
+        if actual != e.digest:
+            found.problems.append(f"{label}: its {e.algorithm} is {actual}, but {e.origin} says {e.digest}: the "
+                                  "file changed or was damaged since its checksum was made (copy it again from the "
+                                  "original, or fix the checksum file if the image was replaced on purpose)")
 
 
 def _finish(result: FileCheck, found: _Findings) -> FileCheck:

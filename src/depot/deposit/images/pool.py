@@ -12,6 +12,7 @@ alone; the one that crashes its worker again gets a problem, and the others are 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from collections import deque
@@ -25,10 +26,12 @@ from depot.deposit.images.cache import FileCheckCache, rules_hash
 from depot.deposit.images.decode import check_file
 from depot.deposit.images.results import FileCheck
 from depot.deposit.images.rules import ImageRules
+from depot.deposit.models import Expected
 from depot.processes import OnDemandPool
 
-Item = tuple[str, str, str]  # (specimen key, path, name in the deposit)
-CheckFunction = Callable[[str, str, str, ImageRules], FileCheck]
+# (specimen key, path, name in the deposit[, the checksums its bytes must have]); check_file's arguments
+Item = tuple[str, str, str] | tuple[str, str, str, tuple[Expected, ...]]
+CheckFunction = Callable[..., FileCheck]
 
 # Files go to a worker in chunks: one task per file cost the planning thread and the pool's own threads
 # about 0.1 ms of this process's CPU per file (pickling, pipe, futures), as much as decoding a small image;
@@ -51,7 +54,17 @@ def _ready() -> None:
 
 def _check_chunk(function: CheckFunction, items: list[Item], rules: ImageRules) -> list[FileCheck]:
     """In a worker: check each file of a chunk (a module-level function: it is pickled)."""
-    return [function(path, name, key, rules) for key, path, name in items]
+    return [_check_one(function, item, rules) for item in items]
+
+
+def _check_one(function: CheckFunction, item: Item, rules: ImageRules) -> FileCheck:
+    key, path, name = item[:3]
+    expected = _expected(item)
+    return function(path, name, key, rules, expected) if expected else function(path, name, key, rules)
+
+
+def _expected(item: Item) -> tuple[Expected, ...]:
+    return item[3] if len(item) > 3 else ()
 
 
 @dataclass
@@ -145,19 +158,19 @@ class FileChecker:
 
     def _start(self, item: Item) -> _Entry:
         """The file's result if it is known at once (cached, or nothing to decode), else its place in a chunk."""
-        key, path, name = item
+        key, path, name = item[:3]
         try:
             info = os.stat(path)
         except OSError:
             info = None
         if info is not None and self.cache is not None:
-            hit = self.cache.get(path, name, key, info.st_size, info.st_mtime_ns, self.digest)
+            hit = self.cache.get(path, name, key, info.st_size, info.st_mtime_ns, self._digest(item))
             if hit is not None:
                 self.cached += 1
                 return _Entry(item, hit, cached=True)
         if self.processes == 0 or info is None or not stat.S_ISREG(info.st_mode):
             # nothing to decode (missing, a folder, a pipe): said here, without starting a worker
-            return _Entry(item, self.function(path, name, key, self.rules))
+            return _Entry(item, _check_one(self.function, item, self.rules))
         chunk = self._open = self._open or _Chunk()
         entry = _Entry(item, chunk=chunk, index=len(chunk.items))
         chunk.items.append(item)
@@ -197,18 +210,27 @@ class FileChecker:
             result, crashed = self._alone(entry.item)
             return result if crashed else self._store(entry.item, result)  # a crash may be transient: not cached
 
+    def _digest(self, item: Item) -> str:
+        """What a cached result is filed under: the rules, and the checksums the file was compared with (a
+        result from before a checksum file was given says nothing about it)."""
+        expected = _expected(item)
+        if not expected:
+            return self.digest
+        text = "|".join([self.digest, *sorted(f"{e.algorithm}:{e.digest}" for e in expected)])
+        return hashlib.sha256(text.encode()).hexdigest()
+
     def _store(self, item: Item, result: FileCheck) -> FileCheck:
         self.checked += 1
         if self.cache is not None:
-            self.cache.put(item[0], result, self.digest)
+            self.cache.put(item[0], result, self._digest(item))
         return result
 
     def _alone(self, item: Item) -> tuple[FileCheck, bool]:
         """Check one file with nothing else in flight, in a worker kept for this (one process start per
         crash, not per file): after a crash, find out whether this file caused it."""
-        key, path, name = item
+        _, path, name = item[:3]
         try:
-            return self._isolation.call(self.function, path, name, key, self.rules), False
+            return self._isolation.call(_check_one, self.function, item, self.rules), False
         except BrokenProcessPool:
             return FileCheck(path, name, problems=(f"{name} ({path}): the image decoder crashed on this file "
                                                    "(damaged or hostile content)",)), True

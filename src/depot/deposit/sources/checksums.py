@@ -1,0 +1,177 @@
+"""Checksum files a dataset comes with (``--checksums``): what each image's bytes must hash to.
+
+A digitisation line or an imaging vendor hands over its images with the checksums it made when it wrote
+them: ``md5sum``/``sha256sum`` output, the same with ``--tag`` (BSD style), or a BagIt ``manifest-<alg>.txt``.
+An image that no longer hashes to its line was damaged or swapped on the way (a bad copy, a truncated
+transfer, an edited file) and must not get a DOI; the image check compares them before anything is sent.
+
+Pure: ``parse`` reads one file's text. Paths in it are relative to the file's own folder (absolute ones
+are taken as they are); they are only looked up, never opened, so a hostile one (``../../etc``) matches
+no image and does nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import replace
+from pathlib import Path
+
+from depot.deposit.models import Expected, FileSpec, Specimen
+from depot.deposit.sources.errors import SourceError
+
+# The hex digest's length says the algorithm of a plain md5sum-style line.
+BY_LENGTH = {32: "md5", 40: "sha1", 56: "sha224", 64: "sha256", 96: "sha384", 128: "sha512"}
+ALGORITHMS = frozenset(BY_LENGTH.values())
+_BSD = re.compile(r"^(MD5|SHA1|SHA224|SHA256|SHA384|SHA512|SHA2-256|SHA2-512) ?\((.*)\) ?= ?([0-9A-Fa-f]+)$")
+_PLAIN = re.compile(r"^([0-9A-Fa-f]+)(?: [ *]|\s+)(.+)$")
+_BAGIT_NAME = re.compile(r"^(?:tag)?manifest-([a-z0-9]+)\.txt$")
+MAX_PROBLEMS_SHOWN = 3
+
+
+def algorithm_name(name: str) -> str | None:
+    """``md5``, ``sha256``... for the names checksum tools and Audubon Core write (``SHA-256``, ``SHA2-256``,
+    ``sha256``); None for one Depot cannot compute."""
+    text = re.sub(r"^sha2(224|256|384|512)$", r"sha\1", re.sub(r"[^a-z0-9]", "", name.lower()))
+    text = {"sha": "sha1"}.get(text, text)
+    return text if text in ALGORITHMS else None
+
+
+def _unescape_gnu(path: str) -> str:
+    r"""A GNU coreutils line that starts with ``\`` has ``\\`` and ``\n`` escapes in its file name."""
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "\\": "\\", "r": "\r"}.get(m.group(1), m.group(0)), path)
+
+
+def _unescape_bagit(path: str) -> str:
+    """RFC 8493 §2.1.3: CR, LF and ``%`` percent-encoded in manifest paths."""
+    return re.sub(r"%(0[Dd]|0[Aa]|25)", lambda m: {"0d": "\r", "0a": "\n", "25": "%"}[m.group(1).lower()], path)
+
+
+def parse(text: str, source: str) -> dict[str, Expected]:
+    """The relative (or absolute) path -> Expected of each line of a checksum file named ``source``.
+
+    Blank lines and ``#`` comments are skipped. Raises SourceError naming the file and its lines for a line
+    that is none of the known forms, a digest of no known length, or one path given two different digests."""
+    bagit = _BAGIT_NAME.match(Path(source).name)
+    bagit_algorithm = algorithm_name(bagit.group(1)) if bagit else None
+    if bagit and bagit_algorithm is None:
+        raise SourceError(Path(source), f"a BagIt manifest of {bagit.group(1)!r}, which Depot cannot compute "
+                                        f"(one of {', '.join(sorted(ALGORITHMS))})")
+    found: dict[str, tuple[Expected, int]] = {}
+    bad: list[str] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.rstrip("\r").lstrip("\ufeff") if number == 1 else raw.rstrip("\r")
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parsed = _line(line, bagit_algorithm)
+        if isinstance(parsed, str):
+            bad.append(f"line {number}: {parsed}")
+            continue
+        algorithm, digest, path = parsed
+        key = os.path.normpath(path)
+        expected = Expected(algorithm, digest.lower(), f"{source} line {number}")
+        earlier = found.get(key)
+        if earlier is not None and earlier[0].digest != expected.digest:
+            bad.append(f"line {number}: {path} is given {expected.digest}, but line {earlier[1]} gave it "
+                       f"{earlier[0].digest}")
+            continue
+        found.setdefault(key, (expected, number))
+    if bad:
+        more = f" (and {len(bad) - MAX_PROBLEMS_SHOWN} more)" if len(bad) > MAX_PROBLEMS_SHOWN else ""
+        raise SourceError(Path(source), "not a checksum file Depot can read (md5sum or sha256sum output, with or "
+                                        f"without --tag, or a BagIt manifest): {'; '.join(bad[:MAX_PROBLEMS_SHOWN])}"
+                                        f"{more}")
+    return {key: expected for key, (expected, _) in found.items()}
+
+
+def _line(line: str, bagit_algorithm: str | None) -> tuple[str, str, str] | str:
+    """(algorithm, hex digest, path) of one line, or what is wrong with it."""
+    if bagit_algorithm is not None:
+        match = _PLAIN.match(line)
+        if match is None:
+            return f"{line[:80]!r} is not '<checksum> <path>'"
+        digest, path = match.groups()
+        if BY_LENGTH.get(len(digest)) != bagit_algorithm:
+            return f"{digest[:80]} is not a {bagit_algorithm} checksum"
+        return bagit_algorithm, digest, _unescape_bagit(path)
+    tagged = _BSD.match(line.removeprefix("\\"))
+    if tagged:
+        name, path, digest = tagged.groups()
+        algorithm = algorithm_name(name)
+        assert algorithm is not None  # the pattern names only known algorithms
+        if BY_LENGTH.get(len(digest)) != algorithm:
+            return f"{digest[:80]} is not a {algorithm} checksum"
+        return algorithm, digest, _unescape_gnu(path) if line.startswith("\\") else path
+    escaped = line.startswith("\\")
+    match = _PLAIN.match(line[1:] if escaped else line)
+    if match is None:
+        return f"{line[:80]!r} is not '<checksum>  <path>' (md5sum) nor 'SHA256 (<path>) = <checksum>' (--tag)"
+    digest, path = match.groups()
+    algorithm = BY_LENGTH.get(len(digest))
+    if algorithm is None:
+        return f"a checksum of {len(digest)} hex digits is none of md5, sha1, sha224, sha256, sha384 or sha512"
+    return algorithm, digest, _unescape_gnu(path) if escaped else path
+
+
+class Checksums:
+    """The checksum files of one run, looked up by a file's real path."""
+
+    def __init__(self, files: list[tuple[str, dict[str, Expected]]], names: list[str]) -> None:
+        """``files``: (each checksum file's real folder, what ``parse`` gave for it); ``names``: the files as
+        given, for messages."""
+        self.names = names
+        self._by_path: dict[str, list[Expected]] = {}
+        for folder, entries in files:
+            for path, expected in entries.items():
+                full = os.path.normpath(os.path.join(folder, path))
+                known = self._by_path.setdefault(full, [])
+                if expected not in known:
+                    known.append(expected)
+
+    def __len__(self) -> int:
+        return len(self._by_path)
+
+    def expected(self, real_path: str) -> tuple[Expected, ...]:
+        return tuple(self._by_path.get(os.path.normpath(real_path), ()))
+
+    def attach(self, specimen: Specimen) -> Specimen:
+        """The specimen with each file's expected checksums; a file no checksum file lists is a problem of
+        the specimen (a file the delivery does not vouch for: added since, or from another folder)."""
+        files: list[FileSpec] = []
+        unlisted: list[str] = []
+        for spec in specimen.files:
+            expected = self.expected(os.path.realpath(spec.path))
+            if not expected:
+                unlisted.append(spec.path)
+            files.append(replace(spec, expected=expected))
+        problems = specimen.problems
+        if unlisted:
+            flags = " ".join(f"--checksums {name}" for name in self.names)
+            problems += tuple(f"{path} is not listed in the checksum file ({flags}): add its line, or check that "
+                              "it is the file meant" for path in unlisted)
+        return replace(specimen, files=tuple(files), problems=problems)
+
+
+def load(paths: list[Path], images: Path | None = None) -> Checksums:
+    """Read the ``--checksums`` files; SourceError naming the file for one that is missing, not text, or
+    not a checksum file. A relative path in one is looked up from the file's folder and, if given, from the
+    ``images`` folder too (``cd images; md5sum * > ../checksums.md5`` writes names relative to it)."""
+    files: list[tuple[str, dict[str, Expected]]] = []
+    for path in paths:
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except FileNotFoundError:
+            raise SourceError(path, "no such checksum file (--checksums)") from None
+        except IsADirectoryError:
+            raise SourceError(path, "a folder, not a checksum file (--checksums)") from None
+        except OSError as exc:
+            raise SourceError(path, f"cannot be read (--checksums): {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise SourceError(path, f"not UTF-8 text at byte {exc.start} (--checksums): is it a checksum "
+                                    "file?") from None
+        entries = parse(text, str(path))
+        if not entries:
+            raise SourceError(path, "holds no checksum line (--checksums)")
+        for folder in dict.fromkeys([os.path.realpath(path.parent), *([os.path.realpath(images)] if images else [])]):
+            files.append((folder, entries))
+    return Checksums(files, [str(p) for p in paths])
