@@ -21,6 +21,8 @@ class MediaRef:
     title: str | None = None
     creator: str | None = None
     rights_holder: str | None = None
+    hash_function: str | None = None  # Audubon Core ac:hashFunction and ac:hashValue: of the bytes served at
+    hash_value: str | None = None  # the URI (checked on a file --fetch-media downloaded from it)
 
 
 @dataclass(frozen=True)

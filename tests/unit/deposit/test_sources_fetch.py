@@ -237,3 +237,48 @@ def test_check_with_fetch_media(server: Server, tmp_path: Path, monkeypatch: pyt
     assert not re.search(r"^A1\t1\trecord\t[^\t]*\trow 1: image", listing, flags=re.M), listing
     assert server.requests["/img/A1.jpg"] == 1
     assert (tmp_path / "depot-media-cache").is_dir()
+
+
+def test_a_fetched_file_is_checked_against_the_archives_audubon_core_checksum(server: Server, tmp_path: Path) -> None:
+    import hashlib
+
+    from depot.deposit.images import ImageRules, check_file
+
+    folder = tmp_path / "dwca"
+    folder.mkdir()
+    (folder / "meta.xml").write_text(
+        '<archive xmlns="http://rs.tdwg.org/dwc/text/"><core encoding="UTF-8" fieldsTerminatedBy="\\t" '
+        'linesTerminatedBy="\\n" ignoreHeaderLines="1" rowType="http://rs.tdwg.org/dwc/terms/Occurrence">'
+        '<files><location>occurrence.txt</location></files><id index="0"/>'
+        '<field index="1" term="http://rs.tdwg.org/dwc/terms/catalogNumber"/></core>'
+        '<extension encoding="UTF-8" fieldsTerminatedBy="\\t" linesTerminatedBy="\\n" ignoreHeaderLines="1" '
+        'rowType="http://rs.tdwg.org/ac/terms/Multimedia"><files><location>media.txt</location></files>'
+        '<coreid index="0"/><field index="1" term="http://rs.tdwg.org/ac/terms/accessURI"/>'
+        '<field index="2" term="http://rs.tdwg.org/ac/terms/hashFunction"/>'
+        '<field index="3" term="http://rs.tdwg.org/ac/terms/hashValue"/></extension></archive>', encoding="utf-8")
+    (folder / "occurrence.txt").write_text("id\tcatalogNumber\n1\tA1\n2\tA6\n3\tA9\n", encoding="utf-8")
+    url1, url6, url9 = (server.url(p) for p in ("/img/A1.jpg", "/iiif/A6/full/max/0/default",
+                                                 "/bilder/hent.php?id=A9&type=jpeg"))
+    (folder / "media.txt").write_text(
+        "id\taccessURI\thashFunction\thashValue\n"
+        f"1\t{url1}\tSHA-256\t{hashlib.sha256(JPEG).hexdigest().upper()}\n"
+        f"2\t{url6}\tMD5\t{hashlib.md5(b'what the publisher hashed').hexdigest()}\n"
+        f"3\t{url9}\tcrc32\t1234abcd\n", encoding="utf-8")
+    cache = tmp_path / "cache"
+    assert fetch_media([url1, url6, url9], cache, retries=0, backoff=0.01).downloaded == 3
+    with open_source(folder, media_cache=MediaCache(cache), require_local=True) as source:
+        a1, a6, a9 = list(source)
+    assert [(e.algorithm, e.digest) for e in a1.files[0].expected] == [("sha256", hashlib.sha256(JPEG).hexdigest())]
+    assert a1.problems == ()
+    assert a9.files[0].expected == () and a9.problems == (
+        f"row 3: image {url9}: ac:hashValue '1234abcd' comes with ac:hashFunction 'crc32', so it cannot be checked "
+        "(one of md5, sha1, sha224, sha256, sha384, sha512; fix the archive's multimedia row)",)
+
+    rules = ImageRules(min_bytes=1, min_pixels=1)
+    ok = check_file(a1.files[0].path, a1.files[0].name, "A1", rules, a1.files[0].expected)
+    assert not any("sha256" in p for p in ok.problems)
+    spec = a6.files[0]
+    bad = check_file(spec.path, spec.name, "A6", rules, spec.expected)
+    assert any(p.startswith(f"A6.png: its md5 is {hashlib.md5(PNG).hexdigest()}, but the archive's ac:hashValue "
+                            f"for {url6} (if the download is damaged, delete {Path(spec.path).parent} and run again")
+               for p in bad.problems), bad.problems

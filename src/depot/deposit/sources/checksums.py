@@ -17,7 +17,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from depot.deposit.models import Expected, FileSpec, Specimen
+from depot.deposit.models import Expected, FileSpec, MediaRef, Specimen
 from depot.deposit.sources.errors import SourceError
 
 # The hex digest's length says the algorithm of a plain md5sum-style line.
@@ -35,6 +35,24 @@ def algorithm_name(name: str) -> str | None:
     text = re.sub(r"^sha2(224|256|384|512)$", r"sha\1", re.sub(r"[^a-z0-9]", "", name.lower()))
     text = {"sha": "sha1"}.get(text, text)
     return text if text in ALGORITHMS else None
+
+
+def of_media(ref: MediaRef) -> tuple[tuple[Expected, ...], str | None]:
+    """The checksum an archive's Audubon Core row gives for the bytes at its URI (``ac:hashFunction``,
+    ``ac:hashValue``), and a problem if the pair cannot be used (a value without a function, an unknown
+    function, a value of the wrong length)."""
+    if not ref.hash_value:
+        return (), None
+    value = ref.hash_value.strip().lower()
+    algorithm = algorithm_name(ref.hash_function or "")
+    if algorithm is None:
+        named = f"ac:hashFunction {ref.hash_function!r}" if ref.hash_function else "no ac:hashFunction"
+        return (), (f"image {ref.uri}: ac:hashValue {ref.hash_value!r} comes with {named}, so it cannot be checked "
+                    f"(one of {', '.join(sorted(ALGORITHMS))}; fix the archive's multimedia row)")
+    if BY_LENGTH.get(len(value)) != algorithm or not re.fullmatch(r"[0-9a-f]+", value):
+        return (), (f"image {ref.uri}: ac:hashValue {ref.hash_value!r} is not a {algorithm} checksum (fix the "
+                    "archive's multimedia row)")
+    return (Expected(algorithm, value, f"the archive's ac:hashValue for {ref.uri}"),), None
 
 
 def _unescape_gnu(path: str) -> str:
@@ -143,7 +161,7 @@ class Checksums:
             expected = self.expected(os.path.realpath(spec.path))
             if not expected:
                 unlisted.append(spec.path)
-            files.append(replace(spec, expected=expected))
+            files.append(replace(spec, expected=tuple(dict.fromkeys((*spec.expected, *expected)))))
         problems = specimen.problems
         if unlisted:
             flags = " ".join(f"--checksums {name}" for name in self.names)

@@ -61,6 +61,8 @@ def _media_ref(data: dict[str, str]) -> MediaRef | None:
         title=value.get("title") or value.get("caption"),
         creator=value.get("creator"),
         rights_holder=value.get("rightsHolder") or value.get("Owner"),
+        hash_function=value.get("hashFunction"),
+        hash_value=value.get("hashValue"),
     )
 
 

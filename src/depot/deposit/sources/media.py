@@ -30,8 +30,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from depot.deposit.models import FileSpec, MediaRef
+from depot.deposit.models import Expected, FileSpec, MediaRef
 from depot.deposit.sources.cache import MediaCache
+from depot.deposit.sources.checksums import of_media
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".jp2", ".j2k", ".gif", ".webp", ".bmp",
                               ".dng", ".cr2", ".nef", ".heic"})
@@ -229,11 +230,12 @@ class MediaResolver:
     def resolve(self, key: str, terms: Mapping[str, str],
                 media: Sequence[MediaRef]) -> tuple[tuple[FileSpec, ...], tuple[str, ...]]:
         problems: list[str] = []
+        expected: dict[Path, tuple[Expected, ...]] = {}
         if self.template is not None:
             found = self._by_template(key, terms, problems)
         elif media:
             links: list[str] = []
-            found = [path for ref in media for path in self._by_media(ref, problems, links)]
+            found = [path for ref in media for path in self._by_media(ref, problems, links, expected)]
             if links and self.require_local:
                 more = f" (and {len(links) - 1} more)" if len(links) > 1 else ""
                 problems.append(f"image {links[0]}{more} is only a web link; pass --fetch-media to download "
@@ -242,7 +244,7 @@ class MediaResolver:
             found = self._by_name(key, terms, problems)
         else:
             found = []
-        return self._file_specs(found, problems), tuple(problems)
+        return self._file_specs(found, problems, expected), tuple(problems)
 
     def _confined(self, value: str, paths: list[Path], root_real: str, label: str,
                   problems: list[str]) -> list[Path]:
@@ -301,7 +303,8 @@ class MediaResolver:
     def _anchor(self, path: Path) -> Path:
         return path if path.is_absolute() else self.root / path
 
-    def _by_media(self, ref: MediaRef, problems: list[str], links: list[str]) -> list[Path]:
+    def _by_media(self, ref: MediaRef, problems: list[str], links: list[str],
+                  expected: dict[Path, tuple[Expected, ...]]) -> list[Path]:
         if not _is_url(ref.uri):
             local = self._anchor(_local_path(ref.uri))
             if not _inside(str(local), self._root_real, self._real):
@@ -321,6 +324,15 @@ class MediaResolver:
                 return []
             cached, error = self.cache.lookup(ref.uri)
             if cached is not None:
+                # Downloaded from the URI, so the archive's checksum of what it serves applies (a file taken
+                # from --images by name may be a master of which the URI serves a derivative: not checked).
+                digests, problem = of_media(ref)
+                if problem is not None:
+                    problems.append(problem)
+                expected[cached] = tuple(
+                    Expected(e.algorithm, e.digest, f"{e.origin} (if the download is damaged, delete "
+                                                    f"{cached.parent} and run again to fetch it anew)")
+                    for e in digests)
                 return [cached]
             problems.append(f"image {ref.uri} could not be fetched: {error} (--fetch-media)" if error else
                             f"image {ref.uri} was not fetched (--fetch-media)")
@@ -358,7 +370,8 @@ class MediaResolver:
         return []
 
     @staticmethod
-    def _file_specs(paths: list[Path], problems: list[str]) -> tuple[FileSpec, ...]:
+    def _file_specs(paths: list[Path], problems: list[str],
+                    expected: Mapping[Path, tuple[Expected, ...]]) -> tuple[FileSpec, ...]:
         specs: dict[str, FileSpec] = {}
         seen_paths: set[str] = set()
         for path in paths:
@@ -373,5 +386,5 @@ class MediaResolver:
                 size: int | None = path.stat().st_size
             except OSError:
                 size = None
-            specs[path.name] = FileSpec(path=absolute, name=path.name, size=size)
+            specs[path.name] = FileSpec(path=absolute, name=path.name, size=size, expected=expected.get(path, ()))
         return tuple(specs.values())
