@@ -69,6 +69,12 @@ def test_algorithm_names_as_tools_and_audubon_core_write_them(name: str, algorit
     assert algorithm_name(name) == algorithm
 
 
+def test_a_misspelt_checksum_file_is_named_with_the_close_one(tmp_path: Path) -> None:
+    (tmp_path / "SHA256SUMS.txt").write_text(f"{SHA256_A}  B1.tif\n", encoding="utf-8")
+    with pytest.raises(SourceError, match=r"no such checksum file \(--checksums\); did you mean .*SHA256SUMS.txt\?"):
+        load([tmp_path / "SHA256SUM.txt"])
+
+
 def test_paths_are_looked_up_from_the_files_folder_and_the_images_folder(tmp_path: Path) -> None:
     images = tmp_path / "images"
     (images / "sub").mkdir(parents=True)

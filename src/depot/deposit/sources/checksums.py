@@ -170,6 +170,18 @@ class Checksums:
         return replace(specimen, files=tuple(files), problems=problems)
 
 
+def _close_name(path: Path) -> str:
+    """`` (SHA256SUMS.txt?)`` for a misspelt name whose folder holds a close one."""
+    import difflib
+
+    try:
+        names = [e.name for e in os.scandir(path.parent or ".") if e.is_file()]
+    except OSError:
+        return ""
+    close = difflib.get_close_matches(path.name, names, n=1, cutoff=0.8)
+    return f"; did you mean {path.parent / close[0]}?" if close else ""
+
+
 def load(paths: list[Path], images: Path | None = None) -> Checksums:
     """Read the ``--checksums`` files; SourceError naming the file for one that is missing, not text, or
     not a checksum file. A relative path in one is looked up from the file's folder and, if given, from the
@@ -179,7 +191,7 @@ def load(paths: list[Path], images: Path | None = None) -> Checksums:
         try:
             text = path.read_bytes().decode("utf-8")
         except FileNotFoundError:
-            raise SourceError(path, "no such checksum file (--checksums)") from None
+            raise SourceError(path, f"no such checksum file (--checksums){_close_name(path)}") from None
         except IsADirectoryError:
             raise SourceError(path, "a folder, not a checksum file (--checksums)") from None
         except OSError as exc:
