@@ -56,9 +56,9 @@ def source_options(fn: F) -> F:
         click.option("--encoding", default=None, metavar="NAME",
                      help="A table's text encoding, e.g. cp1252, latin-1 [detected: UTF-8 with or without a "
                           "byte-order mark, or cp1252]."),
-        click.option("--no-quotes", "quoted", flag_value=False, default=None,
-                     help="A table's double quotes are data, not field quotes [the default for tab-separated "
-                          "tables]."),
+        click.option("--quotes/--no-quotes", "quoted", default=None,
+                     help="Whether a table's double quotes enclose fields, or are data [enclose, except in "
+                          "tab-separated tables]."),
         click.option("--license", "data_license", default=None, metavar="LICENCE",
                      help="The data licence (a URL or an id such as cc-by-4.0) of a table, or in place of "
                           "the one an archive's EML states (e.g. prose Depot cannot read)."),

@@ -25,7 +25,7 @@ from depot.deposit.errors import ConfigError
 FLAGS: dict[str, str] = {
     "kind": "--kind", "images": "--images", "path_template": "--path-template", "key_term": "--key-term",
     "columns": "--column", "header": "--header/--no-header", "delimiter": "--delimiter", "encoding": "--encoding",
-    "quoted": "--no-quotes", "data_license": "--license", "recursive": "--recursive",
+    "quoted": "--quotes/--no-quotes", "data_license": "--license", "recursive": "--recursive",
     "group_pattern": "--group-pattern", "fetch_media": "--fetch-media", "media_cache": "--media-cache",
     "profile_name": "--profile", "profile_vars": "--var", "barcode": "--barcode", "file_name": "--file-name",
     "checksums": "--checksums",
@@ -79,8 +79,8 @@ def shown(name: str, value: Any) -> str:
         return " ".join(f"{flag} {v}" for v in value) if value else f"(no {flag})"
     if name == "header":
         return {True: "--header", False: "--no-header"}.get(value, f"(no {flag})")
-    if name == "quoted":  # the flag --no-quotes sets it False
-        return flag if value is False else f"(no {flag})"
+    if name == "quoted":
+        return {True: "--quotes", False: "--no-quotes"}.get(value, f"(no {flag})")
     if isinstance(value, bool):  # --recursive/--no-recursive, --fetch-media/--no-fetch-media
         return flag if value else f"--no-{flag[2:]}"
     return f"{flag} {value}" if value is not None else f"(no {flag})"
@@ -88,9 +88,16 @@ def shown(name: str, value: Any) -> str:
 
 def described(remembered: Mapping[str, Any]) -> str:
     """The options a ledger remembers that are set, as flags (``depot status``)."""
-    return " ".join(shown(name, remembered[name]) for name in REMEMBERED
-                    if remembered.get(name) not in (None, False, []) or (name == "quoted" and remembered.get(name)
-                                                                       is False)) or "(none set)"
+    return " ".join(shown(name, remembered[name]) for name in REMEMBERED if _set(name, remembered.get(name))) \
+        or "(none set)"
+
+
+def _set(name: str, value: Any) -> bool:
+    """Whether an option's remembered value is other than its default (a False header or quotes is a choice;
+    a False --recursive or --fetch-media is the default)."""
+    if name in ("header", "quoted"):
+        return value is not None
+    return value not in (None, False, [])
 
 
 @dataclass

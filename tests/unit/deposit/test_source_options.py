@@ -10,7 +10,8 @@ from depot.deposit.errors import ConfigError
 from depot.deposit.source_options import REMEMBERED, normal, resolve
 
 DEFAULTS = {name: None for name in REMEMBERED} | {
-    "columns": (), "profile_vars": (), "recursive": False, "fetch_media": False, "profile_name": "specimen"}
+    "columns": (), "profile_vars": (), "recursive": False, "fetch_media": False, "profile_name": "specimen",
+    "checksums": ()}
 
 
 def on_command_line(*names: str) -> dict[str, str]:
@@ -91,3 +92,29 @@ def test_normal_forms() -> None:
     assert normal("columns", ("2=scientificName", "1=catalogNumber")) == ["1=catalogNumber", "2=scientificName"]
     assert normal("profile_name", "herbarium") == "herbarium"  # a shipped name stays a name
     assert normal("images", None) is None
+
+
+def test_quotes_and_header_turned_off_are_shown_and_can_be_turned_back_on() -> None:
+    from depot.deposit.source_options import described
+
+    stored = first(quoted=False, header=False)
+    assert described(stored) == "--no-header --no-quotes --profile specimen"
+    again = resolve(values(quoted=True), on_command_line("quoted"), stored, sent=True, new_options=True)
+    assert again.options["quoted"] is True and again.options["header"] is False  # the other one stays
+    assert again.remember is not None and described(again.remember) == "--no-header --quotes --profile specimen"
+    with pytest.raises(ConfigError, match="--quotes differs from the ledger's --no-quotes"):
+        resolve(values(quoted=True), on_command_line("quoted"), stored, sent=True, new_options=False)
+
+
+def test_checksum_files_are_remembered_as_absolute_paths_in_any_order(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    stored = first(checksums=(Path("b.sha256"), Path("a.md5")))
+    assert stored["checksums"] == [str(tmp_path / "a.md5"), str(tmp_path / "b.sha256")]
+    taken = resolve(values(), {}, stored, sent=True, new_options=False)
+    assert taken.options["checksums"] == (tmp_path / "a.md5", tmp_path / "b.sha256") and taken.taken == ["checksums"]
+    assert taken.gone() == (f"the ledger's --checksums {tmp_path / 'a.md5'} (remembered from an earlier run) is gone: "
+                            "give --checksums with its new place and --new-options")
+    (tmp_path / "a.md5").touch()
+    (tmp_path / "b.sha256").touch()
+    assert taken.gone() is None
