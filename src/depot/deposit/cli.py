@@ -178,6 +178,8 @@ def planned_source(source: Path, kind: str | None, images: Path | None, path_tem
     from depot.deposit.sources.checksums import load as load_checksums
 
     sums = load_checksums(list(checksums), images) if checksums else None  # read before the source: a bad one exits 2
+    if sums is None and images is not None:
+        _hint_checksums(images)
     # Absolute paths: a relative --images would otherwise be taken relative to the source's own folder.
     options: dict[str, Any] = {
         "kind": kind, "images": images.resolve() if images else None, "path_template": path_template,
@@ -216,6 +218,18 @@ def planned_source(source: Path, kind: str | None, images: Path | None, path_tem
         return itertools.islice(src.keys(), limit)
 
     return PlannedSource(profile, records(), keys, checker.warm, checker.close)
+
+
+def _hint_checksums(images: Path) -> None:
+    """Say so when the image folder, or the folder above it, holds what looks like a checksum file that
+    --checksums was not given: the check it makes is the one that catches a swapped image that decodes."""
+    from depot.deposit.sources.checksums import likely_checksum_files
+
+    found = likely_checksum_files([images, images.resolve().parent])
+    if found:
+        click.echo(f"note: {', '.join(str(p) for p in found)} look{'s' if len(found) == 1 else ''} like a checksum "
+                   f"file; pass --checksums {found[0]} to check every image against it before anything is sent",
+                   err=True)
 
 
 def _fetch(source: Path, options: dict[str, Any], cache_dir: Path, limit: int | None) -> None:

@@ -161,3 +161,35 @@ def test_a_result_cached_before_a_checksum_file_was_given_is_not_taken_for_one_a
             assert (checker.checked, checker.cached, again) == (0, 1, result)
     finally:
         ledger.close()
+
+
+def test_files_named_as_checksum_files_are_found_for_a_hint(tmp_path: Path) -> None:
+    from depot.deposit.sources.checksums import likely_checksum_files
+
+    images = tmp_path / "scans"
+    images.mkdir()
+    for name in ("B1.tif", "notes.txt", "SHA256SUMS.txt", "batch7.md5", "manifest-sha512.txt"):
+        (images / name).touch()
+    (tmp_path / "checksums.md5").touch()
+    (images / "MD5SUMS").mkdir()  # a folder is no checksum file
+    assert likely_checksum_files([images, tmp_path], limit=10) == [
+        images / "SHA256SUMS.txt", images / "batch7.md5", images / "manifest-sha512.txt", tmp_path / "checksums.md5"]
+    assert len(likely_checksum_files([images, tmp_path])) == 3
+    assert likely_checksum_files([tmp_path / "gone"]) == []
+
+
+def test_check_names_a_checksum_file_beside_the_images_that_was_not_given(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from depot.cli import main
+
+    images = tmp_path / "scans"
+    images.mkdir()
+    (tmp_path / "sheets.csv").write_text("catalogNumber,scientificName\nB1,Fucus L.\n", encoding="utf-8")
+    (tmp_path / "SHA256SUMS").write_text(f"{SHA256_A}  B1.tif\n", encoding="utf-8")
+    args = ["check", str(tmp_path / "sheets.csv"), "--images", str(images), "--problems-file", str(tmp_path / "p.tsv")]
+    said = CliRunner().invoke(main, args).output
+    assert (f"note: {tmp_path / 'SHA256SUMS'} looks like a checksum file; pass --checksums {tmp_path / 'SHA256SUMS'} "
+            "to check every image against it") in said, said
+    given = CliRunner().invoke(main, [*args, "--checksums", str(tmp_path / "SHA256SUMS")]).output
+    assert "looks like a checksum file" not in given, given

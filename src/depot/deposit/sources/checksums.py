@@ -26,6 +26,11 @@ ALGORITHMS = frozenset(BY_LENGTH.values())
 _BSD = re.compile(r"^(MD5|SHA1|SHA224|SHA256|SHA384|SHA512|SHA2-256|SHA2-512) ?\((.*)\) ?= ?([0-9A-Fa-f]+)$")
 _PLAIN = re.compile(r"^([0-9A-Fa-f]+)(?: [ *]|\s+)(.+)$")
 _BAGIT_NAME = re.compile(r"^(?:tag)?manifest-([a-z0-9]+)\.txt$")
+# Names checksum files are given by tools and vendors (MD5SUMS, SHA256SUMS.txt, scans.sha256, checksums.md5,
+# a bag's manifest-sha256.txt), for a hint when a folder holds one and --checksums was not given.
+_LIKELY_NAME = re.compile(r"^(?:(?:md5|sha1|sha256|sha512)sums?(?:\.txt)?|.+\.(?:md5|sha1|sha256|sha512)|"
+                          r"manifest-(?:md5|sha1|sha256|sha512)\.txt|checksums?(?:\.txt|\.md5|\.sha256)?)$",
+                          re.IGNORECASE)
 MAX_PROBLEMS_SHOWN = 3
 
 
@@ -168,6 +173,18 @@ class Checksums:
             problems += tuple(f"{path} is not listed in the checksum file ({flags}): add its line, or check that "
                               "it is the file meant" for path in unlisted)
         return replace(specimen, files=tuple(files), problems=problems)
+
+
+def likely_checksum_files(folders: list[Path], limit: int = 3) -> list[Path]:
+    """Files in ``folders`` (not below them) named as checksum files usually are, at most ``limit``."""
+    found: list[Path] = []
+    for folder in dict.fromkeys(folders):
+        try:
+            with os.scandir(folder) as entries:
+                found += sorted(Path(e.path) for e in entries if _LIKELY_NAME.match(e.name) and e.is_file())
+        except OSError:
+            continue
+    return found[:limit]
 
 
 def _close_name(path: Path) -> str:
