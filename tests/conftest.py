@@ -177,23 +177,30 @@ def planned_ledger(tmp_path: Path, n: int, prefix: str) -> Any:
     """A SQLite ledger in ``tmp_path`` with ``n`` one-image specimens planned (keys urn:catalog:PREFIX:i),
     for tests that drive the runner or the job directly, past the source and the verdict."""
     from depot.deposit.ledger import Ledger
-    from depot.deposit.models import FileSpec, PlannedRecord
 
     images = tmp_path / "images"
     images.mkdir()
+    for i in range(n):
+        (images / f"S{i:03d}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes([i]) * 300)
+    ledger = Ledger.open(tmp_path / "ledger.sqlite3")
+    ledger.plan(one_image_records(images, n, prefix))
+    return ledger
+
+
+def one_image_records(images: Path, n: int, prefix: str) -> list[Any]:
+    """The records ``planned_ledger`` plans, for its images (to plan them again after a change)."""
+    from depot.deposit.models import FileSpec, PlannedRecord
+
     records = []
     for i in range(n):
         path = images / f"S{i:03d}.png"
-        path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes([i]) * 300)
         key = f"urn:catalog:{prefix}:{i}"
         records.append(PlannedRecord(key, {
             "title": f"Specimen {i} of Fucus vesiculosus", "upload_type": "image", "image_type": "photo",
             "description": "A herbarium sheet.", "creators": [{"name": "Test Herbarium"}], "license": "cc-by-4.0",
             "related_identifiers": [{"identifier": key, "relation": "isAlternateIdentifier", "scheme": "other"}],
         }, (FileSpec(str(path), path.name),)))
-    ledger = Ledger.open(tmp_path / "ledger.sqlite3")
-    ledger.plan(records)
-    return ledger
+    return records
 
 
 def free_port() -> int:

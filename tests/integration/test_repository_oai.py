@@ -334,6 +334,38 @@ def test_tokens_expire_and_resist_tampering(tmp_path: Path) -> None:
                                                           ("resumptionToken", str(fresh))]))) is None
 
 
+def test_the_same_token_gets_the_same_page_a_second_later(tmp_path: Path) -> None:
+    """A harvester's retry (or a cache) asks with the same token: the page, its next token and that token's
+    expirationDate are the same bytes whatever the clock says meanwhile (they followed the clock before)."""
+    config = RepositoryConfig(data_dir=tmp_path / "repo", base_url="http://depot.example.org",
+                              user_limit_per_minute=0, user_limit_per_hour=0, search_limit_per_minute=0)
+    ctx = build_context(config)
+    app = create_app(config, context=ctx)
+    clock = Clock()
+    provider = OAIProvider(ctx, page_size=1, token_seconds=120, clock=clock)
+    with TestClient(app, base_url="http://testserver") as client:
+        headers = {"Authorization": "Bearer " + ctx.accounts.create_token("m@example.org", "2026-01-01T00:00:00Z")}
+        for _ in range(3):
+            published(client, headers)
+
+    def page(*pairs: tuple[str, str]) -> etree._Element:
+        body = etree.fromstring(provider.respond([("verb", "ListIdentifiers"), *pairs])).find("o:ListIdentifiers", NS)
+        assert body is not None
+        return body
+
+    first = page(("metadataPrefix", "oai_dc")).findtext("o:resumptionToken", namespaces=NS)
+    answers = []
+    for _ in range(2):
+        answers.append(etree.tostring(page(("resumptionToken", str(first)))))
+        clock.now += 1.5
+    assert answers[0] == answers[1]
+    clock.now += 100  # the first token is still good (120 s): the next one lasts at least as long from now
+    token = page(("resumptionToken", str(first))).find("o:resumptionToken", NS)
+    assert token is not None and token.text and token.get("cursor") == "1"
+    expires = datetime.fromisoformat(str(token.get("expirationDate")).replace("Z", "+00:00")).timestamp()
+    assert expires >= int(clock.now) + 120
+
+
 def test_list_records_on_every_backend(api: Api) -> None:
     """The OAI queries (keyset, EXISTS set filter, datestamps as text) on SQLite and PostgreSQL."""
     slug = f"oai-{uuid.uuid4().hex[:6]}"

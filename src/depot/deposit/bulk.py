@@ -112,6 +112,10 @@ class BulkRunner:
                             await asyncio.sleep(0.2)
                             continue
                         break
+                    claims = await self._without_changed_files(batch_id, claims)
+                    if not claims:  # every one of them changed since it was planned: an empty batch, done
+                        await asyncio.to_thread(self.batches.settle, batch_id, [])
+                        continue
                     batch = Batch(batch_id, PACKING, len(claims), None)
                     job_url = await self._send(batch, claims, work)
                     if job_url is None:
@@ -126,6 +130,17 @@ class BulkRunner:
                 await asyncio.gather(*pending, return_exceptions=True)
 
     # -- one batch -------------------------------------------------------------------------------------
+    async def _without_changed_files(self, batch_id: str, claims: list[Claim]) -> list[Claim]:
+        """The claims whose files are still the ones checked and planned; each other one fails alone, named
+        (its bytes were never decoded nor compared with their checksum), before anything is packed."""
+        changed = await asyncio.to_thread(_changed, claims)
+        if not changed:
+            return claims
+        await asyncio.to_thread(self.batches.leave, batch_id, changed)
+        for key, message in changed.items():
+            self.stats.note_failed(key, "upload", None, message)
+        return [c for c in claims if c.key not in changed]
+
     async def _send(self, batch: Batch, claims: list[Claim], work: Path) -> str | None:
         """Pack and POST the batch; the job's URL once the server has it (None: stopped, or refused)."""
         tar = work / f"{batch.id}.tar"
@@ -283,3 +298,13 @@ def _outcome(record: dict[str, Any]) -> Outcome:
     state = str(record.get("state"))
     return Outcome(str(record["key"]), state, record.get("id"), record.get("doi"), record.get("conceptdoi"),
                    (record.get("links") or {}).get("html"), record.get("message"))
+
+
+def _changed(claims: list[Claim]) -> dict[str, str]:
+    """key -> why, for each claim with a file that is not the one checked and planned."""
+    out: dict[str, str] = {}
+    for claim in claims:
+        error = next((e for e in (f.changed() for f in claim.files) if e is not None), None)
+        if error is not None:
+            out[claim.key] = str(error)
+    return out

@@ -21,7 +21,14 @@ from urllib.parse import quote
 import aiohttp
 
 from depot import __version__
-from depot.deposit.errors import AuthError, HTTPStatusError, IntegrityError, TransportError, ValidationError
+from depot.deposit.errors import (
+    AuthError,
+    FileChangedError,
+    HTTPStatusError,
+    IntegrityError,
+    TransportError,
+    ValidationError,
+)
 from depot.deposit.search_lag import declared_lag
 
 USER_AGENT = f"depot/{__version__} (bulk specimen depositor) aiohttp/{aiohttp.__version__}"
@@ -147,13 +154,18 @@ class RepositoryClient:
     async def delete_file(self, bucket_url: str, name: str) -> None:
         await self.request("delete-file", "DELETE", f"{bucket_url}/{quote(name)}")
 
-    async def put_file(self, bucket_url: str, name: str, path: Path) -> Upload:
-        """Stream ``path`` to ``bucket_url/name``, hashing as it is read; verify the server's md5."""
-        upload = await self.send_file(f"{bucket_url}/{quote(name)}", path)
+    async def put_file(self, bucket_url: str, name: str, path: Path, *,
+                       expect: tuple[int, int] | None = None) -> Upload:
+        """Stream ``path`` to ``bucket_url/name``, hashing as it is read; verify the server's md5. ``expect``:
+        see ``send_file``."""
+        upload = await self.send_file(f"{bucket_url}/{quote(name)}", path, expect=expect)
         return checked_upload(upload, path)
 
-    async def send_file(self, url: str, path: Path, *, method: str = "PUT") -> Upload:
-        """Stream ``path`` to ``url``, hashing as it is read (the md5 is not checked here).
+    async def send_file(self, url: str, path: Path, *, method: str = "PUT",
+                        expect: tuple[int, int] | None = None) -> Upload:
+        """Stream ``path`` to ``url``, hashing as it is read (the md5 is not checked here). ``expect``: the
+        (size, mtime_ns) the file had when it was checked; a file opened with others raises FileChangedError
+        before a byte is sent.
 
         Opening, reading and hashing happen on a thread, never on the event loop (hashlib lets go of the
         GIL for chunks this size); a file of one chunk or less takes one trip to the thread in all."""
@@ -168,7 +180,10 @@ class RepositoryClient:
         def start() -> tuple[Any, int, bytes]:
             fh = path.open("rb")
             try:
-                size = os.fstat(fh.fileno()).st_size
+                st = os.fstat(fh.fileno())
+                size = st.st_size
+                if expect is not None and (size, st.st_mtime_ns) != expect:
+                    raise FileChangedError(str(path), expect, (size, st.st_mtime_ns))
                 first = read(fh)
             except BaseException:
                 fh.close()

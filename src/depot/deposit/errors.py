@@ -9,7 +9,8 @@ DepotError
  ├── HTTPStatusError      an HTTP answer >= 400 (status, message, headers)
  │    ├── ValidationError 400 with Zenodo's field errors: the record fails alone, with this message
  │    └── AuthError       401/403: the token is wrong or lacks rights: the run stops
- └── IntegrityError       the server's checksum differs from the bytes we sent
+ ├── IntegrityError       the server's checksum differs from the bytes we sent
+ └── FileChangedError     a file changed after it was checked: nothing of it is sent, the record fails
 """
 
 from __future__ import annotations
@@ -80,6 +81,27 @@ class IntegrityError(DepotError):
         self.algorithm = algorithm
         self.expected = expected
         self.found = found
+
+
+class FileChangedError(DepotError):
+    """Raised before a byte of a file is sent when its size or modification time is not what they were when
+    the file was checked and planned: the bytes on disk now were never decoded nor compared with their
+    checksum, so they must not get a DOI."""
+
+    def __init__(self, path: str, planned: tuple[int, int], found: tuple[int, int]) -> None:
+        super().__init__(
+            f"{path} changed after it was checked (then {planned[0]:,} bytes, modified {_when(planned[1])}; now "
+            f"{found[0]:,} bytes, modified {_when(found[1])}); nothing of it was sent. Run again with the source: "
+            "the file is checked anew before it is sent")
+        self.path = path
+        self.planned = planned
+        self.found = found
+
+
+def _when(mtime_ns: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(mtime_ns / 1e9, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 class ExitCode(IntEnum):

@@ -121,8 +121,10 @@ class RdmClient(RepositoryClient):
         hits = ((reply.body or {}).get("hits") or {}).get("hits") if isinstance(reply.body, dict) else None
         return [self._view(h) for h in hits or []]
 
-    async def put_file(self, bucket_url: str, name: str, path: Path) -> Upload:
-        """The three-step upload to a draft's files endpoint (``bucket_url``, from legacy_view)."""
+    async def put_file(self, bucket_url: str, name: str, path: Path, *,
+                       expect: tuple[int, int] | None = None) -> Upload:
+        """The three-step upload to a draft's files endpoint (``bucket_url``, from legacy_view); ``expect`` as
+        in ``send_file`` (a changed file leaves an empty entry, which the next run's draft alignment removes)."""
         entry = f"{bucket_url}/{quote(name)}"
         try:
             await self.request("upload", "POST", bucket_url, json=[{"key": name}], expected=ALREADY_THERE)
@@ -131,7 +133,7 @@ class RdmClient(RepositoryClient):
                 raise
             await self.request("upload", "DELETE", entry)  # a retry whose first init (or more) got through
             await self.request("upload", "POST", bucket_url, json=[{"key": name}])
-        upload = await self.send_file(f"{entry}/content", path)
+        upload = await self.send_file(f"{entry}/content", path, expect=expect)
         committed = await self.request("upload", "POST", f"{entry}/commit")
         return checked_upload(Upload(committed, upload.size, upload.md5, upload.sha256), path)
 

@@ -37,6 +37,7 @@ from depot.deposit.concurrency import AdaptiveLimit
 from depot.deposit.errors import (
     AuthError,
     DepotError,
+    FileChangedError,
     HTTPStatusError,
     IntegrityError,
     LedgerError,
@@ -193,6 +194,8 @@ class Runner(Probes):
             await self._advance(claim)
         except IntegrityError as exc:
             await self._back_off(key, "upload", None, f"checksum mismatch: {exc}")
+        except FileChangedError as exc:
+            await self._fail(key, "upload", None, str(exc))
         except ValidationError as exc:
             await self._drop_refused_draft(await self.ledger.get(key))
             await self._fail(key, exc.step or "publish", exc.status, _describe(exc))
@@ -400,11 +403,15 @@ class Runner(Probes):
         in flight); only a large file, or one planned without its size, is looked at now."""
         path = Path(spec.path)
         threshold = self.settings.resumable_threshold
+        # The file as it was checked and planned: other bytes were never decoded nor compared with their checksum
+        expect = spec.planned
         if spec.size is None or spec.size > threshold:
             st = await asyncio.to_thread(path.stat)
             if st.st_size > threshold and await self.resumable.supported():
+                if expect is not None and (st.st_size, st.st_mtime_ns) != expect:
+                    raise FileChangedError(str(path), expect, (st.st_size, st.st_mtime_ns))
                 return await self._send_resumable(key, bucket, spec.name, path, st)
-        return await self._call(key, "upload", self.client.put_file, bucket, spec.name, path)
+        return await self._call(key, "upload", self.client.put_file, bucket, spec.name, path, expect=expect)
 
     async def _send_resumable(self, key: str, bucket: Any, name: str, path: Path, st: os.stat_result) -> Any:
         """A tus upload, resuming the one an earlier try or run left for this file if the file is unchanged."""

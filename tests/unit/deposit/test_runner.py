@@ -257,3 +257,66 @@ def test_an_outage_costs_no_record_its_tries(tmp_path: Path) -> None:
     assert sorted(keys) == sorted(f"urn:catalog:RUN:{i}" for i in range(6)) and drafts == 0
     assert ledger.counts_by_state() == {"published": 6} and ledger.failures() == []
     ledger.close()
+
+
+def test_a_file_changed_after_it_was_planned_is_not_sent_and_the_next_plan_takes_it_anew(tmp_path: Path) -> None:
+    """The bytes an image had when it was decoded and compared with its checksum are the ones planned; a file
+    rewritten in between (re-exported, copied over) fails its record before a byte of it is sent."""
+    import hashlib
+    import os
+
+    from conftest import one_image_records
+
+    ledger = plan(tmp_path, 3)
+    changed = tmp_path / "images" / "S001.png"
+    changed.write_bytes(changed.read_bytes() + b"re-exported")
+    os.utime(changed, ns=(1_700_000_000 * 10**9, 1_700_000_000 * 10**9))
+    settings = RunSettings(transfers=2)
+    with serve(tmp_path) as (api, token):
+        asyncio.run(run_runner(ledger, api, token, settings))
+        keys, drafts = server_keys(api, token)
+        assert sorted(keys) == ["urn:catalog:RUN:0", "urn:catalog:RUN:2"] and drafts == 1
+        failed = ledger.get("urn:catalog:RUN:1")
+        assert failed.state is State.FAILED and failed.last_error is not None
+        assert failed.last_error.startswith(f"{changed} changed after it was checked (then 308 bytes, modified ")
+        assert "; now 319 bytes, modified 2023-11-14T22:13:20.000000Z); nothing of it was sent" in failed.last_error
+        deposition = httpx.get(f"{api}/deposit/depositions/{failed.deposition_id}",
+                               headers={"Authorization": f"Bearer {token}"}).json()
+        assert deposition["files"] == []  # the draft holds none of it
+
+        ledger.plan(one_image_records(tmp_path / "images", 3, "RUN"))  # the next run plans (and checks) it anew
+        asyncio.run(run_runner(ledger, api, token, settings))
+        keys, drafts = server_keys(api, token)
+        assert sorted(keys) == [f"urn:catalog:RUN:{i}" for i in range(3)] and drafts == 0
+        published = httpx.get(f"{api}/deposit/depositions/{ledger.get('urn:catalog:RUN:1').deposition_id}",
+                              headers={"Authorization": f"Bearer {token}"}).json()
+        assert [(f["filesize"], f["checksum"]) for f in published["files"]] == [
+            (319, hashlib.md5(changed.read_bytes()).hexdigest())]  # the bytes checked by the second plan
+    ledger.close()
+
+
+def test_a_bulk_batch_leaves_out_a_record_whose_file_changed_after_it_was_planned(tmp_path: Path) -> None:
+    import os
+
+    from depot.deposit.bulk import BulkRunner
+
+    ledger = plan(tmp_path, 4)
+    changed = tmp_path / "images" / "S002.png"
+    os.utime(changed, ns=(1_700_000_000 * 10**9, 1_700_000_000 * 10**9))  # touched: same bytes, another mtime
+
+    async def main(api: str, token: str) -> None:
+        async with RepositoryClient(api, token) as client:
+            bulk = BulkRunner(ledger, client, initial_stats(ledger), batch_size=10, target_name="test",
+                              poll_seconds=0.05, work_dir=tmp_path)
+            await bulk.run()
+
+    with serve(tmp_path) as (api, token):
+        asyncio.run(main(api, token))
+        keys, drafts = server_keys(api, token)
+    assert sorted(keys) == ["urn:catalog:RUN:0", "urn:catalog:RUN:1", "urn:catalog:RUN:3"] and drafts == 0
+    failed = ledger.get("urn:catalog:RUN:2")
+    assert failed.state is State.FAILED and failed.deposition_id is None
+    assert failed.last_error is not None and failed.last_error.startswith(f"{changed} changed after it was checked")
+    with ledger.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT state, records FROM batches").all() == [("done", 3)]
+    ledger.close()

@@ -27,6 +27,9 @@ _FILES_UPLOADED = files.update().where(files.c.specimen_key == sa.bindparam("b_k
 _FAILED = specimens.update().where(_KEY).values(
     state=State.FAILED, step="bulk", batch_id=None, attempts=specimens.c.attempts + 1, last_status=400,
     last_error=sa.bindparam("b_error"), updated_at=sa.bindparam("b_now"))
+_LEFT = specimens.update().where(_KEY).values(
+    state=State.FAILED, step="upload", batch_id=None, last_status=None, last_error=sa.bindparam("b_error"),
+    updated_at=sa.bindparam("b_now"))
 _PLANNED_AGAIN = specimens.update().where(_KEY).values(state=State.PLANNED, step=None, batch_id=None,
                                                        updated_at=sa.bindparam("b_now"))
 
@@ -83,6 +86,16 @@ class BatchLedger:
             conn.execute(specimens.update().where(specimens.c.key.in_(keys)).values(
                 state=State.BATCHED, batch_id=batch_id, step="bulk", updated_at=now_iso()))
             return self.ledger._load(conn, keys)
+
+    def leave(self, batch_id: str, failures: dict[str, str]) -> None:
+        """Specimens taken out of a batch before it is packed (a file changed since it was checked and
+        planned): each fails with its reason, and the batch counts the others."""
+        now = now_iso()
+        with self.ledger._tx() as conn:
+            conn.execute(_LEFT, [{"b_key": key, "b_error": message[:4000], "b_now": now}
+                                 for key, message in failures.items()])
+            conn.execute(batches.update().where(batches.c.id == batch_id).values(
+                records=batches.c.records - len(failures), updated_at=now))
 
     def members(self, batch_id: str) -> list[Claim]:
         with self.ledger._read() as conn:

@@ -296,7 +296,7 @@ def _held(row: Any, file_rows: list[Any]) -> _Held:
      pending_put, source_row, rejected_reason, rejected_file, metadata_hash) = row
     if isinstance(metadata, str | bytes):  # SQLite keeps JSON as text; psycopg decodes it
         metadata = orjson.loads(metadata)
-    files = tuple(FileRow(f[0], f[1], f[2], f[3], f[4], bool(f[5]), f[6]) for f in file_rows)
+    files = tuple(FileRow(f[0], f[1], f[2], f[3], f[4], bool(f[5]), f[6], f[7]) for f in file_rows)
     return _Held(Claim(key, State(state), step, deposition_id, bucket_url, doi, metadata, attempts, files,
                        last_status, last_error, op, record_id, bool(pending_put), source_row, rejected_reason,
                        rejected_file), metadata_hash, {f[0]: f[7] for f in file_rows})

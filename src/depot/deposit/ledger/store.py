@@ -6,6 +6,7 @@ transitions of many records per commit, a guard durable before its request is se
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from depot.deposit.errors import LedgerError
+from depot.deposit.errors import FileChangedError, LedgerError
 from depot.deposit.keyscan import KeyScan
 from depot.deposit.ledger import reports
 from depot.deposit.ledger import statements as st
@@ -48,6 +49,25 @@ class FileRow:
     sha256: str | None
     uploaded: bool
     server_checksum: str | None
+    mtime_ns: int | None = None  # as planned, when the file had just been checked (the runner's guard)
+
+    @property
+    def planned(self) -> tuple[int, int] | None:
+        """(size, mtime_ns) of the file as it was checked and planned, if known."""
+        return (self.size, self.mtime_ns) if self.size is not None and self.mtime_ns is not None else None
+
+    def changed(self) -> FileChangedError | None:
+        """The error to fail the record with if the file on disk is not the one checked and planned (a file
+        gone is left to the upload, which names it)."""
+        planned = self.planned
+        if planned is None:
+            return None
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return None
+        found = (info.st_size, info.st_mtime_ns)
+        return FileChangedError(self.path, planned, found) if found != planned else None
 
 
 @dataclass(frozen=True)
@@ -252,7 +272,7 @@ class Ledger:
         file_rows: dict[str, list[FileRow]] = {k: [] for k in keys}
         for f in conn.execute(st.FILES_BY_KEYS, {"b_keys": keys}):
             file_rows[f.specimen_key].append(FileRow(f.name, f.path, f.size, f.md5, f.sha256, bool(f.uploaded),
-                                                     f.server_checksum))
+                                                     f.server_checksum, f.mtime_ns))
         return [Claim(r.key, State(r.state), r.step, r.deposition_id, r.bucket_url, r.doi, r.metadata, r.attempts,
                       tuple(file_rows[r.key]), r.last_status, r.last_error, r.op, r.record_id, bool(r.pending_put),
                       r.source_row, r.rejected_reason, r.rejected_file)

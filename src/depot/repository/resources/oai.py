@@ -147,6 +147,11 @@ class OAIProvider:
             size = max(int(state["n"]), cursor + len(items) + (1 if more else 0))
             token = None
             expires = now + timedelta(seconds=self.token_seconds)
+            if "exp" in state:
+                # A page asked for by token: from the token's own expiry (not yet passed, so the new one lasts
+                # at least as long), so that the same token always gets the same answer, byte for byte (a
+                # retried request straddling a second got another expirationDate and token before).
+                expires = datetime.fromtimestamp(int(state["exp"]), UTC) + timedelta(seconds=self.token_seconds)
             if more:
                 last = items[-1].deposit
                 token = tokens.sign(self.key, {**state, "m": last.modified, "i": last.id,
