@@ -86,7 +86,8 @@ def show_status(ledger_path: str, as_json: bool, out: TextIO | None = None) -> i
         out.write(f"throughput: {speed['records_per_hour']:.0f} records/hour over {speed['published']} records, "
                   f"{speed['requests']} requests\n")
     for key, step, status_code, message in failures:
-        out.write(f"failed {key} at {step} ({status_code}): {message}\n")
+        answer = f" (HTTP {status_code})" if status_code is not None else ""  # none: failed before any answer
+        out.write(f"failed {key} at {step}{answer}: {message}\n")
     for key, state, row, file, reason in rejections:
         where = ", ".join(x for x in (f"row {row}" if row is not None else "", file or "") if x)
         kept = "" if state == State.REJECTED else f" (kept {state}; not updated)"
