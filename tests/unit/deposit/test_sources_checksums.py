@@ -27,15 +27,16 @@ def test_md5sum_and_sha256sum_output_with_and_without_tag_and_escapes() -> None:
             f"SHA256 (B 3.tif) = {SHA256_A}\n"
             f"\\{MD5_A}  odd\\nname\\\\.tif\n")
     got = parse(text, "sums.txt")
-    assert got["B1.tif"] == Expected("md5", MD5_A, "sums.txt line 2")
-    assert got[os.path.join("sub", "B2.tif")] == Expected("md5", MD5_A, "sums.txt line 3")  # upper case read
-    assert got["B 3.tif"] == Expected("sha256", SHA256_A, "sums.txt line 5")
-    assert got["odd\nname\\.tif"].origin == "sums.txt line 6"
+    assert got.get("B1.tif") == (Expected("md5", MD5_A, "sums.txt line 2"),)
+    assert got.get(os.path.join("sub", "B2.tif")) == (Expected("md5", MD5_A, "sums.txt line 3"),)  # upper case
+    assert got.get("B 3.tif") == (Expected("sha256", SHA256_A, "sums.txt line 5"),)
+    assert got.get("odd\nname\\.tif")[0].origin == "sums.txt line 6"
+    assert len(got) == 4 and got.get("B9.tif") == ()
 
 
 def test_a_bagit_manifest_takes_its_algorithm_from_its_name_and_decodes_its_paths() -> None:
     got = parse(f"{SHA256_A}  data/100%25 B%0A1.tif\n", "bag/manifest-sha256.txt")
-    assert got["data/100% B\n1.tif"].algorithm == "sha256"
+    assert [e.algorithm for e in got.get("data/100% B\n1.tif")] == ["sha256"]
     with pytest.raises(SourceError, match=r"line 1: .* is not a sha256 checksum"):
         parse(f"{MD5_A}  data/B1.tif\n", "bag/manifest-sha256.txt")
     with pytest.raises(SourceError, match="a BagIt manifest of 'crc32'"):
@@ -59,8 +60,12 @@ def test_many_bad_lines_are_counted_not_all_listed() -> None:
         parse("x\ny\nz\nw\nv\n", "sums.md5")
 
 
-def test_the_same_line_twice_is_no_conflict() -> None:
-    assert parse(f"{MD5_A}  B1.tif\n{MD5_A}  ./B1.tif\n", "s.md5") == {"B1.tif": Expected("md5", MD5_A, "s.md5 line 1")}
+def test_the_same_line_twice_is_no_conflict_and_two_algorithms_of_one_path_are_both_kept() -> None:
+    once = parse(f"{MD5_A}  B1.tif\n{MD5_A}  ./B1.tif\n", "s.md5")
+    assert len(once) == 1 and once.get("B1.tif") == (Expected("md5", MD5_A, "s.md5 line 1"),)
+    both = parse(f"MD5 (B1.tif) = {MD5_A}\nSHA256 (B1.tif) = {SHA256_A}\n", "CHECKSUMS")
+    assert both.get("B1.tif") == (Expected("md5", MD5_A, "CHECKSUMS line 1"),
+                                  Expected("sha256", SHA256_A, "CHECKSUMS line 2"))
 
 
 @pytest.mark.parametrize(("name", "algorithm"), [("SHA-256", "sha256"), ("sha2-512", "sha512"), ("MD5", "md5"),
@@ -98,7 +103,7 @@ def test_paths_are_looked_up_from_the_files_folder_and_the_images_folder(tmp_pat
 @pytest.mark.parametrize(("make", "words"), [
     (lambda p: None, "no such checksum file"),
     (lambda p: p.mkdir(), "a folder, not a checksum file"),
-    (lambda p: p.write_bytes(b"\xff\xfe\x00binary"), "not UTF-8 text at byte 0"),
+    (lambda p: p.write_bytes(b"\xff\xfe\x00binary"), "not UTF-8 text (--checksums; byte 0"),
     (lambda p: p.write_text("# only a comment\n", encoding="utf-8"), "holds no checksum line"),
 ])
 def test_a_checksum_file_that_cannot_be_used_is_named(tmp_path: Path, make: object, words: str) -> None:

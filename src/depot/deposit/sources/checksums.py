@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -70,8 +71,51 @@ def _unescape_bagit(path: str) -> str:
     return re.sub(r"%(0[Dd]|0[Aa]|25)", lambda m: {"0d": "\r", "0a": "\n", "25": "%"}[m.group(1).lower()], path)
 
 
-def parse(text: str, source: str) -> dict[str, Expected]:
-    """The relative (or absolute) path -> Expected of each line of a checksum file named ``source``.
+class ChecksumFile:
+    """One checksum file's lines by path. Each path's digests are packed in one bytes value (algorithm,
+    digest, line number), so 281,372 lines take tens of MB rather than the 270 an object a line took."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._by_path: dict[str, bytes] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_path)
+
+    def get(self, path: str) -> tuple[Expected, ...]:
+        """What the file says ``path`` (as written in it, normalised) hashes to: one Expected per algorithm."""
+        return tuple(Expected(_ALGS[code], digest.hex(), f"{self.source} line {line}")
+                     for code, digest, line in _unpacked(self._by_path.get(path, b"")))
+
+    def add(self, path: str, algorithm: str, digest: str, line: int) -> str | None:
+        """Keep one line's digest; what is wrong if the path was given another digest of the same algorithm."""
+        code = _ALGS.index(algorithm)
+        raw = bytes.fromhex(digest)
+        held = self._by_path.get(path, b"")
+        for earlier_code, earlier, earlier_line in _unpacked(held):
+            if earlier_code == code:
+                return None if earlier == raw else (f"{path} is given {raw.hex()}, but line {earlier_line} gave it "
+                                                    f"{earlier.hex()}")
+        self._by_path[path] = held + bytes([code]) + raw + line.to_bytes(4, "big")
+        return None
+
+
+_ALGS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
+_SIZES = tuple(next(n for n, a in BY_LENGTH.items() if a == alg) // 2 for alg in _ALGS)
+
+
+def _unpacked(packed: bytes) -> list[tuple[int, bytes, int]]:
+    out, at = [], 0
+    while at < len(packed):
+        code = packed[at]
+        end = at + 1 + _SIZES[code]
+        out.append((code, packed[at + 1:end], int.from_bytes(packed[end:end + 4], "big")))
+        at = end + 4
+    return out
+
+
+def parse(text: str | Iterable[str], source: str) -> ChecksumFile:
+    """The lines of a checksum file named ``source``, by their relative (or absolute) path.
 
     Blank lines and ``#`` comments are skipped. Raises SourceError naming the file and its lines for a line
     that is none of the known forms, a digest of no known length, or one path given two different digests."""
@@ -80,10 +124,11 @@ def parse(text: str, source: str) -> dict[str, Expected]:
     if bagit and bagit_algorithm is None:
         raise SourceError(Path(source), f"a BagIt manifest of {bagit.group(1)!r}, which Depot cannot compute "
                                         f"(one of {', '.join(sorted(ALGORITHMS))})")
-    found: dict[str, tuple[Expected, int]] = {}
+    found = ChecksumFile(source)
     bad: list[str] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.rstrip("\r").lstrip("\ufeff") if number == 1 else raw.rstrip("\r")
+    lines = text.splitlines() if isinstance(text, str) else text
+    for number, raw in enumerate(lines, start=1):
+        line = raw.rstrip("\r\n").lstrip("\ufeff") if number == 1 else raw.rstrip("\r\n")
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         parsed = _line(line, bagit_algorithm)
@@ -91,20 +136,15 @@ def parse(text: str, source: str) -> dict[str, Expected]:
             bad.append(f"line {number}: {parsed}")
             continue
         algorithm, digest, path = parsed
-        key = os.path.normpath(path)
-        expected = Expected(algorithm, digest.lower(), f"{source} line {number}")
-        earlier = found.get(key)
-        if earlier is not None and earlier[0].digest != expected.digest:
-            bad.append(f"line {number}: {path} is given {expected.digest}, but line {earlier[1]} gave it "
-                       f"{earlier[0].digest}")
-            continue
-        found.setdefault(key, (expected, number))
+        conflict = found.add(os.path.normpath(path), algorithm, digest, number)
+        if conflict is not None:
+            bad.append(f"line {number}: {conflict}")
     if bad:
         more = f" (and {len(bad) - MAX_PROBLEMS_SHOWN} more)" if len(bad) > MAX_PROBLEMS_SHOWN else ""
         raise SourceError(Path(source), "not a checksum file Depot can read (md5sum or sha256sum output, with or "
                                         f"without --tag, or a BagIt manifest): {'; '.join(bad[:MAX_PROBLEMS_SHOWN])}"
                                         f"{more}")
-    return {key: expected for key, (expected, _) in found.items()}
+    return found
 
 
 def _line(line: str, bagit_algorithm: str | None) -> tuple[str, str, str] | str:
@@ -139,23 +179,23 @@ def _line(line: str, bagit_algorithm: str | None) -> tuple[str, str, str] | str:
 class Checksums:
     """The checksum files of one run, looked up by a file's real path."""
 
-    def __init__(self, files: list[tuple[str, dict[str, Expected]]], names: list[str]) -> None:
-        """``files``: (each checksum file's real folder, what ``parse`` gave for it); ``names``: the files as
-        given, for messages."""
+    def __init__(self, files: list[tuple[ChecksumFile, list[str]]], names: list[str]) -> None:
+        """``files``: each checksum file with the real folders its relative paths are read from; ``names``:
+        the files as given, for messages."""
+        self._files = files
         self.names = names
-        self._by_path: dict[str, list[Expected]] = {}
-        for folder, entries in files:
-            for path, expected in entries.items():
-                full = os.path.normpath(os.path.join(folder, path))
-                known = self._by_path.setdefault(full, [])
-                if expected not in known:
-                    known.append(expected)
 
     def __len__(self) -> int:
-        return len(self._by_path)
+        return sum(len(f) for f, _ in self._files)
 
     def expected(self, real_path: str) -> tuple[Expected, ...]:
-        return tuple(self._by_path.get(os.path.normpath(real_path), ()))
+        real_path = os.path.normpath(real_path)
+        found: dict[Expected, None] = {}
+        for checksum_file, anchors in self._files:
+            candidates = [real_path, *(real_path[len(a) + 1:] for a in anchors if real_path.startswith(a + os.sep))]
+            for candidate in dict.fromkeys(candidates):
+                found.update(dict.fromkeys(checksum_file.get(candidate)))
+        return tuple(found)
 
     def attach(self, specimen: Specimen) -> Specimen:
         """The specimen with each file's expected checksums; a file no checksum file lists is a problem of
@@ -203,10 +243,11 @@ def load(paths: list[Path], images: Path | None = None) -> Checksums:
     """Read the ``--checksums`` files; SourceError naming the file for one that is missing, not text, or
     not a checksum file. A relative path in one is looked up from the file's folder and, if given, from the
     ``images`` folder too (``cd images; md5sum * > ../checksums.md5`` writes names relative to it)."""
-    files: list[tuple[str, dict[str, Expected]]] = []
+    files: list[tuple[ChecksumFile, list[str]]] = []
     for path in paths:
         try:
-            text = path.read_bytes().decode("utf-8")
+            with path.open(encoding="utf-8", newline="") as fh:  # streamed: a 281,372-line file is 30 MB of text
+                entries = parse(fh, str(path))
         except FileNotFoundError:
             raise SourceError(path, f"no such checksum file (--checksums){_close_name(path)}") from None
         except IsADirectoryError:
@@ -214,11 +255,10 @@ def load(paths: list[Path], images: Path | None = None) -> Checksums:
         except OSError as exc:
             raise SourceError(path, f"cannot be read (--checksums): {exc.strerror}") from None
         except UnicodeDecodeError as exc:
-            raise SourceError(path, f"not UTF-8 text at byte {exc.start} (--checksums): is it a checksum "
-                                    "file?") from None
-        entries = parse(text, str(path))
-        if not entries:
+            raise SourceError(path, f"not UTF-8 text (--checksums; byte {exc.start} of a block of it): is it a "
+                                    "checksum file?") from None
+        if not len(entries):
             raise SourceError(path, "holds no checksum line (--checksums)")
-        for folder in dict.fromkeys([os.path.realpath(path.parent), *([os.path.realpath(images)] if images else [])]):
-            files.append((folder, entries))
+        anchors = [os.path.realpath(path.parent), *([os.path.realpath(images)] if images else [])]
+        files.append((entries, list(dict.fromkeys(anchors))))
     return Checksums(files, [str(p) for p in paths])
