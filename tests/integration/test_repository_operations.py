@@ -127,7 +127,10 @@ def test_data_files_are_private(server: Server) -> None:
                      headers={**h, "Content-Type": "application/octet-stream"}).status_code == 201
     publish = f"{server.api}/api/deposit/depositions/{deposit['id']}/actions/publish"
     assert httpx.post(publish, headers=h).status_code == 202
-    _wait(lambda: any((server.data / "bags").rglob("bagit.txt")) if (server.data / "bags").exists() else False, 30)
+    # A complete bag: its bagit.txt outside a ".tmp-" folder (one being built is renamed into place, and a
+    # listing taken meanwhile named a folder gone by the time it was looked at).
+    _wait(lambda: any(not any(part.startswith(".tmp-") for part in p.parts)
+                      for p in (server.data / "bags").rglob("bagit.txt")), 30)
     paths = [server.data, *server.data.rglob("*")]
     kinds = {p.suffix or p.name for p in paths if p.is_file()}
     assert {".sqlite3", "bagit.txt"} <= kinds | {p.name for p in paths}, kinds
