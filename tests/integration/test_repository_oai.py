@@ -301,15 +301,22 @@ class Clock:
         return self.now
 
 
-def test_tokens_expire_and_resist_tampering(tmp_path: Path) -> None:
+def clocked(tmp_path: Path) -> tuple[Any, TestClient, dict[str, str], Clock, OAIProvider]:
+    """A repository with a clock the test moves, an OAI provider of one item a page on it, and a client and
+    headers to publish with (enter the client)."""
     config = RepositoryConfig(data_dir=tmp_path / "repo", base_url="http://depot.example.org",
                               user_limit_per_minute=0, user_limit_per_hour=0, search_limit_per_minute=0)
     ctx = build_context(config)
-    app = create_app(config, context=ctx)
     clock = Clock()
     provider = OAIProvider(ctx, page_size=1, token_seconds=120, clock=clock)
-    with TestClient(app, base_url="http://testserver") as client:
-        headers = {"Authorization": "Bearer " + ctx.accounts.create_token("m@example.org", "2026-01-01T00:00:00Z")}
+    client = TestClient(create_app(config, context=ctx), base_url="http://testserver")
+    headers = {"Authorization": "Bearer " + ctx.accounts.create_token("m@example.org", "2026-01-01T00:00:00Z")}
+    return ctx, client, headers, clock, provider
+
+
+def test_tokens_expire_and_resist_tampering(tmp_path: Path) -> None:
+    ctx, client, headers, clock, provider = clocked(tmp_path)
+    with client:
         # No communities yet: sets are not supported.
         assert error_code(etree.fromstring(provider.respond([("verb", "ListSets")]))) == "noSetHierarchy"
         for _ in range(2):
@@ -337,14 +344,8 @@ def test_tokens_expire_and_resist_tampering(tmp_path: Path) -> None:
 def test_the_same_token_gets_the_same_page_a_second_later(tmp_path: Path) -> None:
     """A harvester's retry (or a cache) asks with the same token: the page, its next token and that token's
     expirationDate are the same bytes whatever the clock says meanwhile (they followed the clock before)."""
-    config = RepositoryConfig(data_dir=tmp_path / "repo", base_url="http://depot.example.org",
-                              user_limit_per_minute=0, user_limit_per_hour=0, search_limit_per_minute=0)
-    ctx = build_context(config)
-    app = create_app(config, context=ctx)
-    clock = Clock()
-    provider = OAIProvider(ctx, page_size=1, token_seconds=120, clock=clock)
-    with TestClient(app, base_url="http://testserver") as client:
-        headers = {"Authorization": "Bearer " + ctx.accounts.create_token("m@example.org", "2026-01-01T00:00:00Z")}
+    _, client, headers, clock, provider = clocked(tmp_path)
+    with client:
         for _ in range(3):
             published(client, headers)
 

@@ -105,17 +105,22 @@ def server() -> Iterator[Server]:
         running.httpd.server_close()
 
 
-def _archive(folder: Path, media: dict[str, list[str]]) -> Path:
-    folder.mkdir()
+def _meta(folder: Path, row_type: str, terms: list[str]) -> None:
+    """meta.xml of an archive: occurrence.txt (id, catalogNumber) and multimedia.txt (coreid, ``terms``)."""
+    fields = "".join(f'<field index="{i}" term="{term}"/>' for i, term in enumerate(terms, 1))
     (folder / "meta.xml").write_text(
         '<archive xmlns="http://rs.tdwg.org/dwc/text/"><core encoding="UTF-8" fieldsTerminatedBy="\\t" '
         'linesTerminatedBy="\\n" ignoreHeaderLines="1" rowType="http://rs.tdwg.org/dwc/terms/Occurrence">'
         '<files><location>occurrence.txt</location></files><id index="0"/>'
         '<field index="1" term="http://rs.tdwg.org/dwc/terms/catalogNumber"/></core>'
         '<extension encoding="UTF-8" fieldsTerminatedBy="\\t" linesTerminatedBy="\\n" ignoreHeaderLines="1" '
-        'rowType="http://rs.gbif.org/terms/1.0/Multimedia"><files><location>multimedia.txt</location></files>'
-        '<coreid index="0"/><field index="1" term="http://purl.org/dc/terms/identifier"/></extension></archive>',
-        encoding="utf-8")
+        f'rowType="{row_type}"><files><location>multimedia.txt</location></files>'
+        f'<coreid index="0"/>{fields}</extension></archive>', encoding="utf-8")
+
+
+def _archive(folder: Path, media: dict[str, list[str]]) -> Path:
+    folder.mkdir()
+    _meta(folder, "http://rs.gbif.org/terms/1.0/Multimedia", ["http://purl.org/dc/terms/identifier"])
     (folder / "occurrence.txt").write_text("id\tcatalogNumber\n" + "".join(f"{n}\t{key}\n" for n, key in
                                                                              enumerate(media, 1)), encoding="utf-8")
     (folder / "multimedia.txt").write_text("id\tidentifier\n" + "".join(
@@ -246,20 +251,12 @@ def test_a_fetched_file_is_checked_against_the_archives_audubon_core_checksum(se
 
     folder = tmp_path / "dwca"
     folder.mkdir()
-    (folder / "meta.xml").write_text(
-        '<archive xmlns="http://rs.tdwg.org/dwc/text/"><core encoding="UTF-8" fieldsTerminatedBy="\\t" '
-        'linesTerminatedBy="\\n" ignoreHeaderLines="1" rowType="http://rs.tdwg.org/dwc/terms/Occurrence">'
-        '<files><location>occurrence.txt</location></files><id index="0"/>'
-        '<field index="1" term="http://rs.tdwg.org/dwc/terms/catalogNumber"/></core>'
-        '<extension encoding="UTF-8" fieldsTerminatedBy="\\t" linesTerminatedBy="\\n" ignoreHeaderLines="1" '
-        'rowType="http://rs.tdwg.org/ac/terms/Multimedia"><files><location>media.txt</location></files>'
-        '<coreid index="0"/><field index="1" term="http://rs.tdwg.org/ac/terms/accessURI"/>'
-        '<field index="2" term="http://rs.tdwg.org/ac/terms/hashFunction"/>'
-        '<field index="3" term="http://rs.tdwg.org/ac/terms/hashValue"/></extension></archive>', encoding="utf-8")
+    _meta(folder, "http://rs.tdwg.org/ac/terms/Multimedia", [f"http://rs.tdwg.org/ac/terms/{t}" for t in
+                                                             ("accessURI", "hashFunction", "hashValue")])
     (folder / "occurrence.txt").write_text("id\tcatalogNumber\n1\tA1\n2\tA6\n3\tA9\n", encoding="utf-8")
     url1, url6, url9 = (server.url(p) for p in ("/img/A1.jpg", "/iiif/A6/full/max/0/default",
                                                  "/bilder/hent.php?id=A9&type=jpeg"))
-    (folder / "media.txt").write_text(
+    (folder / "multimedia.txt").write_text(
         "id\taccessURI\thashFunction\thashValue\n"
         f"1\t{url1}\tSHA-256\t{hashlib.sha256(JPEG).hexdigest().upper()}\n"
         f"2\t{url6}\tMD5\t{hashlib.md5(b'what the publisher hashed').hexdigest()}\n"
