@@ -11,6 +11,7 @@ DepotError
  │    └── AuthError       401/403: the token is wrong or lacks rights: the run stops
  ├── IntegrityError       the server's checksum differs from the bytes we sent
  └── FileChangedError     a file changed after it was checked: nothing of it is sent, the record fails
+      └── ContentChangedError  the bytes sent do not hash as the file did when checked: nothing is published
 """
 
 from __future__ import annotations
@@ -94,8 +95,18 @@ class FileChangedError(DepotError):
             f"{found[0]:,} bytes, modified {_when(found[1])}); nothing of it was sent. Run again with the source: "
             "the file is checked anew before it is sent")
         self.path = path
-        self.planned = planned
-        self.found = found
+
+
+class ContentChangedError(FileChangedError):
+    """The bytes sent do not hash to the digest the file had when it was checked (its checksum file's, or
+    the one planned): nothing is published with them."""
+
+    def __init__(self, path: str, algorithm: str, planned: str, sent: str) -> None:
+        DepotError.__init__(
+            self, f"{path} changed while it was sent, or since it was checked with the same size and time: the "
+                  f"bytes sent have {algorithm} {sent}, not the {planned} it had then; nothing is published with "
+                  "them. Run again with the source: the file is checked anew before it is sent")
+        self.path = path
 
 
 def _when(mtime_ns: int) -> str:

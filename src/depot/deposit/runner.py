@@ -36,6 +36,7 @@ from depot.deposit.client import Reply, RepositoryClient
 from depot.deposit.concurrency import AdaptiveLimit
 from depot.deposit.errors import (
     AuthError,
+    ContentChangedError,
     DepotError,
     FileChangedError,
     HTTPStatusError,
@@ -388,6 +389,9 @@ class Runner(Probes):
             if spec.uploaded:
                 continue
             upload = await self._send(claim.key, bucket, spec)
+            for algorithm, planned, sent in (("md5", spec.md5, upload.md5), ("sha256", spec.sha256, upload.sha256)):
+                if planned and sent != planned:  # known at planning (a checksum file, a sync's hash): not these
+                    raise ContentChangedError(spec.path, algorithm, planned, sent)
             self.stats.bytes_sent += upload.size
             await self.ledger.mark_file_uploaded(claim.key, spec.name, server_checksum=f"md5:{upload.md5}",
                                            md5=upload.md5, sha256=upload.sha256, size=upload.size)

@@ -320,3 +320,38 @@ def test_a_bulk_batch_leaves_out_a_record_whose_file_changed_after_it_was_planne
     with ledger.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT state, records FROM batches").all() == [("done", 3)]
     ledger.close()
+
+
+def test_bytes_that_do_not_hash_to_the_planned_digest_are_never_published(tmp_path: Path) -> None:
+    """Same size, same modification time, other bytes (copied over with its times kept): the stat guard cannot
+    see it, and the digest a checksum file gave (planned with the file) can."""
+    import hashlib
+    import os
+    from dataclasses import replace
+
+    from conftest import one_image_records
+
+    from depot.deposit.ledger import Ledger
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(2):
+        (images / f"S{i:03d}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes([i]) * 300)
+    records = [replace(r, files=tuple(replace(f, md5=hashlib.md5(Path(f.path).read_bytes()).hexdigest())
+                                      for f in r.files)) for r in one_image_records(images, 2, "RUN")]
+    ledger = Ledger.open(tmp_path / "ledger.sqlite3")
+    ledger.plan(records)
+    swapped = images / "S001.png"
+    times = os.stat(swapped)
+    swapped.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes([9]) * 300)
+    os.utime(swapped, ns=(times.st_atime_ns, times.st_mtime_ns))
+    with serve(tmp_path) as (api, token):
+        asyncio.run(run_runner(ledger, api, token, RunSettings(transfers=2)))
+        keys, drafts = server_keys(api, token)
+    assert keys == ["urn:catalog:RUN:0"] and drafts == 1
+    failed = ledger.get("urn:catalog:RUN:1")
+    assert failed.state is State.FAILED and failed.last_error is not None
+    assert failed.last_error.startswith(f"{swapped} changed while it was sent, or since it was checked with the same "
+                                        f"size and time: the bytes sent have md5 "
+                                        f"{hashlib.md5(swapped.read_bytes()).hexdigest()}, not the ")
+    ledger.close()

@@ -95,6 +95,7 @@ def test_paths_are_looked_up_from_the_files_folder_and_the_images_folder(tmp_pat
                                          FileSpec(str(images / "B9.tif"), "B9.tif")), problems=("earlier",))
     attached = sums.attach(specimen)
     assert attached.files[0].expected == b1 and attached.files[1].expected == ()
+    assert (attached.files[0].md5, attached.files[0].sha256) == (MD5_A, SHA256_A)  # compared with the bytes sent
     assert attached.problems[0] == "earlier"
     assert attached.problems[1].startswith(f"{images / 'B9.tif'} is not listed in the checksum file (--checksums "
                                            f"{tmp_path / 'delivery.md5'} --checksums {tmp_path / 'flat.sha256'})")

@@ -206,13 +206,22 @@ class Checksums:
             expected = self.expected(os.path.realpath(spec.path))
             if not expected:
                 unlisted.append(spec.path)
-            files.append(replace(spec, expected=tuple(dict.fromkeys((*spec.expected, *expected)))))
+            files.append(with_expected(spec, expected))
         problems = specimen.problems
         if unlisted:
             flags = " ".join(f"--checksums {name}" for name in self.names)
             problems += tuple(f"{path} is not listed in the checksum file ({flags}): add its line, or check that "
                               "it is the file meant" for path in unlisted)
         return replace(specimen, files=tuple(files), problems=problems)
+
+
+def with_expected(spec: FileSpec, expected: tuple[Expected, ...]) -> FileSpec:
+    """``spec`` with ``expected`` added; an md5 or sha256 among them is also the file's planned digest, so that
+    the bytes sent are compared with it (the check compares the bytes on disk)."""
+    merged = tuple(dict.fromkeys((*spec.expected, *expected)))
+    digest = {e.algorithm: e.digest for e in merged}
+    return replace(spec, expected=merged, md5=spec.md5 or digest.get("md5"),
+                   sha256=spec.sha256 or digest.get("sha256"))
 
 
 def likely_checksum_files(folders: list[Path], limit: int = 3) -> list[Path]:

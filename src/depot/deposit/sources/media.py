@@ -32,7 +32,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from depot.deposit.models import Expected, FileSpec, MediaRef
 from depot.deposit.sources.cache import MediaCache
-from depot.deposit.sources.checksums import of_media
+from depot.deposit.sources.checksums import of_media, with_expected
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".jp2", ".j2k", ".gif", ".webp", ".bmp",
                               ".dng", ".cr2", ".nef", ".heic"})
@@ -386,5 +386,5 @@ class MediaResolver:
                 size: int | None = path.stat().st_size
             except OSError:
                 size = None
-            specs[path.name] = FileSpec(path=absolute, name=path.name, size=size, expected=expected.get(path, ()))
+            specs[path.name] = with_expected(FileSpec(path=absolute, name=path.name, size=size), expected.get(path, ()))
         return tuple(specs.values())
