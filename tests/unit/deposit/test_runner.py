@@ -329,8 +329,6 @@ def test_bytes_that_do_not_hash_to_the_planned_digest_are_never_published(tmp_pa
     import os
     from dataclasses import replace
 
-    from depot.deposit.ledger import Ledger
-
     from conftest import one_image_records
 
     images = tmp_path / "images"
