@@ -98,8 +98,8 @@ class FileChangedError(DepotError):
 
 
 class ContentChangedError(FileChangedError):
-    """The bytes sent do not hash to the digest the file had when it was checked (its checksum file's, or
-    the one planned): nothing is published with them."""
+    """Raised when the bytes sent do not hash to the digest the file had when it was checked (its checksum
+    file's, or the one planned): nothing is published with them."""
 
     def __init__(self, path: str, algorithm: str, planned: str, sent: str) -> None:
         DepotError.__init__(
