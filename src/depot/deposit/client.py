@@ -182,8 +182,7 @@ class RepositoryClient:
             try:
                 st = os.fstat(fh.fileno())
                 size = st.st_size
-                if expect is not None and (size, st.st_mtime_ns) != expect:
-                    raise FileChangedError(str(path), expect, (size, st.st_mtime_ns))
+                FileChangedError.unless_same(str(path), expect, size, st.st_mtime_ns)
                 first = read(fh)
             except BaseException:
                 fh.close()

@@ -96,6 +96,12 @@ class FileChangedError(DepotError):
             "the file is checked anew before it is sent")
         self.path = path
 
+    @classmethod
+    def unless_same(cls, path: str, planned: tuple[int, int] | None, size: int, mtime_ns: int) -> None:
+        """Raise unless the file is the one planned, by (size, mtime_ns); None planned: nothing to compare."""
+        if planned is not None and (size, mtime_ns) != planned:
+            raise cls(path, planned, (size, mtime_ns))
+
 
 class ContentChangedError(FileChangedError):
     """Raised when the bytes sent do not hash to the digest the file had when it was checked (its checksum

@@ -28,7 +28,6 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from depot.deposit.breaker import CLOSED, Breaker
@@ -36,7 +35,6 @@ from depot.deposit.client import Reply, RepositoryClient
 from depot.deposit.concurrency import AdaptiveLimit
 from depot.deposit.errors import (
     AuthError,
-    ContentChangedError,
     DepotError,
     FileChangedError,
     HTTPStatusError,
@@ -45,10 +43,8 @@ from depot.deposit.errors import (
     TransportError,
     ValidationError,
 )
-from depot.deposit.inspect_files import md5_of
-from depot.deposit.ledger import Claim, FileRow, Ledger, State
+from depot.deposit.ledger import Claim, Ledger, State
 from depot.deposit.ledger.journal import Journal
-from depot.deposit.links import on_target
 from depot.deposit.policy import NON_REPEATABLE, Decision, ambiguous, backoff, classify, in_place_delay, rule_for
 from depot.deposit.probes import Probes
 from depot.deposit.progress import Stats
@@ -56,6 +52,7 @@ from depot.deposit.ratelimit import LimiterStopped
 from depot.deposit.resumable import Resumable
 from depot.deposit.run_settings import RunSettings
 from depot.deposit.search_lag import SearchLag
+from depot.deposit.uploads import Uploads, bucket_of
 from depot.processes import pid_alive
 
 
@@ -63,7 +60,7 @@ class FatalRunError(DepotError):
     """Raised when the run cannot go on at all (bad credentials, a broken ledger); nothing is marked failed."""
 
 
-class Runner(Probes):
+class Runner(Uploads, Probes):
     def __init__(self, ledger: Ledger, client: RepositoryClient, settings: RunSettings, stats: Stats, *,
                  clock: Callable[[], float] = time.monotonic, tick: Callable[[], None] | None = None) -> None:
         self.ledger = Journal(ledger)  # every ledger call awaited, written by one thread (group commit)
@@ -299,14 +296,14 @@ class Runner(Probes):
                 self.lag.lost(claim.key, self.clock(), timed_out=isinstance(exc, TransportError) and exc.timed_out)
             raise
         await self.ledger.mark_created(claim.key, deposition_id=int(deposition["id"]),
-                                 bucket_url=_bucket(deposition), record=deposition)
+                                 bucket_url=bucket_of(deposition), record=deposition)
 
     async def _edit(self, claim: Claim) -> None:
         """Open the published record for editing (repeatable: a second edit returns the same draft)."""
         assert claim.record_id is not None
         deposition = await self._call(claim.key, "edit", self.client.action, claim.record_id, "edit")
         await self.ledger.mark_created(claim.key, deposition_id=claim.record_id,
-                                 bucket_url=_bucket(deposition or {}), record=deposition)
+                                 bucket_url=bucket_of(deposition or {}), record=deposition)
 
     async def _new_version(self, claim: Claim) -> None:
         assert claim.record_id is not None
@@ -330,7 +327,7 @@ class Runner(Probes):
             latest = str((draft.get("links") or {}).get("latest_draft", "")).rstrip("/").rsplit("/", 1)[-1]
             draft = await self._call(claim.key, "get", self.client.get, int(latest))
         self._drafts[claim.key] = draft
-        await self.ledger.mark_created(claim.key, deposition_id=int(draft["id"]), bucket_url=_bucket(draft),
+        await self.ledger.mark_created(claim.key, deposition_id=int(draft["id"]), bucket_url=bucket_of(draft),
                                        record=draft)
 
     async def _adopt_version_draft(self, claim: Claim, looks: tuple[float, ...] | None = None) -> int | None:
@@ -350,91 +347,9 @@ class Runner(Probes):
             return None
         draft = await self._call(claim.key, "get", self.client.get, int(drafts[0]["id"]))
         self._drafts[claim.key] = draft
-        await self.ledger.mark_created(claim.key, deposition_id=int(draft["id"]), bucket_url=_bucket(draft),
+        await self.ledger.mark_created(claim.key, deposition_id=int(draft["id"]), bucket_url=bucket_of(draft),
                                        record=draft)
         return int(draft["id"])
-
-    async def _align_files(self, claim: Claim) -> Any:
-        """Make a draft (a new version's, or an unpublished one whose source changed) hold exactly the
-        wanted files: keep those whose content is unchanged, delete the rest. Works from the draft's own
-        list, so it is safe to repeat."""
-        draft = self._drafts.pop(claim.key, None) or await self._call(claim.key, "get", self.client.get,
-                                                                      claim.deposition_id)
-        present = {str(f.get("filename") or f.get("key")): str(f.get("checksum", "")).removeprefix("md5:")
-                   for f in draft.get("files") or []}
-        wanted: dict[str, str] = {}
-        for spec in claim.files:
-            md5 = await self._md5(spec)
-            wanted[spec.name] = md5
-            if present.get(spec.name) == md5 and not spec.uploaded:
-                await self.ledger.mark_file_present(claim.key, spec.name, md5=md5)
-        bucket = on_target(claim.bucket_url, self.client.api_url) or _bucket(draft)
-        for name, md5 in present.items():
-            if wanted.get(name) != md5:
-                await self._call(claim.key, "delete-file", self.client.delete_file, bucket, name)
-        return await self.ledger.get(claim.key)
-
-    @staticmethod
-    async def _md5(spec: FileRow) -> str:
-        return spec.md5 if spec.md5 else await asyncio.to_thread(md5_of, spec.path)
-
-    async def _upload(self, claim: Claim) -> None:
-        if claim.op in ("version", "update"):  # a draft that may hold files already
-            claim = await self._align_files(claim)
-        bucket = on_target(claim.bucket_url, self.client.api_url)  # the ledger keeps the path only
-        if not bucket and any(not f.uploaded for f in claim.files):
-            deposition = await self._call(claim.key, "get", self.client.get, claim.deposition_id)
-            bucket = _bucket(deposition)
-        for spec in claim.files:
-            if spec.uploaded:
-                continue
-            upload = await self._send(claim.key, bucket, spec)
-            for algorithm, planned, sent in (("md5", spec.md5, upload.md5), ("sha256", spec.sha256, upload.sha256)):
-                if planned and sent != planned:  # known at planning (a checksum file, a sync's hash): not these
-                    raise ContentChangedError(spec.path, algorithm, planned, sent)
-            self.stats.bytes_sent += upload.size
-            await self.ledger.mark_file_uploaded(claim.key, spec.name, server_checksum=f"md5:{upload.md5}",
-                                           md5=upload.md5, sha256=upload.sha256, size=upload.size)
-        if claim.pending_put:
-            # newversion drops publication_date and version; an edit carries the new metadata.
-            await self._call(claim.key, "update", self.client.update, claim.deposition_id, claim.metadata)
-            await self.ledger.mark_metadata_sent(claim.key)
-        await self.ledger.mark_ready(claim.key)
-
-    async def _send(self, key: str, bucket: Any, spec: FileRow) -> Any:
-        """One file: a resumable (tus) upload above the threshold where the target offers it, else a PUT.
-        The planned size decides (a trip to a thread to ask the disk cost a small file 3 ms of latency at 16
-        in flight); only a large file, or one planned without its size, is looked at now."""
-        path = Path(spec.path)
-        threshold = self.settings.resumable_threshold
-        # The file as it was checked and planned: other bytes were never decoded nor compared with their checksum
-        expect = spec.planned
-        if spec.size is None or spec.size > threshold:
-            st = await asyncio.to_thread(path.stat)
-            if st.st_size > threshold and await self.resumable.supported():
-                if expect is not None and (st.st_size, st.st_mtime_ns) != expect:
-                    raise FileChangedError(str(path), expect, (st.st_size, st.st_mtime_ns))
-                return await self._send_resumable(key, bucket, spec.name, path, st)
-        return await self._call(key, "upload", self.client.put_file, bucket, spec.name, path, expect=expect)
-
-    async def _send_resumable(self, key: str, bucket: Any, name: str, path: Path, st: os.stat_result) -> Any:
-        """A tus upload, resuming the one an earlier try or run left for this file if the file is unchanged."""
-        from depot.deposit.ledger import remembered_uploads as remembered
-
-        known = [await asyncio.to_thread(remembered.recall, self.ledger.ledger, key, name, st.st_size,
-                                         st.st_mtime_ns)]
-
-        async def remember(url: str) -> None:
-            known[0] = url  # an in-place retry of this call resumes it too
-            await asyncio.to_thread(remembered.remember, self.ledger.ledger, key, name, url, st.st_size,
-                                    st.st_mtime_ns)
-
-        async def resumable() -> Any:
-            return await self.resumable.upload(bucket, name, path, known_url=known[0], remember=remember)
-
-        upload = await self._call(key, "upload", resumable)
-        await asyncio.to_thread(remembered.forget, self.ledger.ledger, key, name)
-        return upload
 
     async def _drop_refused_draft(self, claim: Claim) -> None:
         """The repository refused an edit or a new version: discard its draft so the published record stays
@@ -459,7 +374,7 @@ class Runner(Probes):
 
     async def _created(self, key: str, deposition: dict[str, Any]) -> None:
         """The specimen's deposition, as the server answered it (found by a probe, or read back)."""
-        await self.ledger.mark_created(key, deposition_id=int(deposition["id"]), bucket_url=_bucket(deposition),
+        await self.ledger.mark_created(key, deposition_id=int(deposition["id"]), bucket_url=bucket_of(deposition),
                                  record=deposition)
 
     async def _published(self, key: str, record: dict[str, Any]) -> None:
@@ -494,10 +409,6 @@ class Runner(Probes):
                 attempt += 1
                 self.stats.retries += 1
                 await asyncio.sleep(delay)
-
-
-def _bucket(deposition: dict[str, Any]) -> str:
-    return str((deposition.get("links") or {}).get("bucket") or "")
 
 
 def _describe(exc: ValidationError) -> str:

@@ -59,15 +59,16 @@ class FileRow:
     def changed(self) -> FileChangedError | None:
         """The error to fail the record with if the file on disk is not the one checked and planned (a file
         gone is left to the upload, which names it)."""
-        planned = self.planned
-        if planned is None:
+        if self.planned is None:
             return None
         try:
             info = os.stat(self.path)
+            FileChangedError.unless_same(self.path, self.planned, info.st_size, info.st_mtime_ns)
+        except FileChangedError as changed:
+            return changed
         except OSError:
-            return None
-        found = (info.st_size, info.st_mtime_ns)
-        return FileChangedError(self.path, planned, found) if found != planned else None
+            pass
+        return None
 
 
 @dataclass(frozen=True)
